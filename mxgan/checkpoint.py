@@ -1,0 +1,82 @@
+"""Checkpoints in the format of MXNet's example (``Module.save_params``: ``arg:``/``aux:`` keys)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mxnet as mx
+import numpy as np
+
+from mxgan.errors import DivergenceError, MxganError
+from mxgan.fileio import write_atomic
+
+
+def module_params(mod: mx.mod.Module) -> dict[str, mx.nd.NDArray]:
+    """The module's parameters as ``{'arg:name': ..., 'aux:name': ...}``, as ``save_params`` keys them."""
+    settle_aux_states()
+    arg_params, aux_params = mod.get_params()
+    params = {f"arg:{k}": v for k, v in arg_params.items()}
+    params.update({f"aux:{k}": v for k, v in aux_params.items()})
+    return params
+
+
+def settle_aux_states() -> None:
+    """Wait until BatchNorm's moving statistics hold their latest values.
+
+    MXNet 1.9.1's MKLDNN BatchNorm updates ``moving_mean``/``moving_var`` in its
+    backward pass without declaring that write to the engine, so a read that
+    does not wait for all pending work can see them one step stale.
+    """
+    mx.nd.waitall()
+
+
+def first_non_finite(params: dict[str, mx.nd.NDArray]) -> str | None:
+    """Name of the first parameter holding NaN or Inf, or None."""
+    for name, value in params.items():
+        if not np.isfinite(value.asnumpy()).all():
+            return name
+    return None
+
+
+def save_module_params(mod: mx.mod.Module, path: Path) -> Path:
+    """Write ``mod``'s parameters to ``path`` atomically; refuse non-finite weights.
+
+    Raises
+    ------
+    DivergenceError
+        If any parameter is NaN or Inf: such a checkpoint is never written.
+    """
+    params = module_params(mod)
+    bad = first_non_finite(params)
+    if bad is not None:
+        raise DivergenceError(f"parameter {bad} is not finite; not writing {path}")
+    return write_atomic(path, lambda tmp: mx.nd.save(tmp, params))
+
+
+def load_module_params(path: Path) -> tuple[dict[str, mx.nd.NDArray], dict[str, mx.nd.NDArray]]:
+    """Read a ``save_params`` file into ``(arg_params, aux_params)``."""
+    try:
+        saved = mx.nd.load(str(path))
+    except mx.base.MXNetError as exc:
+        raise MxganError(f"{path}: not an MXNet .params file ({str(exc).splitlines()[0]})") from exc
+    if not isinstance(saved, dict) or not saved:
+        raise MxganError(f"{path}: holds no named parameters")
+    arg_params, aux_params = {}, {}
+    for key, value in saved.items():
+        kind, _, name = key.partition(":")
+        if kind not in ("arg", "aux") or not name:
+            raise MxganError(f"{path}: key {key!r} is not in the arg:/aux: layout of Module.save_params")
+        (arg_params if kind == "arg" else aux_params)[name] = value
+    return arg_params, aux_params
+
+
+def checkpoint_paths(out: Path, dataset: str, epoch: int) -> tuple[Path, Path]:
+    """``<dataset>_G-<epoch:04d>.params`` and ``<dataset>_D-<epoch:04d>.params`` in ``out``."""
+    return out / f"{dataset}_G-{epoch:04d}.params", out / f"{dataset}_D-{epoch:04d}.params"
+
+
+def save_checkpoint(out: Path, dataset: str, epoch: int, modG: mx.mod.Module, modD: mx.mod.Module) -> Path:
+    """Save G and D for ``epoch``; returns G's path."""
+    pathG, pathD = checkpoint_paths(out, dataset, epoch)
+    save_module_params(modD, pathD)
+    return save_module_params(modG, pathG)

@@ -1,0 +1,47 @@
+"""The example's metrics (``facc``, ``fentropy``) and the metrics.jsonl log."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+
+def facc(label: np.ndarray, pred: np.ndarray) -> float:
+    """D's accuracy: P(real) > 0.5 agrees with the label."""
+    return float(((pred.ravel() > 0.5) == label.ravel()).mean())
+
+
+def fentropy(label: np.ndarray, pred: np.ndarray) -> float:
+    """Binary cross-entropy of P(real) against the label (the example's ``fentropy``)."""
+    pred, label = pred.ravel(), label.ravel()
+    return float(-(label * np.log(pred + 1e-12) + (1.0 - label) * np.log(1.0 - pred + 1e-12)).mean())
+
+
+def step_metrics(D_x: np.ndarray, D_G_z1: np.ndarray, D_G_z2: np.ndarray) -> dict[str, float]:
+    """Metrics of a window of steps from D's outputs, as the example accumulates them.
+
+    ``facc`` and ``errD`` (the example's mD) average over D's fake (label 0) and
+    real (label 1) passes; ``errG`` (the example's mG) is the G pass (label 1).
+    """
+    ones, zeros = np.ones_like(D_x), np.zeros_like(D_G_z1)
+    return {
+        "facc": (facc(zeros, D_G_z1) + facc(ones, D_x)) / 2,
+        "errD": (fentropy(zeros, D_G_z1) + fentropy(ones, D_x)) / 2,
+        "errG": fentropy(np.ones_like(D_G_z2), D_G_z2),
+        "D_x": float(D_x.mean()),
+        "D_G_z1": float(D_G_z1.mean()),
+        "D_G_z2": float(D_G_z2.mean()),
+    }
+
+
+class JsonlLog:
+    """Appends one JSON object per line; each line is flushed so a crash keeps what was logged."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    def write(self, record: dict) -> None:
+        with open(self.path, "a") as f:
+            f.write(json.dumps(record) + "\n")

@@ -1,0 +1,120 @@
+"""Training options: the ``train`` flags, their defaults, and their validation in one place."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from mxgan.errors import MxganError
+
+DATASET_CHOICES = ("mnist", "fashion-mnist", "synthetic")
+IMAGE_SIZES = (16, 32, 64, 128)
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run depends on; saved as ``run.json`` in the run folder."""
+
+    dataset: str = "mnist"
+    data_dir: str = ""
+    out: str = ""
+    ctx: str = "cpu"
+    image_size: int = 64
+    channels: int = 3
+    batch_size: int = 64
+    nz: int = 100
+    ngf: int = 64
+    ndf: int = 64
+    lr: float = 2e-4
+    beta1: float = 0.5
+    wd: float = 0.0
+    init_sigma: float = 0.02
+    epochs: int = 25
+    max_steps: int = 0
+    seed: int = 0
+    log_every: int = 10
+    sample_every: int = 200
+    progress: bool = True
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``train`` flags, kebab-case, defaults shown by ``--help``."""
+    d = TrainConfig()
+    add = parser.add_argument
+    add("--dataset", default=d.dataset, help="training images: mnist, fashion-mnist or synthetic (random, for smoke runs)")
+    add("--data-dir", default=None, help="folder holding <dataset>/ (default: $MXGAN_DATA_DIR, else ./data)")
+    add("--out", default=None, help="run folder for checkpoints, samples and metrics (default: runs/<dataset>-<timestamp>)")
+    add("--ctx", default=d.ctx, help="devices: cpu, gpu0, gpu0,gpu1 or cpu0,cpu1 (the batch is split across them)")
+    add("--image-size", type=int, default=d.image_size, help="image side in pixels: 16, 32, 64 or 128")
+    add("--channels", type=int, default=d.channels, help="image channels: 3 (gray tiled to RGB, as the example) or 1")
+    add("--batch-size", type=int, default=d.batch_size, help="images per step")
+    add("--nz", type=int, default=d.nz, help="latent vector length")
+    add("--ngf", type=int, default=d.ngf, help="generator width")
+    add("--ndf", type=int, default=d.ndf, help="discriminator width")
+    add("--lr", type=float, default=d.lr, help="Adam learning rate (G and D)")
+    add("--beta1", type=float, default=d.beta1, help="Adam beta1")
+    add("--wd", type=float, default=d.wd, help="weight decay")
+    add("--init-sigma", type=float, default=d.init_sigma, help="std of the Normal weight initializer")
+    add("--epochs", type=int, default=d.epochs, help="passes over the dataset")
+    add("--max-steps", type=int, default=d.max_steps, help="stop after this many steps (0: no limit)")
+    add("--seed", type=int, default=d.seed, help="seed for weights, noise and data order (a CPU run repeats exactly)")
+    add("--log-every", type=int, default=d.log_every, help="steps between metrics lines in metrics.jsonl")
+    add("--sample-every", type=int, default=d.sample_every, help="steps between fixed-noise sample grids (0: end of epoch only)")
+    add("--no-progress", dest="progress", action="store_false", help="no progress bar (metrics still go to metrics.jsonl)")
+
+
+def _positive(name: str, value: float) -> None:
+    if value <= 0:
+        raise MxganError(f"--{name} must be positive, got {value}")
+
+
+def _check_writable(out: Path) -> None:
+    """Create ``out`` if needed and prove a file can be written there."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise MxganError(f"--out {out} is not writable ({exc.strerror}); choose another folder") from exc
+
+
+def validate_train_args(args: argparse.Namespace) -> TrainConfig:
+    """Turn parsed flags into a :class:`TrainConfig`, or raise one clear :class:`MxganError`.
+
+    Checks everything that can be checked before data is loaded or MXNet binds;
+    the run folder is created here (an existing run is never overwritten).
+    """
+    if args.dataset not in DATASET_CHOICES:
+        raise MxganError(f"--dataset {args.dataset!r} is unknown; choose one of {', '.join(DATASET_CHOICES)}")
+    if args.image_size not in IMAGE_SIZES:
+        raise MxganError(
+            f"--image-size {args.image_size} is not supported; use one of "
+            f"{', '.join(map(str, IMAGE_SIZES))} (28x28 inputs are resized)"
+        )
+    if args.channels not in (1, 3):
+        raise MxganError(f"--channels must be 1 or 3, got {args.channels}")
+    for name in ("batch_size", "nz", "ngf", "ndf", "lr", "epochs", "log_every", "init_sigma"):
+        _positive(name.replace("_", "-"), getattr(args, name))
+    for name in ("max_steps", "sample_every", "wd"):
+        if getattr(args, name) < 0:
+            raise MxganError(f"--{name.replace('_', '-')} must be 0 or more, got {getattr(args, name)}")
+    if not 0 <= args.beta1 < 1:
+        raise MxganError(f"--beta1 must be in [0, 1), got {args.beta1}")
+
+    from mxgan.datasets import default_data_dir  # no MXNet import
+
+    data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
+    out = Path(args.out) if args.out else Path("runs") / f"{args.dataset}-{time.strftime('%Y%m%d-%H%M%S')}"
+    if (out / "run.json").exists():
+        raise MxganError(f"--out {out} already holds a run; choose a new --out folder")
+    _check_writable(out)
+    values = {k: v for k, v in vars(args).items() if k in TrainConfig.__dataclass_fields__}
+    values.update(data_dir=str(data_dir), out=str(out))
+    return TrainConfig(**values)

@@ -1,0 +1,132 @@
+"""One DCGAN training step on two ``mx.mod.Module`` objects, as MXNet's example does it.
+
+D is bound with ``grad_req='add'`` on its parameters (see :func:`bind_discriminator`):
+its fake-batch and real-batch gradients then sum in place, where the example
+copies the fake-batch gradients out and adds them back by hand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mxnet as mx
+
+D_INPUT = "data"
+D_LABEL = "label"
+G_INPUT = "rand"
+
+
+def bind_discriminator(
+    symD: mx.sym.Symbol, batch_shape: tuple[int, ...], contexts: list[mx.Context]
+) -> mx.mod.Module:
+    """D bound for training with summed parameter gradients and input gradients for G.
+
+    Parameter gradients use ``grad_req='add'`` so that several backward passes
+    sum (see :func:`accumulate_gradients`); the input gradient stays ``'write'``
+    so ``get_input_grads()`` is the gradient of the last pass alone.
+    """
+    modD = mx.mod.Module(symD, data_names=(D_INPUT,), label_names=(D_LABEL,), context=contexts)
+    params = [n for n in symD.list_arguments() if n not in (D_INPUT, D_LABEL)]
+    modD.bind(
+        data_shapes=[(D_INPUT, batch_shape)],
+        label_shapes=[(D_LABEL, (batch_shape[0],))],
+        inputs_need_grad=True,
+        grad_req={name: "add" for name in params},
+    )
+    return modD
+
+
+def accumulate_gradients(modD: mx.mod.Module, batches: list[mx.io.DataBatch]) -> list[mx.nd.NDArray]:
+    """Run forward/backward on each batch, leaving the SUM of their gradients in ``modD``.
+
+    This is the example's "gradients from the fake batch and the real batch are
+    summed before one ``update()``", without copies: ``modD`` must be bound by
+    :func:`bind_discriminator` (``grad_req='add'``), and this helper first zeroes
+    the gradient buffers, which also drops what other passes (the G step's pass
+    through D) added since the last update.
+
+    It is the one place in mxgan that touches Module internals
+    (``modD._exec_group.grad_arrays``): the Module API has no call to clear
+    accumulated gradients.
+
+    Returns
+    -------
+    list of NDArray
+        D's output, P(real), for each batch (copies: D's output buffer is reused).
+    """
+    for per_param in modD._exec_group.grad_arrays:
+        for grad in per_param:
+            grad[:] = 0
+    outputs = []
+    for batch in batches:
+        modD.forward(batch, is_train=True)
+        modD.backward()
+        outputs.append(modD.get_outputs()[0].copy())
+    return outputs
+
+
+@dataclass
+class StepOutputs:
+    """D's outputs (P(real)) in one step, under the names of PyTorch's DCGAN example."""
+
+    D_x: mx.nd.NDArray     # D(x) on the real batch, in the D update
+    D_G_z1: mx.nd.NDArray  # D(G(z)) on the fake batch, in the D update
+    D_G_z2: mx.nd.NDArray  # D(G(z)) on the fake batch, in the G update
+
+
+@dataclass
+class Labels:
+    """Constant label batches, allocated once."""
+
+    real: mx.nd.NDArray
+    fake: mx.nd.NDArray
+
+    @classmethod
+    def create(cls, batch_size: int) -> Labels:
+        return cls(real=mx.nd.ones((batch_size,)), fake=mx.nd.zeros((batch_size,)))
+
+
+def train_step(
+    modG: mx.mod.Module, modD: mx.mod.Module, real: mx.nd.NDArray, noise: mx.nd.NDArray, labels: Labels
+) -> StepOutputs:
+    """One step of the example's loop: update D on fake + real, then G through D.
+
+    Parameters
+    ----------
+    modG : Module
+        The generator, bound for training on ``rand``.
+    modD : Module
+        The discriminator, bound by :func:`bind_discriminator`.
+    real : NDArray
+        A batch of real images (B, C, S, S) in [-1, 1].
+    noise : NDArray
+        Latent vectors z (B, nz, 1, 1).
+    labels : Labels
+        Label batches of ones and zeros.
+    """
+    modG.forward(mx.io.DataBatch([noise]), is_train=True)
+    fake = modG.get_outputs()
+
+    ############################
+    # Update D: maximize log(D(x)) + log(1 - D(G(z)))
+    # The fake batch (label 0) and the real batch (label 1) each run forward and
+    # backward through D; their gradients sum before one update.
+    ############################
+    D_G_z1, D_x = accumulate_gradients(modD, [
+        mx.io.DataBatch(fake, [labels.fake]),
+        mx.io.DataBatch([real], [labels.real]),
+    ])
+    modD.update()
+
+    ############################
+    # Update G: maximize log(D(G(z)))
+    # The same fake batch goes through the updated D with label 1; the gradient
+    # D hands back for its input is G's output gradient. D is not updated here.
+    ############################
+    modD.forward(mx.io.DataBatch(fake, [labels.real]), is_train=True)
+    modD.backward()
+    modG.backward(modD.get_input_grads())
+    modG.update()
+    D_G_z2 = modD.get_outputs()[0].copy()
+
+    return StepOutputs(D_x=D_x, D_G_z1=D_G_z1, D_G_z2=D_G_z2)

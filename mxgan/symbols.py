@@ -1,0 +1,110 @@
+"""The generator and discriminator symbols of MXNet's ``example/gan/dcgan.py``.
+
+At 64 px every layer name, shape and hyper-parameter is the example's, so
+``.params`` files written by the example load by name.  Other sizes add
+(128 px) or drop (32, 16 px) one stride-2 block per factor of two, keeping
+the naming scheme: ``g1..gL`` / ``gbn1..gbn(L-1)`` / ``gact1..gactL`` and
+``d1..dL`` / ``dbn2..dbn(L-1)`` / ``dact1..dact(L-1)``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import mxnet as mx
+
+from mxgan.errors import MxganError
+
+SUPPORTED_IMAGE_SIZES = (16, 32, 64, 128)
+KERNEL = (4, 4)
+
+
+def num_layers(image_size: int) -> int:
+    """Layers in G (and in D) for ``image_size``: 5 at 64 px, one more per doubling."""
+    if image_size not in SUPPORTED_IMAGE_SIZES:
+        sizes = ", ".join(str(s) for s in SUPPORTED_IMAGE_SIZES)
+        raise MxganError(
+            f"image size {image_size} is not supported; use one of {sizes} "
+            "(28x28 inputs such as MNIST are resized)"
+        )
+    return int(math.log2(image_size)) - 1
+
+
+def _generator_block(
+    x: mx.sym.Symbol, i: int, num_filter: int, no_bias: bool, fix_gamma: bool, eps: float
+) -> mx.sym.Symbol:
+    """``g{i}`` Deconvolution (x2 upsampling; g1 maps 1x1 to 4x4), ``gbn{i}``, ReLU ``gact{i}``."""
+    stride_pad = {} if i == 1 else {"stride": (2, 2), "pad": (1, 1)}
+    x = mx.sym.Deconvolution(
+        x, name=f"g{i}", kernel=KERNEL, num_filter=num_filter, no_bias=no_bias, **stride_pad
+    )
+    x = mx.sym.BatchNorm(x, name=f"gbn{i}", fix_gamma=fix_gamma, eps=eps)
+    return mx.sym.Activation(x, name=f"gact{i}", act_type="relu")
+
+
+def _discriminator_block(
+    x: mx.sym.Symbol, i: int, num_filter: int, no_bias: bool, fix_gamma: bool, eps: float
+) -> mx.sym.Symbol:
+    """``d{i}`` strided Convolution (/2), ``dbn{i}`` (none on d1), LeakyReLU(0.2) ``dact{i}``."""
+    x = mx.sym.Convolution(
+        x, name=f"d{i}", kernel=KERNEL, stride=(2, 2), pad=(1, 1),
+        num_filter=num_filter, no_bias=no_bias,
+    )
+    if i > 1:
+        x = mx.sym.BatchNorm(x, name=f"dbn{i}", fix_gamma=fix_gamma, eps=eps)
+    return mx.sym.LeakyReLU(x, name=f"dact{i}", act_type="leaky", slope=0.2)
+
+
+def make_generator_sym(
+    ngf: int, nc: int, no_bias: bool = True, fix_gamma: bool = True,
+    eps: float = 1e-5 + 1e-12, image_size: int = 64,
+) -> mx.sym.Symbol:
+    """Generator: ``rand`` (N, nz, 1, 1) -> ``gact{L}`` (N, nc, S, S) in [-1, 1]."""
+    layers = num_layers(image_size)
+    x = mx.sym.Variable("rand")                                    # (N, nz, 1, 1)
+    for i in range(1, layers):
+        # 64 px: g1 ngf*8 4x4, g2 ngf*4 8x8, g3 ngf*2 16x16, g4 ngf 32x32
+        x = _generator_block(x, i, ngf * 2 ** (layers - 1 - i), no_bias, fix_gamma, eps)
+    x = mx.sym.Deconvolution(                                      # (N, nc, S, S)
+        x, name=f"g{layers}", kernel=KERNEL, stride=(2, 2), pad=(1, 1),
+        num_filter=nc, no_bias=no_bias,
+    )
+    return mx.sym.Activation(x, name=f"gact{layers}", act_type="tanh")
+
+
+def make_discriminator_sym(
+    ndf: int, no_bias: bool = True, fix_gamma: bool = True,
+    eps: float = 1e-5 + 1e-12, image_size: int = 64,
+) -> mx.sym.Symbol:
+    """Discriminator: ``data`` (N, nc, S, S), ``label`` (N,) -> ``dloss`` (N, 1), P(real)."""
+    layers = num_layers(image_size)
+    x = mx.sym.Variable("data")                                    # (N, nc, S, S)
+    for i in range(1, layers):
+        # 64 px: d1 ndf 32x32, d2 ndf*2 16x16, d3 ndf*4 8x8, d4 ndf*8 4x4
+        x = _discriminator_block(x, i, ndf * 2 ** (i - 1), no_bias, fix_gamma, eps)
+    x = mx.sym.Convolution(x, name=f"d{layers}", kernel=KERNEL, num_filter=1, no_bias=no_bias)
+    x = mx.sym.Flatten(x)                                          # (N, 1) logits
+    label = mx.sym.Variable("label")
+    return mx.sym.LogisticRegressionOutput(data=x, label=label, name="dloss")
+
+
+def make_dcgan_sym(
+    ngf: int, ndf: int, nc: int, no_bias: bool = True, fix_gamma: bool = True,
+    eps: float = 1e-5 + 1e-12, image_size: int = 64,
+) -> tuple[mx.sym.Symbol, mx.sym.Symbol]:
+    """Return ``(symG, symD)``, the example's ``make_dcgan_sym`` plus ``image_size``.
+
+    Parameters
+    ----------
+    ngf, ndf : int
+        Width of the last generator / first discriminator block.
+    nc : int
+        Image channels (3 as the example, 1 for gray).
+    no_bias, fix_gamma, eps
+        As the example: no convolution bias, BatchNorm gamma fixed at 1.
+    image_size : int
+        16, 32, 64 (the example) or 128.
+    """
+    symG = make_generator_sym(ngf, nc, no_bias, fix_gamma, eps, image_size)
+    symD = make_discriminator_sym(ndf, no_bias, fix_gamma, eps, image_size)
+    return symG, symD

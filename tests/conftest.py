@@ -1,0 +1,39 @@
+"""Shared fixtures. Thread settings are made before any test imports MXNet."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from mxgan.env import configure_threads
+
+configure_threads()
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+
+
+def data_dir() -> Path:
+    """The folder holding mnist/: $MXGAN_DATA_DIR (CI sets ../shared/data), else ../shared/data."""
+    return Path(os.environ.get("MXGAN_DATA_DIR") or SHARED / "data").resolve()
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    folder = data_dir() / "mnist"
+    if not folder.is_dir():
+        pytest.fail(f"MNIST not found at {folder}; set MXGAN_DATA_DIR to the folder holding mnist/")
+    return folder
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 300):
+    """Run ``python run_dcgan.py`` or ``python -m mxgan.cli`` in a real process."""
+    import subprocess
+
+    full_env = {**os.environ, "MXGAN_DATA_DIR": str(data_dir()), **(env or {})}
+    return subprocess.run(
+        [sys.executable, *args], cwd=cwd or REPO, env=full_env, capture_output=True, text=True, timeout=timeout
+    )
