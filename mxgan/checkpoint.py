@@ -49,7 +49,7 @@ def save_module_params(mod: mx.mod.Module, path: Path) -> Path:
     params = module_params(mod)
     bad = first_non_finite(params)
     if bad is not None:
-        raise DivergenceError(f"parameter {bad} is not finite; not writing {path}")
+        raise DivergenceError(f"parameter {bad} is not finite, so {Path(path).name} was not written")
     return write_atomic(path, lambda tmp: mx.nd.save(tmp, params))
 
 

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
+from mxgan.datasets import IDX_DATASETS, default_data_dir, locate_dataset
+from mxgan.download import ensure_dataset
 from mxgan.env import configure_threads
 from mxgan.errors import MxganError
 from mxgan.options import add_train_arguments, validate_train_args
@@ -30,6 +33,14 @@ def build_parser(prog: str = "mxgan") -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     add_train_arguments(train)
+    download = commands.add_parser(
+        "download", help="fetch an MNIST-format dataset without training",
+        description="Download the four IDX files of a dataset into <data-dir>/<dataset>/, verified by md5.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    download.add_argument("dataset", choices=sorted(IDX_DATASETS), help="dataset to fetch")
+    download.add_argument("--data-dir", default=None,
+                          help="folder to put <dataset>/ in (default: $MXGAN_DATA_DIR, else ./data)")
     return parser
 
 
@@ -42,7 +53,15 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": run_train}
+def run_download(args: argparse.Namespace) -> int:
+    spec = IDX_DATASETS[args.dataset]
+    data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
+    folder = locate_dataset(spec, data_dir) or ensure_dataset(spec, data_dir / spec.name)
+    print(f"{args.dataset}: all files present in {folder}")
+    return 0
+
+
+COMMANDS = {"train": run_train, "download": run_download}
 
 
 def main(argv: list[str] | None = None, prog: str = "mxgan") -> int:

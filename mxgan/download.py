@@ -53,6 +53,9 @@ def download_file(spec: IdxFile, folder: Path, mirrors: tuple[str, ...], progres
         url = mirror.rstrip("/") + f"/{spec.name}.gz"
         try:
             digest = _fetch_gz(url, tmp, spec, progress)
+        except urllib.error.HTTPError as exc:
+            problems.append(f"{url}: HTTP {exc.code} {exc.reason}")
+            continue
         except (urllib.error.URLError, OSError, zlib.error, ValueError) as exc:
             problems.append(f"{url}: {getattr(exc, 'reason', exc)}")
             continue

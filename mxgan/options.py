@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import os
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -47,10 +47,13 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``train`` flags, kebab-case, defaults shown by ``--help``."""
     d = TrainConfig()
     add = parser.add_argument
-    add("--dataset", default=d.dataset, help="training images: mnist, fashion-mnist or synthetic (random, for smoke runs)")
+    add("--dataset", default=d.dataset,
+        help="training images: mnist, fashion-mnist or synthetic (random, for smoke runs)")
     add("--data-dir", default=None, help="folder holding <dataset>/ (default: $MXGAN_DATA_DIR, else ./data)")
-    add("--out", default=None, help="run folder for checkpoints, samples and metrics (default: runs/<dataset>-<timestamp>)")
-    add("--ctx", default=d.ctx, help="devices: cpu, gpu0, gpu0,gpu1 or cpu0,cpu1 (the batch is split across them)")
+    add("--out", default=None,
+        help="run folder for checkpoints, samples and metrics (default: runs/<dataset>-<timestamp>)")
+    add("--ctx", default=d.ctx,
+        help="devices: cpu, gpu0, gpu0,gpu1 or cpu0,cpu1 (the batch is split across them)")
     add("--image-size", type=int, default=d.image_size, help="image side in pixels: 16, 32, 64 or 128")
     add("--channels", type=int, default=d.channels, help="image channels: 3 (gray tiled to RGB, as the example) or 1")
     add("--batch-size", type=int, default=d.batch_size, help="images per step")
@@ -65,8 +68,10 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     add("--max-steps", type=int, default=d.max_steps, help="stop after this many steps (0: no limit)")
     add("--seed", type=int, default=d.seed, help="seed for weights, noise and data order (a CPU run repeats exactly)")
     add("--log-every", type=int, default=d.log_every, help="steps between metrics lines in metrics.jsonl")
-    add("--sample-every", type=int, default=d.sample_every, help="steps between fixed-noise sample grids (0: end of epoch only)")
-    add("--no-progress", dest="progress", action="store_false", help="no progress bar (metrics still go to metrics.jsonl)")
+    add("--sample-every", type=int, default=d.sample_every,
+        help="steps between fixed-noise sample grids (0: end of epoch only)")
+    add("--no-progress", dest="progress", action="store_false",
+        help="no progress bar (metrics still go to metrics.jsonl)")
 
 
 def _positive(name: str, value: float) -> None:
@@ -75,12 +80,15 @@ def _positive(name: str, value: float) -> None:
 
 
 def _check_writable(out: Path) -> None:
-    """Create ``out`` if needed and prove a file can be written there."""
+    """Prove ``out`` can be created and written, without creating it (a failed run leaves no folder)."""
+    existing = out.absolute()
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise MxganError(f"--out {out}: {existing} is a file, not a folder; choose another --out")
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / f".write-test-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
+        with tempfile.TemporaryFile(dir=existing):
+            pass
     except OSError as exc:
         raise MxganError(f"--out {out} is not writable ({exc.strerror}); choose another folder") from exc
 
@@ -88,8 +96,8 @@ def _check_writable(out: Path) -> None:
 def validate_train_args(args: argparse.Namespace) -> TrainConfig:
     """Turn parsed flags into a :class:`TrainConfig`, or raise one clear :class:`MxganError`.
 
-    Checks everything that can be checked before data is loaded or MXNet binds;
-    the run folder is created here (an existing run is never overwritten).
+    Checks everything that can be checked before data is loaded or MXNet binds,
+    and creates nothing: an existing run is never overwritten.
     """
     if args.dataset not in DATASET_CHOICES:
         raise MxganError(f"--dataset {args.dataset!r} is unknown; choose one of {', '.join(DATASET_CHOICES)}")
@@ -108,7 +116,10 @@ def validate_train_args(args: argparse.Namespace) -> TrainConfig:
     if not 0 <= args.beta1 < 1:
         raise MxganError(f"--beta1 must be in [0, 1), got {args.beta1}")
 
-    from mxgan.datasets import default_data_dir  # no MXNet import
+    from mxgan.contexts import parse_ctx  # imports MXNet: call after mxgan.env.configure_threads()
+    from mxgan.datasets import default_data_dir
+
+    parse_ctx(args.ctx)
 
     data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
     out = Path(args.out) if args.out else Path("runs") / f"{args.dataset}-{time.strftime('%Y%m%d-%H%M%S')}"

@@ -19,7 +19,7 @@ from mxgan.fileio import write_bytes_atomic
 from mxgan.metrics import JsonlLog, step_metrics
 from mxgan.model import build_modules
 from mxgan.options import TrainConfig
-from mxgan.step import G_INPUT, Labels, StepOutputs, train_step
+from mxgan.step import Labels, StepOutputs, train_step
 from mxgan.visual import save_grid
 
 GRID_SAMPLES = 64
@@ -84,6 +84,7 @@ def train(cfg: TrainConfig) -> TrainResult:
     contexts = parse_ctx(cfg.ctx)
     images = load_images(cfg.dataset, Path(cfg.data_dir), cfg.image_size, cfg.seed)
     batches = ImageBatches(images, cfg.batch_size, cfg.channels, cfg.seed)
+    out.mkdir(parents=True, exist_ok=True)
     write_bytes_atomic(out / "run.json", json.dumps(cfg.to_json(), indent=2).encode())
 
     mx.random.seed(cfg.seed)
@@ -103,25 +104,27 @@ def train(cfg: TrainConfig) -> TrainResult:
     bar = tqdm(total=total, unit="step", disable=not cfg.progress, dynamic_ncols=True)
     try:
         for epoch in range(cfg.epochs):
-            for real in prefetch(batches.epoch(epoch)):
-                if iteration >= total:
-                    break
+            for b, real in enumerate(prefetch(batches.epoch(epoch))):
                 z = mx.nd.array(noise_batch(cfg.seed, iteration, cfg.batch_size, cfg.nz))
                 window.steps.append((iteration, train_step(modG, modD, mx.nd.array(real), z, labels)))
                 iteration += 1
                 bar.update()
-                if iteration % cfg.log_every == 0 or iteration == total:
+                epoch_ends = b + 1 == batches.batches_per_epoch or iteration == total
+                # the outputs are checked for NaN/Inf here, so always before a checkpoint
+                if iteration % cfg.log_every == 0 or epoch_ends:
                     metrics = _log(window.metrics(cfg.batch_size), log, epoch, iteration, bar)
                     window = _Window()
                 if cfg.sample_every and iteration % cfg.sample_every == 0:
                     save_grid(out / f"samples-{iteration:07d}.png", sample_fixed(modG, grid_z))
+                if iteration == total:
+                    break
             checkpoint = save_checkpoint(out, cfg.dataset, epoch, modG, modD)
             save_grid(out / f"samples-epoch-{epoch:04d}.png", sample_fixed(modG, grid_z))
-            if iteration >= total:
+            if iteration == total:
                 break
     except DivergenceError as exc:
         raise DivergenceError(
-            f"training diverged: {exc} (by iteration {iteration}); last good checkpoint: "
+            f"training diverged: {exc} (stopped at iteration {iteration}); last good checkpoint: "
             f"{checkpoint or 'none written yet'}; lower --lr (now {cfg.lr:g}) or check the data"
         ) from exc
     finally:

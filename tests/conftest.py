@@ -13,19 +13,18 @@ from mxgan.env import configure_threads
 configure_threads()
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
 
 
 def data_dir() -> Path:
-    """The folder holding mnist/: $MXGAN_DATA_DIR (CI sets ../shared/data), else ../shared/data."""
-    return Path(os.environ.get("MXGAN_DATA_DIR") or SHARED / "data").resolve()
+    """The folder holding mnist/: $MXGAN_DATA_DIR (CI sets ../shared/data), else the repo's data/."""
+    return Path(os.environ.get("MXGAN_DATA_DIR") or REPO / "data").resolve()
 
 
 @pytest.fixture(scope="session")
 def mnist_dir() -> Path:
     folder = data_dir() / "mnist"
     if not folder.is_dir():
-        pytest.fail(f"MNIST not found at {folder}; set MXGAN_DATA_DIR to the folder holding mnist/")
+        pytest.fail(f"MNIST not found at {folder}; run `mxgan download mnist` or set MXGAN_DATA_DIR")
     return folder
 
 

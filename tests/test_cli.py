@@ -1,0 +1,98 @@
+"""The command line as users run it: real processes, real files, one-line errors."""
+
+import json
+import os
+import socket
+
+import pytest
+from conftest import run_cli
+
+SMALL = ["--image-size", "16", "--ngf", "8", "--ndf", "8", "--batch-size", "16", "--no-progress"]
+
+
+def _one_line_error(result, code=2):
+    assert result.returncode == code, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("flags, expected", [
+    (["--dataset", "cifar"], "--dataset 'cifar' is unknown; choose one of mnist, fashion-mnist, synthetic"),
+    (["--ctx", "tpu0"], "'tpu0' is not a device; use cpu, gpu0"),
+    (["--ctx", "cpu0,gpu0"], "mixes cpu and gpu"),
+    (["--batch-size", "0"], "--batch-size must be positive, got 0"),
+    (["--epochs", "-1"], "--epochs must be positive, got -1"),
+    (["--image-size", "48"], "--image-size 48 is not supported; use one of 16, 32, 64, 128"),
+    (["--channels", "2"], "--channels must be 1 or 3"),
+    (["--batch-size", "x"], "argument --batch-size: invalid int value: 'x'"),
+    (["--out", "/etc/hostname/run"], "/etc/hostname is a file, not a folder"),
+])
+def test_bad_flags_give_one_line_and_exit_2(flags, expected, tmp_path):
+    args = ["--out", str(tmp_path / "run"), *flags] if "--out" not in flags else flags
+    line = _one_line_error(run_cli("run_dcgan.py", *SMALL, "--dataset", "synthetic", *args))
+    assert expected in line
+    assert not (tmp_path / "run").exists()
+
+
+def test_gpu_on_a_cpu_build_says_what_to_install(tmp_path):
+    line = _one_line_error(run_cli("run_dcgan.py", "--ctx", "gpu0", "--out", str(tmp_path / "r")))
+    assert "CPU-only build" in line and "pip install '.[gpu]'" in line
+
+
+def test_batch_larger_than_the_dataset(tmp_path):
+    line = _one_line_error(run_cli("run_dcgan.py", *SMALL[:-3], "--dataset", "synthetic",
+                                   "--batch-size", "20000", "--out", str(tmp_path / "r")))
+    assert "--batch-size 20000 is larger than the dataset (10000 images)" in line
+
+
+def test_existing_run_is_never_overwritten(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "run.json").write_text("{}")
+    (run / "mnist_G-0000.params").write_bytes(b"precious")
+    line = _one_line_error(run_cli("run_dcgan.py", "--out", str(run)))
+    assert "already holds a run" in line
+    assert (run / "mnist_G-0000.params").read_bytes() == b"precious" and (run / "run.json").read_text() == "{}"
+
+
+def test_offline_without_data_says_where_to_put_the_files(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}/"
+    result = run_cli("run_dcgan.py", "--data-dir", str(tmp_path / "empty"), "--out", str(tmp_path / "r"),
+                     env={"MXGAN_MIRROR": dead})
+    line = _one_line_error(result)
+    assert "could not download train-images-idx3-ubyte.gz" in line
+    assert f"copy the file into {tmp_path / 'empty' / 'mnist'}/" in line
+    assert not (tmp_path / "r").exists()
+
+
+def test_corrupt_data_names_the_file(mnist_dir, tmp_path):
+    folder = tmp_path / "data" / "mnist"
+    folder.mkdir(parents=True)
+    for f in mnist_dir.iterdir():
+        if f.name.endswith(".gz"):
+            os.symlink(f, folder / f.name)
+    (folder / "train-labels-idx1-ubyte.gz").unlink()
+    (folder / "train-labels-idx1-ubyte").write_bytes(b"\x00\x00\x08\x01\x00\x00\xea\x60" + b"\x01" * 100)
+    line = _one_line_error(run_cli("run_dcgan.py", "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path / "r")))
+    assert "train-labels-idx1-ubyte: 108 bytes but its header (60000,) needs 60008" in line
+
+
+def test_nan_stops_training_with_exit_3_and_no_bad_checkpoint(tmp_path):
+    run = tmp_path / "run"
+    result = run_cli("run_dcgan.py", *SMALL, "--dataset", "synthetic", "--max-steps", "30", "--lr", "1e30",
+                     "--out", str(run))
+    line = _one_line_error(result, code=3)
+    assert "training diverged: D's output became NaN/Inf at iteration 0" in line
+    assert "last good checkpoint: none written yet" in line
+    assert not list(run.glob("*.params"))
+
+
+def test_mxgan_train_is_run_dcgan(tmp_path):
+    result = run_cli("-m", "mxgan.cli", "train", *SMALL, "--dataset", "synthetic", "--max-steps", "3",
+                     "--out", str(tmp_path / "r"))
+    assert result.returncode == 0, result.stderr
+    config = json.loads((tmp_path / "r" / "run.json").read_text())
+    assert config["dataset"] == "synthetic" and config["max_steps"] == 3 and config["ngf"] == 8
