@@ -9,12 +9,14 @@ import numpy as np
 
 from mxgan.errors import DivergenceError, MxganError
 from mxgan.fileio import write_atomic
+from mxgan.symbols import unpad_single_filter_params
 
 
 def module_params(mod: mx.mod.Module) -> dict[str, mx.nd.NDArray]:
     """The module's parameters as ``{'arg:name': ..., 'aux:name': ...}``, as ``save_params`` keys them."""
     settle_aux_states()
     arg_params, aux_params = mod.get_params()
+    arg_params = unpad_single_filter_params(mod.symbol, arg_params)
     params = {f"arg:{k}": v for k, v in arg_params.items()}
     params.update({f"aux:{k}": v for k, v in aux_params.items()})
     return params

@@ -57,19 +57,60 @@ def _discriminator_block(
 
 def make_generator_sym(
     ngf: int, nc: int, no_bias: bool = True, fix_gamma: bool = True,
-    eps: float = 1e-5 + 1e-12, image_size: int = 64,
+    eps: float = 1e-5 + 1e-12, image_size: int = 64, pad_single_filter: bool = False,
 ) -> mx.sym.Symbol:
-    """Generator: ``rand`` (N, nz, 1, 1) -> ``gact{L}`` (N, nc, S, S) in [-1, 1]."""
+    """Generator: ``rand`` (N, nz, 1, 1) -> ``gact{L}`` (N, nc, S, S) in [-1, 1].
+
+    ``pad_single_filter`` (training, nc = 1 only): see :func:`pad_single_filter_params`.
+    """
     layers = num_layers(image_size)
     x = mx.sym.Variable("rand")                                    # (N, nz, 1, 1)
     for i in range(1, layers):
         # 64 px: g1 ngf*8 4x4, g2 ngf*4 8x8, g3 ngf*2 16x16, g4 ngf 32x32
         x = _generator_block(x, i, ngf * 2 ** (layers - 1 - i), no_bias, fix_gamma, eps)
+    padded = pad_single_filter and nc == 1
     x = mx.sym.Deconvolution(                                      # (N, nc, S, S)
         x, name=f"g{layers}", kernel=KERNEL, stride=(2, 2), pad=(1, 1),
-        num_filter=nc, no_bias=no_bias,
+        num_filter=PADDED_FILTERS if padded else nc, no_bias=no_bias,
     )
+    if padded:
+        x = mx.sym.slice_axis(x, axis=1, begin=0, end=1, name=f"g{layers}{PAD_SUFFIX}")
     return mx.sym.Activation(x, name=f"gact{layers}", act_type="tanh")
+
+
+# MXNet 1.9.1's MKLDNN Deconvolution fails in backward with "could not create a
+# primitive descriptor for a reorder primitive" when it has 1 filter and 16 or
+# more input channels (a 1-channel generator's last layer). Built with
+# pad_single_filter, that layer trains as 2 filters whose second stays zero (its
+# output is sliced away, so its gradient is exactly 0); checkpoints keep the
+# standard (ngf, 1, 4, 4) weight, converted by the two functions below.
+PADDED_FILTERS = 2
+PAD_SUFFIX = "_first_filter"
+
+
+def padded_weight(symbol: mx.sym.Symbol) -> str | None:
+    """Name of the weight ``symbol`` trains padded, or None."""
+    for name in symbol.get_internals().list_outputs():
+        if name.endswith(f"{PAD_SUFFIX}_output"):
+            return name[: -len(f"{PAD_SUFFIX}_output")] + "_weight"
+    return None
+
+
+def unpad_single_filter_params(symbol: mx.sym.Symbol, arg_params: dict) -> dict:
+    """Standard-shape parameters (first filter only) from a padded training symbol's."""
+    name = padded_weight(symbol)
+    if name is None or name not in arg_params:
+        return arg_params
+    return {**arg_params, name: arg_params[name][:, :1].copy()}
+
+
+def pad_single_filter_params(symbol: mx.sym.Symbol, arg_params: dict) -> dict:
+    """Parameters for a padded training symbol from standard-shape ones (a zero second filter)."""
+    name = padded_weight(symbol)
+    if name is None or name not in arg_params or arg_params[name].shape[1] == PADDED_FILTERS:
+        return arg_params
+    weight = arg_params[name]
+    return {**arg_params, name: mx.nd.concat(weight, mx.nd.zeros_like(weight), dim=1)}
 
 
 def make_discriminator_sym(
@@ -90,7 +131,7 @@ def make_discriminator_sym(
 
 def make_dcgan_sym(
     ngf: int, ndf: int, nc: int, no_bias: bool = True, fix_gamma: bool = True,
-    eps: float = 1e-5 + 1e-12, image_size: int = 64,
+    eps: float = 1e-5 + 1e-12, image_size: int = 64, pad_single_filter: bool = False,
 ) -> tuple[mx.sym.Symbol, mx.sym.Symbol]:
     """Return ``(symG, symD)``, the example's ``make_dcgan_sym`` plus ``image_size``.
 
@@ -104,7 +145,9 @@ def make_dcgan_sym(
         As the example: no convolution bias, BatchNorm gamma fixed at 1.
     image_size : int
         16, 32, 64 (the example) or 128.
+    pad_single_filter : bool
+        For training a 1-channel G under MKLDNN; see :func:`pad_single_filter_params`.
     """
-    symG = make_generator_sym(ngf, nc, no_bias, fix_gamma, eps, image_size)
+    symG = make_generator_sym(ngf, nc, no_bias, fix_gamma, eps, image_size, pad_single_filter)
     symD = make_discriminator_sym(ndf, no_bias, fix_gamma, eps, image_size)
     return symG, symD
