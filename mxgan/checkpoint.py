@@ -9,6 +9,7 @@ import numpy as np
 
 from mxgan.errors import DivergenceError, MxganError
 from mxgan.fileio import write_atomic
+from mxgan.params_file import read_params
 from mxgan.symbols import unpad_single_filter_params
 
 
@@ -55,30 +56,17 @@ def save_module_params(mod: mx.mod.Module, path: Path) -> Path:
     return write_atomic(path, lambda tmp: mx.nd.save(tmp, params))
 
 
-def load_module_params(path: Path) -> tuple[dict[str, mx.nd.NDArray], dict[str, mx.nd.NDArray]]:
-    """Read a ``save_params`` file into ``(arg_params, aux_params)``."""
-    try:
-        saved = mx.nd.load(str(path))
-    except mx.base.MXNetError as exc:
-        raise MxganError(f"{path}: not an MXNet .params file ({str(exc).splitlines()[0]})") from exc
-    if not isinstance(saved, dict) or not saved:
-        raise MxganError(f"{path}: holds no named parameters")
+def split_arg_aux(params: dict[str, np.ndarray], path: Path) -> tuple[dict, dict]:
+    """``{'arg:x': ..., 'aux:y': ...}`` numpy arrays to ``(arg_params, aux_params)`` NDArrays."""
     arg_params, aux_params = {}, {}
-    for key, value in saved.items():
+    for key, value in params.items():
         kind, _, name = key.partition(":")
         if kind not in ("arg", "aux") or not name:
             raise MxganError(f"{path}: key {key!r} is not in the arg:/aux: layout of Module.save_params")
-        (arg_params if kind == "arg" else aux_params)[name] = value
+        (arg_params if kind == "arg" else aux_params)[name] = mx.nd.array(value, dtype=value.dtype)
     return arg_params, aux_params
 
 
-def checkpoint_paths(out: Path, dataset: str, epoch: int) -> tuple[Path, Path]:
-    """``<dataset>_G-<epoch:04d>.params`` and ``<dataset>_D-<epoch:04d>.params`` in ``out``."""
-    return out / f"{dataset}_G-{epoch:04d}.params", out / f"{dataset}_D-{epoch:04d}.params"
-
-
-def save_checkpoint(out: Path, dataset: str, epoch: int, modG: mx.mod.Module, modD: mx.mod.Module) -> Path:
-    """Save G and D for ``epoch``; returns G's path."""
-    pathG, pathD = checkpoint_paths(out, dataset, epoch)
-    save_module_params(modD, pathD)
-    return save_module_params(modG, pathG)
+def load_module_params(path: Path) -> tuple[dict[str, mx.nd.NDArray], dict[str, mx.nd.NDArray]]:
+    """Read a ``save_params`` file into ``(arg_params, aux_params)``."""
+    return split_arg_aux(read_params(path), path)

@@ -13,7 +13,7 @@ from pathlib import Path
 from mxgan.datasets import IDX_DATASETS, default_data_dir, locate_dataset
 from mxgan.download import ensure_dataset
 from mxgan.env import configure_threads
-from mxgan.errors import MxganError
+from mxgan.errors import Interrupted, MxganError
 from mxgan.options import add_train_arguments, validate_train_args
 
 
@@ -70,11 +70,14 @@ def main(argv: list[str] | None = None, prog: str = "mxgan") -> int:
     args = build_parser(prog).parse_args(argv)
     try:
         return COMMANDS[args.command](args)
+    except Interrupted as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return exc.exit_code
     except MxganError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr)
+        print(f"{prog}: interrupted twice; stopped without a checkpoint", file=sys.stderr)
         return 130
 
 

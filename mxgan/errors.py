@@ -15,3 +15,9 @@ class DivergenceError(MxganError):
     """A loss or parameter became NaN or Inf during training."""
 
     exit_code = 3
+
+
+class Interrupted(MxganError):
+    """Training stopped by Ctrl-C after saving a checkpoint."""
+
+    exit_code = 130

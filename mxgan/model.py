@@ -2,46 +2,70 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import mxnet as mx
 
 from mxgan.step import G_INPUT, bind_discriminator
-from mxgan.symbols import make_dcgan_sym, pad_single_filter_params, unpad_single_filter_params
+from mxgan.symbols import (
+    make_discriminator_sym,
+    make_generator_sym,
+    pad_single_filter_params,
+    unpad_single_filter_params,
+)
 
 
-def adam_params(lr: float, beta1: float, wd: float) -> dict:
-    """The example's optimizer settings."""
-    return {"learning_rate": lr, "beta1": beta1, "wd": wd}
+@dataclass
+class GAN:
+    """The two modules of a run and the Adam instances that update them.
+
+    mxgan creates the optimizers itself so that it can save and restore their
+    per-parameter update counts (Adam's bias-correction step ``t``), which
+    ``Module.save_optimizer_states`` leaves out.
+    """
+
+    modG: mx.mod.Module
+    modD: mx.mod.Module
+    optG: mx.optimizer.Optimizer
+    optD: mx.optimizer.Optimizer
 
 
-def build_modules(
+def adam(lr: float, beta1: float, wd: float, batch_size: int) -> mx.optimizer.Optimizer:
+    """The example's Adam, with the gradient rescaling Module would choose (1 / batch size)."""
+    return mx.optimizer.create("adam", learning_rate=lr, beta1=beta1, wd=wd, rescale_grad=1.0 / batch_size)
+
+
+def build_gan(
     contexts: list[mx.Context], batch_size: int, nz: int, ngf: int, ndf: int, channels: int,
-    image_size: int, lr: float, beta1: float, wd: float, init_sigma: float,
-) -> tuple[mx.mod.Module, mx.mod.Module]:
+    image_size: int, lr: float, beta1: float, wd: float, init_sigma: float, fix_gamma_G: bool = True,
+) -> GAN:
     """G and D bound on ``contexts``, initialized with Normal(``init_sigma``), with Adam.
 
     Seed ``mx.random`` beforehand for repeatable weights. A 1-channel G trains
     with its last layer padded to 2 filters (an MKLDNN bug; see
     :func:`mxgan.symbols.pad_single_filter_params`): its second filter starts,
-    and stays, at zero.
+    and stays, at zero. ``fix_gamma_G=False`` trains G's BatchNorm gamma, for
+    checkpoints (Gluon's) that learned it.
     """
-    symG, symD = make_dcgan_sym(ngf, ndf, channels, image_size=image_size, pad_single_filter=True)
+    symG = make_generator_sym(ngf, channels, fix_gamma=fix_gamma_G, image_size=image_size, pad_single_filter=True)
+    symD = make_discriminator_sym(ndf, image_size=image_size)
     init = mx.init.Normal(init_sigma)
 
     modG = mx.mod.Module(symG, data_names=(G_INPUT,), label_names=None, context=contexts)
     modG.bind(data_shapes=[(G_INPUT, (batch_size, nz, 1, 1))])
     modG.init_params(initializer=init)
-    _zero_padding_filter(modG)
-    modG.init_optimizer(optimizer="adam", optimizer_params=adam_params(lr, beta1, wd))
+    set_generator_params(modG, *modG.get_params())
+    optG = adam(lr, beta1, wd, batch_size)
+    modG.init_optimizer(optimizer=optG)
 
     modD = bind_discriminator(symD, (batch_size, channels, image_size, image_size), contexts)
     modD.init_params(initializer=init)
-    modD.init_optimizer(optimizer="adam", optimizer_params=adam_params(lr, beta1, wd))
-    return modG, modD
+    optD = adam(lr, beta1, wd, batch_size)
+    modD.init_optimizer(optimizer=optD)
+    return GAN(modG, modD, optG, optD)
 
 
-def _zero_padding_filter(modG: mx.mod.Module) -> None:
-    """Zero the unused second filter of a padded 1-channel G (a no-op otherwise)."""
-    arg_params, aux_params = modG.get_params()
+def set_generator_params(modG: mx.mod.Module, arg_params: dict, aux_params: dict) -> None:
+    """Set G's parameters from standard-shape ones (padding a 1-channel last layer with a zero filter)."""
     standard = unpad_single_filter_params(modG.symbol, arg_params)
-    if standard is not arg_params:
-        modG.set_params(pad_single_filter_params(modG.symbol, standard), aux_params)
+    modG.set_params(pad_single_filter_params(modG.symbol, standard), aux_params)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 import time
 from dataclasses import asdict, dataclass
@@ -38,6 +39,11 @@ class TrainConfig:
     log_every: int = 10
     sample_every: int = 200
     progress: bool = True
+    checkpoint: str = ""
+    checkpoint_every: int = 0
+    keep: int = 0
+    resume: str = ""
+    g_fix_gamma: bool = True  # False when --checkpoint's generator learned its BatchNorm gamma (Gluon)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -72,6 +78,15 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         help="steps between fixed-noise sample grids (0: end of epoch only)")
     add("--no-progress", dest="progress", action="store_false",
         help="no progress bar (metrics still go to metrics.jsonl)")
+    add("--checkpoint", default=None,
+        help="start from this generator checkpoint (a file, a prefix or a run folder; 4 formats)")
+    add("--checkpoint-every", type=int, default=d.checkpoint_every,
+        help="steps between extra checkpoints within an epoch (0: at epoch ends only)")
+    add("--keep", type=int, default=d.keep, help="keep only the newest N checkpoints (0: keep all)")
+    add("--resume", default=None, metavar="RUN_DIR",
+        help="continue a run exactly where its last checkpoint left it; its options are reused, "
+             "except --epochs, --max-steps, --ctx, --log-every, --sample-every, --checkpoint-every, "
+             "--keep and --no-progress")
 
 
 def _positive(name: str, value: float) -> None:
@@ -110,7 +125,7 @@ def validate_train_args(args: argparse.Namespace) -> TrainConfig:
         raise MxganError(f"--channels must be 1 or 3, got {args.channels}")
     for name in ("batch_size", "nz", "ngf", "ndf", "lr", "epochs", "log_every", "init_sigma"):
         _positive(name.replace("_", "-"), getattr(args, name))
-    for name in ("max_steps", "sample_every", "wd"):
+    for name in ("max_steps", "sample_every", "wd", "checkpoint_every", "keep"):
         if getattr(args, name) < 0:
             raise MxganError(f"--{name.replace('_', '-')} must be 0 or more, got {getattr(args, name)}")
     if not 0 <= args.beta1 < 1:
@@ -120,12 +135,39 @@ def validate_train_args(args: argparse.Namespace) -> TrainConfig:
     from mxgan.datasets import default_data_dir
 
     parse_ctx(args.ctx)
+    if args.resume:
+        return _resume_config(args)
+    if args.checkpoint:
+        from mxgan.formats import resolve
 
+        resolve(args.checkpoint, "G")  # exists, or one clear error now
     data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
     out = Path(args.out) if args.out else Path("runs") / f"{args.dataset}-{time.strftime('%Y%m%d-%H%M%S')}"
     if (out / "run.json").exists():
-        raise MxganError(f"--out {out} already holds a run; choose a new --out folder")
+        raise MxganError(f"--out {out} already holds a run; continue it with --resume {out}, or choose a new --out")
     _check_writable(out)
     values = {k: v for k, v in vars(args).items() if k in TrainConfig.__dataclass_fields__}
-    values.update(data_dir=str(data_dir), out=str(out))
+    values.update(data_dir=str(data_dir), out=str(out), checkpoint=args.checkpoint or "", resume="")
     return TrainConfig(**values)
+
+
+RESUME_OVERRIDES = ("epochs", "max_steps", "ctx", "log_every", "sample_every", "checkpoint_every", "keep", "progress")
+
+
+def _resume_config(args: argparse.Namespace) -> TrainConfig:
+    """The saved options of ``--resume RUN_DIR``, with the flags that may change taken from the command line."""
+    run = Path(args.resume)
+    try:
+        saved = json.loads((run / "run.json").read_text())
+        cfg = TrainConfig(**{k: v for k, v in saved.items() if k in TrainConfig.__dataclass_fields__})
+    except FileNotFoundError as exc:
+        raise MxganError(f"--resume {run}: no run.json there; pass the run folder a training run created") from exc
+    except (ValueError, TypeError) as exc:
+        raise MxganError(f"--resume {run}: run.json is damaged ({exc})") from exc
+    if not (run / "state.json").exists():
+        raise MxganError(f"--resume {run}: no checkpoint was written in that run yet; start it again instead")
+    _check_writable(run)
+    for name in RESUME_OVERRIDES:
+        setattr(cfg, name, getattr(args, name))
+    cfg.out, cfg.resume = str(run), str(run)
+    return cfg

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,15 +14,24 @@ import mxnet as mx
 import numpy as np
 from tqdm import tqdm
 
-from mxgan.checkpoint import save_checkpoint, settle_aux_states
+from mxgan.checkpoint import settle_aux_states
 from mxgan.contexts import parse_ctx
 from mxgan.data import ImageBatches, load_images, prefetch
-from mxgan.errors import DivergenceError
+from mxgan.errors import DivergenceError, Interrupted, MxganError
 from mxgan.fileio import write_bytes_atomic
+from mxgan.formats import check_shapes, load_discriminator, load_generator
 from mxgan.metrics import JsonlLog, step_metrics
-from mxgan.model import build_modules
+from mxgan.model import GAN, build_gan, set_generator_params
 from mxgan.options import TrainConfig
+from mxgan.runstate import (
+    Progress,
+    read_run_state,
+    remove_stale_temporaries,
+    restore_run_checkpoint,
+    save_run_checkpoint,
+)
 from mxgan.step import Labels, StepOutputs, train_step
+from mxgan.symbols import make_discriminator_sym, make_generator_sym
 from mxgan.visual import save_grid
 
 GRID_SAMPLES = 64
@@ -63,6 +75,28 @@ class _Window:
         return {**step_metrics(D_x, D_G_z1, D_G_z2), "images_per_sec": len(arrays) * batch_size / elapsed}
 
 
+class _CtrlC:
+    """The first Ctrl-C asks the loop to checkpoint and stop after the current step; a second one aborts."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous = None
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self) -> _CtrlC:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
 def sample_fixed(modG: mx.mod.Module, z: mx.nd.NDArray) -> np.ndarray:
     """G's images for the fixed noise, BatchNorm on moving statistics (as ``mxgan sample``)."""
     settle_aux_states()
@@ -70,71 +104,129 @@ def sample_fixed(modG: mx.mod.Module, z: mx.nd.NDArray) -> np.ndarray:
     return modG.get_outputs()[0].asnumpy()[:GRID_SAMPLES]
 
 
-def train(cfg: TrainConfig) -> TrainResult:
-    """Train a DCGAN as configured; write checkpoints, samples and metrics to ``cfg.out``.
+def _start_from_checkpoint(gan: GAN, cfg: TrainConfig) -> str:
+    """Load ``--checkpoint`` into G (and D, when a matching ``_D`` file sits beside it)."""
+    ckpt = load_generator(cfg.checkpoint)
+    mine = make_generator_sym(cfg.ngf, cfg.channels, no_bias=True, image_size=cfg.image_size)
+    try:
+        check_shapes(mine, ckpt.arg_params, ckpt.aux_params, {"rand": (1, cfg.nz, 1, 1)}, ckpt.path)
+    except MxganError as exc:
+        raise MxganError(f"{exc}; the checkpoint was trained with {ckpt.flags()}: pass those flags") from exc
+    set_generator_params(gan.modG, ckpt.arg_params, ckpt.aux_params)
+    pathD = ckpt.path.with_name(ckpt.path.name.replace("_G", "_D", 1))
+    if pathD == ckpt.path or not pathD.is_file():
+        return f"G from {ckpt.path} ({ckpt.format}); D starts fresh (no {pathD.name} beside it)"
+    ckptD = load_discriminator(str(pathD))
+    check_shapes(make_discriminator_sym(cfg.ndf, image_size=cfg.image_size), ckptD.arg_params,
+                 ckptD.aux_params, ckptD.inputs(), pathD)
+    gan.modD.set_params(ckptD.arg_params, ckptD.aux_params)
+    return f"G from {ckpt.path} ({ckpt.format}), D from {pathD}"
+
+
+def train(cfg: TrainConfig, announce=print) -> TrainResult:
+    """Train (or, with ``cfg.resume``, continue) a DCGAN; write checkpoints, samples, metrics to ``cfg.out``.
 
     Raises
     ------
     MxganError
-        Bad devices or data.
+        Bad devices, data or checkpoint.
     DivergenceError
         A loss or parameter became NaN/Inf; no non-finite checkpoint is written.
+    Interrupted
+        Ctrl-C: a checkpoint was saved; the message says how to resume.
     """
     out = Path(cfg.out)
     contexts = parse_ctx(cfg.ctx)
     images = load_images(cfg.dataset, Path(cfg.data_dir), cfg.image_size, cfg.seed)
     batches = ImageBatches(images, cfg.batch_size, cfg.channels, cfg.seed)
+    if cfg.checkpoint and not cfg.resume:
+        cfg.g_fix_gamma = not load_generator(cfg.checkpoint).learns_gamma
     out.mkdir(parents=True, exist_ok=True)
-    write_bytes_atomic(out / "run.json", json.dumps(cfg.to_json(), indent=2).encode())
+    if not cfg.resume:
+        write_bytes_atomic(out / "run.json", json.dumps(cfg.to_json(), indent=2).encode())
 
     mx.random.seed(cfg.seed)
-    modG, modD = build_modules(
-        contexts, cfg.batch_size, cfg.nz, cfg.ngf, cfg.ndf, cfg.channels, cfg.image_size,
-        cfg.lr, cfg.beta1, cfg.wd, cfg.init_sigma,
-    )
+    gan = build_gan(contexts, cfg.batch_size, cfg.nz, cfg.ngf, cfg.ndf, cfg.channels, cfg.image_size,
+                    cfg.lr, cfg.beta1, cfg.wd, cfg.init_sigma, fix_gamma_G=cfg.g_fix_gamma)
+    progress = Progress()
+    if cfg.resume:
+        remove_stale_temporaries(out)
+        progress = restore_run_checkpoint(out, gan).progress
+        announce(f"resuming {out} at epoch {progress.epoch}, iteration {progress.iteration}")
+    elif cfg.checkpoint:
+        announce(_start_from_checkpoint(gan, cfg))
+    if progress.batch >= batches.batches_per_epoch:  # the checkpoint closed its epoch
+        progress = Progress(progress.epoch + 1, 0, progress.iteration)
+    return _loop(cfg, gan, batches, progress, out)
+
+
+def _loop(cfg: TrainConfig, gan: GAN, batches: ImageBatches, progress: Progress, out: Path) -> TrainResult:
     labels = Labels.create(cfg.batch_size)
     grid_z = mx.nd.array(fixed_noise(cfg.seed, cfg.batch_size, cfg.nz))
     log = JsonlLog(out / "metrics.jsonl")
-    total = cfg.epochs * batches.batches_per_epoch
-    if cfg.max_steps:
-        total = min(total, cfg.max_steps)
+    total = min(cfg.epochs * batches.batches_per_epoch, cfg.max_steps or math.inf)
+    checkpoint, metrics, window = None, {}, _Window()
+    bar = tqdm(initial=progress.iteration, total=total, unit="step", disable=not cfg.progress, dynamic_ncols=True)
 
-    iteration, checkpoint, metrics = 0, None, {}
-    window = _Window()
-    bar = tqdm(total=total, unit="step", disable=not cfg.progress, dynamic_ncols=True)
+    def save(epoch_end: bool) -> Path:
+        return save_run_checkpoint(out, cfg.dataset, gan, progress, epoch_end, cfg.keep)
+
     try:
-        for epoch in range(cfg.epochs):
-            for b, real in enumerate(prefetch(batches.epoch(epoch))):
-                z = mx.nd.array(noise_batch(cfg.seed, iteration, cfg.batch_size, cfg.nz))
-                window.steps.append((iteration, train_step(modG, modD, mx.nd.array(real), z, labels)))
-                iteration += 1
-                bar.update()
-                epoch_ends = b + 1 == batches.batches_per_epoch or iteration == total
-                # the outputs are checked for NaN/Inf here, so always before a checkpoint
-                if iteration % cfg.log_every == 0 or epoch_ends:
-                    metrics = _log(window.metrics(cfg.batch_size), log, epoch, iteration, bar)
-                    window = _Window()
-                if cfg.sample_every and iteration % cfg.sample_every == 0:
-                    save_grid(out / f"samples-{iteration:07d}.png", sample_fixed(modG, grid_z))
-                if iteration == total:
-                    break
-            checkpoint = save_checkpoint(out, cfg.dataset, epoch, modG, modD)
-            save_grid(out / f"samples-epoch-{epoch:04d}.png", sample_fixed(modG, grid_z))
-            if iteration == total:
-                break
+        with _CtrlC() as ctrl_c:
+            while progress.iteration < total and progress.epoch < cfg.epochs:
+                epoch = progress.epoch
+                for real in prefetch(batches.epoch(epoch, progress.batch)):
+                    z = mx.nd.array(noise_batch(cfg.seed, progress.iteration, cfg.batch_size, cfg.nz))
+                    outputs = train_step(gan.modG, gan.modD, mx.nd.array(real), z, labels)
+                    window.steps.append((progress.iteration, outputs))
+                    progress = Progress(epoch, progress.batch + 1, progress.iteration + 1)
+                    bar.update()
+                    epoch_ends = progress.batch == batches.batches_per_epoch
+                    run_ends = progress.iteration == total
+                    # the outputs are checked for NaN/Inf here, so always before a checkpoint
+                    if progress.iteration % cfg.log_every == 0 or epoch_ends or run_ends or ctrl_c.requested:
+                        metrics = _log(window.metrics(cfg.batch_size), log, progress, bar)
+                        window = _Window()
+                    sample_due = cfg.sample_every and progress.iteration % cfg.sample_every == 0
+                    if sample_due or (run_ends and not epoch_ends):  # a run's last state is always shown
+                        save_grid(out / f"samples-{progress.iteration:07d}.png", sample_fixed(gan.modG, grid_z))
+                    if epoch_ends:
+                        break
+                    every = cfg.checkpoint_every and progress.iteration % cfg.checkpoint_every == 0
+                    if run_ends or ctrl_c.requested or every:
+                        checkpoint = save(epoch_end=False)
+                    if run_ends or ctrl_c.requested:
+                        break
+                if progress.batch == batches.batches_per_epoch:
+                    checkpoint = save(epoch_end=True)
+                    save_grid(out / f"samples-epoch-{epoch:04d}.png", sample_fixed(gan.modG, grid_z))
+                    progress = Progress(epoch + 1, 0, progress.iteration)
+                if ctrl_c.requested:
+                    raise Interrupted(
+                        f"interrupted at iteration {progress.iteration}; checkpoint saved ({checkpoint}); "
+                        f"continue with: mxgan train --resume {out}"
+                    )
     except DivergenceError as exc:
         raise DivergenceError(
-            f"training diverged: {exc} (stopped at iteration {iteration}); last good checkpoint: "
-            f"{checkpoint or 'none written yet'}; lower --lr (now {cfg.lr:g}) or check the data"
+            f"training diverged: {exc} (stopped at iteration {progress.iteration}); last good checkpoint: "
+            f"{checkpoint or _last_checkpoint(out)}; lower --lr (now {cfg.lr:g}) or check the data"
         ) from exc
     finally:
         bar.close()
-    return TrainResult(iterations=iteration, checkpoint=checkpoint, metrics=metrics)
+    return TrainResult(iterations=progress.iteration, checkpoint=checkpoint, metrics=metrics)
 
 
-def _log(metrics: dict, log: JsonlLog, epoch: int, iteration: int, bar: tqdm) -> dict:
+def _last_checkpoint(out: Path) -> str:
+    try:
+        return str(out / read_run_state(out).files["G"])
+    except MxganError:
+        return "none written yet"
+
+
+def _log(metrics: dict, log: JsonlLog, progress: Progress, bar: tqdm) -> dict:
     """Append a metrics line and show it on the progress bar."""
-    record = {"epoch": epoch, "iteration": iteration, **{k: round(v, 6) for k, v in metrics.items()}}
+    record = {"epoch": progress.epoch, "iteration": progress.iteration,
+              **{k: round(v, 6) for k, v in metrics.items()}}
     log.write(record)
     bar.set_postfix(facc=f"{metrics['facc']:.2f}", errD=f"{metrics['errD']:.3f}",
                     errG=f"{metrics['errG']:.3f}", img_s=f"{metrics['images_per_sec']:.1f}")

@@ -18,7 +18,7 @@ def test_one_channel_mnist_run_trains_checkpoints_and_reloads(tmp_path):
     result = run_cli("run_dcgan.py", "--channels", "1", "--image-size", "32", "--ngf", "16", "--ndf", "16",
                      "--batch-size", "32", "--max-steps", "30", "--seed", "4", "--out", str(run), "--no-progress")
     assert result.returncode == 0, result.stderr
-    arg, aux = load_module_params(run / "mnist_G-0000.params")
+    arg, aux = load_module_params(run / "mnist_G-0000-0000030.params")  # a mid-epoch checkpoint
     assert arg["g4_weight"].shape == (16, 1, 4, 4)  # the standard shape other MXNet code expects
     images = generate(bind_generator(make_generator_sym(16, 1, image_size=32), arg, aux, 32, 100),
                       fixed_noise(4, 32, 100))

@@ -8,17 +8,25 @@ import sys
 from conftest import REPO
 
 
+def _pattern(marker: str) -> str:
+    return rf"(<!-- {marker}.*?-->\n```\w*\n)(.*?)(```\n<!-- /{marker} -->)"
+
+
 def _block(text: str, marker: str) -> str:
-    match = re.search(rf"<!-- {marker}.*?-->\n```\w*\n(.*?)```\n<!-- /{marker} -->", text, re.S)
+    match = re.search(_pattern(marker), text, re.S)
     assert match, f"README has no {marker} block"
-    return match.group(1)
+    return match.group(2)
+
+
+def _train_help() -> str:
+    env = {**os.environ, "COLUMNS": "100"}
+    return subprocess.run([sys.executable, "-m", "mxgan.cli", "train", "--help"],
+                          capture_output=True, text=True, env=env, check=True).stdout
 
 
 def test_options_block_is_the_help_output():
-    env = {**os.environ, "COLUMNS": "100"}
-    help_text = subprocess.run([sys.executable, "-m", "mxgan.cli", "train", "--help"],
-                               capture_output=True, text=True, env=env, check=True).stdout
-    assert _block((REPO / "README.md").read_text(), "train-help") == help_text
+    assert _block((REPO / "README.md").read_text(), "train-help") == _train_help(), \
+        "README options are stale: run python tests/test_readme.py --update"
 
 
 def test_ci_runs_the_readme_test_commands_verbatim():
@@ -35,3 +43,10 @@ def test_data_manifest_matches_the_downloader():
     listed = dict(line.split()[::-1] for line in (REPO / "data" / "MD5SUMS").read_text().splitlines())
     expected = {f"{d.name}/{f.name}": f.md5 for d in IDX_DATASETS.values() for f in d.files.values()}
     assert listed == expected
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["--update"]:
+    readme = REPO / "README.md"
+    text = re.sub(_pattern("train-help"), lambda m: m.group(1) + _train_help() + m.group(3),
+                  readme.read_text(), flags=re.S)
+    readme.write_text(text)

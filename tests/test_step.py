@@ -6,7 +6,7 @@ import pytest
 from reference_step import bind_example_modules, example_step
 
 from mxgan.checkpoint import module_params
-from mxgan.model import build_modules
+from mxgan.model import build_gan
 from mxgan.step import Labels, accumulate_gradients, train_step
 from mxgan.symbols import make_dcgan_sym
 
@@ -35,7 +35,8 @@ def _batches(steps, seed=0):
 @pytest.fixture
 def modules():
     mx.random.seed(1)
-    return build_modules(CTX, BATCH, NZ, NGF, NDF, NC, SIZE, 2e-4, 0.5, 0.0, 0.02)
+    gan = build_gan(CTX, BATCH, NZ, NGF, NDF, NC, SIZE, 2e-4, 0.5, 0.0, 0.02)
+    return gan.modG, gan.modD
 
 
 def test_step_matches_the_examples_transcription(modules):

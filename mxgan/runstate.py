@@ -1,0 +1,138 @@
+"""Checkpoint sets of a run folder, and resuming from them exactly.
+
+A checkpoint set is four files, each written to a temporary name and renamed:
+``<dataset>_G-NNNN.params`` and ``_D-NNNN.params`` (the example's
+``Module.save_params`` format), and ``_G-NNNN.states`` / ``_D-NNNN.states``
+(``Module.save_optimizer_states``). Epoch-end sets are named by the epoch as
+the example names them; a set taken mid-epoch (Ctrl-C, ``--checkpoint-every``,
+``--max-steps``) adds the iteration, ``-NNNN-IIIIIII``, so no set is ever
+overwritten. ``state.json`` is written last and names the newest complete
+set: a process killed mid-write leaves the previous set in charge.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import mxnet as mx
+
+from mxgan.checkpoint import load_module_params, save_module_params
+from mxgan.errors import MxganError
+from mxgan.fileio import write_atomic, write_bytes_atomic
+from mxgan.model import GAN, set_generator_params
+
+STATE_FILE = "state.json"
+ROLES = ("G", "D")
+
+
+@dataclass
+class Progress:
+    """Where a run is: ``batch`` batches of ``epoch`` done, ``iteration`` steps in all."""
+
+    epoch: int = 0
+    batch: int = 0
+    iteration: int = 0
+
+
+@dataclass
+class RunState:
+    """The content of ``state.json``."""
+
+    progress: Progress
+    files: dict[str, str]                       # 'G', 'D', 'G.states', 'D.states' -> file name
+    optimizer_counts: dict[str, dict]           # 'G', 'D' -> Adam update counts
+    history: list[dict[str, str]] = field(default_factory=list)  # older sets, oldest first
+
+
+def _optimizer_counts(opt: mx.optimizer.Optimizer) -> dict:
+    # Module.save_optimizer_states keeps Adam's moments but not these counts
+    # (the bias-correction step t); without them a resumed Adam restarts at t = 1.
+    return {
+        "num_update": opt.num_update,
+        "per_device": [[dev, list(counts.items())] for dev, counts in opt._all_index_update_counts.items()],
+    }
+
+
+def _restore_optimizer_counts(opt: mx.optimizer.Optimizer, saved: dict) -> None:
+    counts = {dev: dict((k, c) for k, c in items) for dev, items in saved["per_device"]}
+    opt._all_index_update_counts = counts
+    opt._index_update_count = counts.setdefault(0, {})
+    opt.num_update = saved["num_update"]
+
+
+def set_names(dataset: str, progress: Progress, epoch_end: bool) -> dict[str, str]:
+    """File names of the checkpoint set at ``progress``."""
+    suffix = f"{progress.epoch:04d}" if epoch_end else f"{progress.epoch:04d}-{progress.iteration:07d}"
+    names = {role: f"{dataset}_{role}-{suffix}.params" for role in ROLES}
+    names.update({f"{role}.states": f"{dataset}_{role}-{suffix}.states" for role in ROLES})
+    return names
+
+
+def save_run_checkpoint(
+    out: Path, dataset: str, gan: GAN, progress: Progress, epoch_end: bool, keep: int = 0
+) -> Path:
+    """Write a complete checkpoint set, then ``state.json``; keep the newest ``keep`` sets (0: all).
+
+    Returns the path of G's ``.params``. Raises :class:`DivergenceError` (and
+    writes nothing) when a weight is not finite.
+    """
+    names = set_names(dataset, progress, epoch_end)
+    save_module_params(gan.modD, out / names["D"])
+    save_module_params(gan.modG, out / names["G"])
+    for role, mod in (("G", gan.modG), ("D", gan.modD)):
+        write_atomic(out / names[f"{role}.states"], mod.save_optimizer_states)
+    previous = read_run_state(out) if (out / STATE_FILE).exists() else None
+    history = [*previous.history, previous.files] if previous else []
+    history = [old for old in history if old != names]
+    cut = max(0, len(history) - (keep - 1)) if keep else 0
+    state = RunState(
+        progress=progress, files=names, history=history[cut:],
+        optimizer_counts={"G": _optimizer_counts(gan.optG), "D": _optimizer_counts(gan.optD)},
+    )
+    write_bytes_atomic(out / STATE_FILE, json.dumps(asdict(state), indent=1).encode())
+    for old in history[:cut]:  # only once state.json no longer names them
+        for name in old.values():
+            (out / name).unlink(missing_ok=True)
+    return out / names["G"]
+
+
+def read_run_state(out: Path) -> RunState:
+    """``state.json`` of a run folder, or a clear error."""
+    path = Path(out) / STATE_FILE
+    try:
+        raw = json.loads(path.read_text())
+        return RunState(
+            progress=Progress(**raw["progress"]), files=raw["files"],
+            optimizer_counts=raw["optimizer_counts"], history=raw.get("history", []),
+        )
+    except FileNotFoundError as exc:
+        raise MxganError(
+            f"{out} has no {STATE_FILE}: not an mxgan run folder, or no checkpoint was written yet"
+        ) from exc
+    except (ValueError, KeyError, TypeError) as exc:
+        raise MxganError(f"{path} is damaged ({exc}); resume from a copy of the run folder") from exc
+
+
+def restore_run_checkpoint(out: Path, gan: GAN) -> RunState:
+    """Load the newest checkpoint set of ``out`` into ``gan``: weights, Adam moments and counts."""
+    state = read_run_state(out)
+    for role, mod, opt in (("G", gan.modG, gan.optG), ("D", gan.modD, gan.optD)):
+        arg_params, aux_params = load_module_params(out / state.files[role])
+        if role == "G":
+            set_generator_params(mod, arg_params, aux_params)
+        else:
+            mod.set_params(arg_params, aux_params)
+        states = out / state.files[f"{role}.states"]
+        if not states.is_file():
+            raise MxganError(f"{states} is missing; the run folder is incomplete")
+        mod.load_optimizer_states(str(states))
+        _restore_optimizer_counts(opt, state.optimizer_counts[role])
+    return state
+
+
+def remove_stale_temporaries(out: Path) -> None:
+    """Delete temporary files a killed process left behind (never a completed file)."""
+    for tmp in Path(out).glob(".*.tmp-*"):
+        tmp.unlink(missing_ok=True)
