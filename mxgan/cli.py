@@ -14,7 +14,14 @@ from mxgan.datasets import IDX_DATASETS, default_data_dir, locate_dataset
 from mxgan.download import ensure_dataset
 from mxgan.env import configure_threads
 from mxgan.errors import Interrupted, MxganError
-from mxgan.options import add_train_arguments, validate_train_args
+from mxgan.options import (
+    add_export_arguments,
+    add_sample_arguments,
+    add_train_arguments,
+    validate_export_args,
+    validate_sample_args,
+    validate_train_args,
+)
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -24,23 +31,33 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
+def _add_download_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("dataset", choices=sorted(IDX_DATASETS), help="dataset to fetch")
+    parser.add_argument("--data-dir", default=None,
+                        help="folder to put <dataset>/ in (default: $MXGAN_DATA_DIR, else ./data)")
+
+
+# name: (one-line help, description, function adding its flags)
+SUBCOMMANDS = {
+    "train": ("train a DCGAN", "Train the DCGAN of MXNet's example/gan on MNIST-format data.",
+              add_train_arguments),
+    "sample": ("draw images from a generator checkpoint (any of 4 MXNet formats)",
+               "Draw images from a generator checkpoint, without training.", add_sample_arguments),
+    "export": ("write an inference generator for stock MXNet (and ONNX)",
+               "Write PREFIX-symbol.json + PREFIX-0000.params (and PREFIX.onnx) of an inference generator.",
+               add_export_arguments),
+    "download": ("fetch an MNIST-format dataset without training",
+                 "Download the four IDX files of a dataset into <data-dir>/<dataset>/, verified by md5.",
+                 _add_download_arguments),
+}
+
+
 def build_parser(prog: str = "mxgan") -> argparse.ArgumentParser:
     parser = OneLineParser(prog=prog, description="DCGAN on MXNet's Module API.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
-    train = commands.add_parser(
-        "train", help="train a DCGAN",
-        description="Train the DCGAN of MXNet's example/gan on MNIST-format data.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    add_train_arguments(train)
-    download = commands.add_parser(
-        "download", help="fetch an MNIST-format dataset without training",
-        description="Download the four IDX files of a dataset into <data-dir>/<dataset>/, verified by md5.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    download.add_argument("dataset", choices=sorted(IDX_DATASETS), help="dataset to fetch")
-    download.add_argument("--data-dir", default=None,
-                          help="folder to put <dataset>/ in (default: $MXGAN_DATA_DIR, else ./data)")
+    for name, (summary, description, add_arguments) in SUBCOMMANDS.items():
+        add_arguments(commands.add_parser(name, help=summary, description=description,
+                                          formatter_class=argparse.ArgumentDefaultsHelpFormatter))
     return parser
 
 
@@ -53,6 +70,25 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_sample(args: argparse.Namespace) -> int:
+    cfg = validate_sample_args(args)
+    from mxgan.sampling import draw_samples  # imports MXNet, after configure_threads()
+
+    written = draw_samples(cfg)
+    print(f"wrote {written[0]}" + (f" and {len(written) - 1} more files" if len(written) > 1 else ""))
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    validate_export_args(args)
+    from mxgan.export import export_generator
+    from mxgan.formats import load_generator
+
+    for path in export_generator(load_generator(args.checkpoint), args.out, onnx=args.onnx):
+        print(f"wrote {path}")
+    return 0
+
+
 def run_download(args: argparse.Namespace) -> int:
     spec = IDX_DATASETS[args.dataset]
     data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
@@ -61,7 +97,7 @@ def run_download(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": run_train, "download": run_download}
+COMMANDS = {"train": run_train, "sample": run_sample, "export": run_export, "download": run_download}
 
 
 def main(argv: list[str] | None = None, prog: str = "mxgan") -> int:

@@ -228,6 +228,12 @@ def load_generator(spec: str) -> GeneratorCheckpoint:
     return ckpt
 
 
+def sibling_discriminator(pathG: Path) -> Path | None:
+    """The ``_D`` file saved beside a ``_G`` file (as the example and mxgan name them), if it exists."""
+    pathD = pathG.with_name(pathG.name.replace("_G", "_D", 1))
+    return pathD if pathD != pathG and pathD.is_file() else None
+
+
 @dataclass
 class DiscriminatorCheckpoint:
     """A discriminator in the example's Module format, for scoring samples."""

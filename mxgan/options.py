@@ -171,3 +171,86 @@ def _resume_config(args: argparse.Namespace) -> TrainConfig:
         setattr(cfg, name, getattr(args, name))
     cfg.out, cfg.resume = str(run), str(run)
     return cfg
+
+
+@dataclass
+class SampleConfig:
+    """Options of ``mxgan sample``."""
+
+    checkpoint: str
+    num: int = 64
+    out: str = "samples.png"
+    seed: int = 0
+    npy: str = ""
+    separate: str = ""
+    bn: str = "eval"
+    nice: bool = False
+    discriminator: str = ""
+    interpolate: int = 0
+    ctx: str = "cpu"
+    batch_size: int = 64
+
+
+def add_sample_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``sample`` flags."""
+    d = SampleConfig(checkpoint="")
+    add = parser.add_argument
+    add("--checkpoint", required=True,
+        help="generator checkpoint: a file, a prefix or a run folder, in any of the 4 formats")
+    add("--num", type=int, default=d.num, help="images to draw")
+    add("--out", default=d.out, help="grid PNG to write")
+    add("--seed", type=int, default=d.seed, help="seed of the latent vectors")
+    add("--npy", default=None, help="also save the images, (num, C, S, S) float32 in [-1, 1], as .npy")
+    add("--separate", default=None, metavar="DIR", help="also write one PNG per image into DIR")
+    add("--bn", default=d.bn, choices=("eval", "train"),
+        help="BatchNorm statistics: eval = moving (an image depends only on its z), train = this batch's")
+    add("--nice", action="store_true",
+        help=f"draw {20}x more and keep those the discriminator scores highest (needs D)")
+    add("--discriminator", default=None, help="D checkpoint for --nice (default: the _D file beside G)")
+    add("--interpolate", type=int, default=d.interpolate, metavar="K",
+        help="K rows, each a slerp walk between two random latent points")
+    add("--ctx", default=d.ctx, help="device: cpu or gpu0")
+    add("--batch-size", type=int, default=d.batch_size, help="images per forward pass")
+
+
+def _check_output_file(flag: str, path: str) -> None:
+    target = Path(path)
+    if target.is_dir():
+        raise MxganError(f"{flag} {path} is a folder; give a file name")
+    _check_writable(target.parent if str(target.parent) else Path("."))
+
+
+def validate_sample_args(args: argparse.Namespace) -> SampleConfig:
+    """``mxgan sample`` flags to a :class:`SampleConfig`, or one clear :class:`MxganError`."""
+    for name in ("num", "batch_size"):
+        _positive(name.replace("_", "-"), getattr(args, name))
+    if args.interpolate < 0 or args.interpolate > args.num:
+        raise MxganError(f"--interpolate {args.interpolate} must be between 1 and --num ({args.num}) rows")
+    if args.nice and args.interpolate:
+        raise MxganError("--nice and --interpolate do not combine; choose one")
+    _check_output_file("--out", args.out)
+    if args.npy:
+        _check_output_file("--npy", args.npy)
+    if args.separate:
+        _check_writable(Path(args.separate))
+    from mxgan.contexts import parse_ctx
+
+    parse_ctx(args.ctx)
+    values = {k: v for k, v in vars(args).items() if k in SampleConfig.__dataclass_fields__}
+    values.update(npy=args.npy or "", separate=args.separate or "", discriminator=args.discriminator or "")
+    return SampleConfig(**values)
+
+
+def add_export_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``export`` flags."""
+    parser.add_argument("--checkpoint", required=True,
+                        help="generator checkpoint: a file, a prefix or a run folder, in any of the 4 formats")
+    parser.add_argument("--out", required=True, metavar="PREFIX",
+                        help="writes PREFIX-symbol.json and PREFIX-0000.params")
+    parser.add_argument("--onnx", action="store_true", help="also write PREFIX.onnx (needs the onnx extra)")
+
+
+def validate_export_args(args: argparse.Namespace) -> argparse.Namespace:
+    """Check ``mxgan export`` flags; one clear :class:`MxganError` otherwise."""
+    _check_output_file("--out", f"{args.out}-symbol.json")
+    return args

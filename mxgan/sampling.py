@@ -1,11 +1,25 @@
-"""Run a generator for inference: BatchNorm on its moving statistics."""
+"""Run a generator (and a discriminator) outside training: sample, pick the best, interpolate.
+
+BatchNorm mode is always explicit:
+
+- ``eval`` (default): moving statistics, so an image depends on its own z only,
+  whatever else is in the batch; this is what a trained model "is".
+- ``train``: statistics of the batch being generated, as the example's
+  training-time grids; an image then depends on the other z in its batch.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import mxnet as mx
 import numpy as np
 
-from mxgan.step import G_INPUT
+from mxgan.errors import MxganError
+from mxgan.fileio import write_atomic
+from mxgan.step import D_INPUT, D_LABEL, G_INPUT
+
+NICE_OVERSAMPLING = 20
 
 
 def bind_generator(
@@ -19,7 +33,105 @@ def bind_generator(
     return modG
 
 
-def generate(modG: mx.mod.Module, z: np.ndarray) -> np.ndarray:
+def generate(modG: mx.mod.Module, z: np.ndarray, bn: str = "eval") -> np.ndarray:
     """Images (N, C, S, S) in [-1, 1] for noise ``z`` (N, nz, 1, 1), N = the bound batch size."""
-    modG.forward(mx.io.DataBatch([mx.nd.array(z)]), is_train=False)
+    modG.forward(mx.io.DataBatch([mx.nd.array(z)]), is_train=bn == "train")
     return modG.get_outputs()[0].asnumpy()
+
+
+def _padded_chunks(array: np.ndarray, chunk: int):
+    """Consecutive chunks of ``array``, the last zero-padded to ``chunk`` rows, with their real length."""
+    for start in range(0, len(array), chunk):
+        part = array[start:start + chunk]
+        yield np.concatenate([part, np.zeros((chunk - len(part), *part.shape[1:]), part.dtype)]), len(part)
+
+
+def generate_all(ckpt, z: np.ndarray, bn: str = "eval", batch_size: int = 64,
+                 contexts: list[mx.Context] | None = None) -> np.ndarray:
+    """Images for any number of z: in chunks of ``batch_size`` (eval), or as one batch (train)."""
+    n = len(z)
+    chunk = n if bn == "train" else min(batch_size, n)
+    modG = bind_generator(ckpt.symbol(), ckpt.arg_params, ckpt.aux_params, chunk, ckpt.arch.nz, contexts)
+    return np.concatenate([generate(modG, part, bn)[:n_real] for part, n_real in _padded_chunks(z, chunk)])
+
+
+def discriminator_scores(ckptD, images: np.ndarray, batch_size: int = 64,
+                         contexts: list[mx.Context] | None = None) -> np.ndarray:
+    """D's P(real) for each image (BatchNorm on moving statistics)."""
+    chunk = min(batch_size, len(images))
+    modD = mx.mod.Module(ckptD.symbol(), data_names=(D_INPUT,), label_names=(D_LABEL,),
+                         context=contexts or [mx.cpu()])
+    modD.bind(data_shapes=[(D_INPUT, (chunk, *images.shape[1:]))], label_shapes=[(D_LABEL, (chunk,))],
+              for_training=False)
+    modD.set_params(ckptD.arg_params, ckptD.aux_params)
+    scores = []
+    for part, n_real in _padded_chunks(images, chunk):
+        modD.forward(mx.io.DataBatch([mx.nd.array(part)], [mx.nd.zeros((chunk,))]), is_train=False)
+        scores.append(modD.get_outputs()[0].asnumpy().ravel()[:n_real])
+    return np.concatenate(scores)
+
+
+def noise(seed: int, num: int, nz: int) -> np.ndarray:
+    """``num`` latent vectors z ~ N(0, 1) from ``seed``."""
+    return np.random.default_rng(seed).standard_normal((num, nz, 1, 1), dtype=np.float32)
+
+
+def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
+    """Spherical interpolation between latent vectors (stays on the shell where N(0, I) lives)."""
+    a_flat, b_flat = a.ravel(), b.ravel()
+    cos = np.dot(a_flat, b_flat) / (np.linalg.norm(a_flat) * np.linalg.norm(b_flat))
+    omega = np.arccos(np.clip(cos, -1.0, 1.0))
+    if omega < 1e-6:
+        return (1 - t) * a + t * b
+    return (np.sin((1 - t) * omega) * a + np.sin(t * omega) * b) / np.sin(omega)
+
+
+def interpolation_noise(seed: int, rows: int, columns: int, nz: int) -> np.ndarray:
+    """``rows`` walks of ``columns`` steps, each between two random latent points."""
+    ends = noise(seed, 2 * rows, nz)
+    steps = np.linspace(0.0, 1.0, columns)
+    return np.stack([slerp(ends[2 * r], ends[2 * r + 1], t) for r in range(rows) for t in steps])
+
+
+def draw_samples(cfg) -> list[Path]:
+    """``mxgan sample``: draw images as ``cfg`` (a :class:`mxgan.options.SampleConfig`) asks; return files written."""
+    from mxgan.contexts import parse_ctx
+    from mxgan.formats import load_discriminator, load_generator, sibling_discriminator
+    from mxgan.visual import make_grid, save_grid, save_png
+
+    contexts = parse_ctx(cfg.ctx)
+    ckpt = load_generator(cfg.checkpoint)
+    nz, columns = ckpt.arch.nz, None
+    if cfg.interpolate:
+        columns = max(2, cfg.num // cfg.interpolate)
+        z = interpolation_noise(cfg.seed, cfg.interpolate, columns, nz)
+    elif cfg.nice:
+        pathD = Path(cfg.discriminator) if cfg.discriminator else sibling_discriminator(ckpt.path)
+        if pathD is None:
+            raise MxganError(
+                f"--nice needs the discriminator: no _D file beside {ckpt.path}; pass --discriminator FILE")
+        ckptD = load_discriminator(str(pathD))
+        if (ckptD.nc, ckptD.image_size) != (ckpt.arch.nc, ckpt.arch.image_size):
+            raise MxganError(
+                f"--discriminator {pathD} judges {ckptD.nc}x{ckptD.image_size}px images, but the generator "
+                f"makes {ckpt.arch.nc}x{ckpt.arch.image_size}px; pass the D of the same run"
+            )
+        z = noise(cfg.seed, cfg.num * NICE_OVERSAMPLING, nz)
+    else:
+        z = noise(cfg.seed, cfg.num, nz)
+    images = generate_all(ckpt, z, cfg.bn, cfg.batch_size, contexts)
+    if cfg.nice:
+        scores = discriminator_scores(ckptD, images, cfg.batch_size, contexts)
+        images = images[np.argsort(-scores, kind="stable")[:cfg.num]]
+
+    written = [save_grid(Path(cfg.out), images, columns)]
+    if cfg.npy:
+        def save_npy(tmp: str) -> None:
+            with open(tmp, "wb") as f:
+                np.save(f, images)
+        written.append(write_atomic(Path(cfg.npy), save_npy))
+    if cfg.separate:
+        folder = Path(cfg.separate)
+        folder.mkdir(parents=True, exist_ok=True)
+        written += [save_png(folder / f"{i:04d}.png", make_grid(images[i:i + 1])) for i in range(len(images))]
+    return written

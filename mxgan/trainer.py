@@ -19,7 +19,7 @@ from mxgan.contexts import parse_ctx
 from mxgan.data import ImageBatches, load_images, prefetch
 from mxgan.errors import DivergenceError, Interrupted, MxganError
 from mxgan.fileio import write_bytes_atomic
-from mxgan.formats import check_shapes, load_discriminator, load_generator
+from mxgan.formats import check_shapes, load_discriminator, load_generator, sibling_discriminator
 from mxgan.metrics import JsonlLog, step_metrics
 from mxgan.model import GAN, build_gan, set_generator_params
 from mxgan.options import TrainConfig
@@ -113,9 +113,9 @@ def _start_from_checkpoint(gan: GAN, cfg: TrainConfig) -> str:
     except MxganError as exc:
         raise MxganError(f"{exc}; the checkpoint was trained with {ckpt.flags()}: pass those flags") from exc
     set_generator_params(gan.modG, ckpt.arg_params, ckpt.aux_params)
-    pathD = ckpt.path.with_name(ckpt.path.name.replace("_G", "_D", 1))
-    if pathD == ckpt.path or not pathD.is_file():
-        return f"G from {ckpt.path} ({ckpt.format}); D starts fresh (no {pathD.name} beside it)"
+    pathD = sibling_discriminator(ckpt.path)
+    if pathD is None:
+        return f"G from {ckpt.path} ({ckpt.format}); D starts fresh (no matching _D file beside it)"
     ckptD = load_discriminator(str(pathD))
     check_shapes(make_discriminator_sym(cfg.ndf, image_size=cfg.image_size), ckptD.arg_params,
                  ckptD.aux_params, ckptD.inputs(), pathD)

@@ -12,11 +12,11 @@ from mxgan.errors import MxganError
 from mxgan.fileio import write_bytes_atomic
 
 
-def make_grid(images: np.ndarray) -> np.ndarray:
-    """Tile (N, C, H, W) images in [-1, 1] into a ceil(sqrt N)-wide uint8 (rows, cols, C) grid."""
+def make_grid(images: np.ndarray, columns: int | None = None) -> np.ndarray:
+    """Tile (N, C, H, W) images in [-1, 1] into a uint8 (rows, cols, C) grid, ceil(sqrt N) wide by default."""
     images = np.clip((images.transpose(0, 2, 3, 1) + 1.0) * (255.0 / 2.0), 0, 255).astype(np.uint8)
     n, h, w, c = images.shape
-    side = math.ceil(math.sqrt(n))
+    side = columns or math.ceil(math.sqrt(n))
     grid = np.zeros((math.ceil(n / side) * h, side * w, c), dtype=np.uint8)
     for i, image in enumerate(images):
         row, col = divmod(i, side)
@@ -34,6 +34,6 @@ def save_png(path: Path, image: np.ndarray) -> Path:
     return write_bytes_atomic(path, encoded.tobytes())
 
 
-def save_grid(path: Path, images: np.ndarray) -> Path:
+def save_grid(path: Path, images: np.ndarray, columns: int | None = None) -> Path:
     """Write (N, C, H, W) images in [-1, 1] as one grid PNG."""
-    return save_png(path, make_grid(images))
+    return save_png(path, make_grid(images, columns))

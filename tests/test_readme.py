@@ -5,6 +5,7 @@ import re
 import subprocess
 import sys
 
+import pytest
 from conftest import REPO
 
 
@@ -18,14 +19,18 @@ def _block(text: str, marker: str) -> str:
     return match.group(2)
 
 
-def _train_help() -> str:
+COMMANDS = ("train", "sample", "export")
+
+
+def _help(command: str) -> str:
     env = {**os.environ, "COLUMNS": "100"}
-    return subprocess.run([sys.executable, "-m", "mxgan.cli", "train", "--help"],
+    return subprocess.run([sys.executable, "-m", "mxgan.cli", command, "--help"],
                           capture_output=True, text=True, env=env, check=True).stdout
 
 
-def test_options_block_is_the_help_output():
-    assert _block((REPO / "README.md").read_text(), "train-help") == _train_help(), \
+@pytest.mark.parametrize("command", COMMANDS)
+def test_options_blocks_are_the_help_output(command):
+    assert _block((REPO / "README.md").read_text(), f"{command}-help") == _help(command), \
         "README options are stale: run python tests/test_readme.py --update"
 
 
@@ -47,6 +52,8 @@ def test_data_manifest_matches_the_downloader():
 
 if __name__ == "__main__" and sys.argv[1:] == ["--update"]:
     readme = REPO / "README.md"
-    text = re.sub(_pattern("train-help"), lambda m: m.group(1) + _train_help() + m.group(3),
-                  readme.read_text(), flags=re.S)
+    text = readme.read_text()
+    for command in COMMANDS:
+        text = re.sub(_pattern(f"{command}-help"), lambda m, c=command: m.group(1) + _help(c) + m.group(3),
+                      text, flags=re.S)
     readme.write_text(text)

@@ -1,0 +1,206 @@
+"""Checkpoints from four MXNet APIs: the shared fixtures, stock-API files at other sizes, bad files."""
+
+from pathlib import Path
+
+import mxnet as mx
+import numpy as np
+import pytest
+from conftest import REPO
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mxgan.errors import MxganError
+from mxgan.formats import load_discriminator, load_generator
+from mxgan.params_file import read_params
+from mxgan.sampling import bind_generator, generate
+from mxgan.symbols import make_dcgan_sym
+
+FIXTURES = REPO.parent / "shared" / "fixtures" / "checkpoints"
+FIXTURE_SPECS = {
+    "module_save_params": ("module_save_params/mnist_G_2017_10_09-10_00-0000.params", "module"),
+    "model_save_checkpoint": ("model_save_checkpoint/dcgan_G", "model"),  # a prefix
+    "gluon_save_parameters": ("gluon_save_parameters/generator_epoch_0.params", "gluon"),
+    "gluon_collect_params_save": ("gluon_collect_params_save/netG.params", "gluon-collect"),
+}
+
+
+def _run(ckpt, z):
+    return generate(bind_generator(ckpt.symbol(), ckpt.arg_params, ckpt.aux_params, len(z), ckpt.arch.nz), z)
+
+
+@pytest.mark.parametrize("folder", sorted(FIXTURE_SPECS))
+def test_fixture_reproduces_expected_output(folder):
+    spec, fmt = FIXTURE_SPECS[folder]
+    ckpt = load_generator(str(FIXTURES / spec))
+    assert ckpt.format == fmt
+    assert (ckpt.arch.nz, ckpt.arch.ngf, ckpt.arch.nc, ckpt.arch.image_size) == (100, 64, 3, 64)
+    z, expected = np.load(FIXTURES / folder / "z.npy"), np.load(FIXTURES / folder / "expected.npy")
+    assert np.abs(_run(ckpt, z) - expected).max() <= 1e-4
+
+
+def test_reader_agrees_with_mxnet_on_every_fixture_file():
+    for path in FIXTURES.glob("*/*.params"):
+        ours, theirs = read_params(path), mx.nd.load(str(path))
+        assert ours.keys() == theirs.keys()
+        assert all(np.array_equal(ours[k], theirs[k].asnumpy()) for k in theirs)
+
+
+def test_fixture_discriminator_loads_and_scores():
+    ckpt = load_discriminator(str(FIXTURES / "module_save_params" / "mnist_D_2017_10_09-10_00-0000.params"))
+    assert (ckpt.ndf, ckpt.nc, ckpt.image_size) == (64, 3, 64)
+
+
+# --- checkpoints written through stock MXNet APIs, at other sizes -----------------------------
+
+
+def _module_generator(ngf, nc, size, nz=20):
+    symG, _ = make_dcgan_sym(ngf, ngf, nc, image_size=size)
+    mod = mx.mod.Module(symG, data_names=("rand",), label_names=None)
+    mod.bind(data_shapes=[("rand", (4, nz, 1, 1))], for_training=False)
+    mod.init_params(mx.init.Normal(0.3))
+    arg, aux = mod.get_params()
+    rng = np.random.default_rng(ngf + nc + size)
+    for name in aux:  # non-trivial moving statistics, so a loader that drops them fails
+        aux[name][:] = rng.uniform(0.5, 1.5, aux[name].shape) if "var" in name else rng.normal(0, 0.2, aux[name].shape)
+    mod.set_params(arg, aux)
+    return mod
+
+
+SIZES = [(8, 1, 16), (16, 3, 32), (8, 3, 64), (12, 1, 32)]
+
+
+@pytest.mark.parametrize("ngf, nc, size", SIZES)
+@pytest.mark.parametrize("api", ["save_params", "save_checkpoint"])
+def test_module_checkpoints_at_other_sizes(tmp_path, api, ngf, nc, size):
+    mod = _module_generator(ngf, nc, size)
+    if api == "save_params":
+        mod.save_params(str(tmp_path / "g.params"))
+        spec = tmp_path / "g.params"
+    else:
+        mod.save_checkpoint(str(tmp_path / "gen"), 7)
+        spec = tmp_path / "gen"
+    ckpt = load_generator(str(spec))
+    assert (ckpt.arch.nz, ckpt.arch.ngf, ckpt.arch.nc, ckpt.arch.image_size) == (20, ngf, nc, size)
+    z = np.random.default_rng(0).standard_normal((4, 20, 1, 1)).astype(np.float32)
+    mod.forward(mx.io.DataBatch([mx.nd.array(z)]), is_train=False)
+    np.testing.assert_allclose(_run(ckpt, z), mod.get_outputs()[0].asnumpy(), atol=1e-5)
+
+
+def _gluon_generator(ngf, nc, size, nz=20):
+    """The nn.Sequential generator of MXNet's example/gluon/dc_gan, at any size."""
+    nn = mx.gluon.nn
+    layers = int(np.log2(size)) - 1
+    net = nn.Sequential()
+    with net.name_scope():
+        for i in range(1, layers):
+            width = ngf * 2 ** (layers - 1 - i)
+            net.add(nn.Conv2DTranspose(width, 4, 1 if i == 1 else 2, 0 if i == 1 else 1, use_bias=False))
+            net.add(nn.BatchNorm())
+            net.add(nn.Activation("relu"))
+        net.add(nn.Conv2DTranspose(nc, 4, 2, 1, use_bias=False))
+        net.add(nn.Activation("tanh"))
+    net.initialize(mx.init.Normal(0.3))
+    net(mx.nd.zeros((1, nz, 1, 1)))
+    rng = np.random.default_rng(size)
+    for name, p in net.collect_params().items():  # a learned gamma and real running statistics
+        if name.endswith(("gamma", "running_var")):
+            p.set_data(mx.nd.array(rng.uniform(0.5, 1.5, p.shape)))
+        elif name.endswith(("beta", "running_mean")):
+            p.set_data(mx.nd.array(rng.normal(0, 0.2, p.shape)))
+    return net
+
+
+@pytest.mark.parametrize("ngf, nc, size", SIZES)
+@pytest.mark.parametrize("api", ["save_parameters", "collect_params"])
+def test_gluon_checkpoints_at_other_sizes_honour_gamma(tmp_path, api, ngf, nc, size):
+    net = _gluon_generator(ngf, nc, size)
+    path = tmp_path / "netG.params"
+    net.save_parameters(str(path)) if api == "save_parameters" else net.collect_params().save(str(path))
+    ckpt = load_generator(str(path))
+    assert ckpt.learns_gamma and (ckpt.arch.ngf, ckpt.arch.nc, ckpt.arch.image_size) == (ngf, nc, size)
+    z = np.random.default_rng(1).standard_normal((4, 20, 1, 1)).astype(np.float32)
+    np.testing.assert_allclose(_run(ckpt, z), net(mx.nd.array(z)).asnumpy(), atol=1e-5)
+
+
+# --- bad files ------------------------------------------------------------------------------------
+
+
+def _one_line(exc_info) -> str:
+    message = str(exc_info.value)
+    assert "\n" not in message
+    return message
+
+
+def test_missing_checkpoint(tmp_path):
+    with pytest.raises(MxganError) as info:
+        load_generator(str(tmp_path / "nothing.params"))
+    assert "no such file" in _one_line(info)
+
+
+def test_text_file_is_not_a_params_file(tmp_path):
+    path = tmp_path / "notes.params"
+    path.write_text("these are my notes\n" * 10)
+    with pytest.raises(MxganError) as info:
+        load_generator(str(path))
+    assert "not a valid MXNet .params file (wrong magic" in _one_line(info)
+
+
+def test_truncated_fixture(tmp_path):
+    data = (FIXTURES / "gluon_save_parameters" / "generator_epoch_0.params").read_bytes()
+    path = tmp_path / "cut.params"
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(MxganError) as info:
+        load_generator(str(path))
+    assert "truncated" in _one_line(info)
+
+
+def test_discriminator_given_where_the_generator_is_needed():
+    with pytest.raises(MxganError) as info:
+        load_generator(str(FIXTURES / "module_save_params" / "mnist_D_2017_10_09-10_00-0000.params"))
+    assert "is a discriminator (D) checkpoint; pass the generator's (_G) file" in _one_line(info)
+
+
+def test_unknown_key_layout(tmp_path):
+    mx.nd.save(str(tmp_path / "x.params"), {"encoder.fc1.weight": mx.nd.zeros((3, 3))})
+    with pytest.raises(MxganError) as info:
+        load_generator(str(tmp_path / "x.params"))
+    assert "unknown parameter layout (keys such as encoder.fc1.weight)" in _one_line(info)
+
+
+def test_shape_mismatch_names_the_parameter_and_both_shapes(tmp_path):
+    mod = _module_generator(8, 3, 32)
+    arg, aux = mod.get_params()
+    arg["g2_weight"] = mx.nd.zeros((32, 7, 4, 4))
+    mx.nd.save(str(tmp_path / "g.params"), {**{f"arg:{k}": v for k, v in arg.items()},
+                                            **{f"aux:{k}": v for k, v in aux.items()}})
+    with pytest.raises(MxganError) as info:
+        load_generator(str(tmp_path / "g.params"))
+    assert "parameter g2_weight has shape (32, 7, 4, 4), but this architecture needs (32, 16, 4, 4)" in _one_line(info)
+
+
+def _small_checkpoint_bytes() -> bytes:
+    """A complete, valid 16 px generator checkpoint (about 10 KB), for byte-flipping."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        _module_generator(2, 1, 16, nz=4).save_params(f"{folder}/g.params")
+        return Path(f"{folder}/g.params").read_bytes()
+
+
+GOOD = _small_checkpoint_bytes()
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.one_of(
+    st.binary(max_size=2048),
+    st.integers(0, len(GOOD)).map(lambda n: GOOD[:n]),
+    st.tuples(st.integers(0, len(GOOD) - 1), st.integers(0, 255)).map(
+        lambda t: GOOD[:t[0]] + bytes([t[1]]) + GOOD[t[0] + 1:]),
+))
+def test_fuzzed_bytes_load_or_raise_our_error(tmp_path_factory, data):
+    path: Path = tmp_path_factory.mktemp("fuzz") / "f.params"
+    path.write_bytes(data)
+    try:
+        load_generator(str(path))
+    except MxganError as exc:
+        assert "\n" not in str(exc)

@@ -1,0 +1,156 @@
+"""Resume exactly, survive Ctrl-C and SIGKILL, prune checkpoints, keep training foreign checkpoints."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from conftest import REPO, data_dir, run_cli
+
+from mxgan.checkpoint import load_module_params
+from mxgan.params_file import read_params
+from mxgan.runstate import read_run_state
+
+# 2000-image batches of the 10000 synthetic images: an epoch is 5 steps, so 6 + 6 steps cross epochs.
+TINY = ["--dataset", "synthetic", "--image-size", "16", "--ngf", "8", "--ndf", "8", "--batch-size", "2000",
+        "--no-progress", "--log-every", "2"]
+FIXTURES = REPO.parent / "shared" / "fixtures" / "checkpoints"
+
+
+def _final_params(run):
+    state = read_run_state(run)
+    return {role: {k: v.asnumpy() for k, v in {**a, **x}.items()}
+            for role in ("G", "D") for a, x in [load_module_params(run / state.files[role])]}
+
+
+def test_n_steps_then_resume_n_more_equals_2n_straight(tmp_path):
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    assert run_cli("run_dcgan.py", *TINY, "--max-steps", "12", "--out", str(straight)).returncode == 0
+    assert run_cli("run_dcgan.py", *TINY, "--max-steps", "6", "--out", str(resumed)).returncode == 0
+    assert read_run_state(resumed).progress.iteration == 6
+    result = run_cli("run_dcgan.py", "--resume", str(resumed), "--max-steps", "12", "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert "resuming" in result.stdout and "iteration 6" in result.stdout
+    a, b = _final_params(straight), _final_params(resumed)
+    worst = max(np.abs(a[r][k] - b[r][k]).max() for r in a for k in a[r])
+    assert worst <= 1e-6, worst
+    # the metrics of the resumed run continue where they stopped, without repeats
+    iterations = [json.loads(line)["iteration"] for line in (resumed / "metrics.jsonl").read_text().splitlines()]
+    assert iterations == sorted(set(iterations)) and iterations[-1] == 12
+
+
+def test_resume_errors_are_one_line(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for folder, expected in ((empty, "no run.json there"), (tmp_path / "missing", "no run.json there")):
+        result = run_cli("run_dcgan.py", "--resume", str(folder))
+        assert result.returncode == 2 and expected in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def _start_training(args, out):
+    env = {**os.environ, "MXGAN_DATA_DIR": str(data_dir()), "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen([sys.executable, "run_dcgan.py", *args, "--out", str(out)], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for(predicate, timeout=60):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(tmp_path):
+    run = tmp_path / "run"
+    args = ["--dataset", "synthetic", "--image-size", "16", "--ngf", "8", "--ndf", "8", "--batch-size", "16",
+            "--no-progress", "--log-every", "5", "--epochs", "5"]
+    proc = _start_training(args, run)
+    try:
+        _wait_for(lambda: (run / "metrics.jsonl").exists())
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, stderr
+    assert len(stderr.strip().splitlines()) == 1 and f"mxgan train --resume {run}" in stderr
+    stopped = read_run_state(run).progress.iteration
+    assert f"interrupted at iteration {stopped}" in stderr
+    result = run_cli("run_dcgan.py", "--resume", str(run), "--max-steps", str(stopped + 3), "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert read_run_state(run).progress.iteration == stopped + 3
+
+
+def test_sigkill_while_writing_checkpoints_leaves_the_last_one_loadable(tmp_path):
+    """A checkpoint every step of a model big enough that writes take a while; kill at random moments."""
+    run = tmp_path / "run"
+    args = ["--dataset", "synthetic", "--image-size", "64", "--ngf", "32", "--ndf", "32", "--batch-size", "4",
+            "--no-progress", "--checkpoint-every", "1", "--keep", "2", "--epochs", "1"]
+    rng = np.random.default_rng(0)
+    for attempt in range(3):
+        if attempt == 0:
+            proc = _start_training(args, run)
+        else:
+            env = {**os.environ, "MXGAN_DATA_DIR": str(data_dir())}
+            proc = subprocess.Popen([sys.executable, "run_dcgan.py", "--resume", str(run), "--no-progress",
+                                     "--checkpoint-every", "1", "--keep", "2"], cwd=REPO, env=env,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            before = read_run_state(run).progress.iteration if (run / "state.json").exists() else 0
+
+            def advanced(before=before):
+                return (run / "state.json").exists() and read_run_state(run).progress.iteration > before + 1
+
+            _wait_for(advanced)
+            time.sleep(rng.uniform(0, 0.3))
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=30)
+        finally:
+            proc.kill()
+        state = read_run_state(run)
+        for name in state.files.values():  # every file of the named set is complete
+            assert (run / name).stat().st_size > 0
+        for role in ("G", "D"):
+            assert all(np.isfinite(v).all() for v in read_params(run / state.files[role]).values())
+    result = run_cli("run_dcgan.py", "--resume", str(run), "--max-steps", str(state.progress.iteration + 1),
+                     "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert not list(run.glob(".*.tmp-*"))  # a resumed run clears what the killed one left half-written
+
+
+def test_keep_prunes_old_checkpoints(tmp_path):
+    run = tmp_path / "run"
+    result = run_cli("run_dcgan.py", *TINY, "--max-steps", "7", "--checkpoint-every", "1", "--keep", "2",
+                     "--out", str(run))
+    assert result.returncode == 0, result.stderr
+    state = read_run_state(run)
+    assert len(state.history) == 1
+    kept = {n for files in (state.files, *state.history) for n in files.values()}
+    assert {p.name for p in run.iterdir() if p.suffix in (".params", ".states")} == kept
+    assert len(kept) == 8
+
+
+@pytest.mark.parametrize("spec, expected", [
+    ("module_save_params/mnist_G_2017_10_09-10_00-0000.params", "D from"),
+    ("gluon_save_parameters/generator_epoch_0.params", "D starts fresh"),
+])
+def test_keep_training_a_checkpoint_written_elsewhere(tmp_path, spec, expected):
+    run = tmp_path / "run"
+    result = run_cli("run_dcgan.py", "--checkpoint", str(FIXTURES / spec), "--dataset", "synthetic",
+                     "--batch-size", "4", "--max-steps", "2", "--no-progress", "--out", str(run))
+    assert result.returncode == 0, result.stderr
+    assert expected in result.stdout
+    config = json.loads((run / "run.json").read_text())
+    assert config["g_fix_gamma"] == ("gluon" not in spec)  # Gluon's learned gamma keeps being learned
+
+
+def test_checkpoint_with_other_flags_names_parameter_shapes_and_the_flags_to_use(tmp_path):
+    result = run_cli("run_dcgan.py", "--checkpoint", str(FIXTURES / "gluon_collect_params_save" / "netG.params"),
+                     "--dataset", "synthetic", "--ngf", "32", "--out", str(tmp_path / "r"))
+    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1
+    expected = "parameter g1_weight has shape (100, 512, 4, 4), but this architecture needs (100, 256, 4, 4)"
+    assert expected in result.stderr
+    assert "pass those flags" in result.stderr and "--ngf 64" in result.stderr
