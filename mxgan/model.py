@@ -29,6 +29,12 @@ class GAN:
     optG: mx.optimizer.Optimizer
     optD: mx.optimizer.Optimizer
 
+    def attach_optimizers(self) -> None:
+        """Give both modules their Adam. Call after any ``set_params``: with several devices the
+        kvstore keeps the weights it sees here as master copies, and would overwrite later ones."""
+        self.modG.init_optimizer(optimizer=self.optG)
+        self.modD.init_optimizer(optimizer=self.optD)
+
 
 def adam(lr: float, beta1: float, wd: float, batch_size: int) -> mx.optimizer.Optimizer:
     """The example's Adam, with the gradient rescaling Module would choose (1 / batch size)."""
@@ -39,7 +45,7 @@ def build_gan(
     contexts: list[mx.Context], batch_size: int, nz: int, ngf: int, ndf: int, channels: int,
     image_size: int, lr: float, beta1: float, wd: float, init_sigma: float, fix_gamma_G: bool = True,
 ) -> GAN:
-    """G and D bound on ``contexts``, initialized with Normal(``init_sigma``), with Adam.
+    """G and D bound on ``contexts``, initialized with Normal(``init_sigma``); Adam not yet attached.
 
     Seed ``mx.random`` beforehand for repeatable weights. A 1-channel G trains
     with its last layer padded to 2 filters (an MKLDNN bug; see
@@ -55,14 +61,10 @@ def build_gan(
     modG.bind(data_shapes=[(G_INPUT, (batch_size, nz, 1, 1))])
     modG.init_params(initializer=init)
     set_generator_params(modG, *modG.get_params())
-    optG = adam(lr, beta1, wd, batch_size)
-    modG.init_optimizer(optimizer=optG)
 
     modD = bind_discriminator(symD, (batch_size, channels, image_size, image_size), contexts)
     modD.init_params(initializer=init)
-    optD = adam(lr, beta1, wd, batch_size)
-    modD.init_optimizer(optimizer=optD)
-    return GAN(modG, modD, optG, optD)
+    return GAN(modG, modD, adam(lr, beta1, wd, batch_size), adam(lr, beta1, wd, batch_size))
 
 
 def set_generator_params(modG: mx.mod.Module, arg_params: dict, aux_params: dict) -> None:

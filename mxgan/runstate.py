@@ -115,21 +115,22 @@ def read_run_state(out: Path) -> RunState:
         raise MxganError(f"{path} is damaged ({exc}); resume from a copy of the run folder") from exc
 
 
-def restore_run_checkpoint(out: Path, gan: GAN) -> RunState:
-    """Load the newest checkpoint set of ``out`` into ``gan``: weights, Adam moments and counts."""
+def restore_weights(out: Path, gan: GAN) -> RunState:
+    """Load the weights of the newest checkpoint set of ``out`` into ``gan`` (before its optimizers)."""
     state = read_run_state(out)
+    set_generator_params(gan.modG, *load_module_params(out / state.files["G"]))
+    gan.modD.set_params(*load_module_params(out / state.files["D"]))
+    return state
+
+
+def restore_optimizers(out: Path, gan: GAN, state: RunState) -> None:
+    """Load Adam's moments and update counts of ``state`` (after :meth:`GAN.attach_optimizers`)."""
     for role, mod, opt in (("G", gan.modG, gan.optG), ("D", gan.modD, gan.optD)):
-        arg_params, aux_params = load_module_params(out / state.files[role])
-        if role == "G":
-            set_generator_params(mod, arg_params, aux_params)
-        else:
-            mod.set_params(arg_params, aux_params)
         states = out / state.files[f"{role}.states"]
         if not states.is_file():
             raise MxganError(f"{states} is missing; the run folder is incomplete")
         mod.load_optimizer_states(str(states))
         _restore_optimizer_counts(opt, state.optimizer_counts[role])
-    return state
 
 
 def remove_stale_temporaries(out: Path) -> None:

@@ -27,7 +27,8 @@ from mxgan.runstate import (
     Progress,
     read_run_state,
     remove_stale_temporaries,
-    restore_run_checkpoint,
+    restore_optimizers,
+    restore_weights,
     save_run_checkpoint,
 )
 from mxgan.step import Labels, StepOutputs, train_step
@@ -151,10 +152,15 @@ def train(cfg: TrainConfig, announce=print) -> TrainResult:
     progress = Progress()
     if cfg.resume:
         remove_stale_temporaries(out)
-        progress = restore_run_checkpoint(out, gan).progress
+        state = restore_weights(out, gan)
+        gan.attach_optimizers()
+        restore_optimizers(out, gan, state)
+        progress = state.progress
         announce(f"resuming {out} at epoch {progress.epoch}, iteration {progress.iteration}")
-    elif cfg.checkpoint:
-        announce(_start_from_checkpoint(gan, cfg))
+    else:
+        if cfg.checkpoint:
+            announce(_start_from_checkpoint(gan, cfg))
+        gan.attach_optimizers()
     if progress.batch >= batches.batches_per_epoch:  # the checkpoint closed its epoch
         progress = Progress(progress.epoch + 1, 0, progress.iteration)
     return _loop(cfg, gan, batches, progress, out)

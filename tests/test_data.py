@@ -128,3 +128,14 @@ def test_prefetch_keeps_order_and_raises_producer_errors():
     consumer = prefetch(iter(range(1000)), depth=2)
     assert next(consumer) == 0
     consumer.close()  # stopping early must not hang on the producer
+
+
+def test_fashion_mnist_is_found_in_the_debian_folder(tmp_path):
+    """`apt-get install dataset-fashion-mnist` puts it in /usr/share/datasets/fashion-mnist (.ci/run does)."""
+    spec = IDX_DATASETS["fashion-mnist"]
+    folder = locate_dataset(spec, tmp_path)  # nothing in the data dir: the system folder is used
+    if folder is None:
+        pytest.skip("install the Debian package dataset-fashion-mnist")
+    images, labels = load_idx_split(folder, spec, "train")
+    assert images.shape == (60000, 28, 28) and np.bincount(labels).tolist() == [6000] * 10
+    assert load_images("fashion-mnist", tmp_path, 16, seed=0, split="test").shape == (10000, 16, 16)

@@ -27,12 +27,14 @@ def _final_params(run):
             for role in ("G", "D") for a, x in [load_module_params(run / state.files[role])]}
 
 
-def test_n_steps_then_resume_n_more_equals_2n_straight(tmp_path):
+@pytest.mark.parametrize("ctx", ["cpu", "cpu0,cpu1"])  # two devices: Adam runs in the kvstore
+def test_n_steps_then_resume_n_more_equals_2n_straight(tmp_path, ctx):
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
-    assert run_cli("run_dcgan.py", *TINY, "--max-steps", "12", "--out", str(straight)).returncode == 0
-    assert run_cli("run_dcgan.py", *TINY, "--max-steps", "6", "--out", str(resumed)).returncode == 0
+    tiny = [*TINY, "--ctx", ctx]
+    assert run_cli("run_dcgan.py", *tiny, "--max-steps", "12", "--out", str(straight)).returncode == 0
+    assert run_cli("run_dcgan.py", *tiny, "--max-steps", "6", "--out", str(resumed)).returncode == 0
     assert read_run_state(resumed).progress.iteration == 6
-    result = run_cli("run_dcgan.py", "--resume", str(resumed), "--max-steps", "12", "--no-progress")
+    result = run_cli("run_dcgan.py", "--resume", str(resumed), "--max-steps", "12", "--no-progress", "--ctx", ctx)
     assert result.returncode == 0, result.stderr
     assert "resuming" in result.stdout and "iteration 6" in result.stdout
     a, b = _final_params(straight), _final_params(resumed)

@@ -36,6 +36,7 @@ def _batches(steps, seed=0):
 def modules():
     mx.random.seed(1)
     gan = build_gan(CTX, BATCH, NZ, NGF, NDF, NC, SIZE, 2e-4, 0.5, 0.0, 0.02)
+    gan.attach_optimizers()
     return gan.modG, gan.modD
 
 
