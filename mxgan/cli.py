@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -14,10 +15,13 @@ from mxgan.datasets import IDX_DATASETS, default_data_dir, locate_dataset
 from mxgan.download import ensure_dataset
 from mxgan.env import configure_threads
 from mxgan.errors import Interrupted, MxganError
+from mxgan.fileio import write_bytes_atomic
 from mxgan.options import (
+    add_bench_arguments,
     add_export_arguments,
     add_sample_arguments,
     add_train_arguments,
+    validate_bench_args,
     validate_export_args,
     validate_sample_args,
     validate_train_args,
@@ -46,6 +50,8 @@ SUBCOMMANDS = {
     "export": ("write an inference generator for stock MXNet (and ONNX)",
                "Write PREFIX-symbol.json + PREFIX-0000.params (and PREFIX.onnx) of an inference generator.",
                add_export_arguments),
+    "bench": ("images/s of the training step, the generator and the data pipeline (vs PyTorch)",
+              "Throughput of mxgan next to PyTorch's DCGAN example; see bench/README.md.", add_bench_arguments),
     "download": ("fetch an MNIST-format dataset without training",
                  "Download the four IDX files of a dataset into <data-dir>/<dataset>/, verified by md5.",
                  _add_download_arguments),
@@ -89,6 +95,17 @@ def run_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_bench(args: argparse.Namespace) -> int:
+    cfg = validate_bench_args(args)
+    from mxgan.bench import format_table, run
+
+    result = run(cfg)
+    print(format_table(result))
+    if args.json:
+        write_bytes_atomic(Path(args.json), json.dumps(result, indent=1).encode())
+    return 0
+
+
 def run_download(args: argparse.Namespace) -> int:
     spec = IDX_DATASETS[args.dataset]
     data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
@@ -97,7 +114,8 @@ def run_download(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": run_train, "sample": run_sample, "export": run_export, "download": run_download}
+COMMANDS = {"train": run_train, "sample": run_sample, "export": run_export, "bench": run_bench,
+            "download": run_download}
 
 
 def main(argv: list[str] | None = None, prog: str = "mxgan") -> int:

@@ -254,3 +254,57 @@ def validate_export_args(args: argparse.Namespace) -> argparse.Namespace:
     """Check ``mxgan export`` flags; one clear :class:`MxganError` otherwise."""
     _check_output_file("--out", f"{args.out}-symbol.json")
     return args
+
+
+def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``bench`` flags (``python bench/throughput.py``)."""
+    add = parser.add_argument
+    add("--ctx", default="cpu", help="device: cpu or gpu0")
+    add("--batch-size", type=int, nargs="+", default=[64], help="one or more batch sizes")
+    add("--image-size", type=int, default=64, help="image side: 16, 32, 64 or 128")
+    add("--channels", type=int, default=3, help="image channels: 1 or 3")
+    add("--nz", type=int, default=100, help="latent vector length")
+    add("--ngf", type=int, default=64, help="generator width")
+    add("--ndf", type=int, default=64, help="discriminator width")
+    add("--repeats", type=int, default=5, help="timed blocks per measurement (the median is reported)")
+    add("--steps", type=int, default=3, help="steps (or forward passes) per timed block")
+    add("--compare", choices=("torch",), default=None, help="also time PyTorch's DCGAN example, same sizes")
+    add("--json", default=None, help="also write the results to this JSON file")
+    add("--data-dir", default=None, help="folder holding mnist/ for the data-pipeline and memory figures "
+        "(default: $MXGAN_DATA_DIR, else ./data)")
+    add("--rss-steps", type=int, default=20,
+        help="steps of the MNIST training run whose peak memory is reported (0: skip)")
+    add("--gemm-size", type=int, default=4096, help="side of the float32 GEMM timed as the machine's peak")
+
+
+def validate_bench_args(args: argparse.Namespace):
+    """``bench`` flags to a :class:`mxgan.bench.BenchConfig`, or one clear :class:`MxganError`."""
+    if args.image_size not in IMAGE_SIZES:
+        sizes = ", ".join(map(str, IMAGE_SIZES))
+        raise MxganError(f"--image-size {args.image_size} is not supported; use one of {sizes}")
+    if args.channels not in (1, 3):
+        raise MxganError(f"--channels must be 1 or 3, got {args.channels}")
+    for batch in args.batch_size:
+        _positive("batch-size", batch)
+    for name in ("nz", "ngf", "ndf", "repeats", "steps", "gemm_size"):
+        _positive(name.replace("_", "-"), getattr(args, name))
+    if args.rss_steps < 0:
+        raise MxganError(f"--rss-steps must be 0 or more, got {args.rss_steps}")
+    if args.compare == "torch":
+        try:
+            import torch  # noqa: F401
+        except ImportError as exc:
+            raise MxganError("--compare torch needs PyTorch: pip install '.[bench]' (torch==2.13.0, CPU)") from exc
+    if args.json:
+        _check_output_file("--json", args.json)
+    from mxgan.bench import BenchConfig
+    from mxgan.contexts import parse_ctx
+    from mxgan.datasets import default_data_dir
+
+    parse_ctx(args.ctx)
+    return BenchConfig(
+        ctx=args.ctx, batch_sizes=list(args.batch_size), image_size=args.image_size, channels=args.channels,
+        nz=args.nz, ngf=args.ngf, ndf=args.ndf, repeats=args.repeats, steps=args.steps, compare=args.compare or "",
+        data_dir=str(Path(args.data_dir) if args.data_dir else default_data_dir()), rss_steps=args.rss_steps,
+        gemm_size=args.gemm_size,
+    )

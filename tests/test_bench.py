@@ -1,0 +1,47 @@
+"""bench/throughput.py: a smoke run of one tiny configuration (timings belong in bench/, not here)."""
+
+import json
+
+import pytest
+from conftest import run_cli
+
+from mxgan.bench import BenchConfig, flops_per_training_image
+
+TINY = ["--image-size", "16", "--ngf", "8", "--ndf", "8", "--batch-size", "8", "--repeats", "1", "--steps", "1",
+        "--gemm-size", "128", "--rss-steps", "2"]
+
+
+def test_smoke_run_prints_a_table_and_writes_json(tmp_path):
+    result = run_cli("bench/throughput.py", *TINY, "--json", str(tmp_path / "b.json"))
+    assert result.returncode == 0, result.stderr
+    assert "train img/s" in result.stdout and "peak RSS" in result.stdout
+    data = json.loads((tmp_path / "b.json").read_text())
+    row = data["rows"][0]
+    for key in ("mxgan_train", "mxgan_infer", "train_gflops", "train_vs_gemm_peak", "data", "data_vs_train"):
+        assert row[key] > 0, key
+    assert data["gemm_gflops"]["numpy"] > 0 and data["peak_rss_mb_mnist_training"] > 0
+
+
+def test_flops_of_the_64px_dcgan_match_the_hand_count():
+    # per image, forward: G 104.3M MACs, D 103.6M MACs (4x4 kernels, counted layer by layer)
+    k = 4 * 4
+    g = (1 * 1 * 100 * 512 + 4 * 4 * 512 * 256 + 8 * 8 * 256 * 128 + 16 * 16 * 128 * 64 + 32 * 32 * 64 * 3) * k
+    d = (32 * 32 * 3 * 64 + 16 * 16 * 64 * 128 + 8 * 8 * 128 * 256 + 4 * 4 * 256 * 512 + 1 * 1 * 512 * 1) * k
+    assert flops_per_training_image(BenchConfig()) == 3 * 2 * g + 9 * 2 * d
+
+
+@pytest.mark.parametrize("flags, expected", [
+    (["--ctx", "gpu0"], "pip install '.[gpu]'"),
+    (["--batch-size", "8", "0"], "--batch-size must be positive, got 0"),
+    (["--image-size", "40"], "--image-size 40 is not supported"),
+])
+def test_bad_bench_flags(flags, expected):
+    result = run_cli("bench/throughput.py", *flags)
+    assert result.returncode == 2 and expected in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def test_compare_torch_without_torch_says_how_to_install():
+    code = ("import sys; sys.modules['torch'] = None; from mxgan.cli import main; "
+            "sys.exit(main(['bench', '--compare', 'torch'], prog='bench/throughput.py'))")
+    result = run_cli("-c", code)
+    assert result.returncode == 2 and "pip install '.[bench]'" in result.stderr
