@@ -133,7 +133,7 @@ def _mxgan_contenders(cfg: BenchConfig, batch: int) -> tuple[dict, dict]:
 
     def train() -> None:
         for _ in range(cfg.steps):  # as the loop does it: host arrays in, one step
-            train_step(gan.modG, gan.modD, mx.nd.array(real), mx.nd.array(z), labels)
+            train_step(gan.modG, gan.modD, mx.nd.array(real), mx.nd.array(z), labels, gan.modD_G)
 
     def infer() -> None:
         for _ in range(cfg.steps):

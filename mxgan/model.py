@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import mxnet as mx
 
-from mxgan.step import G_INPUT, bind_discriminator
+from mxgan.step import G_INPUT, bind_discriminator, bind_input_gradient_module
 from mxgan.symbols import (
     make_discriminator_sym,
     make_generator_sym,
@@ -28,6 +28,7 @@ class GAN:
     modD: mx.mod.Module
     optG: mx.optimizer.Optimizer
     optD: mx.optimizer.Optimizer
+    modD_G: mx.mod.Module  # D sharing modD's weights, computing only its input gradient (the G update)
 
     def attach_optimizers(self) -> None:
         """Give both modules their Adam. Call after any ``set_params``: with several devices the
@@ -64,7 +65,8 @@ def build_gan(
 
     modD = bind_discriminator(symD, (batch_size, channels, image_size, image_size), contexts)
     modD.init_params(initializer=init)
-    return GAN(modG, modD, adam(lr, beta1, wd, batch_size), adam(lr, beta1, wd, batch_size))
+    return GAN(modG, modD, adam(lr, beta1, wd, batch_size), adam(lr, beta1, wd, batch_size),
+               bind_input_gradient_module(modD, contexts))
 
 
 def set_generator_params(modG: mx.mod.Module, arg_params: dict, aux_params: dict) -> None:

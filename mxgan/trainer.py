@@ -183,7 +183,7 @@ def _loop(cfg: TrainConfig, gan: GAN, batches: ImageBatches, progress: Progress,
                 epoch = progress.epoch
                 for real in prefetch(batches.epoch(epoch, progress.batch)):
                     z = mx.nd.array(noise_batch(cfg.seed, progress.iteration, cfg.batch_size, cfg.nz))
-                    outputs = train_step(gan.modG, gan.modD, mx.nd.array(real), z, labels)
+                    outputs = train_step(gan.modG, gan.modD, mx.nd.array(real), z, labels, gan.modD_G)
                     window.steps.append((progress.iteration, outputs))
                     progress = Progress(epoch, progress.batch + 1, progress.iteration + 1)
                     bar.update()

@@ -33,15 +33,21 @@ def _batches(steps, seed=0):
 
 
 @pytest.fixture
-def modules():
+def gan():
     mx.random.seed(1)
     gan = build_gan(CTX, BATCH, NZ, NGF, NDF, NC, SIZE, 2e-4, 0.5, 0.0, 0.02)
     gan.attach_optimizers()
+    return gan
+
+
+@pytest.fixture
+def modules(gan):
     return gan.modG, gan.modD
 
 
-def test_step_matches_the_examples_transcription(modules):
-    modG, modD = modules
+@pytest.mark.parametrize("input_gradient_module", [True, False], ids=["modD_G", "modD"])
+def test_step_matches_the_examples_transcription(gan, input_gradient_module):
+    modG, modD = gan.modG, gan.modD
     symG, symD = make_dcgan_sym(NGF, NDF, NC, image_size=SIZE)
     refG, refD = bind_example_modules(symG, symD, BATCH, NZ, (NC, SIZE, SIZE), CTX)
     _copy_params(modG, refG)
@@ -49,7 +55,7 @@ def test_step_matches_the_examples_transcription(modules):
     start = {**_params(modG), **_params(modD)}
     labels = Labels.create(BATCH)
     for real, noise in _batches(3):
-        train_step(modG, modD, real, noise, labels)
+        train_step(modG, modD, real, noise, labels, gan.modD_G if input_gradient_module else None)
         example_step(refG, refD, real, noise, BATCH)
     got = {**_params(modG), **_params(modD)}
     want = {**_params(refG), **_params(refD)}
