@@ -23,6 +23,7 @@ import numpy as np
 
 from mxgan.contexts import parse_ctx
 from mxgan.data import ImageBatches, load_images, prefetch
+from mxgan.env import available_cores
 from mxgan.model import build_gan
 from mxgan.sampling import bind_generator, generate
 from mxgan.step import Labels, train_step
@@ -49,6 +50,7 @@ class BenchConfig:
     data_dir: str = ""
     rss_steps: int = 20
     gemm_size: int = 4096
+    variants: bool = False
 
 
 def layer_macs(symbol: mx.sym.Symbol, **inputs) -> int:
@@ -168,6 +170,55 @@ def _torch_contenders(cfg: BenchConfig, batch: int) -> tuple[dict, dict]:
     return {"torch train": train, "torch infer": infer}, {"torch train": lambda: None, "torch infer": lambda: None}
 
 
+def step_variants(cfg: BenchConfig, batch: int) -> dict[str, float]:
+    """images/s of the same step written three ways, from the same weights, in one process."""
+    from mxgan.reference import bind_example_modules, example_step
+
+    contexts = parse_ctx(cfg.ctx)
+    mx.random.seed(0)
+    gan = build_gan(contexts, batch, cfg.nz, cfg.ngf, cfg.ndf, cfg.channels, cfg.image_size, 2e-4, 0.5, 0.0, 0.02)
+    gan.attach_optimizers()
+    symG, symD = make_dcgan_sym(cfg.ngf, cfg.ndf, cfg.channels, image_size=cfg.image_size)
+    size = cfg.image_size
+    refG, refD = bind_example_modules(symG, symD, batch, cfg.nz, (cfg.channels, size, size), contexts)
+    rng = np.random.default_rng(0)
+    real = mx.nd.array(rng.uniform(-1, 1, (batch, cfg.channels, size, size)).astype(np.float32))
+    z = mx.nd.array(rng.standard_normal((batch, cfg.nz, 1, 1)).astype(np.float32))
+    labels = Labels.create(batch)
+
+    def repeat(step: Callable[[], None]) -> Callable[[], None]:
+        return lambda: [step() for _ in range(cfg.steps)]
+
+    contenders = {
+        "example loop as written (gradient copies, metrics read every step)":
+            repeat(lambda: example_step(refG, refD, real, z, batch, read_metrics=True)),
+        "+ grad_req='add' (no gradient copies), metrics every --log-every":
+            repeat(lambda: train_step(gan.modG, gan.modD, real, z, labels)),
+        "+ G update through a D view without weight gradients (mxgan)":
+            repeat(lambda: train_step(gan.modG, gan.modD, real, z, labels, gan.modD_G)),
+    }
+    seconds = interleaved(contenders, {name: mx.nd.waitall for name in contenders}, cfg.repeats)
+    return {name: cfg.steps * batch / s for name, s in seconds.items()}
+
+
+def thread_variants(cfg: BenchConfig, batch: int) -> dict[str, float]:
+    """mxgan's training images/s in child processes with MXNet's default threads and with
+    OMP_NUM_THREADS = the cores (what the mxgan command sets)."""
+    code = ("import json, sys; from mxgan.bench import BenchConfig, _mxgan_contenders, interleaved; "
+            "cfg = BenchConfig(**json.loads(sys.argv[1])); c, s = _mxgan_contenders(cfg, int(sys.argv[2])); "
+            "print(interleaved({'t': c['mxgan train']}, {'t': s['mxgan train']}, cfg.repeats)['t'])")
+    speeds = {}
+    for label, threads in (("MXNet's default (OMP_NUM_THREADS unset)", None),
+                           (f"OMP_NUM_THREADS={available_cores()}", str(available_cores()))):
+        env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+        if threads:
+            env["OMP_NUM_THREADS"] = threads
+        out = subprocess.run([sys.executable, "-c", code, json.dumps(asdict(cfg)), str(batch)], env=env,
+                             check=True, capture_output=True, text=True).stdout
+        speeds[label] = cfg.steps * batch / float(out.strip().splitlines()[-1])
+    return speeds
+
+
 def data_pipeline(cfg: BenchConfig, batch: int, batches: int = 100) -> float:
     """MNIST images/s through the trainer's data path: uint8 batches -> float32 -> NDArray, prefetched."""
     images = load_images("mnist", Path(cfg.data_dir), cfg.image_size, seed=0)
@@ -226,8 +277,13 @@ def run(cfg: BenchConfig) -> dict:
             row["data"] = data_pipeline(cfg, batch)
             row["data_vs_train"] = row["data"] / speed["mxgan train"]
         rows.append(row)
+    variants = {}
+    if cfg.variants:
+        batch = cfg.batch_sizes[0]
+        variants = {**step_variants(cfg, batch), **thread_variants(cfg, batch)}
     return {
         "config": asdict(cfg), "threads": os.environ.get("OMP_NUM_THREADS"), "mxnet": mx.__version__,
+        "variants": variants,
         "gflop_per_training_image": flops / 1e9, "gemm_gflops": gemm, "rows": rows,
         "peak_rss_mb_mnist_training": peak_rss_mb(cfg) if cfg.data_dir and cfg.rss_steps else None,
     }
@@ -255,6 +311,9 @@ def format_table(result: dict) -> str:
     lines.append(" | ".join(h for _, h, _ in columns))
     for row in result["rows"]:
         lines.append(" | ".join(fmt.format(row[k]) for k, _, fmt in columns))
+    if result["variants"]:
+        lines.append(f"training step variants, batch {cfg['batch_sizes'][0]}, images/s:")
+        lines += [f"  {speed:7.1f}  {name}" for name, speed in result["variants"].items()]
     if result["peak_rss_mb_mnist_training"] is not None:
         lines.append(f"peak RSS, MNIST training at default settings ({cfg['rss_steps']} steps): "
                      f"{result['peak_rss_mb_mnist_training']:.0f} MB")

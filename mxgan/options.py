@@ -275,6 +275,8 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     add("--rss-steps", type=int, default=20,
         help="steps of the MNIST training run whose peak memory is reported (0: skip)")
     add("--gemm-size", type=int, default=4096, help="side of the float32 GEMM timed as the machine's peak")
+    add("--variants", action="store_true",
+        help="also time the example's loop as written, each optimisation, and thread settings")
 
 
 def validate_bench_args(args: argparse.Namespace):
@@ -306,5 +308,5 @@ def validate_bench_args(args: argparse.Namespace):
         ctx=args.ctx, batch_sizes=list(args.batch_size), image_size=args.image_size, channels=args.channels,
         nz=args.nz, ngf=args.ngf, ndf=args.ndf, repeats=args.repeats, steps=args.steps, compare=args.compare or "",
         data_dir=str(Path(args.data_dir) if args.data_dir else default_data_dir()), rss_steps=args.rss_steps,
-        gemm_size=args.gemm_size,
+        gemm_size=args.gemm_size, variants=args.variants,
     )

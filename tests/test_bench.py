@@ -8,7 +8,7 @@ from conftest import run_cli
 from mxgan.bench import BenchConfig, flops_per_training_image
 
 TINY = ["--image-size", "16", "--ngf", "8", "--ndf", "8", "--batch-size", "8", "--repeats", "1", "--steps", "1",
-        "--gemm-size", "128", "--rss-steps", "2"]
+        "--gemm-size", "128", "--rss-steps", "2", "--variants"]
 
 
 def test_smoke_run_prints_a_table_and_writes_json(tmp_path):
@@ -20,6 +20,7 @@ def test_smoke_run_prints_a_table_and_writes_json(tmp_path):
     for key in ("mxgan_train", "mxgan_infer", "train_gflops", "train_vs_gemm_peak", "data", "data_vs_train"):
         assert row[key] > 0, key
     assert data["gemm_gflops"]["numpy"] > 0 and data["peak_rss_mb_mnist_training"] > 0
+    assert len(data["variants"]) == 5 and all(v > 0 for v in data["variants"].values())
 
 
 def test_flops_of_the_64px_dcgan_match_the_hand_count():

@@ -3,10 +3,10 @@
 import mxnet as mx
 import numpy as np
 import pytest
-from reference_step import bind_example_modules, example_step
 
 from mxgan.checkpoint import module_params
 from mxgan.model import build_gan
+from mxgan.reference import bind_example_modules, example_step
 from mxgan.step import Labels, accumulate_gradients, train_step
 from mxgan.symbols import make_dcgan_sym
 

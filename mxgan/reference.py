@@ -1,10 +1,13 @@
-"""A plain transcription of the step of MXNet's example/gan/dcgan.py, for equivalence tests.
+"""The step of MXNet's example/gan/dcgan.py as written: the yardstick of tests and benchmarks.
 
-Kept verbatim in spirit: D bound with grad_req='write', fake-batch gradients
-copied out, real-batch gradients added to them, one update.
+Kept as the example has it: D bound with grad_req='write', the fake batch's
+gradients copied out and added back after the real batch's backward, one
+update, one label array rewritten in place, and the metrics read every step.
+mxgan's :func:`mxgan.step.train_step` must produce the same parameters.
 """
 
 import mxnet as mx
+import numpy as np
 
 
 def bind_example_modules(symG, symD, batch_size, nz, image_shape, ctx, lr=0.0002, beta1=0.5):
@@ -20,7 +23,8 @@ def bind_example_modules(symG, symD, batch_size, nz, image_shape, ctx, lr=0.0002
     return modG, modD
 
 
-def example_step(modG, modD, real, noise, batch_size):
+def example_step(modG, modD, real, noise, batch_size, read_metrics=False):
+    """One iteration of the example's loop (``read_metrics``: also its per-step metric reads)."""
     label = mx.nd.zeros((batch_size,))
     modG.forward(mx.io.DataBatch([noise]), is_train=True)
     outG = modG.get_outputs()
@@ -47,3 +51,5 @@ def example_step(modG, modD, real, noise, batch_size):
     diffD = modD.get_input_grads()
     modG.backward(diffD)
     modG.update()
+    if read_metrics:  # the example's mG.update / mACC.update call asnumpy() every step
+        np.mean(modD.get_outputs()[0].asnumpy())
