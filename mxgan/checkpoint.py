@@ -20,7 +20,8 @@ def module_params(mod: mx.mod.Module) -> dict[str, mx.nd.NDArray]:
     arg_params = unpad_single_filter_params(mod.symbol, arg_params)
     params = {f"arg:{k}": v for k, v in arg_params.items()}
     params.update({f"aux:{k}": v for k, v in aux_params.items()})
-    return params
+    # float32 on disk whatever the training dtype, so any MXNet code can load it
+    return {k: v if v.dtype == np.float32 else v.astype(np.float32) for k, v in params.items()}
 
 
 def settle_aux_states() -> None:

@@ -37,14 +37,19 @@ class GAN:
         self.modD.init_optimizer(optimizer=self.optD)
 
 
-def adam(lr: float, beta1: float, wd: float, batch_size: int) -> mx.optimizer.Optimizer:
-    """The example's Adam, with the gradient rescaling Module would choose (1 / batch size)."""
-    return mx.optimizer.create("adam", learning_rate=lr, beta1=beta1, wd=wd, rescale_grad=1.0 / batch_size)
+def adam(lr: float, beta1: float, wd: float, batch_size: int, dtype: str = "float32") -> mx.optimizer.Optimizer:
+    """The example's Adam, with the gradient rescaling Module would choose (1 / batch size).
+
+    For float16 weights it updates float32 master copies (``multi_precision``).
+    """
+    return mx.optimizer.create("adam", learning_rate=lr, beta1=beta1, wd=wd, rescale_grad=1.0 / batch_size,
+                               multi_precision=dtype == "float16")
 
 
 def build_gan(
     contexts: list[mx.Context], batch_size: int, nz: int, ngf: int, ndf: int, channels: int,
     image_size: int, lr: float, beta1: float, wd: float, init_sigma: float, fix_gamma_G: bool = True,
+    dtype: str = "float32", cudnn_tune: str | None = None,
 ) -> GAN:
     """G and D bound on ``contexts``, initialized with Normal(``init_sigma``); Adam not yet attached.
 
@@ -52,20 +57,24 @@ def build_gan(
     with its last layer padded to 2 filters (an MKLDNN bug; see
     :func:`mxgan.symbols.pad_single_filter_params`): its second filter starts,
     and stays, at zero. ``fix_gamma_G=False`` trains G's BatchNorm gamma, for
-    checkpoints (Gluon's) that learned it.
+    checkpoints (Gluon's) that learned it. ``dtype='float16'`` (GPU) makes the
+    inputs, convolution weights and activations half precision; BatchNorm's
+    parameters stay float32 (MXNet's type inference) and Adam keeps float32
+    master weights.
     """
-    symG = make_generator_sym(ngf, channels, fix_gamma=fix_gamma_G, image_size=image_size, pad_single_filter=True)
-    symD = make_discriminator_sym(ndf, image_size=image_size)
+    symG = make_generator_sym(ngf, channels, fix_gamma=fix_gamma_G, image_size=image_size, pad_single_filter=True,
+                              cudnn_tune=cudnn_tune)
+    symD = make_discriminator_sym(ndf, image_size=image_size, cudnn_tune=cudnn_tune)
     init = mx.init.Normal(init_sigma)
 
     modG = mx.mod.Module(symG, data_names=(G_INPUT,), label_names=None, context=contexts)
-    modG.bind(data_shapes=[(G_INPUT, (batch_size, nz, 1, 1))])
+    modG.bind(data_shapes=[mx.io.DataDesc(G_INPUT, (batch_size, nz, 1, 1), dtype=dtype)])
     modG.init_params(initializer=init)
     set_generator_params(modG, *modG.get_params())
 
-    modD = bind_discriminator(symD, (batch_size, channels, image_size, image_size), contexts)
+    modD = bind_discriminator(symD, (batch_size, channels, image_size, image_size), contexts, dtype)
     modD.init_params(initializer=init)
-    return GAN(modG, modD, adam(lr, beta1, wd, batch_size), adam(lr, beta1, wd, batch_size),
+    return GAN(modG, modD, adam(lr, beta1, wd, batch_size, dtype), adam(lr, beta1, wd, batch_size, dtype),
                bind_input_gradient_module(modD, contexts))
 
 

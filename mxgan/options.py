@@ -44,6 +44,8 @@ class TrainConfig:
     keep: int = 0
     resume: str = ""
     g_fix_gamma: bool = True  # False when --checkpoint's generator learned its BatchNorm gamma (Gluon)
+    dtype: str = "float32"
+    cudnn_tune: str = ""
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -78,6 +80,10 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         help="steps between fixed-noise sample grids (0: end of epoch only)")
     add("--no-progress", dest="progress", action="store_false",
         help="no progress bar (metrics still go to metrics.jsonl)")
+    add("--dtype", default=d.dtype, choices=("float32", "float16"),
+        help="float16 (GPU only): half-precision weights and activations, Adam on float32 master copies")
+    add("--cudnn-tune", default=None, choices=("off", "limited_workspace", "fastest"),
+        help="cuDNN convolution algorithm search (GPU only; default: MXNet's, limited_workspace)")
     add("--checkpoint", default=None,
         help="start from this generator checkpoint (a file, a prefix or a run folder; 4 formats)")
     add("--checkpoint-every", type=int, default=d.checkpoint_every,
@@ -134,7 +140,9 @@ def validate_train_args(args: argparse.Namespace) -> TrainConfig:
     from mxgan.contexts import parse_ctx  # imports MXNet: call after mxgan.env.configure_threads()
     from mxgan.datasets import default_data_dir
 
-    parse_ctx(args.ctx)
+    contexts = parse_ctx(args.ctx)
+    if args.dtype == "float16" and any(c.device_type == "cpu" for c in contexts):
+        raise MxganError("--dtype float16 needs a GPU (--ctx gpu0): MXNet 1.9.1 has no float16 GEMM on CPU")
     if args.resume:
         return _resume_config(args)
     if args.checkpoint:
@@ -147,7 +155,8 @@ def validate_train_args(args: argparse.Namespace) -> TrainConfig:
         raise MxganError(f"--out {out} already holds a run; continue it with --resume {out}, or choose a new --out")
     _check_writable(out)
     values = {k: v for k, v in vars(args).items() if k in TrainConfig.__dataclass_fields__}
-    values.update(data_dir=str(data_dir), out=str(out), checkpoint=args.checkpoint or "", resume="")
+    values.update(data_dir=str(data_dir), out=str(out), checkpoint=args.checkpoint or "", resume="",
+                  cudnn_tune=args.cudnn_tune or "")
     return TrainConfig(**values)
 
 

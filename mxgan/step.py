@@ -17,7 +17,7 @@ G_INPUT = "rand"
 
 
 def bind_discriminator(
-    symD: mx.sym.Symbol, batch_shape: tuple[int, ...], contexts: list[mx.Context]
+    symD: mx.sym.Symbol, batch_shape: tuple[int, ...], contexts: list[mx.Context], dtype: str = "float32"
 ) -> mx.mod.Module:
     """D bound for training with summed parameter gradients and input gradients for G.
 
@@ -28,8 +28,8 @@ def bind_discriminator(
     modD = mx.mod.Module(symD, data_names=(D_INPUT,), label_names=(D_LABEL,), context=contexts)
     params = [n for n in symD.list_arguments() if n not in (D_INPUT, D_LABEL)]
     modD.bind(
-        data_shapes=[(D_INPUT, batch_shape)],
-        label_shapes=[(D_LABEL, (batch_shape[0],))],
+        data_shapes=[mx.io.DataDesc(D_INPUT, batch_shape, dtype=dtype)],
+        label_shapes=[mx.io.DataDesc(D_LABEL, (batch_shape[0],), dtype=dtype)],
         inputs_need_grad=True,
         grad_req={name: "add" for name in params},
     )
@@ -98,8 +98,8 @@ class Labels:
     fake: mx.nd.NDArray
 
     @classmethod
-    def create(cls, batch_size: int) -> Labels:
-        return cls(real=mx.nd.ones((batch_size,)), fake=mx.nd.zeros((batch_size,)))
+    def create(cls, batch_size: int, dtype: str = "float32") -> Labels:
+        return cls(real=mx.nd.ones((batch_size,), dtype=dtype), fake=mx.nd.zeros((batch_size,), dtype=dtype))
 
 
 def train_step(

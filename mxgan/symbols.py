@@ -30,48 +30,48 @@ def num_layers(image_size: int) -> int:
     return int(math.log2(image_size)) - 1
 
 
-def _generator_block(
-    x: mx.sym.Symbol, i: int, num_filter: int, no_bias: bool, fix_gamma: bool, eps: float
-) -> mx.sym.Symbol:
+def _layer_options(no_bias: bool, fix_gamma: bool, eps: float, cudnn_tune: str | None) -> tuple[dict, dict]:
+    """Keyword arguments of every (De)Convolution and of every BatchNorm."""
+    conv = {"kernel": KERNEL, "no_bias": no_bias}
+    if cudnn_tune:  # GPU only: cuDNN's algorithm search ('off', 'limited_workspace', 'fastest')
+        conv["cudnn_tune"] = cudnn_tune
+    return conv, {"fix_gamma": fix_gamma, "eps": eps}
+
+
+def _generator_block(x: mx.sym.Symbol, i: int, num_filter: int, conv: dict, bn: dict) -> mx.sym.Symbol:
     """``g{i}`` Deconvolution (x2 upsampling; g1 maps 1x1 to 4x4), ``gbn{i}``, ReLU ``gact{i}``."""
     stride_pad = {} if i == 1 else {"stride": (2, 2), "pad": (1, 1)}
-    x = mx.sym.Deconvolution(
-        x, name=f"g{i}", kernel=KERNEL, num_filter=num_filter, no_bias=no_bias, **stride_pad
-    )
-    x = mx.sym.BatchNorm(x, name=f"gbn{i}", fix_gamma=fix_gamma, eps=eps)
+    x = mx.sym.Deconvolution(x, name=f"g{i}", num_filter=num_filter, **stride_pad, **conv)
+    x = mx.sym.BatchNorm(x, name=f"gbn{i}", **bn)
     return mx.sym.Activation(x, name=f"gact{i}", act_type="relu")
 
 
-def _discriminator_block(
-    x: mx.sym.Symbol, i: int, num_filter: int, no_bias: bool, fix_gamma: bool, eps: float
-) -> mx.sym.Symbol:
+def _discriminator_block(x: mx.sym.Symbol, i: int, num_filter: int, conv: dict, bn: dict) -> mx.sym.Symbol:
     """``d{i}`` strided Convolution (/2), ``dbn{i}`` (none on d1), LeakyReLU(0.2) ``dact{i}``."""
-    x = mx.sym.Convolution(
-        x, name=f"d{i}", kernel=KERNEL, stride=(2, 2), pad=(1, 1),
-        num_filter=num_filter, no_bias=no_bias,
-    )
+    x = mx.sym.Convolution(x, name=f"d{i}", stride=(2, 2), pad=(1, 1), num_filter=num_filter, **conv)
     if i > 1:
-        x = mx.sym.BatchNorm(x, name=f"dbn{i}", fix_gamma=fix_gamma, eps=eps)
+        x = mx.sym.BatchNorm(x, name=f"dbn{i}", **bn)
     return mx.sym.LeakyReLU(x, name=f"dact{i}", act_type="leaky", slope=0.2)
 
 
 def make_generator_sym(
     ngf: int, nc: int, no_bias: bool = True, fix_gamma: bool = True,
     eps: float = 1e-5 + 1e-12, image_size: int = 64, pad_single_filter: bool = False,
+    cudnn_tune: str | None = None,
 ) -> mx.sym.Symbol:
     """Generator: ``rand`` (N, nz, 1, 1) -> ``gact{L}`` (N, nc, S, S) in [-1, 1].
 
     ``pad_single_filter`` (training, nc = 1 only): see :func:`pad_single_filter_params`.
     """
     layers = num_layers(image_size)
+    conv, bn = _layer_options(no_bias, fix_gamma, eps, cudnn_tune)
     x = mx.sym.Variable("rand")                                    # (N, nz, 1, 1)
     for i in range(1, layers):
         # 64 px: g1 ngf*8 4x4, g2 ngf*4 8x8, g3 ngf*2 16x16, g4 ngf 32x32
-        x = _generator_block(x, i, ngf * 2 ** (layers - 1 - i), no_bias, fix_gamma, eps)
+        x = _generator_block(x, i, ngf * 2 ** (layers - 1 - i), conv, bn)
     padded = pad_single_filter and nc == 1
     x = mx.sym.Deconvolution(                                      # (N, nc, S, S)
-        x, name=f"g{layers}", kernel=KERNEL, stride=(2, 2), pad=(1, 1),
-        num_filter=PADDED_FILTERS if padded else nc, no_bias=no_bias,
+        x, name=f"g{layers}", stride=(2, 2), pad=(1, 1), num_filter=PADDED_FILTERS if padded else nc, **conv
     )
     if padded:
         x = mx.sym.slice_axis(x, axis=1, begin=0, end=1, name=f"g{layers}{PAD_SUFFIX}")
@@ -115,15 +115,16 @@ def pad_single_filter_params(symbol: mx.sym.Symbol, arg_params: dict) -> dict:
 
 def make_discriminator_sym(
     ndf: int, no_bias: bool = True, fix_gamma: bool = True,
-    eps: float = 1e-5 + 1e-12, image_size: int = 64,
+    eps: float = 1e-5 + 1e-12, image_size: int = 64, cudnn_tune: str | None = None,
 ) -> mx.sym.Symbol:
     """Discriminator: ``data`` (N, nc, S, S), ``label`` (N,) -> ``dloss`` (N, 1), P(real)."""
     layers = num_layers(image_size)
+    conv, bn = _layer_options(no_bias, fix_gamma, eps, cudnn_tune)
     x = mx.sym.Variable("data")                                    # (N, nc, S, S)
     for i in range(1, layers):
         # 64 px: d1 ndf 32x32, d2 ndf*2 16x16, d3 ndf*4 8x8, d4 ndf*8 4x4
-        x = _discriminator_block(x, i, ndf * 2 ** (i - 1), no_bias, fix_gamma, eps)
-    x = mx.sym.Convolution(x, name=f"d{layers}", kernel=KERNEL, num_filter=1, no_bias=no_bias)
+        x = _discriminator_block(x, i, ndf * 2 ** (i - 1), conv, bn)
+    x = mx.sym.Convolution(x, name=f"d{layers}", num_filter=1, **conv)
     x = mx.sym.Flatten(x)                                          # (N, 1) logits
     label = mx.sym.Variable("label")
     return mx.sym.LogisticRegressionOutput(data=x, label=label, name="dloss")
@@ -132,6 +133,7 @@ def make_discriminator_sym(
 def make_dcgan_sym(
     ngf: int, ndf: int, nc: int, no_bias: bool = True, fix_gamma: bool = True,
     eps: float = 1e-5 + 1e-12, image_size: int = 64, pad_single_filter: bool = False,
+    cudnn_tune: str | None = None,
 ) -> tuple[mx.sym.Symbol, mx.sym.Symbol]:
     """Return ``(symG, symD)``, the example's ``make_dcgan_sym`` plus ``image_size``.
 
@@ -147,7 +149,9 @@ def make_dcgan_sym(
         16, 32, 64 (the example) or 128.
     pad_single_filter : bool
         For training a 1-channel G under MKLDNN; see :func:`pad_single_filter_params`.
+    cudnn_tune : str, optional
+        cuDNN's algorithm search for every (De)Convolution ('off', 'limited_workspace', 'fastest').
     """
-    symG = make_generator_sym(ngf, nc, no_bias, fix_gamma, eps, image_size, pad_single_filter)
-    symD = make_discriminator_sym(ndf, no_bias, fix_gamma, eps, image_size)
+    symG = make_generator_sym(ngf, nc, no_bias, fix_gamma, eps, image_size, pad_single_filter, cudnn_tune)
+    symD = make_discriminator_sym(ndf, no_bias, fix_gamma, eps, image_size, cudnn_tune)
     return symG, symD

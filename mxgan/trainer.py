@@ -148,7 +148,8 @@ def train(cfg: TrainConfig, announce=print) -> TrainResult:
 
     mx.random.seed(cfg.seed)
     gan = build_gan(contexts, cfg.batch_size, cfg.nz, cfg.ngf, cfg.ndf, cfg.channels, cfg.image_size,
-                    cfg.lr, cfg.beta1, cfg.wd, cfg.init_sigma, fix_gamma_G=cfg.g_fix_gamma)
+                    cfg.lr, cfg.beta1, cfg.wd, cfg.init_sigma, fix_gamma_G=cfg.g_fix_gamma,
+                    dtype=cfg.dtype, cudnn_tune=cfg.cudnn_tune or None)
     progress = Progress()
     if cfg.resume:
         remove_stale_temporaries(out)
@@ -167,8 +168,8 @@ def train(cfg: TrainConfig, announce=print) -> TrainResult:
 
 
 def _loop(cfg: TrainConfig, gan: GAN, batches: ImageBatches, progress: Progress, out: Path) -> TrainResult:
-    labels = Labels.create(cfg.batch_size)
-    grid_z = mx.nd.array(fixed_noise(cfg.seed, cfg.batch_size, cfg.nz))
+    labels = Labels.create(cfg.batch_size, cfg.dtype)
+    grid_z = mx.nd.array(fixed_noise(cfg.seed, cfg.batch_size, cfg.nz), dtype=cfg.dtype)
     log = JsonlLog(out / "metrics.jsonl")
     total = min(cfg.epochs * batches.batches_per_epoch, cfg.max_steps or math.inf)
     checkpoint, metrics, window = None, {}, _Window()
@@ -182,8 +183,9 @@ def _loop(cfg: TrainConfig, gan: GAN, batches: ImageBatches, progress: Progress,
             while progress.iteration < total and progress.epoch < cfg.epochs:
                 epoch = progress.epoch
                 for real in prefetch(batches.epoch(epoch, progress.batch)):
-                    z = mx.nd.array(noise_batch(cfg.seed, progress.iteration, cfg.batch_size, cfg.nz))
-                    outputs = train_step(gan.modG, gan.modD, mx.nd.array(real), z, labels, gan.modD_G)
+                    # one host array per input; each is copied to the device once, by its single forward
+                    z = mx.nd.array(noise_batch(cfg.seed, progress.iteration, cfg.batch_size, cfg.nz), dtype=cfg.dtype)
+                    outputs = train_step(gan.modG, gan.modD, mx.nd.array(real, dtype=cfg.dtype), z, labels, gan.modD_G)
                     window.steps.append((progress.iteration, outputs))
                     progress = Progress(epoch, progress.batch + 1, progress.iteration + 1)
                     bar.update()
