@@ -18,10 +18,14 @@ from mxgan.errors import Interrupted, MxganError
 from mxgan.fileio import write_bytes_atomic
 from mxgan.options import (
     add_bench_arguments,
+    add_classifier_arguments,
+    add_eval_arguments,
     add_export_arguments,
     add_sample_arguments,
     add_train_arguments,
     validate_bench_args,
+    validate_classifier_args,
+    validate_eval_args,
     validate_export_args,
     validate_sample_args,
     validate_train_args,
@@ -52,6 +56,11 @@ SUBCOMMANDS = {
                add_export_arguments),
     "bench": ("images/s of the training step, the generator and the data pipeline (vs PyTorch)",
               "Throughput of mxgan next to PyTorch's DCGAN example; see bench/README.md.", add_bench_arguments),
+    "eval": ("judge a generator with the MNIST classifier: FID-MNIST, digit histogram, confidence",
+             "Quality of a generator's samples: FID-MNIST, digit histogram, mode collapse, confidence.",
+             add_eval_arguments),
+    "classifier": ("train the MNIST classifier that mxgan eval uses (it ships with mxgan)",
+                   "Train the LeNet-style MNIST classifier shipped in mxgan/weights/.", add_classifier_arguments),
     "download": ("fetch an MNIST-format dataset without training",
                  "Download the four IDX files of a dataset into <data-dir>/<dataset>/, verified by md5.",
                  _add_download_arguments),
@@ -106,6 +115,36 @@ def run_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_eval(args: argparse.Namespace) -> int:
+    args = validate_eval_args(args)
+    from mxgan.classifier import load_classifier
+    from mxgan.contexts import parse_ctx
+    from mxgan.formats import load_generator
+    from mxgan.quality import check_mnist_shaped, judge, mnist_reference
+    from mxgan.sampling import generate_all, noise
+
+    contexts = parse_ctx(args.ctx)
+    ckpt = load_generator(args.checkpoint)
+    check_mnist_shaped(ckpt.arch.nc, ckpt.arch.image_size)
+    classifier = load_classifier(contexts=contexts)
+    images = generate_all(ckpt, noise(args.seed, args.num, ckpt.arch.nz), "eval", args.batch_size, contexts)
+    report = judge(images, classifier, mnist_reference(classifier, args.data_dir, ckpt.arch.image_size))
+    print(report.format())
+    if args.json:
+        write_bytes_atomic(Path(args.json), json.dumps(report.to_json(), indent=1).encode())
+    return 0
+
+
+def run_classifier(args: argparse.Namespace) -> int:
+    args = validate_classifier_args(args)
+    from mxgan.classifier import train_classifier
+
+    accuracy = train_classifier(args.data_dir, Path(args.out), args.epochs, args.seed, train_size=args.train_size,
+                                progress=args.progress)
+    print(f"MNIST test accuracy {accuracy:.4f}; weights: {args.out}")
+    return 0
+
+
 def run_download(args: argparse.Namespace) -> int:
     spec = IDX_DATASETS[args.dataset]
     data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
@@ -115,7 +154,7 @@ def run_download(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"train": run_train, "sample": run_sample, "export": run_export, "bench": run_bench,
-            "download": run_download}
+            "eval": run_eval, "classifier": run_classifier, "download": run_download}
 
 
 def main(argv: list[str] | None = None, prog: str = "mxgan") -> int:

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from mxgan.errors import MxganError
+from mxgan.paths import CLASSIFIER_WEIGHTS
 
 DATASET_CHOICES = ("mnist", "fashion-mnist", "synthetic")
 IMAGE_SIZES = (16, 32, 64, 128)
@@ -319,3 +320,55 @@ def validate_bench_args(args: argparse.Namespace):
         data_dir=str(Path(args.data_dir) if args.data_dir else default_data_dir()), rss_steps=args.rss_steps,
         gemm_size=args.gemm_size, variants=args.variants,
     )
+
+
+def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``eval`` flags."""
+    add = parser.add_argument
+    add("--checkpoint", required=True,
+        help="generator checkpoint: a file, a prefix or a run folder, in any of the 4 formats")
+    add("--num", type=int, default=10000, help="samples to judge")
+    add("--seed", type=int, default=0, help="seed of the latent vectors")
+    add("--batch-size", type=int, default=250, help="images per forward pass")
+    add("--json", default=None, help="also write the report to this JSON file")
+    add("--data-dir", default=None, help="folder holding mnist/ (default: $MXGAN_DATA_DIR, else ./data)")
+    add("--ctx", default="cpu", help="device: cpu or gpu0")
+
+
+def add_classifier_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``classifier`` flags."""
+    add = parser.add_argument
+    add("action", choices=("train",), help="train: (re)make the MNIST classifier mxgan eval uses")
+    add("--epochs", type=int, default=4, help="passes over MNIST's 60000 training images")
+    add("--seed", type=int, default=0, help="seed of the weights and the batch order (repeatable on CPU)")
+    add("--train-size", type=int, default=0, help="train on the first N training images only (0: all)")
+    add("--out", default=str(CLASSIFIER_WEIGHTS), help="weights file to write")
+    add("--data-dir", default=None, help="folder holding mnist/ (default: $MXGAN_DATA_DIR, else ./data)")
+    add("--no-progress", dest="progress", action="store_false", help="no progress bar")
+
+
+def validate_eval_args(args: argparse.Namespace) -> argparse.Namespace:
+    """Check ``eval`` flags; one clear :class:`MxganError` otherwise."""
+    for name in ("num", "batch_size"):
+        _positive(name.replace("_", "-"), getattr(args, name))
+    if args.num < 2:
+        raise MxganError("--num must be at least 2 (a covariance needs two samples)")
+    if args.json:
+        _check_output_file("--json", args.json)
+    return _with_data_dir(args)
+
+
+def validate_classifier_args(args: argparse.Namespace) -> argparse.Namespace:
+    """Check ``classifier`` flags; one clear :class:`MxganError` otherwise."""
+    _positive("epochs", args.epochs)
+    if args.train_size < 0:
+        raise MxganError(f"--train-size must be 0 or more, got {args.train_size}")
+    _check_output_file("--out", args.out)
+    return _with_data_dir(args)
+
+
+def _with_data_dir(args: argparse.Namespace) -> argparse.Namespace:
+    from mxgan.datasets import default_data_dir
+
+    args.data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
+    return args

@@ -1,0 +1,113 @@
+"""The shipped MNIST classifier and mxgan eval: accuracy, FID-MNIST, histograms, mode collapse."""
+
+import json
+
+import mxnet as mx
+import numpy as np
+import pytest
+from conftest import data_dir, run_cli
+
+from mxgan.classifier import load_classifier, load_mnist
+from mxgan.errors import MxganError
+from mxgan.params_file import read_params
+from mxgan.quality import as_training_data, frechet_distance, judge, mnist_reference, to_classifier_input
+from mxgan.symbols import make_dcgan_sym
+
+
+@pytest.fixture(scope="module")
+def classifier():
+    return load_classifier()
+
+
+@pytest.fixture(scope="module")
+def references(classifier):
+    return {size: mnist_reference(classifier, data_dir(), size) for size in (16, 32, 64)}
+
+
+def test_shipped_classifier_is_99_percent_accurate(classifier):
+    images, labels = load_mnist(data_dir(), "test")
+    probs, features = classifier.predict((images.astype(np.float32) / 255)[:, None])
+    assert (probs.argmax(axis=1) == labels).mean() >= 0.99
+    assert features.shape == (10000, 128)
+
+
+def test_classifier_training_repeats_from_its_seed(tmp_path):
+    args = ["-m", "mxgan.cli", "classifier", "train", "--train-size", "2000", "--epochs", "1", "--no-progress"]
+    for name, seed in (("a", "3"), ("b", "3"), ("c", "4")):
+        result = run_cli(*args, "--seed", seed, "--out", str(tmp_path / f"{name}.params"))
+        assert result.returncode == 0, result.stderr
+        assert "MNIST test accuracy" in result.stdout
+    a, b, c = (read_params(tmp_path / f"{n}.params") for n in "abc")
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    assert not np.array_equal(a["arg:conv1_weight"], c["arg:conv1_weight"])
+
+
+def test_frechet_distance_of_known_gaussians():
+    same = (np.zeros(3), np.eye(3))
+    assert abs(frechet_distance(same, same)) < 1e-9
+    # 1-d: (mu_a - mu_b)^2 + s_a + s_b - 2 sqrt(s_a s_b) = 9 + 1 + 4 - 4
+    a = (np.array([0.0]), np.array([[1.0]]))
+    b = (np.array([3.0]), np.array([[4.0]]))
+    assert frechet_distance(a, b) == pytest.approx(10.0)
+
+
+def _mnist_as_generator_output(images: np.ndarray, size: int, channels: int) -> np.ndarray:
+    """MNIST digits as a perfect generator would draw them: the training data, tiled to ``channels``."""
+    return np.repeat(as_training_data(images, size), channels, axis=1)
+
+
+@pytest.mark.parametrize("size, channels", [(16, 1), (32, 3), (64, 3)])
+def test_real_digits_score_the_floor(classifier, references, size, channels):
+    images, labels = load_mnist(data_dir(), "train")  # the floor used the first 10000: these are others
+    report = judge(_mnist_as_generator_output(images[-10000:], size, channels), classifier, references[size])
+    assert report.fid < 1.5 * report.fid_floor
+    assert report.rare_digits == [] and report.mean_confidence > 0.9
+    true_share = np.bincount(labels[-10000:], minlength=10) / 10000
+    assert np.abs(np.array(report.histogram) - true_share).max() < 0.03
+
+
+def test_a_collapsed_generator_is_obvious(classifier, references):
+    images, labels = load_mnist(data_dir(), "test")
+    one_digit = images[labels == 3][:1].repeat(500, axis=0)  # a generator that only ever draws one 3
+    report = judge(_mnist_as_generator_output(one_digit, 32, 1), classifier, references[32])
+    assert report.rare_digits == [0, 1, 2, 4, 5, 6, 7, 8, 9]
+    assert report.kl_to_uniform == pytest.approx(np.log(10), abs=0.01)
+    assert report.fid > 50 * report.fid_floor
+
+
+def test_to_classifier_input_shape_and_range():
+    images = np.random.default_rng(0).uniform(-1, 1, (5, 3, 64, 64)).astype(np.float32)
+    out = to_classifier_input(images)
+    assert out.shape == (5, 1, 28, 28) and out.min() >= 0 and out.max() <= 1
+
+
+def _save_generator(path, size, nc=1, ngf=8):
+    symG, _ = make_dcgan_sym(ngf, ngf, nc, image_size=size)
+    mod = mx.mod.Module(symG, data_names=("rand",), label_names=None)
+    mod.bind(data_shapes=[("rand", (2, 100, 1, 1))], for_training=False)
+    mod.init_params(mx.init.Normal(0.02))
+    mod.save_params(str(path))
+
+
+def test_eval_cli_prints_and_writes_the_report(tmp_path):
+    _save_generator(tmp_path / "g.params", 16)
+    result = run_cli("-m", "mxgan.cli", "eval", "--checkpoint", str(tmp_path / "g.params"), "--num", "300",
+                     "--json", str(tmp_path / "q.json"))
+    assert result.returncode == 0, result.stderr
+    assert "FID-MNIST" in result.stdout and "digits below 2%" in result.stdout
+    report = json.loads((tmp_path / "q.json").read_text())
+    assert report["num"] == 300 and sum(report["histogram"]) == pytest.approx(1.0)
+    assert report["fid"] > report["fid_floor"] > 0
+
+
+def test_eval_refuses_what_the_classifier_cannot_judge(tmp_path):
+    _save_generator(tmp_path / "big.params", 128, nc=3, ngf=4)
+    result = run_cli("-m", "mxgan.cli", "eval", "--checkpoint", str(tmp_path / "big.params"))
+    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1
+    assert "eval judges MNIST-like generators (1 or 3 channels, 16, 32 or 64 px)" in result.stderr
+    assert "3-channel 128 px" in result.stderr
+
+
+def test_missing_classifier_weights(tmp_path):
+    with pytest.raises(MxganError, match="mxgan classifier train"):
+        load_classifier(tmp_path / "none.params")
