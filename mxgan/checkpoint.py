@@ -13,11 +13,16 @@ from mxgan.params_file import read_params
 from mxgan.symbols import unpad_single_filter_params
 
 
-def module_params(mod: mx.mod.Module) -> dict[str, mx.nd.NDArray]:
-    """The module's parameters as ``{'arg:name': ..., 'aux:name': ...}``, as ``save_params`` keys them."""
+def standard_params(mod: mx.mod.Module) -> tuple[dict[str, mx.nd.NDArray], dict[str, mx.nd.NDArray]]:
+    """``(arg_params, aux_params)`` of a training module, up to date and in their standard shapes."""
     settle_aux_states()
     arg_params, aux_params = mod.get_params()
-    arg_params = unpad_single_filter_params(mod.symbol, arg_params)
+    return unpad_single_filter_params(mod.symbol, arg_params), aux_params
+
+
+def module_params(mod: mx.mod.Module) -> dict[str, mx.nd.NDArray]:
+    """The module's parameters as ``{'arg:name': ..., 'aux:name': ...}``, as ``save_params`` keys them."""
+    arg_params, aux_params = standard_params(mod)
     params = {f"arg:{k}": v for k, v in arg_params.items()}
     params.update({f"aux:{k}": v for k, v in aux_params.items()})
     # float32 on disk whatever the training dtype, so any MXNet code can load it

@@ -47,9 +47,16 @@ class TrainConfig:
     g_fix_gamma: bool = True  # False when --checkpoint's generator learned its BatchNorm gamma (Gluon)
     dtype: str = "float32"
     cudnn_tune: str = ""
+    eval_every: int = 1
+    eval_samples: int = 2000
 
     def to_json(self) -> dict:
         return asdict(self)
+
+
+# The options a --resume may change; all others come from the run's run.json.
+RESUME_OVERRIDES = ("epochs", "max_steps", "ctx", "log_every", "sample_every", "checkpoint_every", "keep", "progress",
+                    "eval_every", "eval_samples")
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
@@ -81,6 +88,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         help="steps between fixed-noise sample grids (0: end of epoch only)")
     add("--no-progress", dest="progress", action="store_false",
         help="no progress bar (metrics still go to metrics.jsonl)")
+    add("--eval-every", type=int, default=d.eval_every,
+        help="epochs between quality checks of MNIST generators (FID-MNIST, digit histogram; 0: off)")
+    add("--eval-samples", type=int, default=d.eval_samples, help="samples judged at each quality check")
     add("--dtype", default=d.dtype, choices=("float32", "float16"),
         help="float16 (GPU only): half-precision weights and activations, Adam on float32 master copies")
     add("--cudnn-tune", default=None, choices=("off", "limited_workspace", "fastest"),
@@ -90,10 +100,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     add("--checkpoint-every", type=int, default=d.checkpoint_every,
         help="steps between extra checkpoints within an epoch (0: at epoch ends only)")
     add("--keep", type=int, default=d.keep, help="keep only the newest N checkpoints (0: keep all)")
+    changeable = ", ".join("--no-progress" if n == "progress" else "--" + n.replace("_", "-") for n in RESUME_OVERRIDES)
     add("--resume", default=None, metavar="RUN_DIR",
-        help="continue a run exactly where its last checkpoint left it; its options are reused, "
-             "except --epochs, --max-steps, --ctx, --log-every, --sample-every, --checkpoint-every, "
-             "--keep and --no-progress")
+        help=f"continue a run exactly where its last checkpoint left it, with its options except {changeable}")
 
 
 def _positive(name: str, value: float) -> None:
@@ -132,7 +141,8 @@ def validate_train_args(args: argparse.Namespace) -> TrainConfig:
         raise MxganError(f"--channels must be 1 or 3, got {args.channels}")
     for name in ("batch_size", "nz", "ngf", "ndf", "lr", "epochs", "log_every", "init_sigma"):
         _positive(name.replace("_", "-"), getattr(args, name))
-    for name in ("max_steps", "sample_every", "wd", "checkpoint_every", "keep"):
+    _positive("eval-samples", args.eval_samples)
+    for name in ("max_steps", "sample_every", "wd", "checkpoint_every", "keep", "eval_every"):
         if getattr(args, name) < 0:
             raise MxganError(f"--{name.replace('_', '-')} must be 0 or more, got {getattr(args, name)}")
     if not 0 <= args.beta1 < 1:
@@ -160,8 +170,6 @@ def validate_train_args(args: argparse.Namespace) -> TrainConfig:
                   cudnn_tune=args.cudnn_tune or "")
     return TrainConfig(**values)
 
-
-RESUME_OVERRIDES = ("epochs", "max_steps", "ctx", "log_every", "sample_every", "checkpoint_every", "keep", "progress")
 
 
 def _resume_config(args: argparse.Namespace) -> TrainConfig:

@@ -39,7 +39,7 @@ def generate(modG: mx.mod.Module, z: np.ndarray, bn: str = "eval") -> np.ndarray
     return modG.get_outputs()[0].asnumpy()
 
 
-def _padded_chunks(array: np.ndarray, chunk: int):
+def padded_chunks(array: np.ndarray, chunk: int):
     """Consecutive chunks of ``array``, the last zero-padded to ``chunk`` rows, with their real length."""
     for start in range(0, len(array), chunk):
         part = array[start:start + chunk]
@@ -52,7 +52,7 @@ def generate_all(ckpt, z: np.ndarray, bn: str = "eval", batch_size: int = 64,
     n = len(z)
     chunk = n if bn == "train" else min(batch_size, n)
     modG = bind_generator(ckpt.symbol(), ckpt.arg_params, ckpt.aux_params, chunk, ckpt.arch.nz, contexts)
-    return np.concatenate([generate(modG, part, bn)[:n_real] for part, n_real in _padded_chunks(z, chunk)])
+    return np.concatenate([generate(modG, part, bn)[:n_real] for part, n_real in padded_chunks(z, chunk)])
 
 
 def discriminator_scores(ckptD, images: np.ndarray, batch_size: int = 64,
@@ -65,7 +65,7 @@ def discriminator_scores(ckptD, images: np.ndarray, batch_size: int = 64,
               for_training=False)
     modD.set_params(ckptD.arg_params, ckptD.aux_params)
     scores = []
-    for part, n_real in _padded_chunks(images, chunk):
+    for part, n_real in padded_chunks(images, chunk):
         modD.forward(mx.io.DataBatch([mx.nd.array(part)], [mx.nd.zeros((chunk,))]), is_train=False)
         scores.append(modD.get_outputs()[0].asnumpy().ravel()[:n_real])
     return np.concatenate(scores)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -14,7 +15,9 @@ import mxnet as mx
 import numpy as np
 from tqdm import tqdm
 
-from mxgan.checkpoint import settle_aux_states
+from mxgan.alarms import OverpoweringAlarm, collapse_warning
+from mxgan.checkpoint import settle_aux_states, standard_params
+from mxgan.classifier import load_classifier
 from mxgan.contexts import parse_ctx
 from mxgan.data import ImageBatches, load_images, prefetch
 from mxgan.errors import DivergenceError, Interrupted, MxganError
@@ -23,6 +26,7 @@ from mxgan.formats import check_shapes, load_discriminator, load_generator, sibl
 from mxgan.metrics import JsonlLog, step_metrics
 from mxgan.model import GAN, build_gan, set_generator_params
 from mxgan.options import TrainConfig
+from mxgan.quality import EVAL_SIZES, judge, mnist_reference
 from mxgan.runstate import (
     Progress,
     read_run_state,
@@ -31,6 +35,7 @@ from mxgan.runstate import (
     restore_weights,
     save_run_checkpoint,
 )
+from mxgan.sampling import bind_generator, generate, padded_chunks
 from mxgan.step import Labels, StepOutputs, train_step
 from mxgan.symbols import make_discriminator_sym, make_generator_sym
 from mxgan.visual import save_grid
@@ -105,6 +110,32 @@ def sample_fixed(modG: mx.mod.Module, z: mx.nd.NDArray) -> np.ndarray:
     return modG.get_outputs()[0].asnumpy()[:GRID_SAMPLES]
 
 
+class _QualityCheck:
+    """FID-MNIST and the digit histogram of the current G, on a fixed batch of z (MNIST runs only)."""
+
+    def __init__(self, cfg: TrainConfig, contexts: list[mx.Context]):
+        self.cfg, self.contexts = cfg, contexts
+        self.z = np.random.default_rng([cfg.seed, 3]).standard_normal((cfg.eval_samples, cfg.nz, 1, 1),
+                                                                       dtype=np.float32)
+        self.classifier = self.reference = None
+
+    @staticmethod
+    def applies(cfg: TrainConfig) -> bool:
+        return cfg.eval_every > 0 and cfg.dataset == "mnist" and cfg.image_size in EVAL_SIZES
+
+    def __call__(self, modG: mx.mod.Module):
+        if self.classifier is None:  # loaded at the first check, not at start-up
+            self.classifier = load_classifier(contexts=self.contexts)
+            self.reference = mnist_reference(self.classifier, Path(self.cfg.data_dir), self.cfg.image_size)
+        arg, aux = standard_params(modG)
+        symG = make_generator_sym(self.cfg.ngf, self.cfg.channels, fix_gamma=self.cfg.g_fix_gamma,
+                                  image_size=self.cfg.image_size)
+        chunk = min(250, len(self.z))
+        inference = bind_generator(symG, arg, aux, chunk, self.cfg.nz, self.contexts)
+        images = np.concatenate([generate(inference, part)[:n] for part, n in padded_chunks(self.z, chunk)])
+        return judge(images, self.classifier, self.reference)
+
+
 def _start_from_checkpoint(gan: GAN, cfg: TrainConfig) -> str:
     """Load ``--checkpoint`` into G (and D, when a matching ``_D`` file sits beside it)."""
     ckpt = load_generator(cfg.checkpoint)
@@ -164,16 +195,24 @@ def train(cfg: TrainConfig, announce=print) -> TrainResult:
         gan.attach_optimizers()
     if progress.batch >= batches.batches_per_epoch:  # the checkpoint closed its epoch
         progress = Progress(progress.epoch + 1, 0, progress.iteration)
-    return _loop(cfg, gan, batches, progress, out)
+    quality = _QualityCheck(cfg, contexts) if _QualityCheck.applies(cfg) else None
+    return _loop(cfg, gan, batches, progress, out, quality)
 
 
-def _loop(cfg: TrainConfig, gan: GAN, batches: ImageBatches, progress: Progress, out: Path) -> TrainResult:
+def _loop(cfg: TrainConfig, gan: GAN, batches: ImageBatches, progress: Progress, out: Path,
+          quality: _QualityCheck | None = None) -> TrainResult:
     labels = Labels.create(cfg.batch_size, cfg.dtype)
     grid_z = mx.nd.array(fixed_noise(cfg.seed, cfg.batch_size, cfg.nz), dtype=cfg.dtype)
     log = JsonlLog(out / "metrics.jsonl")
     total = min(cfg.epochs * batches.batches_per_epoch, cfg.max_steps or math.inf)
     checkpoint, metrics, window = None, {}, _Window()
     bar = tqdm(initial=progress.iteration, total=total, unit="step", disable=not cfg.progress, dynamic_ncols=True)
+    alarm = OverpoweringAlarm()
+
+    def warn(message: str | None) -> None:
+        if message:
+            log.write({"iteration": progress.iteration, "warning": message})
+            tqdm.write(f"warning: {message}", file=sys.stderr)
 
     def save(epoch_end: bool) -> Path:
         return save_run_checkpoint(out, cfg.dataset, gan, progress, epoch_end, cfg.keep)
@@ -195,6 +234,7 @@ def _loop(cfg: TrainConfig, gan: GAN, batches: ImageBatches, progress: Progress,
                     if progress.iteration % cfg.log_every == 0 or epoch_ends or run_ends or ctrl_c.requested:
                         metrics = _log(window.metrics(cfg.batch_size), log, progress, bar)
                         window = _Window()
+                        warn(alarm.update(metrics["facc"], progress.iteration))
                     sample_due = cfg.sample_every and progress.iteration % cfg.sample_every == 0
                     if sample_due or (run_ends and not epoch_ends):  # a run's last state is always shown
                         save_grid(out / f"samples-{progress.iteration:07d}.png", sample_fixed(gan.modG, grid_z))
@@ -208,6 +248,12 @@ def _loop(cfg: TrainConfig, gan: GAN, batches: ImageBatches, progress: Progress,
                 if progress.batch == batches.batches_per_epoch:
                     checkpoint = save(epoch_end=True)
                     save_grid(out / f"samples-epoch-{epoch:04d}.png", sample_fixed(gan.modG, grid_z))
+                    if quality and (epoch + 1) % cfg.eval_every == 0:
+                        report = quality(gan.modG)
+                        log.write({"epoch": epoch, "iteration": progress.iteration, "eval": report.to_json()})
+                        tqdm.write(f"epoch {epoch}: FID-MNIST {report.fid:.2f} (floor {report.fid_floor:.2f}), "
+                                   f"mean confidence {report.mean_confidence:.3f}")
+                        warn(collapse_warning(report.rare_digits, report.mean_confidence))
                     progress = Progress(epoch + 1, 0, progress.iteration)
                 if ctrl_c.requested:
                     raise Interrupted(
