@@ -61,6 +61,9 @@ SUBCOMMANDS = {
              add_eval_arguments),
     "classifier": ("train the MNIST classifier that mxgan eval uses (it ships with mxgan)",
                    "Train the LeNet-style MNIST classifier shipped in mxgan/weights/.", add_classifier_arguments),
+    "plot": ("pictures of a run: loss, D accuracy and FID curves, a montage and a GIF of its sample grids",
+             "Write PNG curves, a montage and an animated GIF of a run folder's fixed-noise grids.",
+             lambda p: p.add_argument("run", metavar="RUN_DIR", help="a run folder written by mxgan train")),
     "download": ("fetch an MNIST-format dataset without training",
                  "Download the four IDX files of a dataset into <data-dir>/<dataset>/, verified by md5.",
                  _add_download_arguments),
@@ -145,6 +148,14 @@ def run_classifier(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_plot(args: argparse.Namespace) -> int:
+    from mxgan.plots import plot_run
+
+    for path in plot_run(Path(args.run)):
+        print(f"wrote {path}")
+    return 0
+
+
 def run_download(args: argparse.Namespace) -> int:
     spec = IDX_DATASETS[args.dataset]
     data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
@@ -154,7 +165,7 @@ def run_download(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"train": run_train, "sample": run_sample, "export": run_export, "bench": run_bench,
-            "eval": run_eval, "classifier": run_classifier, "download": run_download}
+            "eval": run_eval, "classifier": run_classifier, "plot": run_plot, "download": run_download}
 
 
 def main(argv: list[str] | None = None, prog: str = "mxgan") -> int:
