@@ -124,13 +124,14 @@ def run_eval(args: argparse.Namespace) -> int:
     from mxgan.contexts import parse_ctx
     from mxgan.formats import load_generator
     from mxgan.quality import check_mnist_shaped, judge, mnist_reference
-    from mxgan.sampling import generate_all, noise
+    from mxgan.sampling import generate_all, noise, noise_of_run
 
     contexts = parse_ctx(args.ctx)
     ckpt = load_generator(args.checkpoint)
     check_mnist_shaped(ckpt.arch.nc, ckpt.arch.image_size)
     classifier = load_classifier(contexts=contexts)
-    images = generate_all(ckpt, noise(args.seed, args.num, ckpt.arch.nz), "eval", args.batch_size, contexts)
+    z = noise(args.seed, args.num, ckpt.arch.nz, noise_of_run(ckpt.path))
+    images = generate_all(ckpt, z, "eval", args.batch_size, contexts)
     report = judge(images, classifier, mnist_reference(classifier, args.data_dir, ckpt.arch.image_size))
     print(report.format())
     if args.json:

@@ -19,20 +19,22 @@ def fentropy(label: np.ndarray, pred: np.ndarray) -> float:
     return float(-(label * np.log(pred + 1e-12) + (1.0 - label) * np.log(1.0 - pred + 1e-12)).mean())
 
 
-def step_metrics(D_x: np.ndarray, D_G_z1: np.ndarray, D_G_z2: np.ndarray) -> dict[str, float]:
+def step_metrics(D_x: np.ndarray, D_G_z1: np.ndarray, D_G_z2: np.ndarray) -> dict[str, float | None]:
     """Metrics of a window of steps from D's outputs, as the example accumulates them.
 
     ``facc`` and ``errD`` (the example's mD) average over D's fake (label 0) and
-    real (label 1) passes; ``errG`` (the example's mG) is the G pass (label 1).
+    real (label 1, also with label smoothing) passes; ``errG`` (the example's mG)
+    is the G pass (label 1), None when G was not updated in the window.
     """
     ones, zeros = np.ones_like(D_x), np.zeros_like(D_G_z1)
+    g_updated = D_G_z2.size > 0
     return {
         "facc": (facc(zeros, D_G_z1) + facc(ones, D_x)) / 2,
         "errD": (fentropy(zeros, D_G_z1) + fentropy(ones, D_x)) / 2,
-        "errG": fentropy(np.ones_like(D_G_z2), D_G_z2),
+        "errG": fentropy(np.ones_like(D_G_z2), D_G_z2) if g_updated else None,
         "D_x": float(D_x.mean()),
         "D_G_z1": float(D_G_z1.mean()),
-        "D_G_z2": float(D_G_z2.mean()),
+        "D_G_z2": float(D_G_z2.mean()) if g_updated else None,
     }
 
 

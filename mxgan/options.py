@@ -49,6 +49,11 @@ class TrainConfig:
     cudnn_tune: str = ""
     eval_every: int = 1
     eval_samples: int = 2000
+    real_label: float = 1.0
+    noise: str = "normal"
+    d_steps: int = 1
+    g_steps: int = 1
+    pretrain_d: int = 0
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -91,6 +96,12 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     add("--eval-every", type=int, default=d.eval_every,
         help="epochs between quality checks of MNIST generators (FID-MNIST, digit histogram; 0: off)")
     add("--eval-samples", type=int, default=d.eval_samples, help="samples judged at each quality check")
+    add("--real-label", type=float, default=d.real_label,
+        help="D's target for real images; 0.9 is one-sided label smoothing (G still aims at 1)")
+    add("--noise", default=d.noise, choices=("normal", "uniform"), help="z ~ N(0, 1) (the example's) or U(-1, 1)")
+    add("--d-steps", type=int, default=d.d_steps, help="D updates per G update (each on its own real batch)")
+    add("--g-steps", type=int, default=d.g_steps, help="G updates after each G turn (each on a fresh z)")
+    add("--pretrain-d", type=int, default=d.pretrain_d, help="steps at the start in which only D is trained")
     add("--dtype", default=d.dtype, choices=("float32", "float16"),
         help="float16 (GPU only): half-precision weights and activations, Adam on float32 master copies")
     add("--cudnn-tune", default=None, choices=("off", "limited_workspace", "fastest"),
@@ -142,7 +153,11 @@ def validate_train_args(args: argparse.Namespace) -> TrainConfig:
     for name in ("batch_size", "nz", "ngf", "ndf", "lr", "epochs", "log_every", "init_sigma"):
         _positive(name.replace("_", "-"), getattr(args, name))
     _positive("eval-samples", args.eval_samples)
-    for name in ("max_steps", "sample_every", "wd", "checkpoint_every", "keep", "eval_every"):
+    _positive("d-steps", args.d_steps)
+    _positive("g-steps", args.g_steps)
+    if not 0 < args.real_label <= 1:
+        raise MxganError(f"--real-label must be in (0, 1], got {args.real_label} (0.9 is the usual smoothing)")
+    for name in ("max_steps", "sample_every", "wd", "checkpoint_every", "keep", "eval_every", "pretrain_d"):
         if getattr(args, name) < 0:
             raise MxganError(f"--{name.replace('_', '-')} must be 0 or more, got {getattr(args, name)}")
     if not 0 <= args.beta1 < 1:
@@ -207,6 +222,7 @@ class SampleConfig:
     interpolate: int = 0
     ctx: str = "cpu"
     batch_size: int = 64
+    noise: str = ""
 
 
 def add_sample_arguments(parser: argparse.ArgumentParser) -> None:
@@ -229,6 +245,8 @@ def add_sample_arguments(parser: argparse.ArgumentParser) -> None:
         help="K rows, each a slerp walk between two random latent points")
     add("--ctx", default=d.ctx, help="device: cpu or gpu0")
     add("--batch-size", type=int, default=d.batch_size, help="images per forward pass")
+    add("--noise", default=None, choices=("normal", "uniform"),
+        help="latent distribution (default: the run's, from run.json beside the checkpoint, else normal)")
 
 
 def _check_output_file(flag: str, path: str) -> None:
@@ -255,7 +273,8 @@ def validate_sample_args(args: argparse.Namespace) -> SampleConfig:
 
     parse_ctx(args.ctx)
     values = {k: v for k, v in vars(args).items() if k in SampleConfig.__dataclass_fields__}
-    values.update(npy=args.npy or "", separate=args.separate or "", discriminator=args.discriminator or "")
+    values.update(npy=args.npy or "", separate=args.separate or "", discriminator=args.discriminator or "",
+                  noise=args.noise or "")
     return SampleConfig(**values)
 
 

@@ -71,9 +71,29 @@ def discriminator_scores(ckptD, images: np.ndarray, batch_size: int = 64,
     return np.concatenate(scores)
 
 
-def noise(seed: int, num: int, nz: int) -> np.ndarray:
-    """``num`` latent vectors z ~ N(0, 1) from ``seed``."""
-    return np.random.default_rng(seed).standard_normal((num, nz, 1, 1), dtype=np.float32)
+NOISE_KINDS = ("normal", "uniform")
+
+
+def latent(rng: np.random.Generator, num: int, nz: int, kind: str = "normal") -> np.ndarray:
+    """``num`` latent vectors: z ~ N(0, 1) (the example's), or U(-1, 1) (``--noise uniform``)."""
+    if kind == "uniform":
+        return rng.uniform(-1.0, 1.0, (num, nz, 1, 1)).astype(np.float32)
+    return rng.standard_normal((num, nz, 1, 1), dtype=np.float32)
+
+
+def noise_of_run(checkpoint: Path) -> str:
+    """The latent distribution a checkpoint was trained with: ``noise`` in the run.json beside it, else normal."""
+    import json
+
+    try:
+        return json.loads((Path(checkpoint).parent / "run.json").read_text()).get("noise", "normal")
+    except (OSError, ValueError):
+        return "normal"
+
+
+def noise(seed: int, num: int, nz: int, kind: str = "normal") -> np.ndarray:
+    """``num`` latent vectors from ``seed``."""
+    return latent(np.random.default_rng(seed), num, nz, kind)
 
 
 def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
@@ -86,9 +106,9 @@ def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
     return (np.sin((1 - t) * omega) * a + np.sin(t * omega) * b) / np.sin(omega)
 
 
-def interpolation_noise(seed: int, rows: int, columns: int, nz: int) -> np.ndarray:
+def interpolation_noise(seed: int, rows: int, columns: int, nz: int, kind: str = "normal") -> np.ndarray:
     """``rows`` walks of ``columns`` steps, each between two random latent points."""
-    ends = noise(seed, 2 * rows, nz)
+    ends = noise(seed, 2 * rows, nz, kind)
     steps = np.linspace(0.0, 1.0, columns)
     return np.stack([slerp(ends[2 * r], ends[2 * r + 1], t) for r in range(rows) for t in steps])
 
@@ -101,10 +121,10 @@ def draw_samples(cfg) -> list[Path]:
 
     contexts = parse_ctx(cfg.ctx)
     ckpt = load_generator(cfg.checkpoint)
-    nz, columns = ckpt.arch.nz, None
+    nz, columns, kind = ckpt.arch.nz, None, cfg.noise or noise_of_run(ckpt.path)
     if cfg.interpolate:
         columns = max(2, cfg.num // cfg.interpolate)
-        z = interpolation_noise(cfg.seed, cfg.interpolate, columns, nz)
+        z = interpolation_noise(cfg.seed, cfg.interpolate, columns, nz, kind)
     elif cfg.nice:
         pathD = Path(cfg.discriminator) if cfg.discriminator else sibling_discriminator(ckpt.path)
         if pathD is None:
@@ -116,9 +136,9 @@ def draw_samples(cfg) -> list[Path]:
                 f"--discriminator {pathD} judges {ckptD.nc}x{ckptD.image_size}px images, but the generator "
                 f"makes {ckpt.arch.nc}x{ckpt.arch.image_size}px; pass the D of the same run"
             )
-        z = noise(cfg.seed, cfg.num * NICE_OVERSAMPLING, nz)
+        z = noise(cfg.seed, cfg.num * NICE_OVERSAMPLING, nz, kind)
     else:
-        z = noise(cfg.seed, cfg.num, nz)
+        z = noise(cfg.seed, cfg.num, nz, kind)
     images = generate_all(ckpt, z, cfg.bn, cfg.batch_size, contexts)
     if cfg.nice:
         scores = discriminator_scores(ckptD, images, cfg.batch_size, contexts)

@@ -85,26 +85,42 @@ def accumulate_gradients(modD: mx.mod.Module, batches: list[mx.io.DataBatch]) ->
 class StepOutputs:
     """D's outputs (P(real)) in one step, under the names of PyTorch's DCGAN example."""
 
-    D_x: mx.nd.NDArray     # D(x) on the real batch, in the D update
-    D_G_z1: mx.nd.NDArray  # D(G(z)) on the fake batch, in the D update
-    D_G_z2: mx.nd.NDArray  # D(G(z)) on the fake batch, in the G update
+    D_x: mx.nd.NDArray            # D(x) on the real batch, in the D update
+    D_G_z1: mx.nd.NDArray         # D(G(z)) on the fake batch, in the D update
+    D_G_z2: mx.nd.NDArray | None  # D(G(z)) on the fake batch, in the (first) G update; None if G rested
 
 
 @dataclass
 class Labels:
-    """Constant label batches, allocated once."""
+    """Constant label batches, allocated once.
+
+    ``real_for_D`` is the real batch's label in D's update: 1, or less with
+    one-sided label smoothing (``--real-label 0.9``); G always aims at 1.
+    """
 
     real: mx.nd.NDArray
     fake: mx.nd.NDArray
+    real_for_D: mx.nd.NDArray
 
     @classmethod
-    def create(cls, batch_size: int, dtype: str = "float32") -> Labels:
-        return cls(real=mx.nd.ones((batch_size,), dtype=dtype), fake=mx.nd.zeros((batch_size,), dtype=dtype))
+    def create(cls, batch_size: int, dtype: str = "float32", real_label: float = 1.0) -> Labels:
+        ones = mx.nd.ones((batch_size,), dtype=dtype)
+        return cls(real=ones, fake=mx.nd.zeros((batch_size,), dtype=dtype),
+                   real_for_D=ones if real_label == 1.0 else mx.nd.full((batch_size,), real_label, dtype=dtype))
+
+
+def _update_generator(modG: mx.mod.Module, judge: mx.mod.Module, fake: list, target: mx.nd.NDArray) -> mx.nd.NDArray:
+    """Push ``fake`` (G's latest training-mode output) through D toward ``target``; update G only."""
+    judge.forward(mx.io.DataBatch(fake, [target]), is_train=True)
+    judge.backward()
+    modG.backward(judge.get_input_grads())
+    modG.update()
+    return judge.get_outputs()[0].copy()
 
 
 def train_step(
     modG: mx.mod.Module, modD: mx.mod.Module, real: mx.nd.NDArray, noise: mx.nd.NDArray, labels: Labels,
-    modD_G: mx.mod.Module | None = None,
+    modD_G: mx.mod.Module | None = None, update_G: bool = True, extra_G_noise: tuple = (),
 ) -> StepOutputs:
     """One step of the example's loop: update D on fake + real, then G through D.
 
@@ -122,6 +138,10 @@ def train_step(
         Label batches of ones and zeros.
     modD_G : Module, optional
         D for the G update, from :func:`bind_input_gradient_module` (faster); default ``modD``.
+    update_G : bool
+        False: update D only (``--pretrain-d``, and all but every ``--d-steps``-th step).
+    extra_G_noise : tuple of NDArray
+        One more G update per latent batch (``--g-steps`` above 1).
     """
     modG.forward(mx.io.DataBatch([noise]), is_train=True)
     fake = modG.get_outputs()
@@ -133,9 +153,11 @@ def train_step(
     ############################
     D_G_z1, D_x = accumulate_gradients(modD, [
         mx.io.DataBatch(fake, [labels.fake]),
-        mx.io.DataBatch([real], [labels.real]),
+        mx.io.DataBatch([real], [labels.real_for_D]),
     ])
     modD.update()
+    if not update_G:
+        return StepOutputs(D_x=D_x, D_G_z1=D_G_z1, D_G_z2=None)
 
     ############################
     # Update G: maximize log(D(G(z)))
@@ -143,10 +165,9 @@ def train_step(
     # D hands back for its input is G's output gradient. D is not updated here.
     ############################
     judge = modD_G or modD
-    judge.forward(mx.io.DataBatch(fake, [labels.real]), is_train=True)
-    judge.backward()
-    modG.backward(judge.get_input_grads())
-    modG.update()
-    D_G_z2 = judge.get_outputs()[0].copy()
+    D_G_z2 = _update_generator(modG, judge, fake, labels.real)
+    for z in extra_G_noise:  # --g-steps: more G updates, each on a fresh z
+        modG.forward(mx.io.DataBatch([z]), is_train=True)
+        _update_generator(modG, judge, modG.get_outputs(), labels.real)
 
     return StepOutputs(D_x=D_x, D_G_z1=D_G_z1, D_G_z2=D_G_z2)

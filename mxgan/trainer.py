@@ -35,7 +35,7 @@ from mxgan.runstate import (
     restore_weights,
     save_run_checkpoint,
 )
-from mxgan.sampling import bind_generator, generate, padded_chunks
+from mxgan.sampling import bind_generator, generate, latent, padded_chunks
 from mxgan.step import Labels, StepOutputs, train_step
 from mxgan.symbols import make_discriminator_sym, make_generator_sym
 from mxgan.visual import save_grid
@@ -43,15 +43,17 @@ from mxgan.visual import save_grid
 GRID_SAMPLES = 64
 
 
-def noise_batch(seed: int, iteration: int, batch_size: int, nz: int) -> np.ndarray:
-    """z ~ N(0, 1) for ``iteration``, a function of ``(seed, iteration)`` alone (resumable)."""
-    rng = np.random.default_rng([seed, 1, iteration])
-    return rng.standard_normal((batch_size, nz, 1, 1), dtype=np.float32)
+def noise_batch(
+    seed: int, iteration: int, batch_size: int, nz: int, kind: str = "normal", index: int = 0
+) -> np.ndarray:
+    """z for ``iteration`` (its ``index``-th batch), a function of these arguments alone (resumable)."""
+    key = [seed, 1, iteration] + ([index] if index else [])
+    return latent(np.random.default_rng(key), batch_size, nz, kind)
 
 
-def fixed_noise(seed: int, batch_size: int, nz: int) -> np.ndarray:
+def fixed_noise(seed: int, batch_size: int, nz: int, kind: str = "normal") -> np.ndarray:
     """The fixed z of the sample grids, distinct from every training z."""
-    return np.random.default_rng([seed, 2]).standard_normal((batch_size, nz, 1, 1), dtype=np.float32)
+    return latent(np.random.default_rng([seed, 2]), batch_size, nz, kind)
 
 
 @dataclass
@@ -72,7 +74,9 @@ class _Window:
 
     def metrics(self, batch_size: int) -> dict:
         """Metrics of the window; raises :class:`DivergenceError` at the first non-finite step."""
-        arrays = [(it, [o.asnumpy() for o in (s.D_x, s.D_G_z1, s.D_G_z2)]) for it, s in self.steps]
+        empty = np.zeros((0, 1), np.float32)  # D_G_z2 of a step in which G rested
+        arrays = [(it, [empty if o is None else o.asnumpy() for o in (s.D_x, s.D_G_z1, s.D_G_z2)])
+                  for it, s in self.steps]
         for iteration, outputs in arrays:
             if not all(np.isfinite(o).all() for o in outputs):
                 raise DivergenceError(f"D's output became NaN/Inf at iteration {iteration}")
@@ -115,8 +119,7 @@ class _QualityCheck:
 
     def __init__(self, cfg: TrainConfig, contexts: list[mx.Context]):
         self.cfg, self.contexts = cfg, contexts
-        self.z = np.random.default_rng([cfg.seed, 3]).standard_normal((cfg.eval_samples, cfg.nz, 1, 1),
-                                                                       dtype=np.float32)
+        self.z = latent(np.random.default_rng([cfg.seed, 3]), cfg.eval_samples, cfg.nz, cfg.noise)
         self.classifier = self.reference = None
 
     @staticmethod
@@ -201,8 +204,12 @@ def train(cfg: TrainConfig, announce=print) -> TrainResult:
 
 def _loop(cfg: TrainConfig, gan: GAN, batches: ImageBatches, progress: Progress, out: Path,
           quality: _QualityCheck | None = None) -> TrainResult:
-    labels = Labels.create(cfg.batch_size, cfg.dtype)
-    grid_z = mx.nd.array(fixed_noise(cfg.seed, cfg.batch_size, cfg.nz), dtype=cfg.dtype)
+    labels = Labels.create(cfg.batch_size, cfg.dtype, cfg.real_label)
+    grid_z = mx.nd.array(fixed_noise(cfg.seed, cfg.batch_size, cfg.nz, cfg.noise), dtype=cfg.dtype)
+
+    def z_batch(iteration: int, index: int = 0) -> mx.nd.NDArray:
+        return mx.nd.array(noise_batch(cfg.seed, iteration, cfg.batch_size, cfg.nz, cfg.noise, index),
+                           dtype=cfg.dtype)
     log = JsonlLog(out / "metrics.jsonl")
     total = min(cfg.epochs * batches.batches_per_epoch, cfg.max_steps or math.inf)
     checkpoint, metrics, window = None, {}, _Window()
@@ -223,8 +230,10 @@ def _loop(cfg: TrainConfig, gan: GAN, batches: ImageBatches, progress: Progress,
                 epoch = progress.epoch
                 for real in prefetch(batches.epoch(epoch, progress.batch)):
                     # one host array per input; each is copied to the device once, by its single forward
-                    z = mx.nd.array(noise_batch(cfg.seed, progress.iteration, cfg.batch_size, cfg.nz), dtype=cfg.dtype)
-                    outputs = train_step(gan.modG, gan.modD, mx.nd.array(real, dtype=cfg.dtype), z, labels, gan.modD_G)
+                    g_due = g_updates_at(progress.iteration, cfg)
+                    extra = tuple(z_batch(progress.iteration, i) for i in range(1, cfg.g_steps)) if g_due else ()
+                    outputs = train_step(gan.modG, gan.modD, mx.nd.array(real, dtype=cfg.dtype),
+                                         z_batch(progress.iteration), labels, gan.modD_G, g_due, extra)
                     window.steps.append((progress.iteration, outputs))
                     progress = Progress(epoch, progress.batch + 1, progress.iteration + 1)
                     bar.update()
@@ -277,11 +286,16 @@ def _last_checkpoint(out: Path) -> str:
         return "none written yet"
 
 
+def g_updates_at(iteration: int, cfg: TrainConfig) -> bool:
+    """Whether G is updated at ``iteration``: after ``--pretrain-d`` D-only steps, every ``--d-steps``-th."""
+    return iteration >= cfg.pretrain_d and (iteration - cfg.pretrain_d + 1) % cfg.d_steps == 0
+
+
 def _log(metrics: dict, log: JsonlLog, progress: Progress, bar: tqdm) -> dict:
     """Append a metrics line and show it on the progress bar."""
     record = {"epoch": progress.epoch, "iteration": progress.iteration,
-              **{k: round(v, 6) for k, v in metrics.items()}}
+              **{k: None if v is None else round(v, 6) for k, v in metrics.items()}}
     log.write(record)
-    bar.set_postfix(facc=f"{metrics['facc']:.2f}", errD=f"{metrics['errD']:.3f}",
-                    errG=f"{metrics['errG']:.3f}", img_s=f"{metrics['images_per_sec']:.1f}")
+    shown = {"facc": "facc", "errD": "errD", "errG": "errG", "img_s": "images_per_sec"}
+    bar.set_postfix({k: "-" if metrics[v] is None else f"{metrics[v]:.3f}" for k, v in shown.items()})
     return record

@@ -27,10 +27,14 @@ def _final_params(run):
             for role in ("G", "D") for a, x in [load_module_params(run / state.files[role])]}
 
 
-@pytest.mark.parametrize("ctx", ["cpu", "cpu0,cpu1"])  # two devices: Adam runs in the kvstore
-def test_n_steps_then_resume_n_more_equals_2n_straight(tmp_path, ctx):
+TRICKS = ["--d-steps", "2", "--g-steps", "2", "--pretrain-d", "1", "--real-label", "0.9", "--noise", "uniform"]
+
+
+@pytest.mark.parametrize("ctx, flags", [("cpu", []), ("cpu0,cpu1", []), ("cpu", TRICKS)],
+                         ids=["cpu", "two-devices", "tricks"])  # two devices: Adam runs in the kvstore
+def test_n_steps_then_resume_n_more_equals_2n_straight(tmp_path, ctx, flags):
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
-    tiny = [*TINY, "--ctx", ctx]
+    tiny = [*TINY, "--ctx", ctx, *flags]
     assert run_cli("run_dcgan.py", *tiny, "--max-steps", "12", "--out", str(straight)).returncode == 0
     assert run_cli("run_dcgan.py", *tiny, "--max-steps", "6", "--out", str(resumed)).returncode == 0
     assert read_run_state(resumed).progress.iteration == 6
