@@ -49,9 +49,12 @@ class ImageBatches:
     seed : int
         The order of epoch ``e`` depends only on ``(seed, e)``, so a resumed
         run sees the same batches as an uninterrupted one.
+    labels : np.ndarray, optional
+        (N,) classes, for conditional models (see :meth:`labels_of`).
     """
 
-    def __init__(self, images: np.ndarray, batch_size: int, channels: int, seed: int):
+    def __init__(self, images: np.ndarray, batch_size: int, channels: int, seed: int,
+                 labels: np.ndarray | None = None):
         if images.ndim == 3:
             images = images[:, None]
         if batch_size > len(images):
@@ -62,6 +65,7 @@ class ImageBatches:
         if images.shape[1] not in (1, channels):
             raise MxganError(f"images have {images.shape[1]} channels but --channels is {channels}")
         self.images = images
+        self.labels = labels
         self.batch_size = batch_size
         self.channels = channels
         self.seed = seed
@@ -84,6 +88,12 @@ class ImageBatches:
         if batch.shape[1] != self.channels:
             batch = np.repeat(batch, self.channels, axis=1)
         return batch
+
+    def labels_of(self, epoch: int, batch: int) -> np.ndarray:
+        """The classes of batch ``batch`` of ``epoch`` (the images :meth:`epoch` yields there)."""
+        if self.labels is None:
+            raise MxganError("this dataset has no labels; a conditional model needs mnist or fashion-mnist")
+        return self.labels[self.epoch_order(epoch)[batch * self.batch_size:(batch + 1) * self.batch_size]]
 
     def epoch(self, epoch: int, start: int = 0) -> Iterator[np.ndarray]:
         """Batches ``start..`` of ``epoch``, as float32 arrays."""
@@ -126,14 +136,21 @@ def prefetch(items: Iterable[T], depth: int = 2) -> Iterator[T]:
 
 def load_images(dataset: str, data_dir: Path, image_size: int, seed: int, split: str = "train") -> np.ndarray:
     """(N, S, S) uint8 images of ``dataset``, downloading MNIST-format files if missing."""
+    return load_dataset(dataset, data_dir, image_size, seed, split)[0]
+
+
+def load_dataset(
+    dataset: str, data_dir: Path, image_size: int, seed: int, split: str = "train"
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """(N, S, S) uint8 images of ``dataset`` and their (N,) labels (None for synthetic data)."""
     if dataset == "synthetic":
         # Smooth random blobs rather than white noise, so a GAN has something to learn.
         rng = np.random.default_rng(seed)
         low = rng.integers(0, 256, size=(SYNTHETIC_SIZE, 7, 7), dtype=np.uint8)
-        return resize_images(low, image_size)
+        return resize_images(low, image_size), None
     if dataset not in IDX_DATASETS:
         raise MxganError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
     spec = IDX_DATASETS[dataset]
     folder = locate_dataset(spec, data_dir) or ensure_dataset(spec, data_dir / spec.name)
-    images, _ = load_idx_split(folder, spec, split)
-    return resize_images(images, image_size)
+    images, labels = load_idx_split(folder, spec, split)
+    return resize_images(images, image_size), labels

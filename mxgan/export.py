@@ -33,9 +33,9 @@ def export_generator(ckpt: GeneratorCheckpoint, prefix: str, onnx: bool = False)
             import onnx as _onnx  # noqa: F401  (mx.onnx needs it)
         except ImportError as exc:
             raise MxganError(f"--onnx needs the onnx package: {ONNX_INSTALL}") from exc
+        shapes = list(ckpt.arch.inputs().values())
         written.append(write_atomic(Path(f"{prefix}.onnx"), lambda tmp: mx.onnx.export_model(
-            symbol, {**ckpt.arg_params, **ckpt.aux_params}, in_shapes=[(1, ckpt.arch.nz, 1, 1)],
-            in_types=[np.float32], onnx_file_path=tmp, dynamic=True,
-            dynamic_input_shapes=[(None, ckpt.arch.nz, 1, 1)],
+            symbol, {**ckpt.arg_params, **ckpt.aux_params}, in_shapes=shapes, in_types=[np.float32] * len(shapes),
+            onnx_file_path=tmp, dynamic=True, dynamic_input_shapes=[(None, *s[1:]) for s in shapes],
         )))
     return written

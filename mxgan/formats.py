@@ -29,7 +29,8 @@ from mxgan.checkpoint import split_arg_aux
 from mxgan.errors import MxganError
 from mxgan.params_file import read_params
 from mxgan.runstate import STATE_FILE, read_run_state
-from mxgan.symbols import SUPPORTED_IMAGE_SIZES, make_discriminator_sym, make_generator_sym
+from mxgan.step import CLASSES
+from mxgan.symbols import COND, SUPPORTED_IMAGE_SIZES, make_discriminator_sym, make_generator_sym
 
 _GLUON_INDEXED = re.compile(r"^(\d+)\.(weight|bias|gamma|beta|running_mean|running_var)$")
 _GLUON_PREFIXED = re.compile(
@@ -49,6 +50,15 @@ class Architecture:
     image_size: int
     no_bias: bool = True
     fix_gamma: bool = False
+    conditional: bool = False  # cDCGAN: a one-hot digit is a second input (from the run's run.json)
+    noise: str = "normal"      # the latent distribution it was trained on (from the run's run.json)
+
+    def inputs(self, batch_size: int = 1) -> dict:
+        """Input shapes of the generator."""
+        shapes = {"rand": (batch_size, self.nz, 1, 1)}
+        if self.conditional:
+            shapes[COND] = (batch_size, CLASSES, 1, 1)
+        return shapes
 
 
 @dataclass
@@ -63,7 +73,8 @@ class GeneratorCheckpoint:
 
     def symbol(self) -> mx.sym.Symbol:
         a = self.arch
-        return make_generator_sym(a.ngf, a.nc, no_bias=a.no_bias, fix_gamma=a.fix_gamma, image_size=a.image_size)
+        return make_generator_sym(a.ngf, a.nc, no_bias=a.no_bias, fix_gamma=a.fix_gamma, image_size=a.image_size,
+                                  conditional=a.conditional)
 
     @property
     def learns_gamma(self) -> bool:
@@ -151,6 +162,15 @@ def _from_gluon_layers(layers: list[dict[str, np.ndarray]], path: Path) -> dict[
     return out
 
 
+def run_options(checkpoint: Path) -> dict:
+    """The options of the mxgan run a checkpoint belongs to (its run.json), or {} for foreign files."""
+    try:
+        options = json.loads((Path(checkpoint).parent / "run.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return options if isinstance(options, dict) else {}
+
+
 def _infer_architecture(params: dict[str, np.ndarray], path: Path) -> Architecture:
     weights = sorted((int(m.group(1)), k) for k in params if (m := re.match(r"arg:g(\d+)_weight$", k)))
     if not weights:
@@ -169,9 +189,12 @@ def _infer_architecture(params: dict[str, np.ndarray], path: Path) -> Architectu
     image_size = 2 ** (layers + 1)
     if image_size not in SUPPORTED_IMAGE_SIZES:
         raise MxganError(f"{path}: {layers} generator layers means {image_size} px, which is not supported")
+    options = run_options(path)
+    conditional = bool(options.get("conditional"))
     return Architecture(
-        nz=int(first.shape[0]), ngf=int(last.shape[0]), nc=int(last.shape[1]), image_size=image_size,
-        no_bias=not any(k.endswith("_bias") for k in params),
+        nz=int(first.shape[0]) - (CLASSES if conditional else 0), ngf=int(last.shape[0]), nc=int(last.shape[1]),
+        image_size=image_size, no_bias=not any(k.endswith("_bias") for k in params),
+        conditional=conditional, noise=options.get("noise", "normal"),
     )
 
 
@@ -224,7 +247,7 @@ def load_generator(spec: str) -> GeneratorCheckpoint:
     if fix_gamma is not None:
         arch.fix_gamma = fix_gamma
     ckpt = GeneratorCheckpoint(path, fmt, *split_arg_aux(params, path), arch)
-    check_shapes(ckpt.symbol(), ckpt.arg_params, ckpt.aux_params, {"rand": (1, arch.nz, 1, 1)}, path)
+    check_shapes(ckpt.symbol(), ckpt.arg_params, ckpt.aux_params, arch.inputs(), path)
     return ckpt
 
 

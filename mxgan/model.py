@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 import mxnet as mx
 
-from mxgan.step import G_INPUT, bind_discriminator, bind_input_gradient_module
+from mxgan.step import CLASSES, G_INPUT, bind_discriminator, bind_input_gradient_module
 from mxgan.symbols import (
+    COND,
     make_discriminator_sym,
     make_generator_sym,
     pad_single_filter_params,
@@ -49,7 +50,7 @@ def adam(lr: float, beta1: float, wd: float, batch_size: int, dtype: str = "floa
 def build_gan(
     contexts: list[mx.Context], batch_size: int, nz: int, ngf: int, ndf: int, channels: int,
     image_size: int, lr: float, beta1: float, wd: float, init_sigma: float, fix_gamma_G: bool = True,
-    dtype: str = "float32", cudnn_tune: str | None = None,
+    dtype: str = "float32", cudnn_tune: str | None = None, conditional: bool = False,
 ) -> GAN:
     """G and D bound on ``contexts``, initialized with Normal(``init_sigma``); Adam not yet attached.
 
@@ -63,16 +64,17 @@ def build_gan(
     master weights.
     """
     symG = make_generator_sym(ngf, channels, fix_gamma=fix_gamma_G, image_size=image_size, pad_single_filter=True,
-                              cudnn_tune=cudnn_tune)
-    symD = make_discriminator_sym(ndf, image_size=image_size, cudnn_tune=cudnn_tune)
+                              cudnn_tune=cudnn_tune, conditional=conditional)
+    symD = make_discriminator_sym(ndf, image_size=image_size, cudnn_tune=cudnn_tune, conditional=conditional)
     init = mx.init.Normal(init_sigma)
 
-    modG = mx.mod.Module(symG, data_names=(G_INPUT,), label_names=None, context=contexts)
-    modG.bind(data_shapes=[mx.io.DataDesc(G_INPUT, (batch_size, nz, 1, 1), dtype=dtype)])
+    cond = [mx.io.DataDesc(COND, (batch_size, CLASSES, 1, 1), dtype=dtype)] if conditional else []
+    modG = mx.mod.Module(symG, data_names=[G_INPUT] + [d.name for d in cond], label_names=None, context=contexts)
+    modG.bind(data_shapes=[mx.io.DataDesc(G_INPUT, (batch_size, nz, 1, 1), dtype=dtype), *cond])
     modG.init_params(initializer=init)
     set_generator_params(modG, *modG.get_params())
 
-    modD = bind_discriminator(symD, (batch_size, channels, image_size, image_size), contexts, dtype)
+    modD = bind_discriminator(symD, (batch_size, channels, image_size, image_size), contexts, dtype, conditional)
     modD.init_params(initializer=init)
     return GAN(modG, modD, adam(lr, beta1, wd, batch_size, dtype), adam(lr, beta1, wd, batch_size, dtype),
                bind_input_gradient_module(modD, contexts))

@@ -54,6 +54,7 @@ class TrainConfig:
     d_steps: int = 1
     g_steps: int = 1
     pretrain_d: int = 0
+    conditional: bool = False
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -102,6 +103,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     add("--d-steps", type=int, default=d.d_steps, help="D updates per G update (each on its own real batch)")
     add("--g-steps", type=int, default=d.g_steps, help="G updates after each G turn (each on a fresh z)")
     add("--pretrain-d", type=int, default=d.pretrain_d, help="steps at the start in which only D is trained")
+    add("--conditional", action="store_true",
+        help="cDCGAN: G and D also see the digit (mnist, fashion-mnist); sample --digit 7 then draws sevens")
     add("--dtype", default=d.dtype, choices=("float32", "float16"),
         help="float16 (GPU only): half-precision weights and activations, Adam on float32 master copies")
     add("--cudnn-tune", default=None, choices=("off", "limited_workspace", "fastest"),
@@ -143,6 +146,8 @@ def validate_train_args(args: argparse.Namespace) -> TrainConfig:
     """
     if args.dataset not in DATASET_CHOICES:
         raise MxganError(f"--dataset {args.dataset!r} is unknown; choose one of {', '.join(DATASET_CHOICES)}")
+    if args.conditional and args.dataset == "synthetic":
+        raise MxganError("--conditional needs labelled data: --dataset mnist or fashion-mnist, not synthetic")
     if args.image_size not in IMAGE_SIZES:
         raise MxganError(
             f"--image-size {args.image_size} is not supported; use one of "
@@ -223,6 +228,7 @@ class SampleConfig:
     ctx: str = "cpu"
     batch_size: int = 64
     noise: str = ""
+    digit: str = ""
 
 
 def add_sample_arguments(parser: argparse.ArgumentParser) -> None:
@@ -247,6 +253,7 @@ def add_sample_arguments(parser: argparse.ArgumentParser) -> None:
     add("--batch-size", type=int, default=d.batch_size, help="images per forward pass")
     add("--noise", default=None, choices=("normal", "uniform"),
         help="latent distribution (default: the run's, from run.json beside the checkpoint, else normal)")
+    add("--digit", default=None, help="conditional models: draw this digit (0-9), or 'all' for a row per digit")
 
 
 def _check_output_file(flag: str, path: str) -> None:
@@ -264,6 +271,10 @@ def validate_sample_args(args: argparse.Namespace) -> SampleConfig:
         raise MxganError(f"--interpolate {args.interpolate} must be between 1 and --num ({args.num}) rows")
     if args.nice and args.interpolate:
         raise MxganError("--nice and --interpolate do not combine; choose one")
+    if args.digit is not None and args.digit != "all" and args.digit not in [str(d) for d in range(10)]:
+        raise MxganError(f"--digit {args.digit!r}: give a digit 0-9, or 'all' for a row per digit")
+    if args.digit == "all" and (args.nice or args.interpolate):
+        raise MxganError("--digit all draws its own grid; combine --nice or --interpolate with one digit")
     _check_output_file("--out", args.out)
     if args.npy:
         _check_output_file("--npy", args.npy)
@@ -274,7 +285,7 @@ def validate_sample_args(args: argparse.Namespace) -> SampleConfig:
     parse_ctx(args.ctx)
     values = {k: v for k, v in vars(args).items() if k in SampleConfig.__dataclass_fields__}
     values.update(npy=args.npy or "", separate=args.separate or "", discriminator=args.discriminator or "",
-                  noise=args.noise or "")
+                  noise=args.noise or "", digit=args.digit or "")
     return SampleConfig(**values)
 
 

@@ -103,6 +103,7 @@ class QualityReport:
     kl_to_uniform: float
     rare_digits: list[int]   # digits below 2% of samples
     mean_confidence: float
+    agreement: float | None = None  # conditional models: share classified as the digit asked for
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -116,13 +117,17 @@ class QualityReport:
             f"share %   {shares}",
             f"KL(histogram || uniform) {self.kl_to_uniform:.4f}; digits below {RARE_SHARE:.0%}: {rare}; "
             f"mean top-1 confidence {self.mean_confidence:.3f}",
-        ])
+        ] + ([] if self.agreement is None else [
+            f"classifier agrees with the requested digit: {100 * self.agreement:.1f}%"]))
 
 
-def judge(images: np.ndarray, classifier: Classifier, reference: Reference) -> QualityReport:
-    """Quality of (N, C, S, S) images in [-1, 1] against MNIST."""
+def judge(images: np.ndarray, classifier: Classifier, reference: Reference,
+          requested: np.ndarray | None = None) -> QualityReport:
+    """Quality of (N, C, S, S) images in [-1, 1] against MNIST (and, given the digits a
+    conditional model was asked for, how often it drew them)."""
     probs, features = classifier.predict(to_classifier_input(images))
-    counts = np.bincount(probs.argmax(axis=1), minlength=10)
+    predicted = probs.argmax(axis=1)
+    counts = np.bincount(predicted, minlength=10)
     share = counts / counts.sum()
     kl = float(np.sum(np.where(share > 0, share * np.log(np.maximum(share, 1e-12) * 10), 0.0)))
     return QualityReport(
@@ -130,4 +135,5 @@ def judge(images: np.ndarray, classifier: Classifier, reference: Reference) -> Q
         histogram=[round(float(s), 6) for s in share], kl_to_uniform=kl,
         rare_digits=[d for d in range(10) if share[d] < RARE_SHARE],
         mean_confidence=float(probs.max(axis=1).mean()),
+        agreement=None if requested is None else float((predicted == requested).mean()),
     )

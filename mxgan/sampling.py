@@ -17,25 +17,28 @@ import numpy as np
 
 from mxgan.errors import MxganError
 from mxgan.fileio import write_atomic
-from mxgan.step import D_INPUT, D_LABEL, G_INPUT
+from mxgan.step import CLASSES, D_INPUT, D_LABEL, G_INPUT, one_hot
+from mxgan.symbols import COND
 
 NICE_OVERSAMPLING = 20
 
 
 def bind_generator(
     symG: mx.sym.Symbol, arg_params: dict, aux_params: dict, batch_size: int, nz: int,
-    contexts: list[mx.Context] | None = None,
+    contexts: list[mx.Context] | None = None, conditional: bool = False,
 ) -> mx.mod.Module:
-    """A generator Module bound for inference on (batch_size, nz, 1, 1) noise."""
-    modG = mx.mod.Module(symG, data_names=(G_INPUT,), label_names=None, context=contexts or [mx.cpu()])
-    modG.bind(data_shapes=[(G_INPUT, (batch_size, nz, 1, 1))], for_training=False)
+    """A generator Module bound for inference on (batch_size, nz, 1, 1) noise (and one-hot digits)."""
+    shapes = [(G_INPUT, (batch_size, nz, 1, 1))] + ([(COND, (batch_size, CLASSES, 1, 1))] if conditional else [])
+    modG = mx.mod.Module(symG, data_names=[n for n, _ in shapes], label_names=None, context=contexts or [mx.cpu()])
+    modG.bind(data_shapes=shapes, for_training=False)
     modG.set_params(arg_params, aux_params)
     return modG
 
 
-def generate(modG: mx.mod.Module, z: np.ndarray, bn: str = "eval") -> np.ndarray:
-    """Images (N, C, S, S) in [-1, 1] for noise ``z`` (N, nz, 1, 1), N = the bound batch size."""
-    modG.forward(mx.io.DataBatch([mx.nd.array(z)]), is_train=bn == "train")
+def generate(modG: mx.mod.Module, z: np.ndarray, bn: str = "eval", digits: np.ndarray | None = None) -> np.ndarray:
+    """Images (N, C, S, S) in [-1, 1] for noise ``z`` (N, nz, 1, 1) (and digits (N,)), N = the bound batch."""
+    inputs = [mx.nd.array(z)] + ([] if digits is None else [one_hot(digits)])
+    modG.forward(mx.io.DataBatch(inputs), is_train=bn == "train")
     return modG.get_outputs()[0].asnumpy()
 
 
@@ -47,12 +50,20 @@ def padded_chunks(array: np.ndarray, chunk: int):
 
 
 def generate_all(ckpt, z: np.ndarray, bn: str = "eval", batch_size: int = 64,
-                 contexts: list[mx.Context] | None = None) -> np.ndarray:
-    """Images for any number of z: in chunks of ``batch_size`` (eval), or as one batch (train)."""
+                 contexts: list[mx.Context] | None = None, digits: np.ndarray | None = None) -> np.ndarray:
+    """Images for any number of z (and digits, for conditional models): in chunks of
+    ``batch_size`` (eval), or as one batch (train)."""
     n = len(z)
     chunk = n if bn == "train" else min(batch_size, n)
-    modG = bind_generator(ckpt.symbol(), ckpt.arg_params, ckpt.aux_params, chunk, ckpt.arch.nz, contexts)
-    return np.concatenate([generate(modG, part, bn)[:n_real] for part, n_real in padded_chunks(z, chunk)])
+    a = ckpt.arch
+    if a.conditional and digits is None:
+        digits = np.arange(n) % CLASSES
+    modG = bind_generator(ckpt.symbol(), ckpt.arg_params, ckpt.aux_params, chunk, a.nz, contexts, a.conditional)
+    parts = padded_chunks(z, chunk)
+    if digits is None:
+        return np.concatenate([generate(modG, part, bn)[:n_real] for part, n_real in parts])
+    return np.concatenate([generate(modG, part, bn, d)[:n_real]
+                           for (part, n_real), (d, _) in zip(parts, padded_chunks(digits, chunk))])
 
 
 def discriminator_scores(ckptD, images: np.ndarray, batch_size: int = 64,
@@ -79,16 +90,6 @@ def latent(rng: np.random.Generator, num: int, nz: int, kind: str = "normal") ->
     if kind == "uniform":
         return rng.uniform(-1.0, 1.0, (num, nz, 1, 1)).astype(np.float32)
     return rng.standard_normal((num, nz, 1, 1), dtype=np.float32)
-
-
-def noise_of_run(checkpoint: Path) -> str:
-    """The latent distribution a checkpoint was trained with: ``noise`` in the run.json beside it, else normal."""
-    import json
-
-    try:
-        return json.loads((Path(checkpoint).parent / "run.json").read_text()).get("noise", "normal")
-    except (OSError, ValueError):
-        return "normal"
 
 
 def noise(seed: int, num: int, nz: int, kind: str = "normal") -> np.ndarray:
@@ -121,11 +122,21 @@ def draw_samples(cfg) -> list[Path]:
 
     contexts = parse_ctx(cfg.ctx)
     ckpt = load_generator(cfg.checkpoint)
-    nz, columns, kind = ckpt.arch.nz, None, cfg.noise or noise_of_run(ckpt.path)
+    nz, columns, kind = ckpt.arch.nz, None, cfg.noise or ckpt.arch.noise
+    if cfg.digit and not ckpt.arch.conditional:
+        raise MxganError(f"--digit needs a conditional model (trained with --conditional); {ckpt.path} is not one")
+    digits = None
+    if cfg.digit == "all":  # a row per digit
+        columns = max(1, cfg.num // CLASSES)
+        digits = np.repeat(np.arange(CLASSES), columns)
+    elif cfg.digit:
+        digits = np.full(cfg.num * (NICE_OVERSAMPLING if cfg.nice else 1), int(cfg.digit))
     if cfg.interpolate:
         columns = max(2, cfg.num // cfg.interpolate)
         z = interpolation_noise(cfg.seed, cfg.interpolate, columns, nz, kind)
     elif cfg.nice:
+        if ckpt.arch.conditional:
+            raise MxganError("--nice does not support conditional models yet (their D also needs the digit)")
         pathD = Path(cfg.discriminator) if cfg.discriminator else sibling_discriminator(ckpt.path)
         if pathD is None:
             raise MxganError(
@@ -138,8 +149,10 @@ def draw_samples(cfg) -> list[Path]:
             )
         z = noise(cfg.seed, cfg.num * NICE_OVERSAMPLING, nz, kind)
     else:
-        z = noise(cfg.seed, cfg.num, nz, kind)
-    images = generate_all(ckpt, z, cfg.bn, cfg.batch_size, contexts)
+        z = noise(cfg.seed, cfg.num if digits is None else len(digits), nz, kind)
+    if digits is not None and cfg.interpolate:  # every step of every walk draws the same digit
+        digits = np.full(len(z), digits[0])
+    images = generate_all(ckpt, z, cfg.bn, cfg.batch_size, contexts, digits)
     if cfg.nice:
         scores = discriminator_scores(ckptD, images, cfg.batch_size, contexts)
         images = images[np.argsort(-scores, kind="stable")[:cfg.num]]

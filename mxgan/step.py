@@ -11,13 +11,22 @@ from dataclasses import dataclass
 
 import mxnet as mx
 
+from mxgan.symbols import COND
+
+CLASSES = 10  # conditional models: one-hot digits
 D_INPUT = "data"
 D_LABEL = "label"
 G_INPUT = "rand"
 
 
+def one_hot(classes, dtype: str = "float32") -> mx.nd.NDArray:
+    """Class indices (N,) as the ``cond`` input of a conditional model, (N, CLASSES, 1, 1)."""
+    return mx.nd.one_hot(mx.nd.array(classes), CLASSES, dtype=dtype).reshape((-1, CLASSES, 1, 1))
+
+
 def bind_discriminator(
-    symD: mx.sym.Symbol, batch_shape: tuple[int, ...], contexts: list[mx.Context], dtype: str = "float32"
+    symD: mx.sym.Symbol, batch_shape: tuple[int, ...], contexts: list[mx.Context], dtype: str = "float32",
+    conditional: bool = False,
 ) -> mx.mod.Module:
     """D bound for training with summed parameter gradients and input gradients for G.
 
@@ -25,10 +34,12 @@ def bind_discriminator(
     sum (see :func:`accumulate_gradients`); the input gradient stays ``'write'``
     so ``get_input_grads()`` is the gradient of the last pass alone.
     """
-    modD = mx.mod.Module(symD, data_names=(D_INPUT,), label_names=(D_LABEL,), context=contexts)
-    params = [n for n in symD.list_arguments() if n not in (D_INPUT, D_LABEL)]
+    inputs = (D_INPUT, COND) if conditional else (D_INPUT,)
+    modD = mx.mod.Module(symD, data_names=inputs, label_names=(D_LABEL,), context=contexts)
+    params = [n for n in symD.list_arguments() if n not in (*inputs, D_LABEL)]
+    cond_shape = [mx.io.DataDesc(COND, (batch_shape[0], CLASSES, 1, 1), dtype=dtype)] if conditional else []
     modD.bind(
-        data_shapes=[mx.io.DataDesc(D_INPUT, batch_shape, dtype=dtype)],
+        data_shapes=[mx.io.DataDesc(D_INPUT, batch_shape, dtype=dtype), *cond_shape],
         label_shapes=[mx.io.DataDesc(D_LABEL, (batch_shape[0],), dtype=dtype)],
         inputs_need_grad=True,
         grad_req={name: "add" for name in params},
@@ -45,8 +56,8 @@ def bind_input_gradient_module(modD: mx.mod.Module, contexts: list[mx.Context]) 
     work at 64 px, with bit-identical results.
     """
     symD = modD.symbol
-    params = [n for n in symD.list_arguments() if n not in (D_INPUT, D_LABEL)]
-    modD_G = mx.mod.Module(symD, data_names=(D_INPUT,), label_names=(D_LABEL,), context=contexts)
+    params = [n for n in symD.list_arguments() if n not in (*modD.data_names, D_LABEL)]
+    modD_G = mx.mod.Module(symD, data_names=modD.data_names, label_names=(D_LABEL,), context=contexts)
     modD_G.bind(data_shapes=modD.data_shapes, label_shapes=modD.label_shapes, inputs_need_grad=True,
                 grad_req={name: "null" for name in params}, shared_module=modD)
     return modD_G
@@ -113,7 +124,7 @@ def _update_generator(modG: mx.mod.Module, judge: mx.mod.Module, fake: list, tar
     """Push ``fake`` (G's latest training-mode output) through D toward ``target``; update G only."""
     judge.forward(mx.io.DataBatch(fake, [target]), is_train=True)
     judge.backward()
-    modG.backward(judge.get_input_grads())
+    modG.backward(judge.get_input_grads()[:1])  # the image's gradient (not the class input's)
     modG.update()
     return judge.get_outputs()[0].copy()
 
@@ -121,6 +132,7 @@ def _update_generator(modG: mx.mod.Module, judge: mx.mod.Module, fake: list, tar
 def train_step(
     modG: mx.mod.Module, modD: mx.mod.Module, real: mx.nd.NDArray, noise: mx.nd.NDArray, labels: Labels,
     modD_G: mx.mod.Module | None = None, update_G: bool = True, extra_G_noise: tuple = (),
+    real_cond: mx.nd.NDArray | None = None, fake_cond: mx.nd.NDArray | None = None,
 ) -> StepOutputs:
     """One step of the example's loop: update D on fake + real, then G through D.
 
@@ -142,9 +154,12 @@ def train_step(
         False: update D only (``--pretrain-d``, and all but every ``--d-steps``-th step).
     extra_G_noise : tuple of NDArray
         One more G update per latent batch (``--g-steps`` above 1).
+    real_cond, fake_cond : NDArray, optional
+        Conditional models: the real batch's classes, and those G is asked to draw (one-hot).
     """
-    modG.forward(mx.io.DataBatch([noise]), is_train=True)
-    fake = modG.get_outputs()
+    fake_class = [] if fake_cond is None else [fake_cond]
+    modG.forward(mx.io.DataBatch([noise, *fake_class]), is_train=True)
+    fake = modG.get_outputs() + fake_class  # D's inputs for the fake batch
 
     ############################
     # Update D: maximize log(D(x)) + log(1 - D(G(z)))
@@ -153,7 +168,7 @@ def train_step(
     ############################
     D_G_z1, D_x = accumulate_gradients(modD, [
         mx.io.DataBatch(fake, [labels.fake]),
-        mx.io.DataBatch([real], [labels.real_for_D]),
+        mx.io.DataBatch([real] + ([] if real_cond is None else [real_cond]), [labels.real_for_D]),
     ])
     modD.update()
     if not update_G:
@@ -167,7 +182,7 @@ def train_step(
     judge = modD_G or modD
     D_G_z2 = _update_generator(modG, judge, fake, labels.real)
     for z in extra_G_noise:  # --g-steps: more G updates, each on a fresh z
-        modG.forward(mx.io.DataBatch([z]), is_train=True)
-        _update_generator(modG, judge, modG.get_outputs(), labels.real)
+        modG.forward(mx.io.DataBatch([z, *fake_class]), is_train=True)
+        _update_generator(modG, judge, modG.get_outputs() + fake_class, labels.real)
 
     return StepOutputs(D_x=D_x, D_G_z1=D_G_z1, D_G_z2=D_G_z2)

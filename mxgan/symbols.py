@@ -17,6 +17,7 @@ from mxgan.errors import MxganError
 
 SUPPORTED_IMAGE_SIZES = (16, 32, 64, 128)
 KERNEL = (4, 4)
+COND = "cond"  # conditional models: the one-hot class (N, classes, 1, 1), an input of G and of D
 
 
 def num_layers(image_size: int) -> int:
@@ -57,15 +58,18 @@ def _discriminator_block(x: mx.sym.Symbol, i: int, num_filter: int, conv: dict, 
 def make_generator_sym(
     ngf: int, nc: int, no_bias: bool = True, fix_gamma: bool = True,
     eps: float = 1e-5 + 1e-12, image_size: int = 64, pad_single_filter: bool = False,
-    cudnn_tune: str | None = None,
+    cudnn_tune: str | None = None, conditional: bool = False,
 ) -> mx.sym.Symbol:
     """Generator: ``rand`` (N, nz, 1, 1) -> ``gact{L}`` (N, nc, S, S) in [-1, 1].
 
     ``pad_single_filter`` (training, nc = 1 only): see :func:`pad_single_filter_params`.
+    ``conditional``: z is concatenated with the one-hot ``cond`` (N, classes, 1, 1) (cDCGAN).
     """
     layers = num_layers(image_size)
     conv, bn = _layer_options(no_bias, fix_gamma, eps, cudnn_tune)
     x = mx.sym.Variable("rand")                                    # (N, nz, 1, 1)
+    if conditional:
+        x = mx.sym.concat(x, mx.sym.Variable(COND), dim=1)         # (N, nz + classes, 1, 1)
     for i in range(1, layers):
         # 64 px: g1 ngf*8 4x4, g2 ngf*4 8x8, g3 ngf*2 16x16, g4 ngf 32x32
         x = _generator_block(x, i, ngf * 2 ** (layers - 1 - i), conv, bn)
@@ -115,12 +119,18 @@ def pad_single_filter_params(symbol: mx.sym.Symbol, arg_params: dict) -> dict:
 
 def make_discriminator_sym(
     ndf: int, no_bias: bool = True, fix_gamma: bool = True,
-    eps: float = 1e-5 + 1e-12, image_size: int = 64, cudnn_tune: str | None = None,
+    eps: float = 1e-5 + 1e-12, image_size: int = 64, cudnn_tune: str | None = None, conditional: bool = False,
 ) -> mx.sym.Symbol:
-    """Discriminator: ``data`` (N, nc, S, S), ``label`` (N,) -> ``dloss`` (N, 1), P(real)."""
+    """Discriminator: ``data`` (N, nc, S, S), ``label`` (N,) -> ``dloss`` (N, 1), P(real).
+
+    ``conditional``: the image is concatenated with label maps, ``cond`` broadcast to (N, classes, S, S).
+    """
     layers = num_layers(image_size)
     conv, bn = _layer_options(no_bias, fix_gamma, eps, cudnn_tune)
     x = mx.sym.Variable("data")                                    # (N, nc, S, S)
+    if conditional:
+        maps = mx.sym.broadcast_to(mx.sym.Variable(COND), shape=(0, 0, image_size, image_size))
+        x = mx.sym.concat(x, maps, dim=1)                          # (N, nc + classes, S, S)
     for i in range(1, layers):
         # 64 px: d1 ndf 32x32, d2 ndf*2 16x16, d3 ndf*4 8x8, d4 ndf*8 4x4
         x = _discriminator_block(x, i, ndf * 2 ** (i - 1), conv, bn)
@@ -133,7 +143,7 @@ def make_discriminator_sym(
 def make_dcgan_sym(
     ngf: int, ndf: int, nc: int, no_bias: bool = True, fix_gamma: bool = True,
     eps: float = 1e-5 + 1e-12, image_size: int = 64, pad_single_filter: bool = False,
-    cudnn_tune: str | None = None,
+    cudnn_tune: str | None = None, conditional: bool = False,
 ) -> tuple[mx.sym.Symbol, mx.sym.Symbol]:
     """Return ``(symG, symD)``, the example's ``make_dcgan_sym`` plus ``image_size``.
 
@@ -151,7 +161,10 @@ def make_dcgan_sym(
         For training a 1-channel G under MKLDNN; see :func:`pad_single_filter_params`.
     cudnn_tune : str, optional
         cuDNN's algorithm search for every (De)Convolution ('off', 'limited_workspace', 'fastest').
+    conditional : bool
+        cDCGAN: the one-hot ``cond`` is concatenated to G's z and, as label maps, to D's image.
     """
-    symG = make_generator_sym(ngf, nc, no_bias, fix_gamma, eps, image_size, pad_single_filter, cudnn_tune)
-    symD = make_discriminator_sym(ndf, no_bias, fix_gamma, eps, image_size, cudnn_tune)
+    symG = make_generator_sym(ngf, nc, no_bias, fix_gamma, eps, image_size, pad_single_filter, cudnn_tune,
+                              conditional)
+    symD = make_discriminator_sym(ndf, no_bias, fix_gamma, eps, image_size, cudnn_tune, conditional)
     return symG, symD

@@ -19,10 +19,17 @@ from mxgan.alarms import OverpoweringAlarm, collapse_warning
 from mxgan.checkpoint import settle_aux_states, standard_params
 from mxgan.classifier import load_classifier
 from mxgan.contexts import parse_ctx
-from mxgan.data import ImageBatches, load_images, prefetch
+from mxgan.data import ImageBatches, load_dataset, prefetch
 from mxgan.errors import DivergenceError, Interrupted, MxganError
 from mxgan.fileio import write_bytes_atomic
-from mxgan.formats import check_shapes, load_discriminator, load_generator, sibling_discriminator
+from mxgan.formats import (
+    Architecture,
+    GeneratorCheckpoint,
+    check_shapes,
+    load_discriminator,
+    load_generator,
+    sibling_discriminator,
+)
 from mxgan.metrics import JsonlLog, step_metrics
 from mxgan.model import GAN, build_gan, set_generator_params
 from mxgan.options import TrainConfig
@@ -35,8 +42,8 @@ from mxgan.runstate import (
     restore_weights,
     save_run_checkpoint,
 )
-from mxgan.sampling import bind_generator, generate, latent, padded_chunks
-from mxgan.step import Labels, StepOutputs, train_step
+from mxgan.sampling import generate_all, latent
+from mxgan.step import CLASSES, Labels, StepOutputs, one_hot, train_step
 from mxgan.symbols import make_discriminator_sym, make_generator_sym
 from mxgan.visual import save_grid
 
@@ -107,10 +114,10 @@ class _CtrlC:
             signal.signal(signal.SIGINT, self._previous)
 
 
-def sample_fixed(modG: mx.mod.Module, z: mx.nd.NDArray) -> np.ndarray:
-    """G's images for the fixed noise, BatchNorm on moving statistics (as ``mxgan sample``)."""
+def sample_fixed(modG: mx.mod.Module, inputs: list[mx.nd.NDArray]) -> np.ndarray:
+    """G's images for the fixed noise (and digits), BatchNorm on moving statistics (as ``mxgan sample``)."""
     settle_aux_states()
-    modG.forward(mx.io.DataBatch([z]), is_train=False)
+    modG.forward(mx.io.DataBatch(inputs), is_train=False)
     return modG.get_outputs()[0].asnumpy()[:GRID_SAMPLES]
 
 
@@ -130,21 +137,23 @@ class _QualityCheck:
         if self.classifier is None:  # loaded at the first check, not at start-up
             self.classifier = load_classifier(contexts=self.contexts)
             self.reference = mnist_reference(self.classifier, Path(self.cfg.data_dir), self.cfg.image_size)
-        arg, aux = standard_params(modG)
-        symG = make_generator_sym(self.cfg.ngf, self.cfg.channels, fix_gamma=self.cfg.g_fix_gamma,
-                                  image_size=self.cfg.image_size)
-        chunk = min(250, len(self.z))
-        inference = bind_generator(symG, arg, aux, chunk, self.cfg.nz, self.contexts)
-        images = np.concatenate([generate(inference, part)[:n] for part, n in padded_chunks(self.z, chunk)])
-        return judge(images, self.classifier, self.reference)
+        cfg = self.cfg
+        arch = Architecture(nz=cfg.nz, ngf=cfg.ngf, nc=cfg.channels, image_size=cfg.image_size,
+                            fix_gamma=cfg.g_fix_gamma, conditional=cfg.conditional, noise=cfg.noise)
+        current = GeneratorCheckpoint(Path(cfg.out), "module", *standard_params(modG), arch)
+        digits = np.arange(len(self.z)) % CLASSES if cfg.conditional else None
+        images = generate_all(current, self.z, "eval", 250, self.contexts, digits)
+        return judge(images, self.classifier, self.reference, digits)
 
 
 def _start_from_checkpoint(gan: GAN, cfg: TrainConfig) -> str:
     """Load ``--checkpoint`` into G (and D, when a matching ``_D`` file sits beside it)."""
     ckpt = load_generator(cfg.checkpoint)
-    mine = make_generator_sym(cfg.ngf, cfg.channels, no_bias=True, image_size=cfg.image_size)
+    mine = make_generator_sym(cfg.ngf, cfg.channels, no_bias=True, image_size=cfg.image_size,
+                              conditional=cfg.conditional)
+    inputs = {"rand": (1, cfg.nz, 1, 1), **({"cond": (1, CLASSES, 1, 1)} if cfg.conditional else {})}
     try:
-        check_shapes(mine, ckpt.arg_params, ckpt.aux_params, {"rand": (1, cfg.nz, 1, 1)}, ckpt.path)
+        check_shapes(mine, ckpt.arg_params, ckpt.aux_params, inputs, ckpt.path)
     except MxganError as exc:
         raise MxganError(f"{exc}; the checkpoint was trained with {ckpt.flags()}: pass those flags") from exc
     set_generator_params(gan.modG, ckpt.arg_params, ckpt.aux_params)
@@ -172,8 +181,8 @@ def train(cfg: TrainConfig, announce=print) -> TrainResult:
     """
     out = Path(cfg.out)
     contexts = parse_ctx(cfg.ctx)
-    images = load_images(cfg.dataset, Path(cfg.data_dir), cfg.image_size, cfg.seed)
-    batches = ImageBatches(images, cfg.batch_size, cfg.channels, cfg.seed)
+    images, classes = load_dataset(cfg.dataset, Path(cfg.data_dir), cfg.image_size, cfg.seed)
+    batches = ImageBatches(images, cfg.batch_size, cfg.channels, cfg.seed, classes)
     if cfg.checkpoint and not cfg.resume:
         cfg.g_fix_gamma = not load_generator(cfg.checkpoint).learns_gamma
     out.mkdir(parents=True, exist_ok=True)
@@ -183,7 +192,7 @@ def train(cfg: TrainConfig, announce=print) -> TrainResult:
     mx.random.seed(cfg.seed)
     gan = build_gan(contexts, cfg.batch_size, cfg.nz, cfg.ngf, cfg.ndf, cfg.channels, cfg.image_size,
                     cfg.lr, cfg.beta1, cfg.wd, cfg.init_sigma, fix_gamma_G=cfg.g_fix_gamma,
-                    dtype=cfg.dtype, cudnn_tune=cfg.cudnn_tune or None)
+                    dtype=cfg.dtype, cudnn_tune=cfg.cudnn_tune or None, conditional=cfg.conditional)
     progress = Progress()
     if cfg.resume:
         remove_stale_temporaries(out)
@@ -205,7 +214,17 @@ def train(cfg: TrainConfig, announce=print) -> TrainResult:
 def _loop(cfg: TrainConfig, gan: GAN, batches: ImageBatches, progress: Progress, out: Path,
           quality: _QualityCheck | None = None) -> TrainResult:
     labels = Labels.create(cfg.batch_size, cfg.dtype, cfg.real_label)
-    grid_z = mx.nd.array(fixed_noise(cfg.seed, cfg.batch_size, cfg.nz, cfg.noise), dtype=cfg.dtype)
+    grid_z = [mx.nd.array(fixed_noise(cfg.seed, cfg.batch_size, cfg.nz, cfg.noise), dtype=cfg.dtype)]
+    if cfg.conditional:  # the grid cycles through the digits
+        grid_z.append(one_hot(np.arange(cfg.batch_size) % CLASSES, cfg.dtype))
+
+    def classes(iteration: int, batch: int) -> dict:
+        """Conditional models: the real batch's digits, and random digits for G to draw."""
+        if not cfg.conditional:
+            return {}
+        asked = np.random.default_rng([cfg.seed, 4, iteration]).integers(0, CLASSES, cfg.batch_size)
+        return {"real_cond": one_hot(batches.labels_of(epoch, batch), cfg.dtype),
+                "fake_cond": one_hot(asked, cfg.dtype)}
 
     def z_batch(iteration: int, index: int = 0) -> mx.nd.NDArray:
         return mx.nd.array(noise_batch(cfg.seed, iteration, cfg.batch_size, cfg.nz, cfg.noise, index),
@@ -233,7 +252,8 @@ def _loop(cfg: TrainConfig, gan: GAN, batches: ImageBatches, progress: Progress,
                     g_due = g_updates_at(progress.iteration, cfg)
                     extra = tuple(z_batch(progress.iteration, i) for i in range(1, cfg.g_steps)) if g_due else ()
                     outputs = train_step(gan.modG, gan.modD, mx.nd.array(real, dtype=cfg.dtype),
-                                         z_batch(progress.iteration), labels, gan.modD_G, g_due, extra)
+                                         z_batch(progress.iteration), labels, gan.modD_G, g_due, extra,
+                                         **classes(progress.iteration, progress.batch))
                     window.steps.append((progress.iteration, outputs))
                     progress = Progress(epoch, progress.batch + 1, progress.iteration + 1)
                     bar.update()

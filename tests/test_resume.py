@@ -30,8 +30,9 @@ def _final_params(run):
 TRICKS = ["--d-steps", "2", "--g-steps", "2", "--pretrain-d", "1", "--real-label", "0.9", "--noise", "uniform"]
 
 
-@pytest.mark.parametrize("ctx, flags", [("cpu", []), ("cpu0,cpu1", []), ("cpu", TRICKS)],
-                         ids=["cpu", "two-devices", "tricks"])  # two devices: Adam runs in the kvstore
+@pytest.mark.parametrize("ctx, flags", [("cpu", []), ("cpu0,cpu1", []), ("cpu", TRICKS),
+                                        ("cpu", ["--dataset", "mnist", "--conditional"])],
+                         ids=["cpu", "two-devices", "tricks", "conditional"])  # two devices: Adam runs in the kvstore
 def test_n_steps_then_resume_n_more_equals_2n_straight(tmp_path, ctx, flags):
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
     tiny = [*TINY, "--ctx", ctx, *flags]

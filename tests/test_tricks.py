@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from conftest import run_cli
 
+from mxgan.formats import load_generator
 from mxgan.options import TrainConfig
 from mxgan.params_file import read_params
 from mxgan.runstate import read_run_state
-from mxgan.sampling import noise_of_run
 from mxgan.trainer import g_updates_at, noise_batch
 
 SMALL = ["--dataset", "synthetic", "--image-size", "16", "--ngf", "8", "--ndf", "8", "--batch-size", "16",
@@ -49,8 +49,8 @@ def test_label_smoothing_and_uniform_noise_change_the_training(tmp_path):
     for name in ("smooth", "uniform"):
         assert not np.array_equal(runs[name]["arg:d1_weight"], runs["plain"]["arg:d1_weight"])
     assert json.loads((tmp_path / "smooth" / "run.json").read_text())["real_label"] == 0.9
-    assert noise_of_run(tmp_path / "uniform" / "synthetic_G-0000-0000003.params") == "uniform"
-    assert noise_of_run(tmp_path / "nowhere" / "g.params") == "normal"
+    assert load_generator(str(tmp_path / "uniform")).arch.noise == "uniform"
+    assert load_generator(str(tmp_path / "plain")).arch.noise == "normal"
 
 
 def test_uniform_noise_is_uniform_and_repeatable():
