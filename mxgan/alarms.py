@@ -8,10 +8,15 @@ D_WINS_ACCURACY = 0.999
 D_WINS_LOGS = 5
 
 
+GRAY_AS_RGB_HINT = "gray data tiled to --channels 3 gives D an easy cue that --channels 1 removes"
+GENERIC_HINT = "try --real-label 0.9 (label smoothing), --g-steps 2, or a lower --lr"
+
+
 @dataclass
 class OverpoweringAlarm:
     """Warns once per streak when D's accuracy stays at 1.0 for ``logs`` log lines in a row."""
 
+    hint: str = GENERIC_HINT
     logs: int = D_WINS_LOGS
     streak: list[int] = field(default_factory=list)
 
@@ -24,8 +29,7 @@ class OverpoweringAlarm:
             return None
         return (
             f"D's accuracy has been 1.0 for {self.logs} logs (iterations {self.streak[0]}-{iteration}): "
-            "D is overpowering G, whose samples will not improve. For gray data tiled to --channels 3 "
-            "(MNIST), --channels 1 removes D's easiest cue; see README"
+            f"D is overpowering G, whose samples will not improve; {self.hint}"
         )
 
 

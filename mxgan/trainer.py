@@ -15,7 +15,7 @@ import mxnet as mx
 import numpy as np
 from tqdm import tqdm
 
-from mxgan.alarms import OverpoweringAlarm, collapse_warning
+from mxgan.alarms import GENERIC_HINT, GRAY_AS_RGB_HINT, OverpoweringAlarm, collapse_warning
 from mxgan.checkpoint import settle_aux_states, standard_params
 from mxgan.classifier import load_classifier
 from mxgan.contexts import parse_ctx
@@ -233,7 +233,8 @@ def _loop(cfg: TrainConfig, gan: GAN, batches: ImageBatches, progress: Progress,
     total = min(cfg.epochs * batches.batches_per_epoch, cfg.max_steps or math.inf)
     checkpoint, metrics, window = None, {}, _Window()
     bar = tqdm(initial=progress.iteration, total=total, unit="step", disable=not cfg.progress, dynamic_ncols=True)
-    alarm = OverpoweringAlarm()
+    gray_as_rgb = cfg.channels == 3 and cfg.dataset in ("mnist", "fashion-mnist")
+    alarm = OverpoweringAlarm(GRAY_AS_RGB_HINT if gray_as_rgb else GENERIC_HINT)
 
     def warn(message: str | None) -> None:
         if message:

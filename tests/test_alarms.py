@@ -4,13 +4,13 @@ import json
 
 from conftest import run_cli
 
-from mxgan.alarms import OverpoweringAlarm, collapse_warning
+from mxgan.alarms import GRAY_AS_RGB_HINT, OverpoweringAlarm, collapse_warning
 from mxgan.options import TrainConfig
 from mxgan.trainer import _QualityCheck
 
 
 def test_overpowering_alarm_fires_once_per_streak():
-    alarm = OverpoweringAlarm(logs=3)
+    alarm = OverpoweringAlarm(GRAY_AS_RGB_HINT, logs=3)
     fired = [alarm.update(acc, it) for it, acc in enumerate([1.0, 1.0, 0.9, 1.0, 1.0, 1.0, 1.0, 1.0], start=1)]
     assert [i for i, m in enumerate(fired, start=1) if m] == [6]  # the streak 4-6; no repeat at 7 and 8
     assert "iterations 4-6" in fired[5] and "--channels 1" in fired[5]
