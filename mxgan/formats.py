@@ -53,6 +53,11 @@ class Architecture:
     conditional: bool = False  # cDCGAN: a one-hot digit is a second input (from the run's run.json)
     noise: str = "normal"      # the latent distribution it was trained on (from the run's run.json)
 
+    def symbol(self) -> mx.sym.Symbol:
+        """The (inference) generator symbol of this architecture."""
+        return make_generator_sym(self.ngf, self.nc, no_bias=self.no_bias, fix_gamma=self.fix_gamma,
+                                  image_size=self.image_size, conditional=self.conditional)
+
     def inputs(self, batch_size: int = 1) -> dict:
         """Input shapes of the generator."""
         shapes = {"rand": (batch_size, self.nz, 1, 1)}
@@ -72,9 +77,7 @@ class GeneratorCheckpoint:
     arch: Architecture
 
     def symbol(self) -> mx.sym.Symbol:
-        a = self.arch
-        return make_generator_sym(a.ngf, a.nc, no_bias=a.no_bias, fix_gamma=a.fix_gamma, image_size=a.image_size,
-                                  conditional=a.conditional)
+        return self.arch.symbol()
 
     @property
     def learns_gamma(self) -> bool:

@@ -44,7 +44,7 @@ from mxgan.runstate import (
 )
 from mxgan.sampling import generate_all, latent
 from mxgan.step import CLASSES, Labels, StepOutputs, one_hot, train_step
-from mxgan.symbols import make_discriminator_sym, make_generator_sym
+from mxgan.symbols import make_discriminator_sym
 from mxgan.visual import save_grid
 
 GRID_SAMPLES = 64
@@ -137,23 +137,23 @@ class _QualityCheck:
         if self.classifier is None:  # loaded at the first check, not at start-up
             self.classifier = load_classifier(contexts=self.contexts)
             self.reference = mnist_reference(self.classifier, Path(self.cfg.data_dir), self.cfg.image_size)
-        cfg = self.cfg
-        arch = Architecture(nz=cfg.nz, ngf=cfg.ngf, nc=cfg.channels, image_size=cfg.image_size,
-                            fix_gamma=cfg.g_fix_gamma, conditional=cfg.conditional, noise=cfg.noise)
-        current = GeneratorCheckpoint(Path(cfg.out), "module", *standard_params(modG), arch)
-        digits = np.arange(len(self.z)) % CLASSES if cfg.conditional else None
+        current = GeneratorCheckpoint(Path(self.cfg.out), "module", *standard_params(modG), architecture(self.cfg))
+        digits = np.arange(len(self.z)) % CLASSES if self.cfg.conditional else None
         images = generate_all(current, self.z, "eval", 250, self.contexts, digits)
         return judge(images, self.classifier, self.reference, digits)
 
 
-def _start_from_checkpoint(gan: GAN, cfg: TrainConfig) -> str:
+def architecture(cfg: TrainConfig) -> Architecture:
+    """The generator a training configuration builds (standard shapes, for inference and checks)."""
+    return Architecture(nz=cfg.nz, ngf=cfg.ngf, nc=cfg.channels, image_size=cfg.image_size,
+                        fix_gamma=cfg.g_fix_gamma, conditional=cfg.conditional, noise=cfg.noise)
+
+
+def _start_from_checkpoint(gan: GAN, cfg: TrainConfig, ckpt: GeneratorCheckpoint) -> str:
     """Load ``--checkpoint`` into G (and D, when a matching ``_D`` file sits beside it)."""
-    ckpt = load_generator(cfg.checkpoint)
-    mine = make_generator_sym(cfg.ngf, cfg.channels, no_bias=True, image_size=cfg.image_size,
-                              conditional=cfg.conditional)
-    inputs = {"rand": (1, cfg.nz, 1, 1), **({"cond": (1, CLASSES, 1, 1)} if cfg.conditional else {})}
+    mine = architecture(cfg)
     try:
-        check_shapes(mine, ckpt.arg_params, ckpt.aux_params, inputs, ckpt.path)
+        check_shapes(mine.symbol(), ckpt.arg_params, ckpt.aux_params, mine.inputs(), ckpt.path)
     except MxganError as exc:
         raise MxganError(f"{exc}; the checkpoint was trained with {ckpt.flags()}: pass those flags") from exc
     set_generator_params(gan.modG, ckpt.arg_params, ckpt.aux_params)
@@ -183,8 +183,9 @@ def train(cfg: TrainConfig, announce=print) -> TrainResult:
     contexts = parse_ctx(cfg.ctx)
     images, classes = load_dataset(cfg.dataset, Path(cfg.data_dir), cfg.image_size, cfg.seed)
     batches = ImageBatches(images, cfg.batch_size, cfg.channels, cfg.seed, classes)
-    if cfg.checkpoint and not cfg.resume:
-        cfg.g_fix_gamma = not load_generator(cfg.checkpoint).learns_gamma
+    start = load_generator(cfg.checkpoint) if cfg.checkpoint and not cfg.resume else None
+    if start is not None:
+        cfg.g_fix_gamma = not start.learns_gamma
     out.mkdir(parents=True, exist_ok=True)
     if not cfg.resume:
         write_bytes_atomic(out / "run.json", json.dumps(cfg.to_json(), indent=2).encode())
@@ -202,8 +203,8 @@ def train(cfg: TrainConfig, announce=print) -> TrainResult:
         progress = state.progress
         announce(f"resuming {out} at epoch {progress.epoch}, iteration {progress.iteration}")
     else:
-        if cfg.checkpoint:
-            announce(_start_from_checkpoint(gan, cfg))
+        if start is not None:
+            announce(_start_from_checkpoint(gan, cfg, start))
         gan.attach_optimizers()
     if progress.batch >= batches.batches_per_epoch:  # the checkpoint closed its epoch
         progress = Progress(progress.epoch + 1, 0, progress.iteration)
@@ -218,7 +219,7 @@ def _loop(cfg: TrainConfig, gan: GAN, batches: ImageBatches, progress: Progress,
     if cfg.conditional:  # the grid cycles through the digits
         grid_z.append(one_hot(np.arange(cfg.batch_size) % CLASSES, cfg.dtype))
 
-    def classes(iteration: int, batch: int) -> dict:
+    def classes(epoch: int, batch: int, iteration: int) -> dict:
         """Conditional models: the real batch's digits, and random digits for G to draw."""
         if not cfg.conditional:
             return {}
@@ -254,7 +255,7 @@ def _loop(cfg: TrainConfig, gan: GAN, batches: ImageBatches, progress: Progress,
                     extra = tuple(z_batch(progress.iteration, i) for i in range(1, cfg.g_steps)) if g_due else ()
                     outputs = train_step(gan.modG, gan.modD, mx.nd.array(real, dtype=cfg.dtype),
                                          z_batch(progress.iteration), labels, gan.modD_G, g_due, extra,
-                                         **classes(progress.iteration, progress.batch))
+                                         **classes(epoch, progress.batch, progress.iteration))
                     window.steps.append((progress.iteration, outputs))
                     progress = Progress(epoch, progress.batch + 1, progress.iteration + 1)
                     bar.update()
