@@ -120,22 +120,12 @@ def run_bench(args: argparse.Namespace) -> int:
 
 def run_eval(args: argparse.Namespace) -> int:
     args = validate_eval_args(args)
-    import numpy as np
-
-    from mxgan.classifier import load_classifier
     from mxgan.contexts import parse_ctx
     from mxgan.formats import load_generator
-    from mxgan.quality import check_mnist_shaped, judge, mnist_reference
-    from mxgan.sampling import generate_all, noise
+    from mxgan.quality import evaluate_generator
 
-    contexts = parse_ctx(args.ctx)
-    ckpt = load_generator(args.checkpoint)
-    check_mnist_shaped(ckpt.arch.nc, ckpt.arch.image_size)
-    classifier = load_classifier(contexts=contexts)
-    z = noise(args.seed, args.num, ckpt.arch.nz, ckpt.arch.noise)
-    digits = np.arange(args.num) % 10 if ckpt.arch.conditional else None  # every digit equally often
-    images = generate_all(ckpt, z, "eval", args.batch_size, contexts, digits)
-    report = judge(images, classifier, mnist_reference(classifier, args.data_dir, ckpt.arch.image_size), digits)
+    report = evaluate_generator(load_generator(args.checkpoint), args.data_dir, args.num, args.seed,
+                                args.batch_size, parse_ctx(args.ctx))
     print(report.format())
     if args.json:
         write_bytes_atomic(Path(args.json), json.dumps(report.to_json(), indent=1).encode())

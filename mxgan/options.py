@@ -191,7 +191,6 @@ def validate_train_args(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(**values)
 
 
-
 def _resume_config(args: argparse.Namespace) -> TrainConfig:
     """The saved options of ``--resume RUN_DIR``, with the flags that may change taken from the command line."""
     run = Path(args.resume)

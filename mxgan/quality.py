@@ -137,3 +137,20 @@ def judge(images: np.ndarray, classifier: Classifier, reference: Reference,
         mean_confidence=float(probs.max(axis=1).mean()),
         agreement=None if requested is None else float((predicted == requested).mean()),
     )
+
+
+def evaluate_generator(ckpt, data_dir: Path, num: int = 10000, seed: int = 0, batch_size: int = 250,
+                       contexts: list | None = None) -> QualityReport:
+    """``mxgan eval``: judge ``num`` samples of a loaded generator checkpoint against MNIST.
+
+    A conditional model is asked for every digit equally often, and the report
+    says how often it drew the digit asked for.
+    """
+    from mxgan.classifier import load_classifier
+    from mxgan.sampling import generate_all, noise
+
+    check_mnist_shaped(ckpt.arch.nc, ckpt.arch.image_size)
+    classifier = load_classifier(contexts=contexts)
+    digits = np.arange(num) % 10 if ckpt.arch.conditional else None
+    images = generate_all(ckpt, noise(seed, num, ckpt.arch.nz, ckpt.arch.noise), "eval", batch_size, contexts, digits)
+    return judge(images, classifier, mnist_reference(classifier, data_dir, ckpt.arch.image_size), digits)

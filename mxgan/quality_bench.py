@@ -12,12 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
-
-from mxgan.classifier import load_classifier
 from mxgan.formats import load_generator
-from mxgan.quality import judge, mnist_reference
-from mxgan.sampling import generate_all, noise
+from mxgan.quality import evaluate_generator
 
 # name: (what it is, extra training flags)
 RUNS = {
@@ -41,11 +37,7 @@ def summarize(name: str, run: Path, data_dir: Path) -> dict:
     """Per-epoch checks from the run's log, and the final checkpoint judged on 10000 samples."""
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     per_epoch = [{"epoch": r["epoch"] + 1, **r["eval"]} for r in records if "eval" in r]
-    ckpt = load_generator(str(run))
-    classifier = load_classifier()
-    digits = np.arange(FINAL_SAMPLES) % 10 if ckpt.arch.conditional else None
-    images = generate_all(ckpt, noise(0, FINAL_SAMPLES, ckpt.arch.nz, ckpt.arch.noise), "eval", 250, None, digits)
-    final = judge(images, classifier, mnist_reference(classifier, data_dir, ckpt.arch.image_size), digits)
+    final = evaluate_generator(load_generator(str(run)), data_dir, FINAL_SAMPLES)
     warnings = [r["warning"] for r in records if "warning" in r]
     return {"name": name, "what": RUNS[name][0], "per_epoch": per_epoch, "final": final.to_json(),
             "warnings": warnings}
