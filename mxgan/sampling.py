@@ -114,48 +114,44 @@ def interpolation_noise(seed: int, rows: int, columns: int, nz: int, kind: str =
     return np.stack([slerp(ends[2 * r], ends[2 * r + 1], t) for r in range(rows) for t in steps])
 
 
-def draw_samples(cfg) -> list[Path]:
-    """``mxgan sample``: draw images as ``cfg`` (a :class:`mxgan.options.SampleConfig`) asks; return files written."""
-    from mxgan.contexts import parse_ctx
-    from mxgan.formats import load_discriminator, load_generator, sibling_discriminator
-    from mxgan.visual import make_grid, save_grid, save_png
+def _nice_discriminator(cfg, ckpt):
+    """The D that ``--nice`` ranks samples with: ``--discriminator``, or the _D file beside G."""
+    from mxgan.formats import load_discriminator, sibling_discriminator
 
-    contexts = parse_ctx(cfg.ctx)
-    ckpt = load_generator(cfg.checkpoint)
-    nz, columns, kind = ckpt.arch.nz, None, cfg.noise or ckpt.arch.noise
-    if cfg.digit and not ckpt.arch.conditional:
+    if ckpt.arch.conditional:
+        raise MxganError("--nice does not support conditional models yet (their D also needs the digit)")
+    pathD = Path(cfg.discriminator) if cfg.discriminator else sibling_discriminator(ckpt.path)
+    if pathD is None:
+        raise MxganError(f"--nice needs the discriminator: no _D file beside {ckpt.path}; pass --discriminator FILE")
+    ckptD = load_discriminator(str(pathD))
+    if (ckptD.nc, ckptD.image_size) != (ckpt.arch.nc, ckpt.arch.image_size):
+        raise MxganError(
+            f"--discriminator {pathD} judges {ckptD.nc}x{ckptD.image_size}px images, but the generator "
+            f"makes {ckpt.arch.nc}x{ckpt.arch.image_size}px; pass the D of the same run"
+        )
+    return ckptD
+
+
+def _latents(cfg, ckpt) -> tuple[np.ndarray, np.ndarray | None, int | None]:
+    """``(z, digits, grid columns)`` for the sampling mode ``cfg`` asks for."""
+    arch, kind = ckpt.arch, cfg.noise or ckpt.arch.noise
+    if cfg.digit and not arch.conditional:
         raise MxganError(f"--digit needs a conditional model (trained with --conditional); {ckpt.path} is not one")
-    digits = None
     if cfg.digit == "all":  # a row per digit
         columns = max(1, cfg.num // CLASSES)
         digits = np.repeat(np.arange(CLASSES), columns)
-    elif cfg.digit:
-        digits = np.full(cfg.num * (NICE_OVERSAMPLING if cfg.nice else 1), int(cfg.digit))
+        return noise(cfg.seed, len(digits), arch.nz, kind), digits, columns
     if cfg.interpolate:
         columns = max(2, cfg.num // cfg.interpolate)
-        z = interpolation_noise(cfg.seed, cfg.interpolate, columns, nz, kind)
-    elif cfg.nice:
-        if ckpt.arch.conditional:
-            raise MxganError("--nice does not support conditional models yet (their D also needs the digit)")
-        pathD = Path(cfg.discriminator) if cfg.discriminator else sibling_discriminator(ckpt.path)
-        if pathD is None:
-            raise MxganError(
-                f"--nice needs the discriminator: no _D file beside {ckpt.path}; pass --discriminator FILE")
-        ckptD = load_discriminator(str(pathD))
-        if (ckptD.nc, ckptD.image_size) != (ckpt.arch.nc, ckpt.arch.image_size):
-            raise MxganError(
-                f"--discriminator {pathD} judges {ckptD.nc}x{ckptD.image_size}px images, but the generator "
-                f"makes {ckpt.arch.nc}x{ckpt.arch.image_size}px; pass the D of the same run"
-            )
-        z = noise(cfg.seed, cfg.num * NICE_OVERSAMPLING, nz, kind)
+        z = interpolation_noise(cfg.seed, cfg.interpolate, columns, arch.nz, kind)
     else:
-        z = noise(cfg.seed, cfg.num if digits is None else len(digits), nz, kind)
-    if digits is not None and cfg.interpolate:  # every step of every walk draws the same digit
-        digits = np.full(len(z), digits[0])
-    images = generate_all(ckpt, z, cfg.bn, cfg.batch_size, contexts, digits)
-    if cfg.nice:
-        scores = discriminator_scores(ckptD, images, cfg.batch_size, contexts)
-        images = images[np.argsort(-scores, kind="stable")[:cfg.num]]
+        columns = None
+        z = noise(cfg.seed, cfg.num * (NICE_OVERSAMPLING if cfg.nice else 1), arch.nz, kind)
+    return z, np.full(len(z), int(cfg.digit)) if cfg.digit else None, columns
+
+
+def _write_outputs(cfg, images: np.ndarray, columns: int | None) -> list[Path]:
+    from mxgan.visual import make_grid, save_grid, save_png
 
     written = [save_grid(Path(cfg.out), images, columns)]
     if cfg.npy:
@@ -168,3 +164,19 @@ def draw_samples(cfg) -> list[Path]:
         folder.mkdir(parents=True, exist_ok=True)
         written += [save_png(folder / f"{i:04d}.png", make_grid(images[i:i + 1])) for i in range(len(images))]
     return written
+
+
+def draw_samples(cfg) -> list[Path]:
+    """``mxgan sample``: draw images as ``cfg`` (a :class:`mxgan.options.SampleConfig`) asks; return files written."""
+    from mxgan.contexts import parse_ctx
+    from mxgan.formats import load_generator
+
+    contexts = parse_ctx(cfg.ctx)
+    ckpt = load_generator(cfg.checkpoint)
+    ckptD = _nice_discriminator(cfg, ckpt) if cfg.nice else None
+    z, digits, columns = _latents(cfg, ckpt)
+    images = generate_all(ckpt, z, cfg.bn, cfg.batch_size, contexts, digits)
+    if ckptD is not None:  # --nice: keep the ones D scores highest
+        scores = discriminator_scores(ckptD, images, cfg.batch_size, contexts)
+        images = images[np.argsort(-scores, kind="stable")[:cfg.num]]
+    return _write_outputs(cfg, images, columns)
