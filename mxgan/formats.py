@@ -88,7 +88,8 @@ class GeneratorCheckpoint:
     def flags(self) -> str:
         """The training flags that build this architecture."""
         a = self.arch
-        return f"--nz {a.nz} --ngf {a.ngf} --channels {a.nc} --image-size {a.image_size}"
+        return (f"--nz {a.nz} --ngf {a.ngf} --channels {a.nc} --image-size {a.image_size}"
+                + (" --conditional" if a.conditional else ""))
 
 
 def resolve(spec: str, role: str = "G") -> tuple[Path, Path | None]:
