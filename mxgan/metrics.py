@@ -47,3 +47,24 @@ class JsonlLog:
     def write(self, record: dict) -> None:
         with open(self.path, "a") as f:
             f.write(json.dumps(record) + "\n")
+
+
+class TensorboardLog:
+    """Scalars and sample grids for TensorBoard (tensorboardX, the ``tensorboard`` extra)."""
+
+    def __init__(self, folder: str):
+        from tensorboardX import SummaryWriter
+
+        self.writer = SummaryWriter(folder)
+
+    def scalars(self, record: dict, step: int, prefix: str = "") -> None:
+        for key, value in record.items():
+            if isinstance(value, (int, float)) and key not in ("epoch", "iteration"):
+                self.writer.add_scalar(f"{prefix}{key}", value, step)
+
+    def image(self, tag: str, grid: np.ndarray, step: int) -> None:
+        """A (rows, cols, C) uint8 grid."""
+        self.writer.add_image(tag, grid, step, dataformats="HWC")
+
+    def close(self) -> None:
+        self.writer.close()

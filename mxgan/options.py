@@ -55,6 +55,7 @@ class TrainConfig:
     g_steps: int = 1
     pretrain_d: int = 0
     conditional: bool = False
+    tensorboard: str = ""
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -62,7 +63,7 @@ class TrainConfig:
 
 # The options a --resume may change; all others come from the run's run.json.
 RESUME_OVERRIDES = ("epochs", "max_steps", "ctx", "log_every", "sample_every", "checkpoint_every", "keep", "progress",
-                    "eval_every", "eval_samples")
+                    "eval_every", "eval_samples", "tensorboard")
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
@@ -105,6 +106,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     add("--pretrain-d", type=int, default=d.pretrain_d, help="steps at the start in which only D is trained")
     add("--conditional", action="store_true",
         help="cDCGAN: G and D also see the digit (mnist, fashion-mnist); sample --digit 7 then draws sevens")
+    add("--tensorboard", default=None, metavar="DIR",
+        help="also log scalars and sample grids for TensorBoard into DIR (the tensorboard extra)")
     add("--dtype", default=d.dtype, choices=("float32", "float16"),
         help="float16 (GPU only): half-precision weights and activations, Adam on float32 master copies")
     add("--cudnn-tune", default=None, choices=("off", "limited_workspace", "fastest"),
@@ -168,6 +171,12 @@ def validate_train_args(args: argparse.Namespace) -> TrainConfig:
     if not 0 <= args.beta1 < 1:
         raise MxganError(f"--beta1 must be in [0, 1), got {args.beta1}")
 
+    if args.tensorboard:
+        try:
+            import tensorboardX  # noqa: F401
+        except ImportError as exc:
+            raise MxganError("--tensorboard needs tensorboardX: pip install '.[tensorboard]'") from exc
+        _check_writable(Path(args.tensorboard))
     from mxgan.contexts import parse_ctx  # imports MXNet: call after mxgan.env.configure_threads()
     from mxgan.datasets import default_data_dir
 
@@ -187,7 +196,7 @@ def validate_train_args(args: argparse.Namespace) -> TrainConfig:
     _check_writable(out)
     values = {k: v for k, v in vars(args).items() if k in TrainConfig.__dataclass_fields__}
     values.update(data_dir=str(data_dir), out=str(out), checkpoint=args.checkpoint or "", resume="",
-                  cudnn_tune=args.cudnn_tune or "")
+                  cudnn_tune=args.cudnn_tune or "", tensorboard=args.tensorboard or "")
     return TrainConfig(**values)
 
 
@@ -206,6 +215,7 @@ def _resume_config(args: argparse.Namespace) -> TrainConfig:
     _check_writable(run)
     for name in RESUME_OVERRIDES:
         setattr(cfg, name, getattr(args, name))
+    cfg.tensorboard = cfg.tensorboard or ""
     cfg.out, cfg.resume = str(run), str(run)
     return cfg
 

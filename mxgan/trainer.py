@@ -30,7 +30,7 @@ from mxgan.formats import (
     load_generator,
     sibling_discriminator,
 )
-from mxgan.metrics import JsonlLog, step_metrics
+from mxgan.metrics import JsonlLog, TensorboardLog, step_metrics
 from mxgan.model import GAN, build_gan, set_generator_params
 from mxgan.options import TrainConfig
 from mxgan.quality import EVAL_SIZES, judge, mnist_reference
@@ -45,7 +45,7 @@ from mxgan.runstate import (
 from mxgan.sampling import generate_all, latent
 from mxgan.step import CLASSES, Labels, StepOutputs, one_hot, train_step
 from mxgan.symbols import make_discriminator_sym
-from mxgan.visual import save_grid
+from mxgan.visual import make_grid, save_png
 
 GRID_SAMPLES = 64
 
@@ -237,6 +237,15 @@ def _loop(cfg: TrainConfig, gan: GAN, batches: ImageBatches, progress: Progress,
     gray_as_rgb = cfg.channels == 3 and cfg.dataset in ("mnist", "fashion-mnist")
     alarm = OverpoweringAlarm(GRAY_AS_RGB_HINT if gray_as_rgb else GENERIC_HINT)
 
+    board = TensorboardLog(cfg.tensorboard) if cfg.tensorboard else None
+
+    def show(name: str, images: np.ndarray) -> None:
+        """A sample grid: a PNG in the run folder (and an image in TensorBoard)."""
+        grid = make_grid(images)
+        save_png(out / name, grid)
+        if board:
+            board.image("samples", grid, progress.iteration)
+
     def warn(message: str | None) -> None:
         if message:
             log.write({"iteration": progress.iteration, "warning": message})
@@ -265,10 +274,12 @@ def _loop(cfg: TrainConfig, gan: GAN, batches: ImageBatches, progress: Progress,
                     if progress.iteration % cfg.log_every == 0 or epoch_ends or run_ends or ctrl_c.requested:
                         metrics = _log(window.metrics(cfg.batch_size), log, progress, bar)
                         window = _Window()
+                        if board:
+                            board.scalars(metrics, progress.iteration)
                         warn(alarm.update(metrics["facc"], progress.iteration))
                     sample_due = cfg.sample_every and progress.iteration % cfg.sample_every == 0
                     if sample_due or (run_ends and not epoch_ends):  # a run's last state is always shown
-                        save_grid(out / f"samples-{progress.iteration:07d}.png", sample_fixed(gan.modG, grid_z))
+                        show(f"samples-{progress.iteration:07d}.png", sample_fixed(gan.modG, grid_z))
                     if epoch_ends:
                         break
                     every = cfg.checkpoint_every and progress.iteration % cfg.checkpoint_every == 0
@@ -278,10 +289,12 @@ def _loop(cfg: TrainConfig, gan: GAN, batches: ImageBatches, progress: Progress,
                         break
                 if progress.batch == batches.batches_per_epoch:
                     checkpoint = save(epoch_end=True)
-                    save_grid(out / f"samples-epoch-{epoch:04d}.png", sample_fixed(gan.modG, grid_z))
+                    show(f"samples-epoch-{epoch:04d}.png", sample_fixed(gan.modG, grid_z))
                     if quality and (epoch + 1) % cfg.eval_every == 0:
                         report = quality(gan.modG)
                         log.write({"epoch": epoch, "iteration": progress.iteration, "eval": report.to_json()})
+                        if board:
+                            board.scalars(report.to_json(), progress.iteration, prefix="eval/")
                         tqdm.write(f"epoch {epoch}: FID-MNIST {report.fid:.2f} (floor {report.fid_floor:.2f}), "
                                    f"mean confidence {report.mean_confidence:.3f}")
                         warn(collapse_warning(report.rare_digits, report.mean_confidence))
@@ -298,6 +311,8 @@ def _loop(cfg: TrainConfig, gan: GAN, batches: ImageBatches, progress: Progress,
         ) from exc
     finally:
         bar.close()
+        if board:
+            board.close()
     return TrainResult(iterations=progress.iteration, checkpoint=checkpoint, metrics=metrics)
 
 

@@ -28,3 +28,38 @@ def test_plot_errors_are_one_line(tmp_path):
     result = run_cli("-m", "mxgan.cli", "plot", str(empty))
     assert result.returncode == 2 and len(result.stderr.splitlines()) == 1
     assert "has no metrics.jsonl" in result.stderr
+
+
+def _event_tags(folder):
+    """Tags in a TensorBoard event file (TFRecord framing, tensorboardX's Event protobuf)."""
+    import struct
+
+    from tensorboardX.proto.event_pb2 import Event
+
+    tags = {}
+    for path in folder.glob("events.out.tfevents.*"):
+        data, pos = path.read_bytes(), 0
+        while pos < len(data):
+            (length,) = struct.unpack_from("<Q", data, pos)
+            event = Event.FromString(data[pos + 12:pos + 12 + length])
+            pos += 12 + length + 4
+            for value in event.summary.value:
+                tags.setdefault(value.tag, []).append("image" if value.HasField("image") else "scalar")
+    return tags
+
+
+def test_tensorboard_gets_scalars_and_sample_grids(tmp_path):
+    result = run_cli("run_dcgan.py", "--dataset", "synthetic", "--image-size", "16", "--ngf", "8", "--ndf", "8",
+                     "--batch-size", "16", "--max-steps", "4", "--log-every", "2", "--sample-every", "2",
+                     "--no-progress", "--out", str(tmp_path / "run"), "--tensorboard", str(tmp_path / "tb"))
+    assert result.returncode == 0, result.stderr
+    tags = _event_tags(tmp_path / "tb")
+    assert tags["errD"] == ["scalar", "scalar"] and tags["facc"] == ["scalar", "scalar"]
+    assert tags["samples"] == ["image", "image"]
+
+
+def test_tensorboard_without_tensorboardx_says_how_to_install(tmp_path):
+    code = ("import sys; sys.modules['tensorboardX'] = None; from mxgan.cli import main; "
+            f"sys.exit(main(['train', '--dataset', 'synthetic', '--tensorboard', {str(tmp_path / 'tb')!r}]))")
+    result = run_cli("-c", code)
+    assert result.returncode == 2 and "pip install '.[tensorboard]'" in result.stderr
