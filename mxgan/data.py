@@ -7,6 +7,7 @@ batch is converted and tiled to the requested channels when it is drawn.
 
 from __future__ import annotations
 
+import functools
 import queue
 import threading
 from collections.abc import Iterable, Iterator
@@ -80,7 +81,7 @@ class ImageBatches:
         return (self.batch_size, self.channels, *self.images.shape[2:])
 
     def epoch_order(self, epoch: int) -> np.ndarray:
-        return np.random.default_rng([self.seed, epoch]).permutation(len(self.images))
+        return _permutation(self.seed, epoch, len(self.images))
 
     def to_float(self, indices: np.ndarray) -> np.ndarray:
         """Images at ``indices`` as float32 (B, C, S, S) in [-1, 1], as the example scales them."""
@@ -100,6 +101,14 @@ class ImageBatches:
         order = self.epoch_order(epoch)
         for b in range(start, self.batches_per_epoch):
             yield self.to_float(order[b * self.batch_size:(b + 1) * self.batch_size])
+
+
+@functools.lru_cache(maxsize=4)
+def _permutation(seed: int, epoch: int, n: int) -> np.ndarray:
+    """The order of an epoch; cached, as the prefetch thread and the labels of a batch both need it."""
+    order = np.random.default_rng([seed, epoch]).permutation(n)
+    order.setflags(write=False)
+    return order
 
 
 def prefetch(items: Iterable[T], depth: int = 2) -> Iterator[T]:
