@@ -111,3 +111,15 @@ def test_eval_refuses_what_the_classifier_cannot_judge(tmp_path):
 def test_missing_classifier_weights(tmp_path):
     with pytest.raises(MxganError, match="mxgan classifier train"):
         load_classifier(tmp_path / "none.params")
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["eval", "--checkpoint", "x.params", "--num", "1"], "--num must be at least 2"),
+    (["eval", "--checkpoint", "x.params", "--batch-size", "0"], "--batch-size must be positive"),
+    (["classifier", "train", "--epochs", "0"], "--epochs must be positive"),
+    (["classifier", "train", "--train-size", "-5"], "--train-size must be 0 or more"),
+    (["classifier", "fit"], "argument action: invalid choice: 'fit'"),
+])
+def test_bad_eval_and_classifier_flags(argv, expected):
+    result = run_cli("-m", "mxgan.cli", *argv)
+    assert result.returncode == 2 and expected in result.stderr and len(result.stderr.splitlines()) == 1
