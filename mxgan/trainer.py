@@ -201,13 +201,13 @@ def train(cfg: TrainConfig, announce=print) -> TrainResult:
         gan.attach_optimizers()
         restore_optimizers(out, gan, state)
         progress = state.progress
-        announce(f"resuming {out} at epoch {progress.epoch}, iteration {progress.iteration}")
+        if progress.batch >= batches.batches_per_epoch:  # the checkpoint closed its epoch
+            progress = Progress(progress.epoch + 1, 0, progress.iteration)
+        announce(f"resuming {out} at iteration {progress.iteration} (epoch {progress.epoch}, batch {progress.batch})")
     else:
         if start is not None:
             announce(_start_from_checkpoint(gan, cfg, start))
         gan.attach_optimizers()
-    if progress.batch >= batches.batches_per_epoch:  # the checkpoint closed its epoch
-        progress = Progress(progress.epoch + 1, 0, progress.iteration)
     quality = _QualityCheck(cfg, contexts) if _QualityCheck.applies(cfg) else None
     return _loop(cfg, gan, batches, progress, out, quality)
 
