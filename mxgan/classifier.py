@@ -15,8 +15,8 @@ import mxnet as mx
 import numpy as np
 
 from mxgan.checkpoint import load_module_params, save_module_params
-from mxgan.datasets import IDX_DATASETS, load_idx_split, locate_dataset
-from mxgan.download import ensure_dataset
+from mxgan.datasets import IDX_DATASETS, load_idx_split
+from mxgan.download import dataset_folder
 from mxgan.errors import MxganError
 from mxgan.paths import CLASSIFIER_WEIGHTS
 
@@ -47,7 +47,7 @@ def mnist_as_input(images: np.ndarray) -> np.ndarray:
 def load_mnist(data_dir: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
     """MNIST images (N, 28, 28) uint8 and labels of ``split``, downloading them if missing."""
     spec = IDX_DATASETS["mnist"]
-    folder = locate_dataset(spec, data_dir) or ensure_dataset(spec, data_dir / spec.name)
+    folder = dataset_folder(spec, data_dir)
     return load_idx_split(folder, spec, split)
 
 

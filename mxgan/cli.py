@@ -11,8 +11,8 @@ import json
 import sys
 from pathlib import Path
 
-from mxgan.datasets import IDX_DATASETS, default_data_dir, locate_dataset
-from mxgan.download import ensure_dataset
+from mxgan.datasets import IDX_DATASETS, default_data_dir
+from mxgan.download import dataset_folder
 from mxgan.env import configure_threads
 from mxgan.errors import Interrupted, MxganError
 from mxgan.fileio import write_bytes_atomic
@@ -153,7 +153,7 @@ def run_plot(args: argparse.Namespace) -> int:
 def run_download(args: argparse.Namespace) -> int:
     spec = IDX_DATASETS[args.dataset]
     data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
-    folder = locate_dataset(spec, data_dir) or ensure_dataset(spec, data_dir / spec.name)
+    folder = dataset_folder(spec, data_dir)
     print(f"{args.dataset}: all files present in {folder}")
     return 0
 

@@ -17,8 +17,8 @@ from typing import TypeVar
 import cv2
 import numpy as np
 
-from mxgan.datasets import IDX_DATASETS, load_idx_split, locate_dataset
-from mxgan.download import ensure_dataset
+from mxgan.datasets import IDX_DATASETS, load_idx_split
+from mxgan.download import dataset_folder
 from mxgan.errors import MxganError
 
 DATASETS = (*IDX_DATASETS, "synthetic")
@@ -160,6 +160,6 @@ def load_dataset(
     if dataset not in IDX_DATASETS:
         raise MxganError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
     spec = IDX_DATASETS[dataset]
-    folder = locate_dataset(spec, data_dir) or ensure_dataset(spec, data_dir / spec.name)
+    folder = dataset_folder(spec, data_dir)
     images, labels = load_idx_split(folder, spec, split)
     return resize_images(images, image_size), labels

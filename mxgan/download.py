@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from mxgan.datasets import IdxDataset, IdxFile, find_idx_file
+from mxgan.datasets import IdxDataset, IdxFile, find_idx_file, locate_dataset
 from mxgan.errors import MxganError
 
 CHUNK = 1 << 16
@@ -78,3 +78,8 @@ def ensure_dataset(
         if find_idx_file(folder, spec.name) is None:
             download_file(spec, folder, mirrors or mirrors_for(dataset), progress)
     return folder
+
+
+def dataset_folder(dataset: IdxDataset, data_dir: Path) -> Path:
+    """The folder holding ``dataset``: found in ``data_dir`` or a system folder, else downloaded into ``data_dir``."""
+    return locate_dataset(dataset, data_dir) or ensure_dataset(dataset, data_dir / dataset.name)
