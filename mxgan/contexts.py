@@ -6,6 +6,7 @@ import re
 
 import mxnet as mx
 
+from mxgan.env import CPU_WORKERS, cpu_workers_ready
 from mxgan.errors import MxganError
 
 _DEVICE = re.compile(r"^(cpu|gpu)(\d*)$")
@@ -29,6 +30,11 @@ def parse_ctx(spec: str) -> list[mx.Context]:
         raise MxganError(f"--ctx {spec!r} mixes cpu and gpu; use devices of one kind")
     if len(set(contexts)) != len(contexts):
         raise MxganError(f"--ctx {spec!r} names a device twice")
+    if len(contexts) > 1 and contexts[0].device_type == "cpu" and not cpu_workers_ready():
+        raise MxganError(
+            f"--ctx {spec}: several CPU devices need {CPU_WORKERS}=2 set before MXNet is imported "
+            "(the mxgan command does it; in Python call mxgan.env.configure_threads(ctx) first)"
+        )
     gpus = [c for c in contexts if c.device_type == "gpu"]
     if gpus:
         _check_gpus(spec, gpus)

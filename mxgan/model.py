@@ -61,11 +61,13 @@ def build_gan(
     checkpoints (Gluon's) that learned it. ``dtype='float16'`` (GPU) makes the
     inputs, convolution weights and activations half precision; BatchNorm's
     parameters stay float32 (MXNet's type inference) and Adam keeps float32
-    master weights.
+    master weights. On several devices BatchNorm is synchronized across them,
+    so the split does not change the result.
     """
     symG = make_generator_sym(ngf, channels, fix_gamma=fix_gamma_G, image_size=image_size, pad_single_filter=True,
-                              cudnn_tune=cudnn_tune, conditional=conditional)
-    symD = make_discriminator_sym(ndf, image_size=image_size, cudnn_tune=cudnn_tune, conditional=conditional)
+                              cudnn_tune=cudnn_tune, conditional=conditional, devices=len(contexts))
+    symD = make_discriminator_sym(ndf, image_size=image_size, cudnn_tune=cudnn_tune, conditional=conditional,
+                                  devices=len(contexts))
     init = mx.init.Normal(init_sigma)
 
     cond = [mx.io.DataDesc(COND, (batch_size, CLASSES, 1, 1), dtype=dtype)] if conditional else []

@@ -31,19 +31,37 @@ def num_layers(image_size: int) -> int:
     return int(math.log2(image_size)) - 1
 
 
-def _layer_options(no_bias: bool, fix_gamma: bool, eps: float, cudnn_tune: str | None) -> tuple[dict, dict]:
-    """Keyword arguments of every (De)Convolution and of every BatchNorm."""
+def _layer_options(
+    no_bias: bool, fix_gamma: bool, eps: float, cudnn_tune: str | None, devices: int = 1
+) -> tuple[dict, dict]:
+    """Keyword arguments of every (De)Convolution and of every BatchNorm (see :func:`_batch_norm`)."""
     conv = {"kernel": KERNEL, "no_bias": no_bias}
     if cudnn_tune:  # GPU only: cuDNN's algorithm search ('off', 'limited_workspace', 'fastest')
         conv["cudnn_tune"] = cudnn_tune
-    return conv, {"fix_gamma": fix_gamma, "eps": eps}
+    return conv, {"fix_gamma": fix_gamma, "eps": eps, "ndev": devices}
+
+
+def _batch_norm(x: mx.sym.Symbol, name: str, bn: dict) -> mx.sym.Symbol:
+    """BatchNorm; with the batch split over several devices, SyncBatchNorm.
+
+    A plain BatchNorm would normalize each device's slice by its own
+    statistics, so results would depend on how many devices share the batch.
+    SyncBatchNorm computes the whole batch's statistics; its parameters have
+    the same names and shapes, so checkpoints do not depend on the devices.
+    """
+    options = dict(bn)
+    devices = options.pop("ndev")
+    if devices == 1:
+        return mx.sym.BatchNorm(x, name=name, **options)
+    # the key names the shared buffer of the devices' statistics, process-wide
+    return mx.sym.contrib.SyncBatchNorm(x, name=name, ndev=devices, key=f"{name}/{devices}", **options)
 
 
 def _generator_block(x: mx.sym.Symbol, i: int, num_filter: int, conv: dict, bn: dict) -> mx.sym.Symbol:
     """``g{i}`` Deconvolution (x2 upsampling; g1 maps 1x1 to 4x4), ``gbn{i}``, ReLU ``gact{i}``."""
     stride_pad = {} if i == 1 else {"stride": (2, 2), "pad": (1, 1)}
     x = mx.sym.Deconvolution(x, name=f"g{i}", num_filter=num_filter, **stride_pad, **conv)
-    x = mx.sym.BatchNorm(x, name=f"gbn{i}", **bn)
+    x = _batch_norm(x, f"gbn{i}", bn)
     return mx.sym.Activation(x, name=f"gact{i}", act_type="relu")
 
 
@@ -51,22 +69,23 @@ def _discriminator_block(x: mx.sym.Symbol, i: int, num_filter: int, conv: dict, 
     """``d{i}`` strided Convolution (/2), ``dbn{i}`` (none on d1), LeakyReLU(0.2) ``dact{i}``."""
     x = mx.sym.Convolution(x, name=f"d{i}", stride=(2, 2), pad=(1, 1), num_filter=num_filter, **conv)
     if i > 1:
-        x = mx.sym.BatchNorm(x, name=f"dbn{i}", **bn)
+        x = _batch_norm(x, f"dbn{i}", bn)
     return mx.sym.LeakyReLU(x, name=f"dact{i}", act_type="leaky", slope=0.2)
 
 
 def make_generator_sym(
     ngf: int, nc: int, no_bias: bool = True, fix_gamma: bool = True,
     eps: float = 1e-5 + 1e-12, image_size: int = 64, pad_single_filter: bool = False,
-    cudnn_tune: str | None = None, conditional: bool = False,
+    cudnn_tune: str | None = None, conditional: bool = False, devices: int = 1,
 ) -> mx.sym.Symbol:
     """Generator: ``rand`` (N, nz, 1, 1) -> ``gact{L}`` (N, nc, S, S) in [-1, 1].
 
     ``pad_single_filter`` (training, nc = 1 only): see :func:`pad_single_filter_params`.
     ``conditional``: z is concatenated with the one-hot ``cond`` (N, classes, 1, 1) (cDCGAN).
+    ``devices``: how many devices share a batch (see :func:`_batch_norm`).
     """
     layers = num_layers(image_size)
-    conv, bn = _layer_options(no_bias, fix_gamma, eps, cudnn_tune)
+    conv, bn = _layer_options(no_bias, fix_gamma, eps, cudnn_tune, devices)
     x = mx.sym.Variable("rand")                                    # (N, nz, 1, 1)
     if conditional:
         x = mx.sym.concat(x, mx.sym.Variable(COND), dim=1)         # (N, nz + classes, 1, 1)
@@ -120,13 +139,15 @@ def pad_single_filter_params(symbol: mx.sym.Symbol, arg_params: dict) -> dict:
 def make_discriminator_sym(
     ndf: int, no_bias: bool = True, fix_gamma: bool = True,
     eps: float = 1e-5 + 1e-12, image_size: int = 64, cudnn_tune: str | None = None, conditional: bool = False,
+    devices: int = 1,
 ) -> mx.sym.Symbol:
     """Discriminator: ``data`` (N, nc, S, S), ``label`` (N,) -> ``dloss`` (N, 1), P(real).
 
     ``conditional``: the image is concatenated with label maps, ``cond`` broadcast to (N, classes, S, S).
+    ``devices``: how many devices share a batch (see :func:`_batch_norm`).
     """
     layers = num_layers(image_size)
-    conv, bn = _layer_options(no_bias, fix_gamma, eps, cudnn_tune)
+    conv, bn = _layer_options(no_bias, fix_gamma, eps, cudnn_tune, devices)
     x = mx.sym.Variable("data")                                    # (N, nc, S, S)
     if conditional:
         maps = mx.sym.broadcast_to(mx.sym.Variable(COND), shape=(0, 0, image_size, image_size))

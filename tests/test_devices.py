@@ -1,0 +1,25 @@
+"""Data-parallel training: the batch split over devices trains as one device would."""
+
+import subprocess
+import sys
+
+import numpy as np
+from conftest import REPO
+
+START = {"G:g1_weight", "D:d1_weight"}
+
+
+def _train(ctx: str, out) -> dict:
+    subprocess.run([sys.executable, str(REPO / "tests" / "_parallel_steps.py"), ctx, str(out)], check=True,
+                   timeout=300)
+    return dict(np.load(out))
+
+
+def test_two_devices_train_as_one_from_the_same_start(tmp_path):
+    one = _train("cpu", tmp_path / "one.npz")
+    two = _train("cpu0,cpu1", tmp_path / "two.npz")
+    assert one.keys() == two.keys()
+    worst = {name: float(np.abs(one[name] - two[name]).max()) for name in one}
+    assert max(worst.values()) <= 1e-4, sorted(worst.items(), key=lambda kv: -kv[1])[:3]
+    # the steps did move the weights, by far more than that
+    assert np.abs(one["D:d1_weight"] - one["start:d1_weight"]).max() > 1e-2
