@@ -21,12 +21,16 @@ from mxgan.options import (
     add_classifier_arguments,
     add_eval_arguments,
     add_export_arguments,
+    add_launch_arguments,
+    add_pack_arguments,
     add_sample_arguments,
     add_train_arguments,
     validate_bench_args,
     validate_classifier_args,
     validate_eval_args,
     validate_export_args,
+    validate_launch_args,
+    validate_pack_args,
     validate_sample_args,
     validate_train_args,
 )
@@ -64,6 +68,11 @@ SUBCOMMANDS = {
     "plot": ("pictures of a run: loss, D accuracy and FID curves, a montage and a GIF of its sample grids",
              "Write PNG curves, a montage and an animated GIF of a run folder's fixed-noise grids.",
              lambda p: p.add_argument("run", metavar="RUN_DIR", help="a run folder written by mxgan train")),
+    "pack": ("pack a folder of pictures into MXNet RecordIO (.rec + .idx) for --dataset rec",
+             "Pack every image under DIR (centre square, --size px) into OUT.rec and OUT.idx.", add_pack_arguments),
+    "launch": ("run mxgan train in W workers and S parameter servers on this machine (--kvstore dist_*)",
+               "Start MXNet's scheduler, S servers and W workers running `mxgan train TRAIN_FLAGS` on this "
+               "machine, and stop them all when one fails.", add_launch_arguments),
     "download": ("fetch an MNIST-format dataset without training",
                  "Download the four IDX files of a dataset into <data-dir>/<dataset>/, verified by md5.",
                  _add_download_arguments),
@@ -84,7 +93,8 @@ def run_train(args: argparse.Namespace) -> int:
     from mxgan.trainer import train  # imports MXNet, after configure_threads()
 
     result = train(cfg)
-    print(f"trained {result.iterations} steps; checkpoint: {result.checkpoint}; run folder: {cfg.out}")
+    print(f"trained {result.iterations} steps; checkpoint: {result.checkpoint or 'written by worker rank 0'}; "
+          f"run folder: {cfg.out}")
     return 0
 
 
@@ -158,8 +168,26 @@ def run_download(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": run_train, "sample": run_sample, "export": run_export, "bench": run_bench,
-            "eval": run_eval, "classifier": run_classifier, "plot": run_plot, "download": run_download}
+def run_pack(args: argparse.Namespace) -> int:
+    validate_pack_args(args)
+    from mxgan.records import pack_folder
+
+    report = pack_folder(Path(args.folder), Path(args.out), args.size, args.channels, args.format, args.quality,
+                         progress=args.progress)
+    print(report.describe())
+    return 0
+
+
+def run_launch(args: argparse.Namespace) -> int:
+    train_args = validate_launch_args(args)
+    from mxgan.launch import launch
+
+    return launch(args.workers, args.servers, train_args, port=args.port)
+
+
+COMMANDS = {"train": run_train, "sample": run_sample, "export": run_export, "bench": run_bench, "eval": run_eval,
+            "classifier": run_classifier, "plot": run_plot, "pack": run_pack, "launch": run_launch,
+            "download": run_download}
 
 
 def main(argv: list[str] | None = None, prog: str = "mxgan") -> int:

@@ -12,7 +12,7 @@ import queue
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 import cv2
 import numpy as np
@@ -36,13 +36,22 @@ def resize_images(images: np.ndarray, image_size: int) -> np.ndarray:
     return out
 
 
-class ImageBatches:
-    """Shuffled batches of uint8 images, converted per batch.
+class Shard(NamedTuple):
+    """This process's part of every epoch: part ``index`` of ``parts`` equal parts (one per worker)."""
+
+    index: int = 0
+    parts: int = 1
+
+
+WHOLE = Shard()  # a single process reads every image
+
+class ShuffledBatches:
+    """Batches of an indexable image collection in an order fixed by ``(seed, epoch)``.
 
     Parameters
     ----------
-    images : np.ndarray
-        (N, S, S) gray or (N, C, S, S) uint8 images.
+    size : int
+        Images in the collection.
     batch_size : int
         Images per batch; the last partial batch of an epoch is dropped.
     channels : int
@@ -50,57 +59,84 @@ class ImageBatches:
     seed : int
         The order of epoch ``e`` depends only on ``(seed, e)``, so a resumed
         run sees the same batches as an uninterrupted one.
-    labels : np.ndarray, optional
-        (N,) classes, for conditional models (see :meth:`labels_of`).
+    shard : Shard
+        Distributed training: every worker shuffles alike and keeps its own
+        equal part, so all workers run the same number of steps.
+
+    Subclasses say how to read images: :meth:`read` returns (B, 1 or C, S, S) uint8.
     """
 
-    def __init__(self, images: np.ndarray, batch_size: int, channels: int, seed: int,
-                 labels: np.ndarray | None = None):
-        if images.ndim == 3:
-            images = images[:, None]
-        if batch_size > len(images):
+    def __init__(self, size: int, batch_size: int, channels: int, seed: int, shard: Shard = WHOLE):
+        self.size, self.batch_size, self.channels, self.seed, self.shard = size, batch_size, channels, seed, shard
+        if batch_size > size // shard.parts:
+            part = f" (its part for one of {shard.parts} workers: {size // shard.parts})" if shard.parts > 1 else ""
             raise MxganError(
-                f"--batch-size {batch_size} is larger than the dataset ({len(images)} images); "
+                f"--batch-size {batch_size} is larger than the dataset ({size} images{part}); "
                 "use a smaller --batch-size"
             )
-        if images.shape[1] not in (1, channels):
-            raise MxganError(f"images have {images.shape[1]} channels but --channels is {channels}")
-        self.images = images
-        self.labels = labels
-        self.batch_size = batch_size
-        self.channels = channels
-        self.seed = seed
+
+    def read(self, indices: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
 
     @property
     def batches_per_epoch(self) -> int:
-        return len(self.images) // self.batch_size
-
-    @property
-    def shape(self) -> tuple[int, int, int, int]:
-        """The shape of one batch, (B, C, S, S)."""
-        return (self.batch_size, self.channels, *self.images.shape[2:])
+        return self.size // self.shard.parts // self.batch_size
 
     def epoch_order(self, epoch: int) -> np.ndarray:
-        return _permutation(self.seed, epoch, len(self.images))
+        """The indices this process reads in ``epoch``, in order."""
+        part = self.size // self.shard.parts
+        return _permutation(self.seed, epoch, self.size)[self.shard.index * part:(self.shard.index + 1) * part]
 
     def to_float(self, indices: np.ndarray) -> np.ndarray:
         """Images at ``indices`` as float32 (B, C, S, S) in [-1, 1], as the example scales them."""
-        batch = self.images[indices].astype(np.float32) / (255.0 / 2) - 1.0
+        batch = self.read(indices).astype(np.float32) / (255.0 / 2) - 1.0
         if batch.shape[1] != self.channels:
             batch = np.repeat(batch, self.channels, axis=1)
         return batch
-
-    def labels_of(self, epoch: int, batch: int) -> np.ndarray:
-        """The classes of batch ``batch`` of ``epoch`` (the images :meth:`epoch` yields there)."""
-        if self.labels is None:
-            raise MxganError("this dataset has no labels; a conditional model needs mnist or fashion-mnist")
-        return self.labels[self.epoch_order(epoch)[batch * self.batch_size:(batch + 1) * self.batch_size]]
 
     def epoch(self, epoch: int, start: int = 0) -> Iterator[np.ndarray]:
         """Batches ``start..`` of ``epoch``, as float32 arrays."""
         order = self.epoch_order(epoch)
         for b in range(start, self.batches_per_epoch):
             yield self.to_float(order[b * self.batch_size:(b + 1) * self.batch_size])
+
+
+class ImageBatches(ShuffledBatches):
+    """Shuffled batches of uint8 images held in memory, converted per batch.
+
+    Parameters
+    ----------
+    images : np.ndarray
+        (N, S, S) gray or (N, C, S, S) uint8 images.
+    labels : np.ndarray, optional
+        (N,) classes, for conditional models (see :meth:`labels_of`).
+
+    The other parameters are :class:`ShuffledBatches`'.
+    """
+
+    def __init__(self, images: np.ndarray, batch_size: int, channels: int, seed: int,
+                 labels: np.ndarray | None = None, shard: Shard = WHOLE):
+        if images.ndim == 3:
+            images = images[:, None]
+        super().__init__(len(images), batch_size, channels, seed, shard)
+        if images.shape[1] not in (1, channels):
+            raise MxganError(f"images have {images.shape[1]} channels but --channels is {channels}")
+        self.images = images
+        self.labels = labels
+
+    @property
+    def shape(self) -> tuple[int, int, int, int]:
+        """The shape of one batch, (B, C, S, S)."""
+        return (self.batch_size, self.channels, *self.images.shape[2:])
+
+    def read(self, indices: np.ndarray) -> np.ndarray:
+        return self.images[indices]
+
+    def labels_of(self, epoch: int, batch: int) -> np.ndarray:
+        """The classes of batch ``batch`` of ``epoch`` (the images :meth:`epoch` yields there)."""
+        if self.labels is None:
+            raise MxganError("this dataset has no labels; a conditional model needs mnist or fashion-mnist")
+        return self.labels[self.epoch_order(epoch)[batch * self.batch_size:(batch + 1) * self.batch_size]]
 
 
 @functools.lru_cache(maxsize=4)

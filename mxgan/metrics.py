@@ -39,12 +39,17 @@ def step_metrics(D_x: np.ndarray, D_G_z1: np.ndarray, D_G_z2: np.ndarray) -> dic
 
 
 class JsonlLog:
-    """Appends one JSON object per line; each line is flushed so a crash keeps what was logged."""
+    """Appends one JSON object per line; each line is flushed so a crash keeps what was logged.
 
-    def __init__(self, path: Path):
-        self.path = Path(path)
+    ``path`` None writes nothing (the workers of a distributed run other than rank 0).
+    """
+
+    def __init__(self, path: Path | None):
+        self.path = None if path is None else Path(path)
 
     def write(self, record: dict) -> None:
+        if self.path is None:
+            return
         with open(self.path, "a") as f:
             f.write(json.dumps(record) + "\n")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import mxnet as mx
@@ -14,6 +15,8 @@ from mxgan.symbols import (
     pad_single_filter_params,
     unpad_single_filter_params,
 )
+
+UPDATE_ON_KVSTORE = "MXNET_UPDATE_ON_KVSTORE"
 
 
 @dataclass
@@ -31,11 +34,32 @@ class GAN:
     optD: mx.optimizer.Optimizer
     modD_G: mx.mod.Module  # D sharing modD's weights, computing only its input gradient (the G update)
 
-    def attach_optimizers(self) -> None:
+    def attach_optimizers(self, kvstore: object = "local", workers: int = 1) -> None:
         """Give both modules their Adam. Call after any ``set_params``: with several devices the
-        kvstore keeps the weights it sees here as master copies, and would overwrite later ones."""
-        self.modG.init_optimizer(optimizer=self.optG)
-        self.modD.init_optimizer(optimizer=self.optD)
+        kvstore keeps the weights it sees here as master copies, and would overwrite later ones.
+
+        ``kvstore``: a local kvstore's name, or the one dist kvstore of this
+        worker (G and D share it: their parameter names differ). dist_sync
+        sums the ``workers``' gradients and each worker runs Adam on the sum;
+        dist_async runs Adam on the servers (one optimizer for both: G's and
+        D's Adam have the same settings).
+        """
+        kind = getattr(kvstore, "type", kvstore)
+        if kind == "dist_sync":
+            for opt in (self.optG, self.optD):  # the gradient summed over the workers' batches
+                opt.rescale_grad /= workers
+        # MXNet's switch between Adam on the kvstore and Adam in the module; its default (1)
+        # keeps Adam in the kvstore for several local devices
+        previous = os.environ.get(UPDATE_ON_KVSTORE)
+        os.environ[UPDATE_ON_KVSTORE] = "0" if kind == "dist_sync" else "1"
+        try:
+            self.modG.init_optimizer(kvstore=kvstore, optimizer=self.optG)
+            self.modD.init_optimizer(kvstore=kvstore, optimizer=self.optD)
+        finally:
+            if previous is None:
+                del os.environ[UPDATE_ON_KVSTORE]
+            else:
+                os.environ[UPDATE_ON_KVSTORE] = previous
 
 
 def adam(lr: float, beta1: float, wd: float, batch_size: int, dtype: str = "float32") -> mx.optimizer.Optimizer:

@@ -9,10 +9,12 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from mxgan.distributed import check_kvstore
 from mxgan.errors import MxganError
 from mxgan.paths import CLASSIFIER_WEIGHTS
 
-DATASET_CHOICES = ("mnist", "fashion-mnist", "synthetic")
+DATASET_CHOICES = ("mnist", "fashion-mnist", "synthetic", "folder", "rec")
+LABELLED_DATASETS = ("mnist", "fashion-mnist")
 IMAGE_SIZES = (16, 32, 64, 128)
 
 
@@ -56,6 +58,10 @@ class TrainConfig:
     pretrain_d: int = 0
     conditional: bool = False
     tensorboard: str = ""
+    rand_crop: bool = True
+    rand_mirror: bool = True
+    kvstore: str = "local"
+    dist_timeout: float = 120.0
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -63,7 +69,7 @@ class TrainConfig:
 
 # The options a --resume may change; all others come from the run's run.json.
 RESUME_OVERRIDES = ("epochs", "max_steps", "ctx", "log_every", "sample_every", "checkpoint_every", "keep", "progress",
-                    "eval_every", "eval_samples", "tensorboard")
+                    "eval_every", "eval_samples", "tensorboard", "kvstore", "dist_timeout")
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
@@ -71,8 +77,11 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     d = TrainConfig()
     add = parser.add_argument
     add("--dataset", default=d.dataset,
-        help="training images: mnist, fashion-mnist or synthetic (random, for smoke runs)")
-    add("--data-dir", default=None, help="folder holding <dataset>/ (default: $MXGAN_DATA_DIR, else ./data)")
+        help="training images: mnist, fashion-mnist, folder (of pictures), rec (from mxgan pack) or synthetic "
+             "(random, for smoke runs)")
+    add("--data-dir", default=None,
+        help="mnist/fashion-mnist: the folder holding <dataset>/ (default: $MXGAN_DATA_DIR, else ./data); "
+             "folder: the folder of pictures; rec: the .rec file")
     add("--out", default=None,
         help="run folder for checkpoints, samples and metrics (default: runs/<dataset>-<timestamp>)")
     add("--ctx", default=d.ctx,
@@ -104,6 +113,15 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     add("--d-steps", type=int, default=d.d_steps, help="D updates per G update (each on its own real batch)")
     add("--g-steps", type=int, default=d.g_steps, help="G updates after each G turn (each on a fresh z)")
     add("--pretrain-d", type=int, default=d.pretrain_d, help="steps at the start in which only D is trained")
+    add("--rand-crop", action=argparse.BooleanOptionalAction, default=d.rand_crop,
+        help="rec: crop a random 75-100%% square of each image, as the example (else the whole image)")
+    add("--rand-mirror", action=argparse.BooleanOptionalAction, default=d.rand_mirror,
+        help="rec: flip half the images left-right, as the example")
+    add("--kvstore", default=d.kvstore,
+        help="how devices and workers share gradients: local, device, dist_sync or dist_async "
+             "(dist_*: start the processes with mxgan launch)")
+    add("--dist-timeout", type=float, default=d.dist_timeout,
+        help="dist_*: seconds a worker waits for a step before it decides another process died and stops")
     add("--conditional", action="store_true",
         help="cDCGAN: G and D also see the digit (mnist, fashion-mnist); sample --digit 7 then draws sevens")
     add("--tensorboard", default=None, metavar="DIR",
@@ -149,8 +167,12 @@ def validate_train_args(args: argparse.Namespace) -> TrainConfig:
     """
     if args.dataset not in DATASET_CHOICES:
         raise MxganError(f"--dataset {args.dataset!r} is unknown; choose one of {', '.join(DATASET_CHOICES)}")
-    if args.conditional and args.dataset == "synthetic":
-        raise MxganError("--conditional needs labelled data: --dataset mnist or fashion-mnist, not synthetic")
+    if args.conditional and args.dataset not in LABELLED_DATASETS:
+        raise MxganError(f"--conditional needs labelled data: --dataset mnist or fashion-mnist, not {args.dataset}")
+    if args.dataset in ("folder", "rec") and not args.data_dir:
+        what = "the folder of pictures" if args.dataset == "folder" else "the .rec file written by mxgan pack"
+        raise MxganError(f"--dataset {args.dataset} needs --data-dir: {what}")
+    check_kvstore(args.kvstore)
     if args.image_size not in IMAGE_SIZES:
         raise MxganError(
             f"--image-size {args.image_size} is not supported; use one of "
@@ -158,7 +180,7 @@ def validate_train_args(args: argparse.Namespace) -> TrainConfig:
         )
     if args.channels not in (1, 3):
         raise MxganError(f"--channels must be 1 or 3, got {args.channels}")
-    for name in ("batch_size", "nz", "ngf", "ndf", "lr", "epochs", "log_every", "init_sigma"):
+    for name in ("batch_size", "nz", "ngf", "ndf", "lr", "epochs", "log_every", "init_sigma", "dist_timeout"):
         _positive(name.replace("_", "-"), getattr(args, name))
     _positive("eval-samples", args.eval_samples)
     _positive("d-steps", args.d_steps)
@@ -419,3 +441,55 @@ def _with_data_dir(args: argparse.Namespace) -> argparse.Namespace:
 
     args.data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
     return args
+
+
+def add_pack_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``pack`` flags."""
+    add = parser.add_argument
+    add("folder", metavar="DIR", help="folder of pictures (png/jpg/jpeg/bmp/webp, subfolders too)")
+    add("out", metavar="OUT.rec", help="RecordIO file to write; its index goes to OUT.idx beside it")
+    add("--size", type=int, default=64,
+        help="side of the stored squares; --dataset rec crops and resizes them to --image-size")
+    add("--channels", type=int, default=3, help="3 (RGB) or 1 (gray)")
+    add("--format", default="png", choices=("png", "jpg"), help="encoding of the stored images (png: lossless)")
+    add("--quality", type=int, default=95, help="JPEG quality, 1-100 (--format jpg)")
+    add("--no-progress", dest="progress", action="store_false", help="no progress bar")
+
+
+def validate_pack_args(args: argparse.Namespace) -> argparse.Namespace:
+    """Check ``pack`` flags; one clear :class:`MxganError` otherwise."""
+    if not Path(args.folder).is_dir():
+        raise MxganError(f"{args.folder} is not a folder; give the folder of pictures to pack")
+    if not args.out.endswith(".rec"):
+        raise MxganError(f"{args.out}: the output must end in .rec (its index is written beside it as .idx)")
+    if args.size < 8:
+        raise MxganError(f"--size must be at least 8 pixels, got {args.size}")
+    if args.channels not in (1, 3):
+        raise MxganError(f"--channels must be 1 or 3, got {args.channels}")
+    if not 1 <= args.quality <= 100:
+        raise MxganError(f"--quality must be between 1 and 100, got {args.quality}")
+    _check_output_file("OUT.rec", args.out)
+    return args
+
+
+def add_launch_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``launch`` flags."""
+    add = parser.add_argument
+    add("--workers", type=int, default=2, help="training processes (each reads its own part of the data)")
+    add("--servers", type=int, default=1, help="parameter-server processes")
+    add("--port", type=int, default=0, help="the scheduler's port on 127.0.0.1 (0: a free one)")
+    add("train_args", nargs=argparse.REMAINDER, metavar="-- TRAIN_FLAGS",
+        help="the flags of mxgan train, after --; they must include --kvstore dist_sync or dist_async")
+
+
+def validate_launch_args(args: argparse.Namespace) -> list[str]:
+    """``launch`` flags to the workers' ``train`` flags, or one clear :class:`MxganError`."""
+    _positive("workers", args.workers)
+    _positive("servers", args.servers)
+    train_args = args.train_args[1:] if args.train_args[:1] == ["--"] else args.train_args
+    kvstores = [value for flag, value in zip(train_args, train_args[1:]) if flag == "--kvstore"]
+    kvstores += [arg.split("=", 1)[1] for arg in train_args if arg.startswith("--kvstore=")]
+    if not kvstores or not kvstores[-1].startswith("dist"):
+        raise MxganError("mxgan launch runs distributed training: add --kvstore dist_sync (or dist_async) to the "
+                         "train flags after --, e.g. mxgan launch --workers 2 -- --kvstore dist_sync --dataset mnist")
+    return train_args

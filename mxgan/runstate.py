@@ -71,18 +71,23 @@ def set_names(dataset: str, progress: Progress, epoch_end: bool) -> dict[str, st
 
 
 def save_run_checkpoint(
-    out: Path, dataset: str, gan: GAN, progress: Progress, epoch_end: bool, keep: int = 0
+    out: Path, dataset: str, gan: GAN, progress: Progress, epoch_end: bool, keep: int = 0,
+    optimizer_states: bool = True,
 ) -> Path:
     """Write a complete checkpoint set, then ``state.json``; keep the newest ``keep`` sets (0: all).
 
     Returns the path of G's ``.params``. Raises :class:`DivergenceError` (and
-    writes nothing) when a weight is not finite.
+    writes nothing) when a weight is not finite. ``optimizer_states`` False:
+    no ``.states`` (dist_async keeps Adam on the servers, out of reach).
     """
     names = set_names(dataset, progress, epoch_end)
+    if not optimizer_states:
+        names = {role: name for role, name in names.items() if not role.endswith(".states")}
     save_module_params(gan.modD, out / names["D"])
     save_module_params(gan.modG, out / names["G"])
     for role, mod in (("G", gan.modG), ("D", gan.modD)):
-        write_atomic(out / names[f"{role}.states"], mod.save_optimizer_states)
+        if optimizer_states:
+            write_atomic(out / names[f"{role}.states"], mod.save_optimizer_states)
     previous = read_run_state(out) if (out / STATE_FILE).exists() else None
     history = [*previous.history, previous.files] if previous else []
     history = [old for old in history if old != names]
@@ -123,14 +128,21 @@ def restore_weights(out: Path, gan: GAN) -> RunState:
     return state
 
 
-def restore_optimizers(out: Path, gan: GAN, state: RunState) -> None:
-    """Load Adam's moments and update counts of ``state`` (after :meth:`GAN.attach_optimizers`)."""
+def restore_optimizers(out: Path, gan: GAN, state: RunState, on_servers: bool = False) -> bool:
+    """Load Adam's moments and update counts of ``state`` (after :meth:`GAN.attach_optimizers`).
+
+    Returns False, restoring nothing, for a set saved without them (a dist_async
+    run's), or when Adam now runs on dist_async servers, out of reach.
+    """
+    if on_servers or "G.states" not in state.files:
+        return False
     for role, mod, opt in (("G", gan.modG, gan.optG), ("D", gan.modD, gan.optD)):
         states = out / state.files[f"{role}.states"]
         if not states.is_file():
             raise MxganError(f"{states} is missing; the run folder is incomplete")
         mod.load_optimizer_states(str(states))
         _restore_optimizer_counts(opt, state.optimizer_counts[role])
+    return True
 
 
 def remove_stale_temporaries(out: Path) -> None:

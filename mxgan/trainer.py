@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import signal
@@ -19,7 +20,8 @@ from mxgan.alarms import GENERIC_HINT, GRAY_AS_RGB_HINT, OverpoweringAlarm, coll
 from mxgan.checkpoint import settle_aux_states, standard_params
 from mxgan.classifier import load_classifier
 from mxgan.contexts import parse_ctx
-from mxgan.data import ImageBatches, load_dataset, prefetch
+from mxgan.data import Shard, prefetch
+from mxgan.distributed import LOCAL, Cluster, Watchdog, connect
 from mxgan.errors import DivergenceError, Interrupted, MxganError
 from mxgan.fileio import write_bytes_atomic
 from mxgan.formats import (
@@ -43,6 +45,7 @@ from mxgan.runstate import (
     save_run_checkpoint,
 )
 from mxgan.sampling import generate_all, latent
+from mxgan.sources import Batches, training_batches
 from mxgan.step import CLASSES, Labels, StepOutputs, one_hot, train_step
 from mxgan.symbols import make_discriminator_sym
 from mxgan.visual import make_grid, save_png
@@ -51,10 +54,10 @@ GRID_SAMPLES = 64
 
 
 def noise_batch(
-    seed: int, iteration: int, batch_size: int, nz: int, kind: str = "normal", index: int = 0
+    seed: int, iteration: int, batch_size: int, nz: int, kind: str = "normal", index: int = 0, rank: int = 0
 ) -> np.ndarray:
-    """z for ``iteration`` (its ``index``-th batch), a function of these arguments alone (resumable)."""
-    key = [seed, 1, iteration] + ([index] if index else [])
+    """z for ``iteration`` (its ``index``-th batch, on worker ``rank``), a function of these alone (resumable)."""
+    key = [seed, 1, iteration] + ([index] if index or rank else []) + ([rank] if rank else [])
     return latent(np.random.default_rng(key), batch_size, nz, kind)
 
 
@@ -181,14 +184,18 @@ def train(cfg: TrainConfig, announce=print) -> TrainResult:
     """
     out = Path(cfg.out)
     contexts = parse_ctx(cfg.ctx)
-    images, classes = load_dataset(cfg.dataset, Path(cfg.data_dir), cfg.image_size, cfg.seed)
-    batches = ImageBatches(images, cfg.batch_size, cfg.channels, cfg.seed, classes)
+    cluster = connect(cfg.kvstore)
+    if cluster.distributed:
+        announce(f"kvstore {cfg.kvstore}: this worker has rank {cluster.rank} of {cluster.workers}")
+    batches, described = training_batches(cfg, Shard(cluster.rank, cluster.workers))
+    announce(described)
     start = load_generator(cfg.checkpoint) if cfg.checkpoint and not cfg.resume else None
     if start is not None:
         cfg.g_fix_gamma = not start.learns_gamma
-    out.mkdir(parents=True, exist_ok=True)
-    if not cfg.resume:
-        write_bytes_atomic(out / "run.json", json.dumps(cfg.to_json(), indent=2).encode())
+    if cluster.lead:
+        out.mkdir(parents=True, exist_ok=True)
+        if not cfg.resume:
+            write_bytes_atomic(out / "run.json", json.dumps(cfg.to_json(), indent=2).encode())
 
     mx.random.seed(cfg.seed)
     gan = build_gan(contexts, cfg.batch_size, cfg.nz, cfg.ngf, cfg.ndf, cfg.channels, cfg.image_size,
@@ -196,10 +203,12 @@ def train(cfg: TrainConfig, announce=print) -> TrainResult:
                     dtype=cfg.dtype, cudnn_tune=cfg.cudnn_tune or None, conditional=cfg.conditional)
     progress = Progress()
     if cfg.resume:
-        remove_stale_temporaries(out)
+        if cluster.lead:
+            remove_stale_temporaries(out)
         state = restore_weights(out, gan)
-        gan.attach_optimizers()
-        restore_optimizers(out, gan, state)
+        gan.attach_optimizers(cluster.kvstore, cluster.workers)
+        if not restore_optimizers(out, gan, state, cluster.updates_on_servers):
+            announce("Adam restarts: this run's Adam state lived on its dist_async servers, which do not save it")
         progress = state.progress
         if progress.batch >= batches.batches_per_epoch:  # the checkpoint closed its epoch
             progress = Progress(progress.epoch + 1, 0, progress.iteration)
@@ -207,13 +216,30 @@ def train(cfg: TrainConfig, announce=print) -> TrainResult:
     else:
         if start is not None:
             announce(_start_from_checkpoint(gan, cfg, start))
-        gan.attach_optimizers()
-    quality = _QualityCheck(cfg, contexts) if _QualityCheck.applies(cfg) else None
-    return _loop(cfg, gan, batches, progress, out, quality)
+        gan.attach_optimizers(cluster.kvstore, cluster.workers)
+    quality = _QualityCheck(cfg, contexts) if _QualityCheck.applies(cfg) and cluster.lead else None
+    if not cluster.distributed:
+        return _loop(cfg, gan, batches, progress, out, quality)
+    with Watchdog(cfg.dist_timeout, f"worker rank {cluster.rank}") as watchdog:
+        result = _loop(cfg, gan, batches, progress, out, quality, cluster, watchdog)
+    announce(f"worker rank {cluster.rank}: {result.iterations} steps; weights sha256 {weights_digest(gan)}")
+    return result
 
 
-def _loop(cfg: TrainConfig, gan: GAN, batches: ImageBatches, progress: Progress, out: Path,
-          quality: _QualityCheck | None = None) -> TrainResult:
+def weights_digest(gan: GAN) -> str:
+    """A fingerprint of G's and D's weights, which every dist_sync worker should share (BatchNorm's
+    moving statistics are left out: each worker gathers its own, and rank 0's are saved)."""
+    digest = hashlib.sha256()
+    for module in (gan.modG, gan.modD):
+        arg_params, _ = standard_params(module)
+        for name in sorted(arg_params):
+            digest.update(name.encode() + arg_params[name].asnumpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def _loop(cfg: TrainConfig, gan: GAN, batches: Batches, progress: Progress, out: Path,
+          quality: _QualityCheck | None = None, cluster: Cluster = LOCAL,
+          watchdog: Watchdog | None = None) -> TrainResult:
     labels = Labels.create(cfg.batch_size, cfg.dtype, cfg.real_label)
     grid_z = [mx.nd.array(fixed_noise(cfg.seed, cfg.batch_size, cfg.nz, cfg.noise), dtype=cfg.dtype)]
     if cfg.conditional:  # the grid cycles through the digits
@@ -223,24 +249,29 @@ def _loop(cfg: TrainConfig, gan: GAN, batches: ImageBatches, progress: Progress,
         """Conditional models: the real batch's digits, and random digits for G to draw."""
         if not cfg.conditional:
             return {}
-        asked = np.random.default_rng([cfg.seed, 4, iteration]).integers(0, CLASSES, cfg.batch_size)
+        key = [cfg.seed, 4, iteration] + ([cluster.rank] if cluster.rank else [])
+        asked = np.random.default_rng(key).integers(0, CLASSES, cfg.batch_size)
         return {"real_cond": one_hot(batches.labels_of(epoch, batch), cfg.dtype),
                 "fake_cond": one_hot(asked, cfg.dtype)}
 
     def z_batch(iteration: int, index: int = 0) -> mx.nd.NDArray:
-        return mx.nd.array(noise_batch(cfg.seed, iteration, cfg.batch_size, cfg.nz, cfg.noise, index),
-                           dtype=cfg.dtype)
-    log = JsonlLog(out / "metrics.jsonl")
+        return mx.nd.array(noise_batch(cfg.seed, iteration, cfg.batch_size, cfg.nz, cfg.noise, index,
+                                       cluster.rank), dtype=cfg.dtype)
+    log = JsonlLog(out / "metrics.jsonl" if cluster.lead else None)
     total = min(cfg.epochs * batches.batches_per_epoch, cfg.max_steps or math.inf)
     checkpoint, metrics, window = None, {}, _Window()
-    bar = tqdm(initial=progress.iteration, total=total, unit="step", disable=not cfg.progress, dynamic_ncols=True)
+    bar = tqdm(initial=progress.iteration, total=total, unit="step", disable=not (cfg.progress and cluster.lead),
+               dynamic_ncols=True)
     gray_as_rgb = cfg.channels == 3 and cfg.dataset in ("mnist", "fashion-mnist")
     alarm = OverpoweringAlarm(GRAY_AS_RGB_HINT if gray_as_rgb else GENERIC_HINT)
 
-    board = TensorboardLog(cfg.tensorboard) if cfg.tensorboard else None
+    board = TensorboardLog(cfg.tensorboard) if cfg.tensorboard and cluster.lead else None
+    unreadable = 0
 
     def show(name: str, images: np.ndarray) -> None:
         """A sample grid: a PNG in the run folder (and an image in TensorBoard)."""
+        if not cluster.lead:
+            return
         grid = make_grid(images)
         save_png(out / name, grid)
         if board:
@@ -251,8 +282,21 @@ def _loop(cfg: TrainConfig, gan: GAN, batches: ImageBatches, progress: Progress,
             log.write({"iteration": progress.iteration, "warning": message})
             tqdm.write(f"warning: {message}", file=sys.stderr)
 
-    def save(epoch_end: bool) -> Path:
-        return save_run_checkpoint(out, cfg.dataset, gan, progress, epoch_end, cfg.keep)
+    def save(epoch_end: bool) -> Path | None:
+        if not cluster.lead:
+            return None
+        return save_run_checkpoint(out, cfg.dataset, gan, progress, epoch_end, cfg.keep,
+                                   optimizer_states=not cluster.updates_on_servers)
+
+    def report_unreadable() -> None:
+        """Folders: one warning for the files found unreadable since the last one."""
+        nonlocal unreadable
+        found = getattr(batches, "unreadable", [])
+        if len(found) > unreadable:
+            names = ", ".join(str(p) for p in found[unreadable:unreadable + 3])
+            more = f" and {len(found) - unreadable - 3} more" if len(found) - unreadable > 3 else ""
+            warn(f"skipped unreadable images: {names}{more} ({len(found)} so far; each replaced by the next file)")
+            unreadable = len(found)
 
     try:
         with _CtrlC() as ctrl_c:
@@ -266,6 +310,9 @@ def _loop(cfg: TrainConfig, gan: GAN, batches: ImageBatches, progress: Progress,
                                          z_batch(progress.iteration), labels, gan.modD_G, g_due, extra,
                                          **classes(epoch, progress.batch, progress.iteration))
                     window.steps.append((progress.iteration, outputs))
+                    if watchdog:  # a step that never finishes means a peer died
+                        outputs.D_x.wait_to_read()
+                        watchdog.beat()
                     progress = Progress(epoch, progress.batch + 1, progress.iteration + 1)
                     bar.update()
                     epoch_ends = progress.batch == batches.batches_per_epoch
@@ -277,6 +324,7 @@ def _loop(cfg: TrainConfig, gan: GAN, batches: ImageBatches, progress: Progress,
                         if board:
                             board.scalars(metrics, progress.iteration)
                         warn(alarm.update(metrics["facc"], progress.iteration))
+                        report_unreadable()
                     sample_due = cfg.sample_every and progress.iteration % cfg.sample_every == 0
                     if sample_due or (run_ends and not epoch_ends):  # a run's last state is always shown
                         show(f"samples-{progress.iteration:07d}.png", sample_fixed(gan.modG, grid_z))

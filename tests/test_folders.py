@@ -1,0 +1,151 @@
+"""Image folders and RecordIO: real MNIST digits and real photos, written, packed and streamed."""
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+from conftest import run_cli
+
+from mxgan.data import load_images
+from mxgan.folder import FolderBatches, FolderScan, load_image, scan_folder
+from mxgan.records import RecordBatches, check_recordio, pack_folder
+
+PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field", "immunohistochemistry", "retina",
+          "motorcycle")  # real colour photographs shipped inside scikit-image
+
+
+@pytest.fixture(scope="module")
+def digits_folder(tmp_path_factory, mnist_dir):
+    """300 real MNIST test digits as PNG files in nested folders, with a text file and two broken images."""
+    root = tmp_path_factory.mktemp("digits")
+    for i, digit in enumerate(load_images("mnist", mnist_dir.parent, 28, seed=0, split="test")[:300]):
+        folder = root / f"class{i % 3}" / ("deeper" if i % 2 else "")
+        folder.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(folder / f"{i:04d}.png"), digit)
+    (root / "README.txt").write_text("not a picture")
+    (root / "broken.png").write_bytes(b"\x89PNG but not really")
+    (root / "class1" / "empty.jpg").write_bytes(b"")
+    return root
+
+
+@pytest.fixture(scope="module")
+def photos_folder(tmp_path_factory):
+    skimage_data = pytest.importorskip("skimage.data")
+    root = tmp_path_factory.mktemp("photos")
+    for name in PHOTOS:
+        image = skimage_data.stereo_motorcycle()[0] if name == "motorcycle" else getattr(skimage_data, name)()
+        suffix = ".jpg" if name in ("rocket", "retina") else ".png"
+        cv2.imwrite(str(root / f"{name}{suffix}"), cv2.cvtColor(image[..., :3], cv2.COLOR_RGB2BGR))
+    return root
+
+
+def _all_images(batches) -> np.ndarray:
+    """One epoch of batches back as uint8, sorted, so two pipelines' images compare as sets."""
+    images = np.round((np.concatenate(list(batches.epoch(0))) + 1) * 127.5).astype(np.uint8)
+    return np.stack(sorted(images, key=lambda image: image.tobytes()))
+
+
+def test_scan_counts_what_it_skips(digits_folder):
+    scan = scan_folder(digits_folder)
+    assert len(scan.files) == 302 and scan.not_images == 1  # 300 digits + 2 broken; the README skipped
+    assert "1 files that are not images skipped" in scan.describe()
+
+
+def test_unreadable_files_are_replaced_and_counted(digits_folder):
+    batches = FolderBatches(scan_folder(digits_folder), 16, 302, 1, seed=0)
+    epoch = next(batches.epoch(0))
+    assert epoch.shape == (302, 1, 16, 16) and np.isfinite(epoch).all()
+    assert sorted(p.name for p in batches.unreadable) == ["broken.png", "empty.jpg"]
+    again = next(FolderBatches(scan_folder(digits_folder), 16, 302, 1, seed=0).epoch(0))
+    assert np.array_equal(epoch, again)  # the replacement is the same on every run
+
+
+def test_centre_square_crop_and_resize(photos_folder):
+    coffee = load_image(photos_folder / "coffee.png", 32, 3)  # 400x600: the middle 400x400
+    expected = cv2.resize(cv2.imread(str(photos_folder / "coffee.png"))[:, 100:500], (32, 32),
+                          interpolation=cv2.INTER_AREA)
+    assert np.array_equal(coffee, expected[..., ::-1].transpose(2, 0, 1))  # RGB, channels first
+    assert load_image(photos_folder / "coffee.png", 32, 1).shape == (1, 32, 32)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_folder_and_rec_pipelines_give_the_same_images(tmp_path, digits_folder, photos_folder, channels):
+    folder = photos_folder if channels == 3 else digits_folder
+    report = pack_folder(folder, tmp_path / "pack.rec", 32, channels, progress=False)
+    scan = scan_folder(folder)
+    readable = len(scan.files) - len(report.unreadable)
+    assert report.records == readable and check_recordio(tmp_path / "pack.rec") == readable
+    # the readable files only, so that no folder image is a replacement; one batch holds them all
+    readable_scan = FolderScan(folder, [f for f in scan.files if f not in report.unreadable], 0)
+    from_folder = FolderBatches(readable_scan, 32, readable, channels, seed=0)
+    from_rec = RecordBatches(tmp_path / "pack.rec", 32, readable, channels, seed=0, rand_crop=False,
+                             rand_mirror=False)
+    assert np.array_equal(_all_images(from_folder), _all_images(from_rec))
+
+
+def test_rec_mirror_flips_and_crop_changes_images(tmp_path, photos_folder):
+    pack_folder(photos_folder, tmp_path / "p.rec", 32, 3, progress=False)
+    plain = _all_images(RecordBatches(tmp_path / "p.rec", 32, 8, 3, 0, rand_crop=False, rand_mirror=False))
+    mirrored = _all_images(RecordBatches(tmp_path / "p.rec", 32, 8, 3, 0, rand_crop=False, rand_mirror=True))
+    known = {image.tobytes() for image in plain} | {image[..., ::-1].tobytes() for image in plain}
+    assert all(image.tobytes() in known for image in mirrored)
+    cropped = _all_images(RecordBatches(tmp_path / "p.rec", 32, 8, 3, 0, rand_crop=True, rand_mirror=False))
+    assert sum(image.tobytes() not in known for image in cropped) >= 4
+    # an epoch is the same on every run with the same seed, and differs between epochs
+    random = RecordBatches(tmp_path / "p.rec", 32, 8, 3, 0)
+    assert np.array_equal(next(random.epoch(1)), next(random.epoch(1)))
+    assert not np.array_equal(next(random.epoch(1)), next(random.epoch(2)))
+
+
+def test_train_on_a_folder_and_on_its_pack(tmp_path, digits_folder):
+    tiny = ["--image-size", "16", "--channels", "1", "--ngf", "8", "--ndf", "8", "--batch-size", "50",
+            "--max-steps", "8", "--log-every", "4", "--no-progress", "--eval-every", "0"]
+    result = run_cli("run_dcgan.py", "--dataset", "folder", "--data-dir", str(digits_folder), *tiny,
+                     "--out", str(tmp_path / "folder-run"))
+    assert result.returncode == 0, result.stderr
+    assert f"302 images under {digits_folder} (1 files that are not images skipped)" in result.stdout
+    warnings = [json.loads(line)["warning"] for line in (tmp_path / "folder-run" / "metrics.jsonl").open()
+                if "warning" in line]
+    assert any("skipped unreadable images" in w and "broken.png" in w for w in warnings), warnings
+    packed = run_cli("-m", "mxgan.cli", "pack", str(digits_folder), str(tmp_path / "d.rec"), "--size", "16",
+                     "--channels", "1", "--no-progress")
+    assert packed.returncode == 0, packed.stderr
+    assert "packed 300 images" in packed.stdout and "2 unreadable images" in packed.stdout
+    result = run_cli("run_dcgan.py", "--dataset", "rec", "--data-dir", str(tmp_path / "d.rec"), *tiny,
+                     "--out", str(tmp_path / "rec-run"))
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "rec-run" / "state.json").exists()
+
+
+def _one_line_error(result, *words):
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and all(w in lines[0] for w in words), result.stderr
+
+
+def test_bad_folders_and_records_are_one_line(tmp_path, digits_folder):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "texts").mkdir()
+    (tmp_path / "texts" / "a.txt").write_text("x")
+    train = ["run_dcgan.py", "--image-size", "16", "--max-steps", "1", "--no-progress", "--out", str(tmp_path / "r")]
+    _one_line_error(run_cli(*train, "--dataset", "folder", "--data-dir", str(tmp_path / "empty")), "no images")
+    _one_line_error(run_cli(*train, "--dataset", "folder", "--data-dir", str(tmp_path / "texts")),
+                    "no images", "1 files have other extensions")
+    _one_line_error(run_cli(*train, "--dataset", "folder"), "--data-dir")
+    _one_line_error(run_cli(*train, "--dataset", "folder", "--data-dir", str(digits_folder), "--conditional"),
+                    "labelled")
+    assert not (tmp_path / "r").exists()  # nothing was created by a refused run
+
+    pack_folder(digits_folder, tmp_path / "d.rec", 16, 1, progress=False)
+    rec = tmp_path / "d.rec"
+    cut = tmp_path / "cut.rec"
+    cut.write_bytes(rec.read_bytes()[: rec.stat().st_size // 2])
+    (tmp_path / "cut.idx").write_bytes((tmp_path / "d.idx").read_bytes())
+    _one_line_error(run_cli(*train, "--dataset", "rec", "--data-dir", str(cut), timeout=60), "truncated")
+    lone = tmp_path / "lone.rec"
+    lone.write_bytes(rec.read_bytes())
+    _one_line_error(run_cli(*train, "--dataset", "rec", "--data-dir", str(lone)), "lone.idx", "missing")
+    _one_line_error(run_cli("-m", "mxgan.cli", "pack", str(tmp_path / "empty"), str(tmp_path / "e.rec")),
+                    "no images")
+    assert not (tmp_path / "e.rec").exists() and not (tmp_path / "e.idx").exists()
