@@ -12,9 +12,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
 
-from mxgan.env import configure_threads  # noqa: E402
+from mxgan.env import prepare_mxnet  # noqa: E402
 
-configure_threads()
+prepare_mxnet()
 
 from mxgan.datasets import default_data_dir  # noqa: E402
 from mxgan.quality_bench import RUNS, format_results, summarize, train_run  # noqa: E402

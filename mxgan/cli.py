@@ -1,7 +1,7 @@
 """The ``mxgan`` command line: parse, validate, run; errors become one line and an exit code.
 
 ``mxgan train ...`` is ``python run_dcgan.py ...``. MXNet is imported only after
-``OMP_NUM_THREADS`` is set (see :func:`mxgan.env.configure_threads`).
+``OMP_NUM_THREADS`` is set (see :func:`mxgan.env.prepare_mxnet`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from mxgan.datasets import IDX_DATASETS, default_data_dir
 from mxgan.download import dataset_folder
-from mxgan.env import configure_threads
+from mxgan.env import prepare_mxnet
 from mxgan.errors import Interrupted, MxganError
 from mxgan.fileio import write_bytes_atomic
 from mxgan.options import (
@@ -73,6 +73,9 @@ SUBCOMMANDS = {
     "launch": ("run mxgan train in W workers and S parameter servers on this machine (--kvstore dist_*)",
                "Start MXNet's scheduler, S servers and W workers running `mxgan train TRAIN_FLAGS` on this "
                "machine, and stop them all when one fails.", add_launch_arguments),
+    "doctor": ("check the installation: MXNet's build, GPUs, the CUDA libraries of the GPU build",
+               "Print MXNet's build features, the GPUs seen, and each CUDA library the GPU build needs: where it "
+               "was found, or how to install it. Exit code 1 when something is missing.", lambda p: None),
     "download": ("fetch an MNIST-format dataset without training",
                  "Download the four IDX files of a dataset into <data-dir>/<dataset>/, verified by md5.",
                  _add_download_arguments),
@@ -90,7 +93,7 @@ def build_parser(prog: str = "mxgan") -> argparse.ArgumentParser:
 
 def run_train(args: argparse.Namespace) -> int:
     cfg = validate_train_args(args)
-    from mxgan.trainer import train  # imports MXNet, after configure_threads()
+    from mxgan.trainer import train  # imports MXNet, after prepare_mxnet()
 
     result = train(cfg)
     print(f"trained {result.iterations} steps; checkpoint: {result.checkpoint or 'written by worker rank 0'}; "
@@ -100,7 +103,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 def run_sample(args: argparse.Namespace) -> int:
     cfg = validate_sample_args(args)
-    from mxgan.sampling import draw_samples  # imports MXNet, after configure_threads()
+    from mxgan.sampling import draw_samples  # imports MXNet, after prepare_mxnet()
 
     written = draw_samples(cfg)
     print(f"wrote {written[0]}" + (f" and {len(written) - 1} more files" if len(written) > 1 else ""))
@@ -185,15 +188,23 @@ def run_launch(args: argparse.Namespace) -> int:
     return launch(args.workers, args.servers, train_args, port=args.port)
 
 
+def run_doctor(args: argparse.Namespace) -> int:
+    from mxgan.doctor import diagnose, format_report
+
+    lines, problems = diagnose()
+    print(format_report(lines, problems))
+    return 1 if problems else 0
+
+
 COMMANDS = {"train": run_train, "sample": run_sample, "export": run_export, "bench": run_bench, "eval": run_eval,
             "classifier": run_classifier, "plot": run_plot, "pack": run_pack, "launch": run_launch,
-            "download": run_download}
+            "doctor": run_doctor, "download": run_download}
 
 
 def main(argv: list[str] | None = None, prog: str = "mxgan") -> int:
     """Run a command; return its exit code (2: bad input, 3: diverged, 130: interrupted)."""
     args = build_parser(prog).parse_args(argv)  # imports no MXNet
-    configure_threads(getattr(args, "ctx", "cpu"))
+    prepare_mxnet(getattr(args, "ctx", "cpu"))
     try:
         return COMMANDS[args.command](args)
     except Interrupted as exc:

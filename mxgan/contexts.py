@@ -33,7 +33,7 @@ def parse_ctx(spec: str) -> list[mx.Context]:
     if len(contexts) > 1 and contexts[0].device_type == "cpu" and not cpu_workers_ready():
         raise MxganError(
             f"--ctx {spec}: several CPU devices need {CPU_WORKERS}=2 set before MXNet is imported "
-            "(the mxgan command does it; in Python call mxgan.env.configure_threads(ctx) first)"
+            "(the mxgan command does it; in Python call mxgan.env.prepare_mxnet(ctx) first)"
         )
     gpus = [c for c in contexts if c.device_type == "gpu"]
     if gpus:

@@ -13,6 +13,15 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
+def prepare_mxnet(ctx: str = "cpu") -> None:
+    """Everything to do before ``import mxnet``: thread settings for ``ctx``, and, for the GPU
+    build, loading the CUDA libraries of NVIDIA's pip wheels (see :mod:`mxgan.cuda`)."""
+    configure_threads(ctx)
+    from mxgan.cuda import preload
+
+    preload()
+
+
 def several_cpu_devices(ctx: str) -> bool:
     """Whether a ``--ctx`` string names more than one CPU device (``cpu0,cpu1``)."""
     devices = [d for d in ctx.replace(" ", "").split(",") if d]

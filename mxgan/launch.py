@@ -92,9 +92,11 @@ def launch(workers: int, servers: int, train_args: list[str], port: int = 0, ann
             process = subprocess.Popen(command, env={**base, "DMLC_ROLE": role}, stdout=subprocess.PIPE,
                                        stderr=subprocess.STDOUT, text=True, bufsize=1)
             nodes.append(Node(label, process))
-            threading.Thread(target=_relay, args=(nodes[-1], lock), daemon=True).start()
         announce(f"mxgan launch: scheduler on {LOOPBACK}:{base['DMLC_PS_ROOT_PORT']}, {servers} server(s), "
                  f"{workers} worker(s): " + ", ".join(f"{n.label} pid {n.process.pid}" for n in nodes))
+        sys.stdout.flush()
+        for node in nodes:  # their output waits in the pipes until this line is out
+            threading.Thread(target=_relay, args=(node, lock), daemon=True).start()
         return _watch(nodes, announce)
     finally:
         stop_all(nodes)

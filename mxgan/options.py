@@ -199,7 +199,7 @@ def validate_train_args(args: argparse.Namespace) -> TrainConfig:
         except ImportError as exc:
             raise MxganError("--tensorboard needs tensorboardX: pip install '.[tensorboard]'") from exc
         _check_writable(Path(args.tensorboard))
-    from mxgan.contexts import parse_ctx  # imports MXNet: call after mxgan.env.configure_threads()
+    from mxgan.contexts import parse_ctx  # imports MXNet: call after mxgan.env.prepare_mxnet()
     from mxgan.datasets import default_data_dir
 
     contexts = parse_ctx(args.ctx)

@@ -8,9 +8,9 @@ import sys
 
 import numpy as np
 
-from mxgan.env import configure_threads
+from mxgan.env import prepare_mxnet
 
-configure_threads(sys.argv[1])
+prepare_mxnet(sys.argv[1])
 
 import mxnet as mx  # noqa: E402
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from mxgan.env import configure_threads
+from mxgan.env import prepare_mxnet
 
-configure_threads()
+prepare_mxnet()
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -1,0 +1,114 @@
+"""Parameter-server training on 127.0.0.1 with real MXNet scheduler, server and worker processes."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import REPO, data_dir, run_cli
+
+from mxgan.launch import free_port
+
+TINY = ["--dataset", "synthetic", "--image-size", "16", "--ngf", "8", "--ndf", "8", "--batch-size", "32",
+        "--no-progress", "--eval-every", "0", "--log-every", "1"]
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return open(f"/proc/{pid}/stat").read().split()[2] == "Z"  # a zombie has exited
+
+
+def _pids(launch_output: str) -> dict[str, int]:
+    return {label: int(pid) for label, pid in re.findall(r"(scheduler|server \d|worker \d) pid (\d+)", launch_output)}
+
+
+def test_two_workers_one_server_end_with_identical_weights(tmp_path):
+    started = time.perf_counter()
+    result = run_cli("-m", "mxgan.cli", "launch", "--workers", "2", "--servers", "1", "--",
+                     "--kvstore", "dist_sync", *TINY, "--max-steps", "20", "--out", str(tmp_path / "run"), timeout=300)
+    wall = time.perf_counter() - started
+    assert result.returncode == 0, result.stdout + result.stderr
+    digests = re.findall(r"worker rank (\d): 20 steps; weights sha256 (\w+)", result.stdout)
+    assert sorted(rank for rank, _ in digests) == ["0", "1"], result.stdout
+    assert len({digest for _, digest in digests}) == 1, digests  # every weight of G and D agrees
+    assert (tmp_path / "run" / "synthetic_G-0000-0000020.params").exists()  # written once, by rank 0
+    pids = _pids(result.stdout)
+    assert len(pids) == 4 and all(_gone(pid) for pid in pids.values())
+    print(f"2 workers + 1 server, 20 steps: {wall:.1f} s wall")
+
+
+def _wait_for_steps(run_dir, count: int, process, limit: float = 120) -> None:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline and process.poll() is None:
+        metrics = run_dir / "metrics.jsonl"
+        if metrics.exists() and len(metrics.read_text().splitlines()) >= count:
+            return
+        time.sleep(0.2)
+    raise AssertionError("training did not start")
+
+
+def _start(args, env=None, **kwargs):
+    return subprocess.Popen([sys.executable, *args], cwd=REPO, env={**os.environ, "MXGAN_DATA_DIR": str(data_dir()),
+                                                                    **(env or {})},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kwargs)
+
+
+def test_a_killed_worker_stops_the_launch_quickly(tmp_path):
+    launcher = _start(["-m", "mxgan.cli", "launch", "--workers", "2", "--", "--kvstore", "dist_sync", *TINY,
+                       "--max-steps", "100000", "--out", str(tmp_path / "run")])
+    try:
+        _wait_for_steps(tmp_path / "run", 3, launcher)
+        first = launcher.stdout.readline()
+        pids = _pids(first)
+        os.kill(pids["worker 1"], signal.SIGKILL)
+        killed = time.monotonic()
+        output, _ = launcher.communicate(timeout=60)
+        assert time.monotonic() - killed < 30
+    finally:
+        launcher.kill()
+    assert launcher.returncode != 0
+    assert f"worker 1 (pid {pids['worker 1']}) was killed by SIGKILL; stopping the other 3 process(es)" in output
+    assert all(_gone(pid) for pid in pids.values())
+
+
+def test_without_a_launcher_a_lost_peer_ends_the_worker_within_its_timeout(tmp_path):
+    """No launcher watching (several machines): the surviving worker's own watchdog ends it."""
+    env = {"DMLC_PS_ROOT_URI": "127.0.0.1", "DMLC_PS_ROOT_PORT": str(free_port()), "DMLC_NUM_WORKER": "2",
+           "DMLC_NUM_SERVER": "1", "DMLC_NODE_HOST": "127.0.0.1"}
+    serve = ["-c", "import mxnet"]
+    train = ["-m", "mxgan.cli", "train", "--kvstore", "dist_sync", *TINY, "--max-steps", "100000",
+             "--dist-timeout", "5", "--out", str(tmp_path / "run")]
+    nodes = [_start(serve, {**env, "DMLC_ROLE": "scheduler"}), _start(serve, {**env, "DMLC_ROLE": "server"})]
+    workers = [_start(train, {**env, "DMLC_ROLE": "worker"}) for _ in range(2)]
+    try:
+        _wait_for_steps(tmp_path / "run", 3, workers[0])
+        workers[1].kill()
+        killed = time.monotonic()
+        output, _ = workers[0].communicate(timeout=60)
+        assert time.monotonic() - killed < 5 + 15
+        assert workers[0].returncode == 4
+        assert "nothing finished for 5 s; another worker or a server has stopped" in output
+    finally:
+        for process in nodes + workers:
+            process.kill()
+            process.wait()
+
+
+@pytest.mark.parametrize("args, words", [
+    (["train", "--kvstore", "dist_sync"], ["DMLC_ROLE", "mxgan launch --workers 2"]),
+    (["train", "--kvstore", "nccl"], ["--kvstore 'nccl' is unknown", "dist_sync"]),
+    (["launch", "--", "--dataset", "synthetic"], ["add --kvstore dist_sync"]),
+    (["launch", "--workers", "0", "--", "--kvstore", "dist_sync"], ["--workers must be positive"]),
+])
+def test_distributed_mistakes_are_one_line(tmp_path, args, words):
+    result = run_cli("-m", "mxgan.cli", *args, "--out", str(tmp_path / "r")) if args[0] == "train" else \
+        run_cli("-m", "mxgan.cli", *args)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and all(w in lines[0] for w in words), result.stderr
