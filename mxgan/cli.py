@@ -43,6 +43,17 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
+class DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """``--help`` with each flag's default, except where it would say nothing (None, a switch) or the
+    help already tells it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        help_text = action.help or ""
+        if action.default is None or action.nargs == 0 or "default:" in help_text:
+            return help_text
+        return super()._get_help_string(action)
+
+
 def _add_download_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dataset", choices=sorted(IDX_DATASETS), help="dataset to fetch")
     parser.add_argument("--data-dir", default=None,
@@ -87,7 +98,7 @@ def build_parser(prog: str = "mxgan") -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     for name, (summary, description, add_arguments) in SUBCOMMANDS.items():
         add_arguments(commands.add_parser(name, help=summary, description=description,
-                                          formatter_class=argparse.ArgumentDefaultsHelpFormatter))
+                                          formatter_class=DefaultsFormatter))
     return parser
 
 

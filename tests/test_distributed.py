@@ -1,5 +1,6 @@
 """Parameter-server training on 127.0.0.1 with real MXNet scheduler, server and worker processes."""
 
+import json
 import os
 import re
 import signal
@@ -112,3 +113,16 @@ def test_distributed_mistakes_are_one_line(tmp_path, args, words):
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and all(w in lines[0] for w in words), result.stderr
+
+
+def test_dist_async_trains_and_its_resume_says_adam_restarts(tmp_path):
+    run = tmp_path / "run"
+    launch = ["-m", "mxgan.cli", "launch", "--workers", "2", "--", "--kvstore", "dist_async"]
+    result = run_cli(*launch, *TINY, "--max-steps", "10", "--out", str(run), timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    state = json.loads((run / "state.json").read_text())
+    assert set(state["files"]) == {"G", "D"}  # Adam's state stayed on the servers
+    resumed = run_cli(*launch, "--resume", str(run), "--max-steps", "15", "--no-progress", timeout=300)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "Adam restarts" in resumed.stdout and "resuming" in resumed.stdout
+    assert json.loads((run / "state.json").read_text())["progress"]["iteration"] == 15

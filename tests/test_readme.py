@@ -19,7 +19,7 @@ def _block(text: str, marker: str) -> str:
     return match.group(2)
 
 
-COMMANDS = ("train", "sample", "export")
+COMMANDS = ("train", "sample", "export", "pack", "launch")
 
 
 def _help(command: str) -> str:

@@ -1,0 +1,23 @@
+"""Images/s of the picture-folder and RecordIO pipelines next to the training step they feed.
+
+``python bench/pipelines.py [--pictures N]``: cuts N small JPEG pictures from scikit-image's
+photographs (the test extra), packs them, and times both pipelines and the step side by side.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
+
+from mxgan.env import prepare_mxnet  # noqa: E402
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pictures", type=int, default=2000, help="pictures in the generated folder")
+    parser.add_argument("--repeats", type=int, default=5, help="timed blocks per pipeline (median reported)")
+    args = parser.parse_args()
+    prepare_mxnet()
+    from mxgan.pipeline_bench import format_rows, run
+
+    print(format_rows(run(count=args.pictures, repeats=args.repeats)))
