@@ -215,7 +215,8 @@ COMMANDS = {"train": run_train, "sample": run_sample, "export": run_export, "ben
 def main(argv: list[str] | None = None, prog: str = "mxgan") -> int:
     """Run a command; return its exit code (2: bad input, 3: diverged, 130: interrupted)."""
     args = build_parser(prog).parse_args(argv)  # imports no MXNet
-    prepare_mxnet(getattr(args, "ctx", "cpu"))
+    if args.command != "launch":  # the launcher imports no MXNet, and shares the cores among its workers
+        prepare_mxnet(getattr(args, "ctx", "cpu"))
     try:
         return COMMANDS[args.command](args)
     except Interrupted as exc:

@@ -126,3 +126,12 @@ def test_dist_async_trains_and_its_resume_says_adam_restarts(tmp_path):
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert "Adam restarts" in resumed.stdout and "resuming" in resumed.stdout
     assert json.loads((run / "state.json").read_text())["progress"]["iteration"] == 15
+
+
+def test_a_worker_refusing_its_input_ends_the_launch_with_its_line_and_code(tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = run_cli("-m", "mxgan.cli", "launch", "--", "--kvstore", "dist_sync", *TINY[2:], "--dataset", "folder",
+                     "--data-dir", str(tmp_path / "empty"), "--out", str(tmp_path / "run"), timeout=120)
+    assert result.returncode == 2
+    assert "] mxgan: error: --data-dir" in result.stdout and "holds no images" in result.stdout
+    assert re.search(r"mxgan launch: error: worker \d \(pid \d+\) exited with code 2", result.stdout), result.stdout
