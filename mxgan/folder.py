@@ -111,6 +111,11 @@ class FolderBatches(ShuffledBatches):
         raise MxganError(f"none of the {len(self.scan.files)} image files under {self.scan.root} could be "
                          "decoded; check that they are real pictures")
 
+    def require_readable(self) -> None:
+        """Raise :class:`MxganError` unless some file decodes (before a run creates its folder)."""
+        if self._load(0) is None:
+            self._replacement(0)
+
     def read(self, indices: np.ndarray) -> np.ndarray:
         images = list(self._pool.map(self._load, indices))
         return np.stack([self._replacement(i) if im is None else im for i, im in zip(indices, images)])

@@ -17,8 +17,9 @@ def training_batches(cfg: TrainConfig, shard: Shard = WHOLE) -> tuple[Batches, s
     source = Path(cfg.data_dir)
     if cfg.dataset == "folder":
         scan = scan_folder(source)
-        return (FolderBatches(scan, cfg.image_size, cfg.batch_size, cfg.channels, cfg.seed, shard),
-                f"data: {scan.describe()}")
+        pictures = FolderBatches(scan, cfg.image_size, cfg.batch_size, cfg.channels, cfg.seed, shard)
+        pictures.require_readable()
+        return pictures, f"data: {scan.describe()}"
     if cfg.dataset == "rec":
         batches = RecordBatches(source, cfg.image_size, cfg.batch_size, cfg.channels, cfg.seed, cfg.rand_crop,
                                 cfg.rand_mirror, shard)

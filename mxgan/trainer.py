@@ -268,11 +268,11 @@ def _loop(cfg: TrainConfig, gan: GAN, batches: Batches, progress: Progress, out:
     board = TensorboardLog(cfg.tensorboard) if cfg.tensorboard and cluster.lead else None
     unreadable = 0
 
-    def show(name: str, images: np.ndarray) -> None:
-        """A sample grid: a PNG in the run folder (and an image in TensorBoard)."""
+    def show(name: str) -> None:
+        """The fixed-noise sample grid: a PNG in the run folder (and an image in TensorBoard)."""
         if not cluster.lead:
             return
-        grid = make_grid(images)
+        grid = make_grid(sample_fixed(gan.modG, grid_z))
         save_png(out / name, grid)
         if board:
             board.image("samples", grid, progress.iteration)
@@ -327,7 +327,7 @@ def _loop(cfg: TrainConfig, gan: GAN, batches: Batches, progress: Progress, out:
                         report_unreadable()
                     sample_due = cfg.sample_every and progress.iteration % cfg.sample_every == 0
                     if sample_due or (run_ends and not epoch_ends):  # a run's last state is always shown
-                        show(f"samples-{progress.iteration:07d}.png", sample_fixed(gan.modG, grid_z))
+                        show(f"samples-{progress.iteration:07d}.png")
                     if epoch_ends:
                         break
                     every = cfg.checkpoint_every and progress.iteration % cfg.checkpoint_every == 0
@@ -337,7 +337,7 @@ def _loop(cfg: TrainConfig, gan: GAN, batches: Batches, progress: Progress, out:
                         break
                 if progress.batch == batches.batches_per_epoch:
                     checkpoint = save(epoch_end=True)
-                    show(f"samples-epoch-{epoch:04d}.png", sample_fixed(gan.modG, grid_z))
+                    show(f"samples-epoch-{epoch:04d}.png")
                     if quality and (epoch + 1) % cfg.eval_every == 0:
                         report = quality(gan.modG)
                         log.write({"epoch": epoch, "iteration": progress.iteration, "eval": report.to_json()})

@@ -133,6 +133,11 @@ def test_bad_folders_and_records_are_one_line(tmp_path, digits_folder):
     _one_line_error(run_cli(*train, "--dataset", "folder", "--data-dir", str(tmp_path / "texts")),
                     "no images", "1 files have other extensions")
     _one_line_error(run_cli(*train, "--dataset", "folder"), "--data-dir")
+    (tmp_path / "broken").mkdir()
+    for name in ("a.png", "b.jpg"):
+        (tmp_path / "broken" / name).write_bytes(b"no picture in here")
+    _one_line_error(run_cli(*train, "--dataset", "folder", "--data-dir", str(tmp_path / "broken"),
+                            "--batch-size", "2"), "none of the 2 image files", "could be decoded")
     _one_line_error(run_cli(*train, "--dataset", "folder", "--data-dir", str(digits_folder), "--conditional"),
                     "labelled")
     assert not (tmp_path / "r").exists()  # nothing was created by a refused run
