@@ -69,9 +69,10 @@ def test_centre_square_crop_and_resize(photos_folder):
     assert load_image(photos_folder / "coffee.png", 32, 1).shape == (1, 32, 32)
 
 
-@pytest.mark.parametrize("channels", [1, 3])
-def test_folder_and_rec_pipelines_give_the_same_images(tmp_path, digits_folder, photos_folder, channels):
-    folder = photos_folder if channels == 3 else digits_folder
+@pytest.mark.parametrize("pictures, channels", [("digits", 1), ("digits", 3), ("photos", 3)],
+                         ids=["gray-digits", "digits-tiled-to-rgb", "colour-photos"])
+def test_folder_and_rec_pipelines_give_the_same_images(tmp_path, digits_folder, photos_folder, pictures, channels):
+    folder = photos_folder if pictures == "photos" else digits_folder
     report = pack_folder(folder, tmp_path / "pack.rec", 32, channels, progress=False)
     scan = scan_folder(folder)
     readable = len(scan.files) - len(report.unreadable)
