@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 import pytest
 from conftest import run_cli
+from test_resume import _final_params
 
 from mxgan.data import load_images
 from mxgan.folder import FolderBatches, FolderScan, load_image, scan_folder
@@ -155,3 +156,21 @@ def test_bad_folders_and_records_are_one_line(tmp_path, digits_folder):
     _one_line_error(run_cli("-m", "mxgan.cli", "pack", str(tmp_path / "empty"), str(tmp_path / "e.rec")),
                     "no images")
     assert not (tmp_path / "e.rec").exists() and not (tmp_path / "e.idx").exists()
+
+
+@pytest.mark.parametrize("dataset", ["folder", "rec"])
+def test_resume_is_exact_on_pictures(tmp_path, digits_folder, dataset):
+    source = digits_folder
+    if dataset == "rec":
+        source = tmp_path / "d.rec"
+        pack_folder(digits_folder, source, 16, 1, progress=False)
+    # 50-image batches of ~300 pictures: an epoch is 6 steps (5 of the pack's 300), so 4 + 4 crosses one
+    tiny = ["--dataset", dataset, "--data-dir", str(source), "--image-size", "16", "--channels", "1", "--ngf", "8",
+            "--ndf", "8", "--batch-size", "50", "--no-progress", "--eval-every", "0"]
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    assert run_cli("run_dcgan.py", *tiny, "--max-steps", "8", "--out", str(straight)).returncode == 0
+    assert run_cli("run_dcgan.py", *tiny, "--max-steps", "4", "--out", str(resumed)).returncode == 0
+    result = run_cli("run_dcgan.py", "--resume", str(resumed), "--max-steps", "8", "--no-progress")
+    assert result.returncode == 0, result.stderr
+    a, b = _final_params(straight), _final_params(resumed)
+    assert max(np.abs(a[r][k] - b[r][k]).max() for r in a for k in a[r]) <= 1e-6
