@@ -135,3 +135,17 @@ def test_a_worker_refusing_its_input_ends_the_launch_with_its_line_and_code(tmp_
     assert result.returncode == 2
     assert "] mxgan: error: --data-dir" in result.stdout and "holds no images" in result.stdout
     assert re.search(r"mxgan launch: error: worker \d \(pid \d+\) exited with code 2", result.stdout), result.stdout
+
+
+def test_dist_sync_resume_is_exact(tmp_path):
+    from test_resume import _final_params
+
+    launch = ["-m", "mxgan.cli", "launch", "--workers", "2", "--", "--kvstore", "dist_sync"]
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    for run, steps in ((straight, "10"), (resumed, "5")):
+        result = run_cli(*launch, *TINY, "--max-steps", steps, "--out", str(run), timeout=300)
+        assert result.returncode == 0, result.stdout
+    result = run_cli(*launch, "--resume", str(resumed), "--max-steps", "10", "--no-progress", timeout=300)
+    assert result.returncode == 0 and "Adam restarts" not in result.stdout, result.stdout
+    a, b = _final_params(straight), _final_params(resumed)
+    assert max(abs(a[r][k] - b[r][k]).max() for r in a for k in a[r]) <= 1e-6
