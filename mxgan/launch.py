@@ -102,6 +102,9 @@ def launch(workers: int, servers: int, train_args: list[str], port: int = 0, ann
         for node in nodes:  # their output waits in the pipes until this line is out
             threading.Thread(target=_relay, args=(node, lock), daemon=True).start()
         return _watch(nodes, announce)
+    except KeyboardInterrupt:
+        announce("mxgan launch: interrupted; stopping every process")
+        return 130
     finally:
         stop_all(nodes)
 
