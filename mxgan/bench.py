@@ -119,7 +119,7 @@ def gemm_gflops(n: int, repeats: int) -> dict[str, float]:
     return {k: 2 * n**3 / s / 1e9 for k, s in seconds.items()}
 
 
-def _mxgan_contenders(cfg: BenchConfig, batch: int) -> tuple[dict, dict]:
+def mxgan_contenders(cfg: BenchConfig, batch: int) -> tuple[dict, dict]:
     contexts = parse_ctx(cfg.ctx)
     mx.random.seed(0)
     gan = build_gan(contexts, batch, cfg.nz, cfg.ngf, cfg.ndf, cfg.channels, cfg.image_size,
@@ -204,8 +204,8 @@ def step_variants(cfg: BenchConfig, batch: int) -> dict[str, float]:
 def thread_variants(cfg: BenchConfig, batch: int) -> dict[str, float]:
     """mxgan's training images/s in child processes with MXNet's default threads and with
     OMP_NUM_THREADS = the cores (what the mxgan command sets)."""
-    code = ("import json, sys; from mxgan.bench import BenchConfig, _mxgan_contenders, interleaved; "
-            "cfg = BenchConfig(**json.loads(sys.argv[1])); c, s = _mxgan_contenders(cfg, int(sys.argv[2])); "
+    code = ("import json, sys; from mxgan.bench import BenchConfig, mxgan_contenders, interleaved; "
+            "cfg = BenchConfig(**json.loads(sys.argv[1])); c, s = mxgan_contenders(cfg, int(sys.argv[2])); "
             "print(interleaved({'t': c['mxgan train']}, {'t': s['mxgan train']}, cfg.repeats)['t'])")
     speeds = {}
     for label, threads in (("MXNet's default (OMP_NUM_THREADS unset)", None),
@@ -260,7 +260,7 @@ def run(cfg: BenchConfig) -> dict:
     peak = max(gemm.values())
     rows = []
     for batch in cfg.batch_sizes:
-        contenders, syncs = _mxgan_contenders(cfg, batch)
+        contenders, syncs = mxgan_contenders(cfg, batch)
         if cfg.compare == "torch":
             more, more_syncs = _torch_contenders(cfg, batch)
             contenders.update(more)

@@ -45,6 +45,7 @@ class Shard(NamedTuple):
 
 WHOLE = Shard()  # a single process reads every image
 
+
 class ShuffledBatches:
     """Batches of an indexable image collection in an order fixed by ``(seed, epoch)``.
 

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 import os
 
+# With the batch split over CPU devices, SyncBatchNorm blocks a device's engine
+# worker until every device reached it, while copies between the devices
+# (kvstore updates) queue on those same workers: with MXNet's default of one
+# worker per CPU device the second training step deadlocks. Two workers each
+# let the copies run. GPUs copy on their own streams and are not affected.
+CPU_WORKERS = "MXNET_CPU_WORKER_NTHREADS"
+
 
 def available_cores() -> int:
     """Cores this process may run on (respects taskset/cgroup affinity)."""
@@ -42,13 +49,6 @@ def configure_threads(ctx: str = "cpu") -> str:
         os.environ.setdefault(CPU_WORKERS, "2")
     return os.environ.setdefault("OMP_NUM_THREADS", str(available_cores()))
 
-
-# With the batch split over CPU devices, SyncBatchNorm blocks a device's engine
-# worker until every device reached it, while copies between the devices
-# (kvstore updates) queue on those same workers: with MXNet's default of one
-# worker per CPU device the second training step deadlocks. Two workers each
-# let the copies run. GPUs copy on their own streams and are not affected.
-CPU_WORKERS = "MXNET_CPU_WORKER_NTHREADS"
 
 
 def cpu_workers_ready() -> bool:

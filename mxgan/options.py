@@ -9,12 +9,13 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from mxgan.datasets import IDX_DATASETS
 from mxgan.distributed import check_kvstore
 from mxgan.errors import MxganError
 from mxgan.paths import CLASSIFIER_WEIGHTS
 
 DATASET_CHOICES = ("mnist", "fashion-mnist", "synthetic", "folder", "rec")
-LABELLED_DATASETS = ("mnist", "fashion-mnist")
+LABELLED_DATASETS = tuple(IDX_DATASETS)  # MNIST-format: gray, with labels
 IMAGE_SIZES = (16, 32, 64, 128)
 
 

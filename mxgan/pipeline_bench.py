@@ -9,7 +9,7 @@ import cv2
 import mxnet as mx
 import numpy as np
 
-from mxgan.bench import BenchConfig, _mxgan_contenders, interleaved
+from mxgan.bench import BenchConfig, interleaved, mxgan_contenders
 from mxgan.data import prefetch
 from mxgan.folder import FolderBatches, scan_folder
 from mxgan.records import RecordBatches, pack_folder
@@ -54,7 +54,7 @@ def run(count: int = 2000, batch: int = 64, batches: int = 20, repeats: int = 5)
                         break
             return run_once
 
-        train, _ = _mxgan_contenders(BenchConfig(batch_sizes=[batch]), batch)
+        train, _ = mxgan_contenders(BenchConfig(batch_sizes=[batch]), batch)
         contenders = {"training step (mxgan, 64x64x3)": train["mxgan train"],
                       **{name: feed(source) for name, source in sources.items()}}
         seconds = interleaved(contenders, {k: mx.nd.waitall for k in contenders}, repeats)

@@ -60,6 +60,7 @@ def pack_folder(folder: Path, rec: Path, size: int, channels: int, encoding: str
 
     scan = scan_folder(folder)
     images = FolderBatches(scan, size, batch_size=1, channels=channels, seed=0)
+    images.require_readable()  # before any file is written
     idx = index_path(rec)
     rec_tmp, idx_tmp = rec.with_name(f".{rec.name}.tmp"), idx.with_name(f".{idx.name}.tmp")
     # PNG takes a compression level (0-9) where JPEG takes a quality
@@ -74,9 +75,6 @@ def pack_folder(folder: Path, rec: Path, size: int, channels: int, encoding: str
             writer.write_idx(records, mx.recordio.pack_img(header, stored, level, f".{encoding}"))
             records += 1
         writer.close()
-        if not records:
-            raise MxganError(f"none of the {len(scan.files)} image files under {folder} could be decoded; "
-                             "nothing to pack")
         os.replace(rec_tmp, rec)
         os.replace(idx_tmp, idx)
     finally:

@@ -85,8 +85,8 @@ def save_run_checkpoint(
         names = {role: name for role, name in names.items() if not role.endswith(".states")}
     save_module_params(gan.modD, out / names["D"])
     save_module_params(gan.modG, out / names["G"])
-    for role, mod in (("G", gan.modG), ("D", gan.modD)):
-        if optimizer_states:
+    if optimizer_states:
+        for role, mod in (("G", gan.modG), ("D", gan.modD)):
             write_atomic(out / names[f"{role}.states"], mod.save_optimizer_states)
     previous = read_run_state(out) if (out / STATE_FILE).exists() else None
     history = [*previous.history, previous.files] if previous else []

@@ -21,6 +21,7 @@ from mxgan.checkpoint import settle_aux_states, standard_params
 from mxgan.classifier import load_classifier
 from mxgan.contexts import parse_ctx
 from mxgan.data import Shard, prefetch
+from mxgan.datasets import IDX_DATASETS
 from mxgan.distributed import LOCAL, Cluster, Watchdog, connect
 from mxgan.errors import DivergenceError, Interrupted, MxganError
 from mxgan.fileio import write_bytes_atomic
@@ -262,7 +263,7 @@ def _loop(cfg: TrainConfig, gan: GAN, batches: Batches, progress: Progress, out:
     checkpoint, metrics, window = None, {}, _Window()
     bar = tqdm(initial=progress.iteration, total=total, unit="step", disable=not (cfg.progress and cluster.lead),
                dynamic_ncols=True)
-    gray_as_rgb = cfg.channels == 3 and cfg.dataset in ("mnist", "fashion-mnist")
+    gray_as_rgb = cfg.channels == 3 and cfg.dataset in IDX_DATASETS
     alarm = OverpoweringAlarm(GRAY_AS_RGB_HINT if gray_as_rgb else GENERIC_HINT)
 
     board = TensorboardLog(cfg.tensorboard) if cfg.tensorboard and cluster.lead else None
