@@ -23,3 +23,14 @@ def test_two_devices_train_as_one_from_the_same_start(tmp_path):
     assert max(worst.values()) <= 1e-4, sorted(worst.items(), key=lambda kv: -kv[1])[:3]
     # the steps did move the weights, by far more than that
     assert np.abs(one["D:d1_weight"] - one["start:d1_weight"]).max() > 1e-2
+
+
+def test_several_cpu_devices_without_engine_workers_are_one_line(tmp_path):
+    from conftest import run_cli
+
+    result = run_cli("run_dcgan.py", "--dataset", "synthetic", "--ctx", "cpu0,cpu1", "--out", str(tmp_path / "r"),
+                     env={"MXNET_CPU_WORKER_NTHREADS": "1"})
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "MXNET_CPU_WORKER_NTHREADS=2" in lines[0], result.stderr
+    assert not (tmp_path / "r").exists()

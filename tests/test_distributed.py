@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 from conftest import REPO, data_dir, run_cli
 
@@ -149,3 +150,24 @@ def test_dist_sync_resume_is_exact(tmp_path):
     assert result.returncode == 0 and "Adam restarts" not in result.stdout, result.stdout
     a, b = _final_params(straight), _final_params(resumed)
     assert max(abs(a[r][k] - b[r][k]).max() for r in a for k in a[r]) <= 1e-6
+
+
+def test_training_in_a_server_process_is_refused():
+    from mxgan.distributed import check_kvstore
+    from mxgan.errors import MxganError
+
+    env = {"DMLC_ROLE": "server", "DMLC_PS_ROOT_URI": "127.0.0.1", "DMLC_PS_ROOT_PORT": "9000",
+           "DMLC_NUM_WORKER": "2", "DMLC_NUM_SERVER": "1"}
+    with pytest.raises(MxganError, match="DMLC_ROLE=server, but training runs in workers"):
+        check_kvstore("dist_sync", env)
+    check_kvstore("dist_sync", {**env, "DMLC_ROLE": "worker"})  # a worker with every variable may train
+
+
+def test_a_worker_part_smaller_than_a_batch_is_one_line():
+    from mxgan.data import ImageBatches, Shard
+    from mxgan.errors import MxganError
+
+    images = np.zeros((100, 8, 8), np.uint8)
+    assert ImageBatches(images, 50, 1, 0, shard=Shard(1, 2)).batches_per_epoch == 1
+    with pytest.raises(MxganError, match=r"larger than the dataset \(100 images \(its part for one of 2 workers: 50\)"):
+        ImageBatches(images, 64, 1, 0, shard=Shard(0, 2))

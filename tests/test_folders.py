@@ -177,3 +177,33 @@ def test_resume_is_exact_on_pictures(tmp_path, digits_folder, dataset):
     assert result.returncode == 0, result.stderr
     a, b = _final_params(straight), _final_params(resumed)
     assert max(np.abs(a[r][k] - b[r][k]).max() for r in a for k in a[r]) <= 1e-6
+
+
+def test_more_bad_records_are_one_line(tmp_path, digits_folder):
+    train = ["run_dcgan.py", "--image-size", "16", "--max-steps", "1", "--no-progress", "--out", str(tmp_path / "r"),
+             "--dataset", "rec", "--data-dir"]
+    _one_line_error(run_cli(*train, str(tmp_path / "absent.rec")), "absent.rec: no such file")
+    pack_folder(digits_folder, tmp_path / "d.rec", 16, 1, progress=False)
+    shifted = tmp_path / "shifted.rec"
+    shifted.write_bytes(b"\0" * 8 + (tmp_path / "d.rec").read_bytes())  # every record 8 bytes later
+    (tmp_path / "shifted.idx").write_bytes((tmp_path / "d.idx").read_bytes())
+    _one_line_error(run_cli(*train, str(shifted)), "no record at byte 0", "belongs to another .rec")
+    garbage = tmp_path / "garbage.rec"
+    garbage.write_bytes((tmp_path / "d.rec").read_bytes())
+    (tmp_path / "garbage.idx").write_text("not an index\n")
+    _one_line_error(run_cli(*train, str(garbage)), "not a RecordIO index")
+    _one_line_error(run_cli(*train, str(tmp_path / "d.rec"), "--batch-size", "301"), "larger than", "300 images")
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("args, words", [
+    (["{missing}", "{out}/a.rec"], ["is not a folder"]),
+    (["{digits}", "{out}/a.tar"], ["must end in .rec"]),
+    (["{digits}", "{out}/a.rec", "--size", "4"], ["--size must be at least 8"]),
+    (["{digits}", "{out}/a.rec", "--channels", "2"], ["--channels must be 1 or 3"]),
+    (["{digits}", "{out}/a.rec", "--format", "jpg", "--quality", "0"], ["--quality must be between 1 and 100"]),
+])
+def test_pack_mistakes_are_one_line(tmp_path, digits_folder, args, words):
+    filled = [a.format(missing=tmp_path / "missing", out=tmp_path, digits=digits_folder) for a in args]
+    _one_line_error(run_cli("-m", "mxgan.cli", "pack", *filled), *words)
+    assert not list(tmp_path.glob("*.rec")) and not list(tmp_path.glob("*.idx"))
