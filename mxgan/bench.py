@@ -23,8 +23,10 @@ import numpy as np
 
 from mxgan.contexts import parse_ctx
 from mxgan.data import ImageBatches, load_images, prefetch
+from mxgan.ema import GeneratorEMA
 from mxgan.env import available_cores
 from mxgan.model import build_gan
+from mxgan.options import RECIPES
 from mxgan.sampling import bind_generator, generate
 from mxgan.step import Labels, train_step
 from mxgan.symbols import make_dcgan_sym
@@ -132,16 +134,23 @@ def mxgan_contenders(cfg: BenchConfig, batch: int) -> tuple[dict, dict]:
     arg, aux = gan.modG.get_params()
     symG, _ = make_dcgan_sym(cfg.ngf, cfg.ndf, cfg.channels, image_size=cfg.image_size)
     inference = bind_generator(symG, arg, aux, batch, cfg.nz, contexts)
+    ema = GeneratorEMA(gan.modG, RECIPES["default"]["ema_decay"] or 0.999)
 
     def train() -> None:
         for _ in range(cfg.steps):  # as the loop does it: host arrays in, one step
             train_step(gan.modG, gan.modD, mx.nd.array(real), mx.nd.array(z), labels, gan.modD_G)
 
+    def train_with_ema() -> None:
+        for _ in range(cfg.steps):  # the same, with --ema-decay's update after each step
+            train_step(gan.modG, gan.modD, mx.nd.array(real), mx.nd.array(z), labels, gan.modD_G)
+            ema.update()
+
     def infer() -> None:
         for _ in range(cfg.steps):
             generate(inference, z)
 
-    return {"mxgan train": train, "mxgan infer": infer}, {"mxgan train": mx.nd.waitall, "mxgan infer": mx.nd.waitall}
+    contenders = {"mxgan train": train, "mxgan train+EMA": train_with_ema, "mxgan infer": infer}
+    return contenders, dict.fromkeys(contenders, mx.nd.waitall)
 
 
 def _torch_contenders(cfg: BenchConfig, batch: int) -> tuple[dict, dict]:
@@ -268,6 +277,7 @@ def run(cfg: BenchConfig) -> dict:
         seconds = interleaved(contenders, syncs, cfg.repeats)
         speed = {name: cfg.steps * batch / s for name, s in seconds.items()}
         row = {"batch": batch, **{k.replace(" ", "_"): v for k, v in speed.items()}}
+        row["ema_vs_train"] = speed["mxgan train+EMA"] / speed["mxgan train"]
         row["train_gflops"] = speed["mxgan train"] * flops / 1e9
         row["train_vs_gemm_peak"] = row["train_gflops"] / peak
         if cfg.compare == "torch":
@@ -290,7 +300,8 @@ def run(cfg: BenchConfig) -> dict:
 
 
 COLUMNS = [  # (key, header, format)
-    ("batch", "batch", "{:d}"), ("mxgan_train", "train img/s", "{:.1f}"), ("torch_train", "torch train", "{:.1f}"),
+    ("batch", "batch", "{:d}"), ("mxgan_train", "train img/s", "{:.1f}"), ("ema_vs_train", "+EMA x", "{:.3f}"),
+    ("torch_train", "torch train", "{:.1f}"),
     ("train_vs_torch", "x torch", "{:.2f}"), ("train_gflops", "GFLOP/s", "{:.1f}"),
     ("train_vs_gemm_peak", "x GEMM", "{:.2f}"), ("mxgan_infer", "G img/s", "{:.1f}"),
     ("torch_infer", "torch G", "{:.1f}"), ("infer_vs_torch", "x torch", "{:.2f}"), ("data", "data img/s", "{:.0f}"),

@@ -22,7 +22,11 @@ def standard_params(mod: mx.mod.Module) -> tuple[dict[str, mx.nd.NDArray], dict[
 
 def module_params(mod: mx.mod.Module) -> dict[str, mx.nd.NDArray]:
     """The module's parameters as ``{'arg:name': ..., 'aux:name': ...}``, as ``save_params`` keys them."""
-    arg_params, aux_params = standard_params(mod)
+    return keyed_params(*standard_params(mod))
+
+
+def keyed_params(arg_params: dict[str, mx.nd.NDArray], aux_params: dict[str, mx.nd.NDArray]) -> dict:
+    """``arg_params`` and ``aux_params`` as one dict keyed ``arg:name`` / ``aux:name``, in float32."""
     params = {f"arg:{k}": v for k, v in arg_params.items()}
     params.update({f"aux:{k}": v for k, v in aux_params.items()})
     # float32 on disk whatever the training dtype, so any MXNet code can load it
@@ -55,7 +59,11 @@ def save_module_params(mod: mx.mod.Module, path: Path) -> Path:
     DivergenceError
         If any parameter is NaN or Inf: such a checkpoint is never written.
     """
-    params = module_params(mod)
+    return save_params(module_params(mod), path)
+
+
+def save_params(params: dict[str, mx.nd.NDArray], path: Path) -> Path:
+    """Write ``{'arg:name': ..., 'aux:name': ...}`` to ``path`` atomically (see :func:`save_module_params`)."""
     bad = first_non_finite(params)
     if bad is not None:
         raise DivergenceError(f"parameter {bad} is not finite, so {Path(path).name} was not written")

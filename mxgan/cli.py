@@ -124,9 +124,10 @@ def run_sample(args: argparse.Namespace) -> int:
 def run_export(args: argparse.Namespace) -> int:
     validate_export_args(args)
     from mxgan.export import export_generator
-    from mxgan.formats import load_generator
+    from mxgan.recalibrate import load_for_sampling
 
-    for path in export_generator(load_generator(args.checkpoint), args.out, onnx=args.onnx):
+    ckpt = load_for_sampling(args.checkpoint, args.weights, args.recalibrate_bn)
+    for path in export_generator(ckpt, args.out, onnx=args.onnx):
         print(f"wrote {path}")
     return 0
 
@@ -145,14 +146,23 @@ def run_bench(args: argparse.Namespace) -> int:
 def run_eval(args: argparse.Namespace) -> int:
     args = validate_eval_args(args)
     from mxgan.contexts import parse_ctx
-    from mxgan.formats import load_generator
-    from mxgan.quality import evaluate_generator
+    from mxgan.quality import evaluate_generator, evaluate_run, format_run_table
+    from mxgan.recalibrate import load_for_sampling
 
-    report = evaluate_generator(load_generator(args.checkpoint), args.data_dir, args.num, args.seed,
-                                args.batch_size, parse_ctx(args.ctx))
-    print(report.format())
+    contexts = parse_ctx(args.ctx)
+    if args.all:
+        rows = evaluate_run(Path(args.checkpoint), args.weights, args.recalibrate_bn, args.data_dir, args.num,
+                            args.seed, args.batch_size, contexts)
+        print(format_run_table(rows))
+        result = rows
+    else:
+        ckpt = load_for_sampling(args.checkpoint, args.weights, args.recalibrate_bn, args.seed, contexts)
+        report = evaluate_generator(ckpt, args.data_dir, args.num, args.seed, args.batch_size, contexts)
+        print(f"{ckpt.path}:")
+        print(report.format())
+        result = report.to_json()
     if args.json:
-        write_bytes_atomic(Path(args.json), json.dumps(report.to_json(), indent=1).encode())
+        write_bytes_atomic(Path(args.json), json.dumps(result, indent=1).encode())
     return 0
 
 

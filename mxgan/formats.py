@@ -28,7 +28,7 @@ import numpy as np
 from mxgan.checkpoint import split_arg_aux
 from mxgan.errors import MxganError
 from mxgan.params_file import read_params
-from mxgan.runstate import STATE_FILE, read_run_state
+from mxgan.runstate import EMA_ROLE, STATE_FILE, read_run_state
 from mxgan.step import CLASSES
 from mxgan.symbols import COND, SUPPORTED_IMAGE_SIZES, make_discriminator_sym, make_generator_sym
 
@@ -92,16 +92,53 @@ class GeneratorCheckpoint:
                 + (" --conditional" if a.conditional else ""))
 
 
-def resolve(spec: str, role: str = "G") -> tuple[Path, Path | None]:
+BEST = ":best"  # RUN_DIR:best, the evaluated checkpoint set with the lowest FID-MNIST
+
+
+def _run_set(run: Path, spec: str) -> dict[str, str]:
+    """The checkpoint set ``spec`` names in run folder ``run``: its newest, or (``RUN_DIR:best``) its best."""
+    state = read_run_state(run)
+    if not spec.endswith(BEST):
+        return state.files
+    if state.best is None:
+        raise MxganError(f"{spec}: that run never evaluated its generator (no best epoch in {STATE_FILE}); "
+                         "only MNIST runs with --eval-every check their quality")
+    return state.best["files"]
+
+
+def _choose_weights(path: Path, weights: str | None) -> Path:
+    """A G file, or its sibling with the other weights: ``_G-`` raw, ``_G_ema-`` the moving average."""
+    is_ema = f"_{EMA_ROLE}-" in path.name
+    if weights is None or (weights == "ema") == is_ema:
+        return path
+    name = path.name.replace(f"_{EMA_ROLE}-", "_G-") if is_ema else path.name.replace("_G-", f"_{EMA_ROLE}-", 1)
+    other = path.with_name(name)
+    if other == path or not other.is_file():
+        kind = "moving-average (EMA) weights (trained without --ema-decay)" if weights == "ema" else "raw weights"
+        raise MxganError(f"--weights {weights}: no {kind} beside {path}")
+    return other
+
+
+def resolve(spec: str, role: str = "G", weights: str | None = None) -> tuple[Path, Path | None]:
     """A ``.params`` path (and its ``-symbol.json``, if any) from a file, a prefix or a run folder.
 
     ``prefix`` means ``prefix-NNNN.params`` with the highest NNNN; a run folder
     means the newest checkpoint its ``state.json`` names (else its newest
-    ``*_G-NNNN.params``; ``*_D-`` for ``role='D'``).
+    ``*_G-NNNN.params``; ``*_D-`` for ``role='D'``), and ``RUN_DIR:best`` its
+    best evaluated one. For G, ``weights`` picks ``raw`` or ``ema`` (G's moving
+    average); None takes a run folder's EMA weights where it has them, and a
+    file as it is.
     """
+    run = Path(spec[: -len(BEST)]) if spec.endswith(BEST) else Path(spec)
+    if spec.endswith(BEST) and not (run / STATE_FILE).is_file():
+        raise MxganError(f"{spec}: {run} is not a run folder with a {STATE_FILE}")
     path = Path(spec)
-    if path.is_dir() and (path / STATE_FILE).is_file():
-        path = path / read_run_state(path).files[role]
+    if run.is_dir() and (run / STATE_FILE).is_file():
+        files = _run_set(run, spec)
+        ema = role == "G" and weights != "raw" and EMA_ROLE in files
+        if weights == "ema" and not ema:
+            raise MxganError(f"--weights ema: {spec} has no moving-average (EMA) weights (trained without --ema-decay)")
+        path, weights = run / files[EMA_ROLE if ema else role], None
     elif path.is_dir():
         candidates = sorted(path.glob(f"*_{role}-[0-9][0-9][0-9][0-9].params"))
         if not candidates:
@@ -112,6 +149,8 @@ def resolve(spec: str, role: str = "G") -> tuple[Path, Path | None]:
         if not candidates:
             raise MxganError(f"--checkpoint {spec}: no such file, and no {spec}-NNNN.params to take as a prefix")
         path = candidates[-1]
+    if role == "G":
+        path = _choose_weights(path, weights)
     prefix = re.sub(r"-\d{4}\.params$", "", str(path))
     symbol = Path(f"{prefix}-symbol.json")
     return path, symbol if symbol.is_file() and prefix != str(path) else None
@@ -234,15 +273,16 @@ def _symbol_fix_gamma(symbol_path: Path | None) -> bool | None:
     return flags == {"True"} if flags else None
 
 
-def load_generator(spec: str) -> GeneratorCheckpoint:
-    """Load a generator checkpoint in any of the four formats (file, prefix or run folder).
+def load_generator(spec: str, weights: str | None = None) -> GeneratorCheckpoint:
+    """Load a generator checkpoint in any of the four formats (file, prefix or run folder;
+    ``weights`` as :func:`resolve`).
 
     Raises
     ------
     MxganError
         Unreadable file, unknown layout, a discriminator, or inconsistent shapes.
     """
-    path, symbol_path = resolve(spec, "G")
+    path, symbol_path = resolve(spec, "G", weights)
     fmt, params = _standard_names(read_params(path), path)
     if fmt == "module" and symbol_path is not None:
         fmt = "model"
@@ -257,7 +297,7 @@ def load_generator(spec: str) -> GeneratorCheckpoint:
 
 def sibling_discriminator(pathG: Path) -> Path | None:
     """The ``_D`` file saved beside a ``_G`` file (as the example and mxgan name them), if it exists."""
-    pathD = pathG.with_name(pathG.name.replace("_G", "_D", 1))
+    pathD = pathG.with_name(pathG.name.replace(f"_{EMA_ROLE}-", "_D-").replace("_G", "_D", 1))
     return pathD if pathD != pathG and pathD.is_file() else None
 
 

@@ -62,19 +62,21 @@ class GAN:
                 os.environ[UPDATE_ON_KVSTORE] = previous
 
 
-def adam(lr: float, beta1: float, wd: float, batch_size: int, dtype: str = "float32") -> mx.optimizer.Optimizer:
+def adam(lr: float, beta1: float, wd: float, batch_size: int, dtype: str = "float32",
+         beta2: float = 0.999) -> mx.optimizer.Optimizer:
     """The example's Adam, with the gradient rescaling Module would choose (1 / batch size).
 
     For float16 weights it updates float32 master copies (``multi_precision``).
     """
-    return mx.optimizer.create("adam", learning_rate=lr, beta1=beta1, wd=wd, rescale_grad=1.0 / batch_size,
-                               multi_precision=dtype == "float16")
+    return mx.optimizer.create("adam", learning_rate=lr, beta1=beta1, beta2=beta2, wd=wd,
+                               rescale_grad=1.0 / batch_size, multi_precision=dtype == "float16")
 
 
 def build_gan(
     contexts: list[mx.Context], batch_size: int, nz: int, ngf: int, ndf: int, channels: int,
     image_size: int, lr: float, beta1: float, wd: float, init_sigma: float, fix_gamma_G: bool = True,
     dtype: str = "float32", cudnn_tune: str | None = None, conditional: bool = False,
+    lr_d: float | None = None, beta2: float = 0.999,
 ) -> GAN:
     """G and D bound on ``contexts``, initialized with Normal(``init_sigma``); Adam not yet attached.
 
@@ -86,7 +88,8 @@ def build_gan(
     inputs, convolution weights and activations half precision; BatchNorm's
     parameters stay float32 (MXNet's type inference) and Adam keeps float32
     master weights. On several devices BatchNorm is synchronized across them,
-    so the split does not change the result.
+    so the split does not change the result. ``lr`` is G's learning rate, and
+    D's too unless ``lr_d`` is given.
     """
     symG = make_generator_sym(ngf, channels, fix_gamma=fix_gamma_G, image_size=image_size, pad_single_filter=True,
                               cudnn_tune=cudnn_tune, conditional=conditional, devices=len(contexts))
@@ -102,8 +105,9 @@ def build_gan(
 
     modD = bind_discriminator(symD, (batch_size, channels, image_size, image_size), contexts, dtype, conditional)
     modD.init_params(initializer=init)
-    return GAN(modG, modD, adam(lr, beta1, wd, batch_size, dtype), adam(lr, beta1, wd, batch_size, dtype),
-               bind_input_gradient_module(modD, contexts))
+    optG = adam(lr, beta1, wd, batch_size, dtype, beta2)
+    optD = adam(lr if lr_d is None else lr_d, beta1, wd, batch_size, dtype, beta2)
+    return GAN(modG, modD, optG, optD, bind_input_gradient_module(modD, contexts))
 
 
 def set_generator_params(modG: mx.mod.Module, arg_params: dict, aux_params: dict) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import tempfile
 import time
 from dataclasses import asdict, dataclass
@@ -12,17 +13,31 @@ from pathlib import Path
 from mxgan.datasets import IDX_DATASETS
 from mxgan.distributed import check_kvstore
 from mxgan.errors import MxganError
-from mxgan.paths import CLASSIFIER_WEIGHTS
+from mxgan.paths import CLASSIFIER_WEIGHTS, STATE_FILE
+
+WEIGHTS = ("raw", "ema")  # a run's generator weights: as trained, or their moving average
 
 DATASET_CHOICES = ("mnist", "fashion-mnist", "synthetic", "folder", "rec")
 LABELLED_DATASETS = tuple(IDX_DATASETS)  # MNIST-format: gray, with labels
 IMAGE_SIZES = (16, 32, 64, 128)
+DATASET_CHANNELS = {name: 1 for name in LABELLED_DATASETS} | {"synthetic": 3, "folder": 3, "rec": 3}
+
+# Training defaults a recipe sets; a flag given on the command line wins over its recipe.
+# "example" is MXNet's example/gan/dcgan.py exactly; "default" departs from it where
+# bench/README.md ("Choosing the default recipe") measured a gain. channels None: the data's own.
+RECIPES = {
+    "default": {"channels": None, "batch_size": 64, "lr_g": 4e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999,
+                "g_steps": 2, "ema_decay": 0.999},
+    "example": {"channels": 3, "batch_size": 64, "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999,
+                "g_steps": 1, "ema_decay": 0.0},
+}
 
 
 @dataclass
 class TrainConfig:
     """Everything a training run depends on; saved as ``run.json`` in the run folder."""
 
+    recipe: str = "default"
     dataset: str = "mnist"
     data_dir: str = ""
     out: str = ""
@@ -33,8 +48,10 @@ class TrainConfig:
     nz: int = 100
     ngf: int = 64
     ndf: int = 64
-    lr: float = 2e-4
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
     beta1: float = 0.5
+    beta2: float = 0.999
     wd: float = 0.0
     init_sigma: float = 0.02
     epochs: int = 25
@@ -63,6 +80,7 @@ class TrainConfig:
     rand_mirror: bool = True
     kvstore: str = "local"
     dist_timeout: float = 120.0
+    ema_decay: float = 0.0
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -88,13 +106,24 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     add("--ctx", default=d.ctx,
         help="devices: cpu, gpu0, gpu0,gpu1 or cpu0,cpu1 (the batch is split across them)")
     add("--image-size", type=int, default=d.image_size, help="image side in pixels: 16, 32, 64 or 128")
-    add("--channels", type=int, default=d.channels, help="image channels: 3 (gray tiled to RGB, as the example) or 1")
-    add("--batch-size", type=int, default=d.batch_size, help="images per step")
+    add("--channels", type=int, default=None,
+        help="image channels, 1 or 3 (default: the data's own, 1 for mnist and fashion-mnist; --recipe example: 3, "
+             "gray tiled to RGB as the example does)")
+    add("--batch-size", type=int, default=None, help="images per step (default: the recipe's, 64)")
     add("--nz", type=int, default=d.nz, help="latent vector length")
     add("--ngf", type=int, default=d.ngf, help="generator width")
     add("--ndf", type=int, default=d.ndf, help="discriminator width")
-    add("--lr", type=float, default=d.lr, help="Adam learning rate (G and D)")
-    add("--beta1", type=float, default=d.beta1, help="Adam beta1")
+    add("--recipe", default=d.recipe, choices=tuple(RECIPES),
+        help="training defaults: default (measured in bench/README.md) or example (MXNet's example/gan exactly: "
+             "3 channels, its Adam, 1 G update per step, no EMA); flags given explicitly override either")
+    add("--lr", type=float, default=None, help="Adam learning rate of G and D (sets --lr-g and --lr-d)")
+    add("--lr-g", type=float, default=None, help="G's Adam learning rate (default: --lr, else the recipe's)")
+    add("--lr-d", type=float, default=None, help="D's Adam learning rate (default: --lr, else the recipe's)")
+    add("--beta1", type=float, default=None, help="Adam beta1 (default: the recipe's)")
+    add("--beta2", type=float, default=None, help="Adam beta2 (default: the recipe's)")
+    add("--ema-decay", type=float, default=None,
+        help="keep an exponential moving average of G's weights with this decay, ramped up early on, saved as "
+             "<dataset>_G_ema-NNNN.params and used for samples (0: off; default: the recipe's)")
     add("--wd", type=float, default=d.wd, help="weight decay")
     add("--init-sigma", type=float, default=d.init_sigma, help="std of the Normal weight initializer")
     add("--epochs", type=int, default=d.epochs, help="passes over the dataset")
@@ -112,7 +141,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         help="D's target for real images; 0.9 is one-sided label smoothing (G still aims at 1)")
     add("--noise", default=d.noise, choices=("normal", "uniform"), help="z ~ N(0, 1) (the example's) or U(-1, 1)")
     add("--d-steps", type=int, default=d.d_steps, help="D updates per G update (each on its own real batch)")
-    add("--g-steps", type=int, default=d.g_steps, help="G updates after each G turn (each on a fresh z)")
+    add("--g-steps", type=int, default=None,
+        help="G updates after each G turn, each on a fresh z (default: the recipe's)")
     add("--pretrain-d", type=int, default=d.pretrain_d, help="steps at the start in which only D is trained")
     add("--rand-crop", action=argparse.BooleanOptionalAction, default=d.rand_crop,
         help="rec: crop a random 75-100%% square of each image, as the example (else the whole image)")
@@ -142,8 +172,27 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _positive(name: str, value: float) -> None:
-    if value <= 0:
+    if not (value > 0 and math.isfinite(value)):
         raise MxganError(f"--{name} must be positive, got {value}")
+
+
+def _unit_interval(name: str, value: float, hint: str = "") -> None:
+    """``value`` in [0, 1)."""
+    if not 0 <= value < 1:
+        raise MxganError(f"--{name} must be in [0, 1), got {value}{hint}")
+
+
+def apply_recipe(args: argparse.Namespace) -> None:
+    """Fill the flags left unset from ``--recipe``'s values (``--lr`` sets both learning rates)."""
+    if args.recipe not in RECIPES:
+        raise MxganError(f"--recipe {args.recipe!r} is unknown; choose one of {', '.join(RECIPES)}")
+    if args.lr is not None:
+        _positive("lr", args.lr)
+        args.lr_g = args.lr if args.lr_g is None else args.lr_g
+        args.lr_d = args.lr if args.lr_d is None else args.lr_d
+    for name, value in RECIPES[args.recipe].items():
+        if getattr(args, name) is None:
+            setattr(args, name, DATASET_CHANNELS.get(args.dataset, 3) if value is None else value)
 
 
 def _check_writable(out: Path) -> None:
@@ -174,6 +223,7 @@ def validate_train_args(args: argparse.Namespace) -> TrainConfig:
         what = "the folder of pictures" if args.dataset == "folder" else "the .rec file written by mxgan pack"
         raise MxganError(f"--dataset {args.dataset} needs --data-dir: {what}")
     check_kvstore(args.kvstore)
+    apply_recipe(args)
     if args.image_size not in IMAGE_SIZES:
         raise MxganError(
             f"--image-size {args.image_size} is not supported; use one of "
@@ -181,7 +231,8 @@ def validate_train_args(args: argparse.Namespace) -> TrainConfig:
         )
     if args.channels not in (1, 3):
         raise MxganError(f"--channels must be 1 or 3, got {args.channels}")
-    for name in ("batch_size", "nz", "ngf", "ndf", "lr", "epochs", "log_every", "init_sigma", "dist_timeout"):
+    for name in ("batch_size", "nz", "ngf", "ndf", "lr_g", "lr_d", "epochs", "log_every", "init_sigma",
+                 "dist_timeout"):
         _positive(name.replace("_", "-"), getattr(args, name))
     _positive("eval-samples", args.eval_samples)
     _positive("d-steps", args.d_steps)
@@ -191,8 +242,9 @@ def validate_train_args(args: argparse.Namespace) -> TrainConfig:
     for name in ("max_steps", "sample_every", "wd", "checkpoint_every", "keep", "eval_every", "pretrain_d"):
         if getattr(args, name) < 0:
             raise MxganError(f"--{name.replace('_', '-')} must be 0 or more, got {getattr(args, name)}")
-    if not 0 <= args.beta1 < 1:
-        raise MxganError(f"--beta1 must be in [0, 1), got {args.beta1}")
+    _unit_interval("beta1", args.beta1)
+    _unit_interval("beta2", args.beta2)
+    _unit_interval("ema-decay", args.ema_decay, " (0 turns the EMA off; 0.999 is usual)")
 
     if args.tensorboard:
         try:
@@ -214,7 +266,8 @@ def validate_train_args(args: argparse.Namespace) -> TrainConfig:
         resolve(args.checkpoint, "G")  # exists, or one clear error now
     data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
     out = Path(args.out) if args.out else Path("runs") / f"{args.dataset}-{time.strftime('%Y%m%d-%H%M%S')}"
-    if (out / "run.json").exists():
+    # a folder whose run failed before its first checkpoint holds nothing to lose: the same command may reuse it
+    if (out / STATE_FILE).exists() or any(out.glob("*.params")):
         raise MxganError(f"--out {out} already holds a run; continue it with --resume {out}, or choose a new --out")
     _check_writable(out)
     values = {k: v for k, v in vars(args).items() if k in TrainConfig.__dataclass_fields__}
@@ -228,19 +281,43 @@ def _resume_config(args: argparse.Namespace) -> TrainConfig:
     run = Path(args.resume)
     try:
         saved = json.loads((run / "run.json").read_text())
+        if "lr" in saved:  # written before G and D had a learning rate each
+            saved.setdefault("lr_g", saved["lr"])
+            saved.setdefault("lr_d", saved["lr"])
         cfg = TrainConfig(**{k: v for k, v in saved.items() if k in TrainConfig.__dataclass_fields__})
     except FileNotFoundError as exc:
         raise MxganError(f"--resume {run}: no run.json there; pass the run folder a training run created") from exc
     except (ValueError, TypeError) as exc:
         raise MxganError(f"--resume {run}: run.json is damaged ({exc})") from exc
-    if not (run / "state.json").exists():
-        raise MxganError(f"--resume {run}: no checkpoint was written in that run yet; start it again instead")
+    if not (run / STATE_FILE).exists():
+        raise MxganError(f"--resume {run}: no checkpoint was written in that run yet; start it again "
+                         "(the same command may reuse its --out)")
     _check_writable(run)
     for name in RESUME_OVERRIDES:
         setattr(cfg, name, getattr(args, name))
     cfg.tensorboard = cfg.tensorboard or ""
     cfg.out, cfg.resume = str(run), str(run)
     return cfg
+
+
+def add_generator_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags that choose the generator of ``sample``, ``eval`` and ``export``."""
+    add = parser.add_argument
+    add("--checkpoint", required=True,
+        help="generator checkpoint: a file, a prefix or a run folder, in any of the 4 formats; RUN_DIR:best is a "
+             "run's evaluated checkpoint with the lowest FID-MNIST")
+    add("--weights", default=None, choices=WEIGHTS,
+        help="raw: G's weights at the checkpoint; ema: their moving average (--ema-decay runs; default: ema where "
+             "a run folder has it, else the file given)")
+    add("--recalibrate-bn", type=int, default=0, metavar="K",
+        help="re-estimate BatchNorm's moving statistics over K training-mode batches of fresh z first (precise BN; "
+             "0: use the saved ones)")
+
+
+def check_generator_args(args: argparse.Namespace) -> None:
+    """The flags of :func:`add_generator_arguments`."""
+    if args.recalibrate_bn < 0:
+        raise MxganError(f"--recalibrate-bn must be 0 or more batches, got {args.recalibrate_bn}")
 
 
 @dataclass
@@ -261,14 +338,15 @@ class SampleConfig:
     batch_size: int = 64
     noise: str = ""
     digit: str = ""
+    weights: str | None = None
+    recalibrate_bn: int = 0
 
 
 def add_sample_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``sample`` flags."""
     d = SampleConfig(checkpoint="")
+    add_generator_arguments(parser)
     add = parser.add_argument
-    add("--checkpoint", required=True,
-        help="generator checkpoint: a file, a prefix or a run folder, in any of the 4 formats")
     add("--num", type=int, default=d.num, help="images to draw")
     add("--out", default=d.out, help="grid PNG to write")
     add("--seed", type=int, default=d.seed, help="seed of the latent vectors")
@@ -297,6 +375,7 @@ def _check_output_file(flag: str, path: str) -> None:
 
 def validate_sample_args(args: argparse.Namespace) -> SampleConfig:
     """``mxgan sample`` flags to a :class:`SampleConfig`, or one clear :class:`MxganError`."""
+    check_generator_args(args)
     for name in ("num", "batch_size"):
         _positive(name.replace("_", "-"), getattr(args, name))
     if args.interpolate < 0 or args.interpolate > args.num:
@@ -323,8 +402,7 @@ def validate_sample_args(args: argparse.Namespace) -> SampleConfig:
 
 def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``export`` flags."""
-    parser.add_argument("--checkpoint", required=True,
-                        help="generator checkpoint: a file, a prefix or a run folder, in any of the 4 formats")
+    add_generator_arguments(parser)
     parser.add_argument("--out", required=True, metavar="PREFIX",
                         help="writes PREFIX-symbol.json and PREFIX-0000.params")
     parser.add_argument("--onnx", action="store_true", help="also write PREFIX.onnx (needs the onnx extra)")
@@ -332,6 +410,7 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
 
 def validate_export_args(args: argparse.Namespace) -> argparse.Namespace:
     """Check ``mxgan export`` flags; one clear :class:`MxganError` otherwise."""
+    check_generator_args(args)
     _check_output_file("--out", f"{args.out}-symbol.json")
     return args
 
@@ -394,9 +473,10 @@ def validate_bench_args(args: argparse.Namespace):
 
 def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``eval`` flags."""
+    add_generator_arguments(parser)
     add = parser.add_argument
-    add("--checkpoint", required=True,
-        help="generator checkpoint: a file, a prefix or a run folder, in any of the 4 formats")
+    add("--all", action="store_true",
+        help="--checkpoint RUN_DIR: a row for every checkpoint set the run folder holds, the best one marked")
     add("--num", type=int, default=10000, help="samples to judge")
     add("--seed", type=int, default=0, help="seed of the latent vectors")
     add("--batch-size", type=int, default=250, help="images per forward pass")
@@ -419,6 +499,9 @@ def add_classifier_arguments(parser: argparse.ArgumentParser) -> None:
 
 def validate_eval_args(args: argparse.Namespace) -> argparse.Namespace:
     """Check ``eval`` flags; one clear :class:`MxganError` otherwise."""
+    check_generator_args(args)
+    if args.all and not (Path(args.checkpoint) / STATE_FILE).is_file():
+        raise MxganError(f"--all needs a run folder of mxgan train as --checkpoint; {args.checkpoint} is not one")
     for name in ("num", "batch_size"):
         _positive(name.replace("_", "-"), getattr(args, name))
     if args.num < 2:

@@ -6,6 +6,11 @@
 - The histogram of predicted digits, its KL divergence to uniform, and the
   digits below 2% of samples: mode collapse shows up there first.
 - The mean top-1 confidence: how digit-like the samples are.
+- Precision and recall (Kynkaanniemi et al. 2019), density and coverage (Naeem
+  et al. 2020), on the same features against the MNIST test set, with k = 5
+  nearest neighbours: FID mixes "blurry but diverse" with "sharp but
+  collapsed"; precision and density fall for the first, recall and coverage for
+  the second.
 
 Generated images (1 or 3 channels, 16-64 px, in [-1, 1]) are averaged to gray
 and resized to 28x28 as the classifier expects. The MNIST reference takes the
@@ -27,6 +32,8 @@ from mxgan.data import resize_images
 from mxgan.errors import MxganError
 
 RARE_SHARE = 0.02
+NEIGHBOURS = 5  # k of the k-nearest-neighbour balls (Naeem et al.'s choice)
+MANIFOLD_REALS = 10000  # test images the neighbourhood metrics compare against, at most
 FLOOR_SAMPLES = 10000
 EVAL_SIZES = (16, 32, 64)
 
@@ -69,10 +76,53 @@ def frechet_distance(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.n
 
 @dataclass
 class Reference:
-    """The MNIST test set's feature Gaussian, and the train-vs-test distance (the floor)."""
+    """The MNIST test set's features and their Gaussian, and the train-vs-test distance (the floor)."""
 
     test: tuple[np.ndarray, np.ndarray]
     floor: float
+    features: np.ndarray  # (N, D) classifier features of the test images, for the neighbourhood metrics
+
+
+def _squared_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(len(a), len(b)) squared Euclidean distances, in float64."""
+    a, b = a.astype(np.float64), b.astype(np.float64)
+    return np.maximum((a * a).sum(1)[:, None] + (b * b).sum(1)[None] - 2.0 * a @ b.T, 0.0)
+
+
+def _row_chunks(rows: int, chunk: int = 1000):
+    return (slice(start, start + chunk) for start in range(0, rows, chunk))
+
+
+def _knn_radii(features: np.ndarray, k: int) -> np.ndarray:
+    """Squared distance from each point to its k-th nearest neighbour among the others."""
+    radii = np.empty(len(features))
+    for rows in _row_chunks(len(features)):
+        distances = _squared_distances(features[rows], features)
+        radii[rows] = np.partition(distances, k, axis=1)[:, k]  # column 0 is the point itself
+    return radii
+
+
+def neighbourhood_metrics(real: np.ndarray, fake: np.ndarray, k: int = NEIGHBOURS) -> dict[str, float]:
+    """Precision, recall, density and coverage of ``fake`` against ``real`` features (k-NN balls).
+
+    - precision: share of fakes inside some real point's ball;
+    - recall: share of reals inside some fake point's ball;
+    - density: how many real balls hold a fake, on average, divided by k (about 1 when they match);
+    - coverage: share of real balls that hold at least one fake.
+    """
+    if min(len(real), len(fake)) <= k:
+        return dict.fromkeys(("precision", "recall", "density", "coverage"), float("nan"))
+    real_radii, fake_radii = _knn_radii(real, k), _knn_radii(fake, k)
+    balls_holding = np.zeros(len(fake))
+    covered = np.zeros(len(real), bool)
+    for rows in _row_chunks(len(fake)):
+        inside = _squared_distances(fake[rows], real) <= real_radii[None]
+        balls_holding[rows] = inside.sum(axis=1)
+        covered |= inside.any(axis=0)
+    recalled = np.concatenate([(_squared_distances(real[rows], fake) <= fake_radii[None]).any(axis=1)
+                               for rows in _row_chunks(len(real))])
+    return {"precision": float((balls_holding > 0).mean()), "recall": float(recalled.mean()),
+            "density": float(balls_holding.sum() / (k * len(fake))), "coverage": float(covered.mean())}
 
 
 def as_training_data(images: np.ndarray, image_size: int) -> np.ndarray:
@@ -85,11 +135,13 @@ def mnist_reference(classifier: Classifier, data_dir: Path, image_size: int) -> 
     test_images, _ = load_mnist(data_dir, "test")
     train_images, _ = load_mnist(data_dir, "train")
 
-    def features(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return gaussian(classifier.predict(to_classifier_input(as_training_data(images, image_size)))[1])
+    def features(images: np.ndarray) -> np.ndarray:
+        return classifier.predict(to_classifier_input(as_training_data(images, image_size)))[1]
 
-    test = features(test_images)
-    return Reference(test=test, floor=frechet_distance(features(train_images[:FLOOR_SAMPLES]), test))
+    test_features = features(test_images)
+    test = gaussian(test_features)
+    floor = frechet_distance(gaussian(features(train_images[:FLOOR_SAMPLES])), test)
+    return Reference(test=test, floor=floor, features=test_features)
 
 
 @dataclass
@@ -103,6 +155,10 @@ class QualityReport:
     kl_to_uniform: float
     rare_digits: list[int]   # digits below 2% of samples
     mean_confidence: float
+    precision: float = 0.0  # see neighbourhood_metrics
+    recall: float = 0.0
+    density: float = 0.0
+    coverage: float = 0.0
     agreement: float | None = None  # conditional models: share classified as the digit asked for
 
     def to_json(self) -> dict:
@@ -117,6 +173,8 @@ class QualityReport:
             f"share %   {shares}",
             f"KL(histogram || uniform) {self.kl_to_uniform:.4f}; digits below {RARE_SHARE:.0%}: {rare}; "
             f"mean top-1 confidence {self.mean_confidence:.3f}",
+            f"precision {self.precision:.3f}  recall {self.recall:.3f}  density {self.density:.3f}  "
+            f"coverage {self.coverage:.3f}  (k = {NEIGHBOURS} nearest neighbours in the classifier's features)",
         ] + ([] if self.agreement is None else [
             f"classifier agrees with the requested digit: {100 * self.agreement:.1f}%"]))
 
@@ -129,28 +187,63 @@ def judge(images: np.ndarray, classifier: Classifier, reference: Reference,
     predicted = probs.argmax(axis=1)
     counts = np.bincount(predicted, minlength=10)
     share = counts / counts.sum()
+    # as many test images as samples (Naeem et al.): the metrics depend on the two set sizes
+    reals = reference.features[:min(len(images), MANIFOLD_REALS)]
     kl = float(np.sum(np.where(share > 0, share * np.log(np.maximum(share, 1e-12) * 10), 0.0)))
     return QualityReport(
         num=len(images), fid=frechet_distance(gaussian(features), reference.test), fid_floor=reference.floor,
         histogram=[round(float(s), 6) for s in share], kl_to_uniform=kl,
         rare_digits=[d for d in range(10) if share[d] < RARE_SHARE],
         mean_confidence=float(probs.max(axis=1).mean()),
+        **neighbourhood_metrics(reals, features),
         agreement=None if requested is None else float((predicted == requested).mean()),
     )
 
 
 def evaluate_generator(ckpt, data_dir: Path, num: int = 10000, seed: int = 0, batch_size: int = 250,
-                       contexts: list | None = None) -> QualityReport:
+                       contexts: list | None = None, judged_by: tuple[Classifier, Reference] | None = None,
+                       ) -> QualityReport:
     """``mxgan eval``: judge ``num`` samples of a loaded generator checkpoint against MNIST.
 
     A conditional model is asked for every digit equally often, and the report
-    says how often it drew the digit asked for.
+    says how often it drew the digit asked for. ``judged_by``: a classifier and
+    its reference for this image size, when judging several generators.
     """
     from mxgan.classifier import load_classifier
     from mxgan.sampling import generate_all, noise
 
     check_mnist_shaped(ckpt.arch.nc, ckpt.arch.image_size)
-    classifier = load_classifier(contexts=contexts)
+    if judged_by is None:
+        classifier = load_classifier(contexts=contexts)
+        judged_by = classifier, mnist_reference(classifier, data_dir, ckpt.arch.image_size)
     digits = np.arange(num) % 10 if ckpt.arch.conditional else None
     images = generate_all(ckpt, noise(seed, num, ckpt.arch.nz, ckpt.arch.noise), "eval", batch_size, contexts, digits)
-    return judge(images, classifier, mnist_reference(classifier, data_dir, ckpt.arch.image_size), digits)
+    return judge(images, *judged_by, digits)
+
+
+def evaluate_run(run: Path, weights: str | None, recalibrate: int, data_dir: Path, num: int = 10000, seed: int = 0,
+                 batch_size: int = 250, contexts: list | None = None) -> list[dict]:
+    """``mxgan eval RUN_DIR --all``: every checkpoint set a run folder holds, judged alike, oldest first."""
+    from mxgan.classifier import load_classifier
+    from mxgan.recalibrate import load_for_sampling
+    from mxgan.runstate import read_run_state
+
+    state = read_run_state(run)
+    best = state.best["files"] if state.best else None
+    classifier, reference, rows = load_classifier(contexts=contexts), None, []
+    for files in state.sets():
+        ckpt = load_for_sampling(str(run / files["G"]), weights or ("ema" if "G_ema" in files else "raw"),
+                                 recalibrate, seed, contexts)
+        reference = reference or mnist_reference(classifier, data_dir, ckpt.arch.image_size)
+        report = evaluate_generator(ckpt, data_dir, num, seed, batch_size, contexts, (classifier, reference))
+        rows.append({"file": ckpt.path.name, "best": files == best, **report.to_json()})
+    return rows
+
+
+def format_run_table(rows: list[dict]) -> str:
+    """The rows of :func:`evaluate_run` as a table (``*``: the run's best, as ``RUN_DIR:best`` selects it)."""
+    lines = ["checkpoint | FID-MNIST | rarest digit | mean confidence | precision | recall | density | coverage"]
+    lines += [f"{r['file']}{' *' if r['best'] else ''} | {r['fid']:.2f} | {100 * min(r['histogram']):.1f}% | "
+              f"{r['mean_confidence']:.3f} | {r['precision']:.3f} | {r['recall']:.3f} | {r['density']:.3f} | "
+              f"{r['coverage']:.3f}" for r in rows]
+    return "\n".join(lines)

@@ -3,7 +3,9 @@
 A checkpoint set is four files, each written to a temporary name and renamed:
 ``<dataset>_G-NNNN.params`` and ``_D-NNNN.params`` (the example's
 ``Module.save_params`` format), and ``_G-NNNN.states`` / ``_D-NNNN.states``
-(``Module.save_optimizer_states``). Epoch-end sets are named by the epoch as
+(``Module.save_optimizer_states``); with ``--ema-decay``, a fifth,
+``<dataset>_G_ema-NNNN.params``, holds G's averaged weights (same format) with
+BatchNorm statistics re-estimated for them. Epoch-end sets are named by the epoch as
 the example names them; a set taken mid-epoch (Ctrl-C, ``--checkpoint-every``,
 ``--max-steps``) adds the iteration, ``-NNNN-IIIIIII``, so no set is ever
 overwritten. ``state.json`` is written last and names the newest complete
@@ -18,13 +20,14 @@ from pathlib import Path
 
 import mxnet as mx
 
-from mxgan.checkpoint import load_module_params, save_module_params
+from mxgan.checkpoint import keyed_params, load_module_params, save_module_params, save_params
 from mxgan.errors import MxganError
 from mxgan.fileio import write_atomic, write_bytes_atomic
 from mxgan.model import GAN, set_generator_params
+from mxgan.paths import STATE_FILE
 
-STATE_FILE = "state.json"
 ROLES = ("G", "D")
+EMA_ROLE = "G_ema"  # G's moving average, in sets of runs with --ema-decay
 
 
 @dataclass
@@ -44,6 +47,15 @@ class RunState:
     files: dict[str, str]                       # 'G', 'D', 'G.states', 'D.states' -> file name
     optimizer_counts: dict[str, dict]           # 'G', 'D' -> Adam update counts
     history: list[dict[str, str]] = field(default_factory=list)  # older sets, oldest first
+    ema_updates: int = 0  # updates folded into G's moving average (its ramp-up)
+    best: dict | None = None  # {'epoch', 'fid', 'files'}: the evaluated set with the lowest FID-MNIST
+
+    def sets(self) -> list[dict[str, str]]:
+        """Every checkpoint set still on disk, oldest first (the best one too, where it is older)."""
+        kept = [*self.history, self.files]
+        if self.best and self.best["files"] not in kept:
+            kept.insert(0, self.best["files"])
+        return kept
 
 
 def _optimizer_counts(opt: mx.optimizer.Optimizer) -> dict:
@@ -62,29 +74,43 @@ def _restore_optimizer_counts(opt: mx.optimizer.Optimizer, saved: dict) -> None:
     opt.num_update = saved["num_update"]
 
 
-def set_names(dataset: str, progress: Progress, epoch_end: bool) -> dict[str, str]:
-    """File names of the checkpoint set at ``progress``."""
+def set_names(dataset: str, progress: Progress, epoch_end: bool, ema: bool = False) -> dict[str, str]:
+    """File names of the checkpoint set at ``progress`` (``ema``: with G's moving average)."""
     suffix = f"{progress.epoch:04d}" if epoch_end else f"{progress.epoch:04d}-{progress.iteration:07d}"
     names = {role: f"{dataset}_{role}-{suffix}.params" for role in ROLES}
     names.update({f"{role}.states": f"{dataset}_{role}-{suffix}.states" for role in ROLES})
+    if ema:
+        names[EMA_ROLE] = f"{dataset}_{EMA_ROLE}-{suffix}.params"
     return names
+
+
+@dataclass
+class EmaSnapshot:
+    """G's moving average as it is saved: standard-shape weights, re-estimated BatchNorm statistics."""
+
+    arg_params: dict[str, mx.nd.NDArray]
+    aux_params: dict[str, mx.nd.NDArray]
+    updates: int
 
 
 def save_run_checkpoint(
     out: Path, dataset: str, gan: GAN, progress: Progress, epoch_end: bool, keep: int = 0,
-    optimizer_states: bool = True,
+    optimizer_states: bool = True, ema: EmaSnapshot | None = None,
 ) -> Path:
-    """Write a complete checkpoint set, then ``state.json``; keep the newest ``keep`` sets (0: all).
+    """Write a complete checkpoint set, then ``state.json``; keep the newest ``keep`` sets (0: all),
+    and always the best one.
 
     Returns the path of G's ``.params``. Raises :class:`DivergenceError` (and
     writes nothing) when a weight is not finite. ``optimizer_states`` False:
     no ``.states`` (dist_async keeps Adam on the servers, out of reach).
     """
-    names = set_names(dataset, progress, epoch_end)
+    names = set_names(dataset, progress, epoch_end, ema is not None)
     if not optimizer_states:
         names = {role: name for role, name in names.items() if not role.endswith(".states")}
     save_module_params(gan.modD, out / names["D"])
     save_module_params(gan.modG, out / names["G"])
+    if ema is not None:
+        save_params(keyed_params(ema.arg_params, ema.aux_params), out / names[EMA_ROLE])
     if optimizer_states:
         for role, mod in (("G", gan.modG), ("D", gan.modD)):
             write_atomic(out / names[f"{role}.states"], mod.save_optimizer_states)
@@ -95,12 +121,39 @@ def save_run_checkpoint(
     state = RunState(
         progress=progress, files=names, history=history[cut:],
         optimizer_counts={"G": _optimizer_counts(gan.optG), "D": _optimizer_counts(gan.optD)},
+        ema_updates=0 if ema is None else ema.updates, best=previous.best if previous else None,
     )
+    _write_state(out, state)
+    _remove_sets(out, [old for old in history[:cut] if not state.best or old != state.best["files"]])
+    return out / names["G"]
+
+
+def _write_state(out: Path, state: RunState) -> None:
     write_bytes_atomic(out / STATE_FILE, json.dumps(asdict(state), indent=1).encode())
-    for old in history[:cut]:  # only once state.json no longer names them
+
+
+def _remove_sets(out: Path, sets: list[dict[str, str]]) -> None:
+    """Delete the files of ``sets`` (call only once ``state.json`` no longer names them)."""
+    for old in sets:
         for name in old.values():
             (out / name).unlink(missing_ok=True)
-    return out / names["G"]
+
+
+def record_evaluation(out: Path, epoch: int, fid: float) -> bool:
+    """Note the FID-MNIST of the newest checkpoint set; keep it as the run's best if it is the lowest yet.
+
+    Returns whether it became the best. A best set that ``--keep`` already let go
+    of is deleted when a better one replaces it.
+    """
+    state = read_run_state(out)
+    if state.best is not None and state.best["fid"] <= fid:
+        return False
+    replaced = state.best["files"] if state.best else None
+    state.best = {"epoch": epoch, "fid": fid, "files": state.files}
+    _write_state(out, state)
+    if replaced is not None and replaced not in [*state.history, state.files]:
+        _remove_sets(out, [replaced])
+    return True
 
 
 def read_run_state(out: Path) -> RunState:
@@ -111,6 +164,7 @@ def read_run_state(out: Path) -> RunState:
         return RunState(
             progress=Progress(**raw["progress"]), files=raw["files"],
             optimizer_counts=raw["optimizer_counts"], history=raw.get("history", []),
+            ema_updates=raw.get("ema_updates", 0), best=raw.get("best"),
         )
     except FileNotFoundError as exc:
         raise MxganError(

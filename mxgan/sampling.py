@@ -169,10 +169,10 @@ def _write_outputs(cfg, images: np.ndarray, columns: int | None) -> list[Path]:
 def draw_samples(cfg) -> list[Path]:
     """``mxgan sample``: draw images as ``cfg`` (a :class:`mxgan.options.SampleConfig`) asks; return files written."""
     from mxgan.contexts import parse_ctx
-    from mxgan.formats import load_generator
+    from mxgan.recalibrate import load_for_sampling
 
     contexts = parse_ctx(cfg.ctx)
-    ckpt = load_generator(cfg.checkpoint)
+    ckpt = load_for_sampling(cfg.checkpoint, cfg.weights, cfg.recalibrate_bn, cfg.seed, contexts)
     ckptD = _nice_discriminator(cfg, ckpt) if cfg.nice else None
     z, digits, columns = _latents(cfg, ckpt)
     images = generate_all(ckpt, z, cfg.bn, cfg.batch_size, contexts, digits)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import mxnet as mx
 
+from mxgan.compat import gradient_arrays
 from mxgan.symbols import COND
 
 CLASSES = 10  # conditional models: one-hot digits
@@ -72,16 +73,15 @@ def accumulate_gradients(modD: mx.mod.Module, batches: list[mx.io.DataBatch]) ->
     the gradient buffers, which also drops what other passes (the G step's pass
     through D) added since the last update.
 
-    It is the one place in mxgan that touches Module internals
-    (``modD._exec_group.grad_arrays``): the Module API has no call to clear
-    accumulated gradients.
+    The Module API has no call to clear accumulated gradients, so the buffers
+    come from :func:`mxgan.compat.gradient_arrays`.
 
     Returns
     -------
     list of NDArray
         D's output, P(real), for each batch (copies: D's output buffer is reused).
     """
-    for per_param in modD._exec_group.grad_arrays:
+    for per_param in gradient_arrays(modD):
         for grad in per_param:
             grad[:] = 0
     outputs = []

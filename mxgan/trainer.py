@@ -17,16 +17,18 @@ import numpy as np
 from tqdm import tqdm
 
 from mxgan.alarms import GENERIC_HINT, GRAY_AS_RGB_HINT, OverpoweringAlarm, collapse_warning
-from mxgan.checkpoint import settle_aux_states, standard_params
+from mxgan.checkpoint import load_module_params, settle_aux_states, standard_params
 from mxgan.classifier import load_classifier
 from mxgan.contexts import parse_ctx
 from mxgan.data import Shard, prefetch
 from mxgan.datasets import IDX_DATASETS
 from mxgan.distributed import LOCAL, Cluster, Watchdog, connect
+from mxgan.ema import GeneratorEMA
 from mxgan.errors import DivergenceError, Interrupted, MxganError
 from mxgan.fileio import write_bytes_atomic
 from mxgan.formats import (
     Architecture,
+    DiscriminatorCheckpoint,
     GeneratorCheckpoint,
     check_shapes,
     load_discriminator,
@@ -36,10 +38,14 @@ from mxgan.formats import (
 from mxgan.metrics import JsonlLog, TensorboardLog, step_metrics
 from mxgan.model import GAN, build_gan, set_generator_params
 from mxgan.options import TrainConfig
-from mxgan.quality import EVAL_SIZES, judge, mnist_reference
+from mxgan.quality import EVAL_SIZES, QualityReport, judge, mnist_reference
+from mxgan.recalibrate import recalibrate_batchnorm
 from mxgan.runstate import (
+    EMA_ROLE,
+    EmaSnapshot,
     Progress,
     read_run_state,
+    record_evaluation,
     remove_stale_temporaries,
     restore_optimizers,
     restore_weights,
@@ -48,10 +54,11 @@ from mxgan.runstate import (
 from mxgan.sampling import generate_all, latent
 from mxgan.sources import Batches, training_batches
 from mxgan.step import CLASSES, Labels, StepOutputs, one_hot, train_step
-from mxgan.symbols import make_discriminator_sym
+from mxgan.symbols import make_discriminator_sym, pad_single_filter_params, unpad_single_filter_params
 from mxgan.visual import make_grid, save_png
 
 GRID_SAMPLES = 64
+RECALIBRATION_BATCHES = 16  # training-mode batches that re-estimate the moving average's BatchNorm statistics
 
 
 def noise_batch(
@@ -137,14 +144,38 @@ class _QualityCheck:
     def applies(cfg: TrainConfig) -> bool:
         return cfg.eval_every > 0 and cfg.dataset == "mnist" and cfg.image_size in EVAL_SIZES
 
-    def __call__(self, modG: mx.mod.Module):
+    def __call__(self, generator: GeneratorCheckpoint) -> QualityReport:
         if self.classifier is None:  # loaded at the first check, not at start-up
             self.classifier = load_classifier(contexts=self.contexts)
             self.reference = mnist_reference(self.classifier, Path(self.cfg.data_dir), self.cfg.image_size)
-        current = GeneratorCheckpoint(Path(self.cfg.out), "module", *standard_params(modG), architecture(self.cfg))
         digits = np.arange(len(self.z)) % CLASSES if self.cfg.conditional else None
-        images = generate_all(current, self.z, "eval", 250, self.contexts, digits)
+        images = generate_all(generator, self.z, "eval", 250, self.contexts, digits)
         return judge(images, self.classifier, self.reference, digits)
+
+
+class _EmaView:
+    """G's moving average as a checkpoint (standard shapes, BatchNorm statistics re-estimated for it),
+    made at most once per step: the checkpoint, the grid and the quality check share it."""
+
+    def __init__(self, ema: GeneratorEMA, modG: mx.mod.Module, cfg: TrainConfig, contexts: list[mx.Context]):
+        self.ema, self.modG, self.cfg, self.contexts = ema, modG, cfg, contexts
+        self._snapshot: EmaSnapshot | None = None
+
+    def snapshot(self) -> EmaSnapshot:
+        if self._snapshot is None or self._snapshot.updates != self.ema.updates:
+            averages = {name: value.copy() for name, value in self.ema.averages.items()}
+            arg_params = unpad_single_filter_params(self.modG.symbol, averages)
+            current = GeneratorCheckpoint(Path(self.cfg.out), "module", arg_params, standard_params(self.modG)[1],
+                                          architecture(self.cfg))
+            # the same z for every re-estimate of a run, so a resumed run writes the same files
+            calibrated = recalibrate_batchnorm(current, RECALIBRATION_BATCHES, self.cfg.seed, contexts=self.contexts)
+            self._snapshot = EmaSnapshot(calibrated.arg_params, calibrated.aux_params, self.ema.updates)
+        return self._snapshot
+
+    def checkpoint(self) -> GeneratorCheckpoint:
+        snapshot = self.snapshot()
+        return GeneratorCheckpoint(Path(self.cfg.out), "module", snapshot.arg_params, snapshot.aux_params,
+                                   architecture(self.cfg))
 
 
 def architecture(cfg: TrainConfig) -> Architecture:
@@ -153,22 +184,37 @@ def architecture(cfg: TrainConfig) -> Architecture:
                         fix_gamma=cfg.g_fix_gamma, conditional=cfg.conditional, noise=cfg.noise)
 
 
-def _start_from_checkpoint(gan: GAN, cfg: TrainConfig, ckpt: GeneratorCheckpoint) -> str:
-    """Load ``--checkpoint`` into G (and D, when a matching ``_D`` file sits beside it)."""
+def _check_start(cfg: TrainConfig, ckpt: GeneratorCheckpoint) -> DiscriminatorCheckpoint | None:
+    """``--checkpoint``'s G (and the ``_D`` file beside it, if any) fit the flags; the D to load, or None."""
     mine = architecture(cfg)
     try:
         check_shapes(mine.symbol(), ckpt.arg_params, ckpt.aux_params, mine.inputs(), ckpt.path)
     except MxganError as exc:
         raise MxganError(f"{exc}; the checkpoint was trained with {ckpt.flags()}: pass those flags") from exc
-    set_generator_params(gan.modG, ckpt.arg_params, ckpt.aux_params)
     pathD = sibling_discriminator(ckpt.path)
     if pathD is None:
-        return f"G from {ckpt.path} ({ckpt.format}); D starts fresh (no matching _D file beside it)"
+        return None
     ckptD = load_discriminator(str(pathD))
     check_shapes(make_discriminator_sym(cfg.ndf, image_size=cfg.image_size), ckptD.arg_params,
                  ckptD.aux_params, ckptD.inputs(), pathD)
+    return ckptD
+
+
+def _start_from_checkpoint(gan: GAN, ckpt: GeneratorCheckpoint, ckptD: DiscriminatorCheckpoint | None) -> str:
+    """Load ``--checkpoint`` into G (and D, when a matching ``_D`` file sits beside it)."""
+    set_generator_params(gan.modG, ckpt.arg_params, ckpt.aux_params)
+    if ckptD is None:
+        return f"G from {ckpt.path} ({ckpt.format}); D starts fresh (no matching _D file beside it)"
     gan.modD.set_params(ckptD.arg_params, ckptD.aux_params)
-    return f"G from {ckpt.path} ({ckpt.format}), D from {pathD}"
+    return f"G from {ckpt.path} ({ckpt.format}), D from {ckptD.path}"
+
+
+def _restore_ema(out: Path, gan: GAN, ema: GeneratorEMA) -> None:
+    """Continue G's moving average from the run's newest set (a run that had none starts it from G)."""
+    state = read_run_state(out)
+    if EMA_ROLE in state.files:
+        arg_params, _ = load_module_params(out / state.files[EMA_ROLE])
+        ema.restore(pad_single_filter_params(gan.modG.symbol, arg_params), state.ema_updates)
 
 
 def train(cfg: TrainConfig, announce=print) -> TrainResult:
@@ -193,6 +239,7 @@ def train(cfg: TrainConfig, announce=print) -> TrainResult:
     start = load_generator(cfg.checkpoint) if cfg.checkpoint and not cfg.resume else None
     if start is not None:
         cfg.g_fix_gamma = not start.learns_gamma
+        startD = _check_start(cfg, start)  # before anything is written: a mismatch leaves no folder behind
     if cluster.lead:
         out.mkdir(parents=True, exist_ok=True)
         if not cfg.resume:
@@ -200,8 +247,9 @@ def train(cfg: TrainConfig, announce=print) -> TrainResult:
 
     mx.random.seed(cfg.seed)
     gan = build_gan(contexts, cfg.batch_size, cfg.nz, cfg.ngf, cfg.ndf, cfg.channels, cfg.image_size,
-                    cfg.lr, cfg.beta1, cfg.wd, cfg.init_sigma, fix_gamma_G=cfg.g_fix_gamma,
-                    dtype=cfg.dtype, cudnn_tune=cfg.cudnn_tune or None, conditional=cfg.conditional)
+                    cfg.lr_g, cfg.beta1, cfg.wd, cfg.init_sigma, fix_gamma_G=cfg.g_fix_gamma,
+                    dtype=cfg.dtype, cudnn_tune=cfg.cudnn_tune or None, conditional=cfg.conditional,
+                    lr_d=cfg.lr_d, beta2=cfg.beta2)
     progress = Progress()
     if cfg.resume:
         if cluster.lead:
@@ -216,13 +264,17 @@ def train(cfg: TrainConfig, announce=print) -> TrainResult:
         announce(f"resuming {out} at iteration {progress.iteration} (epoch {progress.epoch}, batch {progress.batch})")
     else:
         if start is not None:
-            announce(_start_from_checkpoint(gan, cfg, start))
+            announce(_start_from_checkpoint(gan, start, startD))
         gan.attach_optimizers(cluster.kvstore, cluster.workers)
+    ema = GeneratorEMA(gan.modG, cfg.ema_decay) if cfg.ema_decay else None
+    if ema and cfg.resume:
+        _restore_ema(out, gan, ema)
+    ema_view = _EmaView(ema, gan.modG, cfg, contexts) if ema else None
     quality = _QualityCheck(cfg, contexts) if _QualityCheck.applies(cfg) and cluster.lead else None
     if not cluster.distributed:
-        return _loop(cfg, gan, batches, progress, out, quality)
+        return _loop(cfg, gan, batches, progress, out, quality, ema_view=ema_view)
     with Watchdog(cfg.dist_timeout, f"worker rank {cluster.rank}") as watchdog:
-        result = _loop(cfg, gan, batches, progress, out, quality, cluster, watchdog)
+        result = _loop(cfg, gan, batches, progress, out, quality, cluster, watchdog, ema_view)
     announce(f"worker rank {cluster.rank}: {result.iterations} steps; weights sha256 {weights_digest(gan)}")
     return result
 
@@ -240,7 +292,7 @@ def weights_digest(gan: GAN) -> str:
 
 def _loop(cfg: TrainConfig, gan: GAN, batches: Batches, progress: Progress, out: Path,
           quality: _QualityCheck | None = None, cluster: Cluster = LOCAL,
-          watchdog: Watchdog | None = None) -> TrainResult:
+          watchdog: Watchdog | None = None, ema_view: _EmaView | None = None) -> TrainResult:
     labels = Labels.create(cfg.batch_size, cfg.dtype, cfg.real_label)
     grid_z = [mx.nd.array(fixed_noise(cfg.seed, cfg.batch_size, cfg.nz, cfg.noise), dtype=cfg.dtype)]
     if cfg.conditional:  # the grid cycles through the digits
@@ -273,7 +325,13 @@ def _loop(cfg: TrainConfig, gan: GAN, batches: Batches, progress: Progress, out:
         """The fixed-noise sample grid: a PNG in the run folder (and an image in TensorBoard)."""
         if not cluster.lead:
             return
-        grid = make_grid(sample_fixed(gan.modG, grid_z))
+        if ema_view:  # the moving average's samples, as mxgan sample draws them
+            z = grid_z[0].asnumpy()[:GRID_SAMPLES]
+            digits = np.arange(len(z)) % CLASSES if cfg.conditional else None
+            grid = make_grid(generate_all(ema_view.checkpoint(), z, "eval", GRID_SAMPLES, ema_view.contexts[:1],
+                                          digits))
+        else:
+            grid = make_grid(sample_fixed(gan.modG, grid_z))
         save_png(out / name, grid)
         if board:
             board.image("samples", grid, progress.iteration)
@@ -287,7 +345,8 @@ def _loop(cfg: TrainConfig, gan: GAN, batches: Batches, progress: Progress, out:
         if not cluster.lead:
             return None
         return save_run_checkpoint(out, cfg.dataset, gan, progress, epoch_end, cfg.keep,
-                                   optimizer_states=not cluster.updates_on_servers)
+                                   optimizer_states=not cluster.updates_on_servers,
+                                   ema=ema_view.snapshot() if ema_view else None)
 
     def report_unreadable() -> None:
         """Folders: one warning for the files found unreadable since the last one."""
@@ -310,6 +369,8 @@ def _loop(cfg: TrainConfig, gan: GAN, batches: Batches, progress: Progress, out:
                     outputs = train_step(gan.modG, gan.modD, mx.nd.array(real, dtype=cfg.dtype),
                                          z_batch(progress.iteration), labels, gan.modD_G, g_due, extra,
                                          **classes(epoch, progress.batch, progress.iteration))
+                    if g_due and ema_view:
+                        ema_view.ema.update()
                     window.steps.append((progress.iteration, outputs))
                     if watchdog:  # a step that never finishes means a peer died
                         outputs.D_x.wait_to_read()
@@ -340,13 +401,7 @@ def _loop(cfg: TrainConfig, gan: GAN, batches: Batches, progress: Progress, out:
                     checkpoint = save(epoch_end=True)
                     show(f"samples-epoch-{epoch:04d}.png")
                     if quality and (epoch + 1) % cfg.eval_every == 0:
-                        report = quality(gan.modG)
-                        log.write({"epoch": epoch, "iteration": progress.iteration, "eval": report.to_json()})
-                        if board:
-                            board.scalars(report.to_json(), progress.iteration, prefix="eval/")
-                        tqdm.write(f"epoch {epoch}: FID-MNIST {report.fid:.2f} (floor {report.fid_floor:.2f}), "
-                                   f"mean confidence {report.mean_confidence:.3f}")
-                        warn(collapse_warning(report.rare_digits, report.mean_confidence))
+                        warn(_evaluate(quality, gan, ema_view, log, board, progress, epoch))
                     progress = Progress(epoch + 1, 0, progress.iteration)
                 if ctrl_c.requested:
                     raise Interrupted(
@@ -356,13 +411,33 @@ def _loop(cfg: TrainConfig, gan: GAN, batches: Batches, progress: Progress, out:
     except DivergenceError as exc:
         raise DivergenceError(
             f"training diverged: {exc} (stopped at iteration {progress.iteration}); last good checkpoint: "
-            f"{checkpoint or _last_checkpoint(out)}; lower --lr (now {cfg.lr:g}) or check the data"
+            f"{checkpoint or _last_checkpoint(out)}; lower --lr (now G {cfg.lr_g:g}, D {cfg.lr_d:g}) or check the data"
         ) from exc
     finally:
         bar.close()
         if board:
             board.close()
     return TrainResult(iterations=progress.iteration, checkpoint=checkpoint, metrics=metrics)
+
+
+def _evaluate(quality: _QualityCheck, gan: GAN, ema_view: _EmaView | None, log: JsonlLog,
+              board: TensorboardLog | None, progress: Progress, epoch: int) -> str | None:
+    """The end-of-epoch quality check of the raw G (and of its moving average): logged, shown, and
+    remembered as the run's best when its FID-MNIST is the lowest yet. Returns a collapse warning, or None."""
+    cfg = quality.cfg
+    raw = quality(GeneratorCheckpoint(Path(cfg.out), "module", *standard_params(gan.modG), architecture(cfg)))
+    reports = {"eval": raw} | ({"eval_ema": quality(ema_view.checkpoint())} if ema_view else {})
+    log.write({"epoch": epoch, "iteration": progress.iteration, **{k: r.to_json() for k, r in reports.items()}})
+    for key, report in reports.items():
+        if board:
+            board.scalars(report.to_json(), progress.iteration, prefix=f"{key.replace('_', '/')}/")
+        weights = "EMA" if key == "eval_ema" else "raw"
+        tqdm.write(f"epoch {epoch} ({weights} weights): FID-MNIST {report.fid:.2f} (floor {report.fid_floor:.2f}), "
+                   f"mean confidence {report.mean_confidence:.3f}, coverage {report.coverage:.3f}")
+    sampled = reports.get("eval_ema", raw)  # what mxgan sample draws from this run
+    if record_evaluation(Path(cfg.out), epoch, sampled.fid):
+        tqdm.write(f"epoch {epoch} is the best so far (FID-MNIST {sampled.fid:.2f}): {cfg.out}:best selects it")
+    return collapse_warning(sampled.rare_digits, sampled.mean_confidence)
 
 
 def _last_checkpoint(out: Path) -> str:

@@ -36,7 +36,8 @@ def test_an_mnist_epoch_logs_its_quality(tmp_path):
     result = run_cli("run_dcgan.py", "--image-size", "16", "--ngf", "8", "--ndf", "8", "--batch-size", "256",
                      "--epochs", "1", "--eval-samples", "500", "--no-progress", "--out", str(run))
     assert result.returncode == 0, result.stderr
-    assert "epoch 0: FID-MNIST" in result.stdout + result.stderr
+    assert "epoch 0 (raw weights): FID-MNIST" in result.stdout + result.stderr
+    assert "epoch 0 (EMA weights): FID-MNIST" in result.stdout + result.stderr
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     evals = [r["eval"] for r in records if "eval" in r]
     assert len(evals) == 1 and evals[0]["num"] == 500 and len(evals[0]["histogram"]) == 10

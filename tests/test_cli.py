@@ -27,6 +27,13 @@ def _one_line_error(result, code=2):
     (["--channels", "2"], "--channels must be 1 or 3"),
     (["--batch-size", "x"], "argument --batch-size: invalid int value: 'x'"),
     (["--out", "/etc/hostname/run"], "/etc/hostname is a file, not a folder"),
+    (["--ema-decay", "1"], "--ema-decay must be in [0, 1), got 1.0 (0 turns the EMA off; 0.999 is usual)"),
+    (["--ema-decay", "-0.5"], "--ema-decay must be in [0, 1), got -0.5"),
+    (["--ema-decay", "nan"], "--ema-decay must be in [0, 1), got nan"),
+    (["--recipe", "fast"], "argument --recipe: invalid choice: 'fast' (choose from 'default', 'example')"),
+    (["--lr", "nan"], "--lr must be positive, got nan"),
+    (["--lr-d", "-1"], "--lr-d must be positive, got -1.0"),
+    (["--beta2", "1"], "--beta2 must be in [0, 1), got 1.0"),
 ])
 def test_bad_flags_give_one_line_and_exit_2(flags, expected, tmp_path):
     args = ["--out", str(tmp_path / "run"), *flags] if "--out" not in flags else flags
@@ -54,6 +61,15 @@ def test_existing_run_is_never_overwritten(tmp_path):
     line = _one_line_error(run_cli("run_dcgan.py", "--out", str(run)))
     assert "already holds a run" in line
     assert (run / "mnist_G-0000.params").read_bytes() == b"precious" and (run / "run.json").read_text() == "{}"
+
+
+def test_a_folder_whose_run_failed_before_its_first_checkpoint_is_reused(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "run.json").write_text("{}")  # all a start-up failure of an older mxgan left behind
+    result = run_cli("run_dcgan.py", *SMALL, "--dataset", "synthetic", "--max-steps", "2", "--out", str(run))
+    assert result.returncode == 0, result.stderr
+    assert json.loads((run / "run.json").read_text())["max_steps"] == 2
 
 
 def test_offline_without_data_says_where_to_put_the_files(tmp_path):

@@ -122,7 +122,7 @@ def test_dist_async_trains_and_its_resume_says_adam_restarts(tmp_path):
     result = run_cli(*launch, *TINY, "--max-steps", "10", "--out", str(run), timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     state = json.loads((run / "state.json").read_text())
-    assert set(state["files"]) == {"G", "D"}  # Adam's state stayed on the servers
+    assert set(state["files"]) == {"G", "D", "G_ema"}  # Adam's state stayed on the servers
     resumed = run_cli(*launch, "--resume", str(run), "--max-steps", "15", "--no-progress", timeout=300)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert "Adam restarts" in resumed.stdout and "resuming" in resumed.stdout

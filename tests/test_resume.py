@@ -22,9 +22,11 @@ FIXTURES = REPO.parent / "shared" / "fixtures" / "checkpoints"
 
 
 def _final_params(run):
+    """Every weight of the newest set: G, D and (the default recipe keeps one) G's moving average."""
     state = read_run_state(run)
+    assert "G_ema" in state.files
     return {role: {k: v.asnumpy() for k, v in {**a, **x}.items()}
-            for role in ("G", "D") for a, x in [load_module_params(run / state.files[role])]}
+            for role in ("G", "D", "G_ema") for a, x in [load_module_params(run / state.files[role])]}
 
 
 TRICKS = ["--d-steps", "2", "--g-steps", "2", "--pretrain-d", "1", "--real-label", "0.9", "--noise", "uniform"]
@@ -143,7 +145,7 @@ def test_keep_prunes_old_checkpoints(tmp_path):
     assert len(state.history) == 1
     kept = {n for files in (state.files, *state.history) for n in files.values()}
     assert {p.name for p in run.iterdir() if p.suffix in (".params", ".states")} == kept
-    assert len(kept) == 8
+    assert len(kept) == 10  # G, D, their Adam states and G's moving average, twice
 
 
 @pytest.mark.parametrize("spec, expected", [
@@ -167,3 +169,8 @@ def test_checkpoint_with_other_flags_names_parameter_shapes_and_the_flags_to_use
     expected = "parameter g1_weight has shape (100, 512, 4, 4), but this architecture needs (100, 256, 4, 4)"
     assert expected in result.stderr
     assert "pass those flags" in result.stderr and "--ngf 64" in result.stderr
+    assert not (tmp_path / "r").exists()  # checked before anything is written: the retry below can use --out
+    retry = run_cli("run_dcgan.py", "--checkpoint", str(FIXTURES / "gluon_collect_params_save" / "netG.params"),
+                    "--dataset", "synthetic", "--batch-size", "4", "--max-steps", "1", "--no-progress",
+                    "--out", str(tmp_path / "r"))
+    assert retry.returncode == 0, retry.stderr

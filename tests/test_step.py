@@ -6,11 +6,13 @@ import pytest
 
 from mxgan.checkpoint import module_params
 from mxgan.model import build_gan
+from mxgan.options import RECIPES
 from mxgan.reference import bind_example_modules, example_step
 from mxgan.step import Labels, accumulate_gradients, train_step
 from mxgan.symbols import make_dcgan_sym
 
-BATCH, NZ, NGF, NDF, NC, SIZE = 8, 16, 8, 8, 3, 32
+EXAMPLE = RECIPES["example"]  # the loop is compared with the example's under the example's own settings
+BATCH, NZ, NGF, NDF, NC, SIZE = 8, 16, 8, 8, EXAMPLE["channels"], 32
 CTX = [mx.cpu()]
 
 
@@ -35,7 +37,8 @@ def _batches(steps, seed=0):
 @pytest.fixture
 def gan():
     mx.random.seed(1)
-    gan = build_gan(CTX, BATCH, NZ, NGF, NDF, NC, SIZE, 2e-4, 0.5, 0.0, 0.02)
+    gan = build_gan(CTX, BATCH, NZ, NGF, NDF, NC, SIZE, EXAMPLE["lr_g"], EXAMPLE["beta1"], 0.0, 0.02,
+                    lr_d=EXAMPLE["lr_d"], beta2=EXAMPLE["beta2"])
     gan.attach_optimizers()
     return gan
 

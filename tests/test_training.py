@@ -8,8 +8,8 @@ import numpy as np
 from conftest import run_cli
 
 from mxgan.checkpoint import load_module_params
-from mxgan.sampling import bind_generator, generate
-from mxgan.symbols import make_dcgan_sym
+from mxgan.formats import load_generator
+from mxgan.sampling import generate_all
 from mxgan.trainer import GRID_SAMPLES, fixed_noise
 from mxgan.visual import make_grid
 
@@ -21,6 +21,7 @@ def test_short_mnist_run_learns_and_its_checkpoint_reproduces_its_samples(tmp_pa
     assert result.returncode == 0, result.stderr
 
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    records = [r for r in records if "warning" not in r]
     assert [r["iteration"] for r in records] == list(range(10, 201, 10))
     values = np.array([[r[k] for k in ("errD", "errG", "facc", "D_x", "D_G_z1")] for r in records])
     assert np.isfinite(values).all()
@@ -28,14 +29,14 @@ def test_short_mnist_run_learns_and_its_checkpoint_reproduces_its_samples(tmp_pa
     assert all(r["images_per_sec"] > 0 for r in records)
     assert {p.name for p in run.glob("samples-*.png")} == {"samples-0000100.png", "samples-0000200.png"}
 
-    # The checkpoint alone regenerates the grid training wrote at its end.
-    arg, aux = load_module_params(run / "mnist_G-0000-0000200.params")
-    symG, _ = make_dcgan_sym(16, 16, 3, image_size=32)
-    z = fixed_noise(3, 64, 100)
-    images = generate(bind_generator(symG, arg, aux, 64, 100), z)
-    grid = cv2.cvtColor(cv2.imread(str(run / "samples-0000200.png")), cv2.COLOR_BGR2RGB)
-    assert grid.shape == (8 * 32, 8 * 32, 3)
-    assert np.abs(grid.astype(int) - make_grid(images[:GRID_SAMPLES]).astype(int)).max() <= 1
+    # The checkpoint alone (G's moving average, as mxgan sample takes it) regenerates the grid training
+    # wrote at its end; MNIST trains in its own single channel.
+    ckpt = load_generator(str(run))
+    assert ckpt.path.name == "mnist_G_ema-0000-0000200.params" and ckpt.arch.nc == 1
+    images = generate_all(ckpt, fixed_noise(3, 64, 100)[:GRID_SAMPLES])
+    grid = cv2.imread(str(run / "samples-0000200.png"), cv2.IMREAD_UNCHANGED)
+    assert grid.shape == (8 * 32, 8 * 32)
+    assert np.abs(grid.astype(int) - make_grid(images)[..., 0].astype(int)).max() <= 1
 
     # Samples are not all alike: the generator has not collapsed to one image.
     spread = images.std(axis=0).mean()
