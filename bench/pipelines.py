@@ -10,7 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
 
-from mxgan.env import prepare_mxnet  # noqa: E402
+from mxgan.runtime.env import prepare_mxnet  # noqa: E402
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -18,6 +18,6 @@ if __name__ == "__main__":
     parser.add_argument("--repeats", type=int, default=5, help="timed blocks per pipeline (median reported)")
     args = parser.parse_args()
     prepare_mxnet()
-    from mxgan.pipeline_bench import format_rows, run
+    from mxgan.bench.pipelines import format_rows, run
 
     print(format_rows(run(count=args.pictures, repeats=args.repeats)))

@@ -12,12 +12,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
 
-from mxgan.env import prepare_mxnet  # noqa: E402
+from mxgan.runtime.env import prepare_mxnet  # noqa: E402
 
 prepare_mxnet()
 
-from mxgan.datasets import default_data_dir  # noqa: E402
-from mxgan.quality_bench import RUNS, format_results, summarize, train_run  # noqa: E402
+from mxgan.bench.quality_runs import RUNS, format_results, summarize, train_run  # noqa: E402
+from mxgan.data.idx import default_data_dir  # noqa: E402
 
 
 def main() -> int:

@@ -13,12 +13,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
 
-from mxgan.env import prepare_mxnet  # noqa: E402
+from mxgan.runtime.env import prepare_mxnet  # noqa: E402
 
 prepare_mxnet()
 
-from mxgan.datasets import default_data_dir  # noqa: E402
-from mxgan.quality_bench import CANDIDATES, format_search, search_run  # noqa: E402
+from mxgan.bench.quality_runs import CANDIDATES, format_search, search_run  # noqa: E402
+from mxgan.data.idx import default_data_dir  # noqa: E402
 
 SIZES = {"small": ["--image-size", "32", "--ngf", "32", "--ndf", "32"], "full": []}
 

@@ -1,7 +1,7 @@
 """The ``mxgan`` command line: parse, validate, run; errors become one line and an exit code.
 
 ``mxgan train ...`` is ``python run_dcgan.py ...``. MXNet is imported only after
-``OMP_NUM_THREADS`` is set (see :func:`mxgan.env.prepare_mxnet`).
+``OMP_NUM_THREADS`` is set (see :func:`mxgan.runtime.env.prepare_mxnet`).
 """
 
 from __future__ import annotations
@@ -11,12 +11,11 @@ import json
 import sys
 from pathlib import Path
 
-from mxgan.datasets import IDX_DATASETS, default_data_dir
-from mxgan.download import dataset_folder
-from mxgan.env import prepare_mxnet
+from mxgan.constants import RUN_OPTIONS_FILE
+from mxgan.data.download import dataset_folder
+from mxgan.data.idx import IDX_DATASETS, default_data_dir
 from mxgan.errors import Interrupted, MxganError
-from mxgan.fileio import write_bytes_atomic
-from mxgan.options import (
+from mxgan.flags import (
     add_bench_arguments,
     add_classifier_arguments,
     add_eval_arguments,
@@ -34,6 +33,8 @@ from mxgan.options import (
     validate_sample_args,
     validate_train_args,
 )
+from mxgan.runtime.env import prepare_mxnet
+from mxgan.runtime.fileio import write_bytes_atomic
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -104,7 +105,11 @@ def build_parser(prog: str = "mxgan") -> argparse.ArgumentParser:
 
 def run_train(args: argparse.Namespace) -> int:
     cfg = validate_train_args(args)
-    from mxgan.trainer import train  # imports MXNet, after prepare_mxnet()
+    if args.dry_run:
+        print(json.dumps(cfg.to_json(), indent=1))
+        print(f"would {'continue' if cfg.resume else 'write'} the run folder {cfg.out}")
+        return 0
+    from mxgan.train.loop import train  # imports MXNet, after prepare_mxnet()
 
     result = train(cfg)
     print(f"trained {result.iterations} steps; checkpoint: {result.checkpoint or 'written by worker rank 0'}; "
@@ -114,7 +119,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 def run_sample(args: argparse.Namespace) -> int:
     cfg = validate_sample_args(args)
-    from mxgan.sampling import draw_samples  # imports MXNet, after prepare_mxnet()
+    from mxgan.inference.sampling import draw_samples  # imports MXNet, after prepare_mxnet()
 
     written = draw_samples(cfg)
     print(f"wrote {written[0]}" + (f" and {len(written) - 1} more files" if len(written) > 1 else ""))
@@ -123,8 +128,8 @@ def run_sample(args: argparse.Namespace) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     validate_export_args(args)
-    from mxgan.export import export_generator
-    from mxgan.recalibrate import load_for_sampling
+    from mxgan.checkpoints.export import export_generator
+    from mxgan.inference.recalibrate import load_for_sampling
 
     ckpt = load_for_sampling(args.checkpoint, args.weights, args.recalibrate_bn)
     for path in export_generator(ckpt, args.out, onnx=args.onnx):
@@ -134,7 +139,7 @@ def run_export(args: argparse.Namespace) -> int:
 
 def run_bench(args: argparse.Namespace) -> int:
     cfg = validate_bench_args(args)
-    from mxgan.bench import format_table, run
+    from mxgan.bench.throughput import format_table, run
 
     result = run(cfg)
     print(format_table(result))
@@ -145,9 +150,9 @@ def run_bench(args: argparse.Namespace) -> int:
 
 def run_eval(args: argparse.Namespace) -> int:
     args = validate_eval_args(args)
-    from mxgan.contexts import parse_ctx
-    from mxgan.quality import evaluate_generator, evaluate_run, format_run_table
-    from mxgan.recalibrate import load_for_sampling
+    from mxgan.inference.recalibrate import load_for_sampling
+    from mxgan.quality.metrics import evaluate_generator, evaluate_run, format_run_table
+    from mxgan.runtime.devices import parse_ctx
 
     contexts = parse_ctx(args.ctx)
     if args.all:
@@ -168,7 +173,7 @@ def run_eval(args: argparse.Namespace) -> int:
 
 def run_classifier(args: argparse.Namespace) -> int:
     args = validate_classifier_args(args)
-    from mxgan.classifier import train_classifier
+    from mxgan.quality.classifier import train_classifier
 
     accuracy = train_classifier(args.data_dir, Path(args.out), args.epochs, args.seed, train_size=args.train_size,
                                 progress=args.progress)
@@ -177,7 +182,7 @@ def run_classifier(args: argparse.Namespace) -> int:
 
 
 def run_plot(args: argparse.Namespace) -> int:
-    from mxgan.plots import plot_run
+    from mxgan.inference.plots import plot_run
 
     for path in plot_run(Path(args.run)):
         print(f"wrote {path}")
@@ -194,7 +199,7 @@ def run_download(args: argparse.Namespace) -> int:
 
 def run_pack(args: argparse.Namespace) -> int:
     validate_pack_args(args)
-    from mxgan.records import pack_folder
+    from mxgan.data.records import pack_folder
 
     report = pack_folder(Path(args.folder), Path(args.out), args.size, args.channels, args.format, args.quality,
                          progress=args.progress)
@@ -204,17 +209,41 @@ def run_pack(args: argparse.Namespace) -> int:
 
 def run_launch(args: argparse.Namespace) -> int:
     train_args = validate_launch_args(args)
-    from mxgan.launch import launch
+    from mxgan.runtime.launch import launch
 
     return launch(args.workers, args.servers, train_args, port=args.port)
 
 
 def run_doctor(args: argparse.Namespace) -> int:
-    from mxgan.doctor import diagnose, format_report
+    from mxgan.runtime.doctor import diagnose, format_report
 
     lines, problems = diagnose()
     print(format_report(lines, problems))
     return 1 if problems else 0
+
+
+def _devices(args: argparse.Namespace) -> str:
+    """The ``--ctx`` a command will run on, known before MXNet loads (a resumed run keeps its own)."""
+    if getattr(args, "ctx", None):
+        return args.ctx
+    if getattr(args, "resume", None):
+        try:
+            return str(json.loads((Path(args.resume) / RUN_OPTIONS_FILE).read_text()).get("ctx", "cpu"))
+        except (OSError, ValueError, AttributeError):
+            return "cpu"  # validation then says what is wrong with the run folder
+    return "cpu"
+
+
+def _devices(args: argparse.Namespace) -> str:
+    """The ``--ctx`` a command will run on, known before MXNet loads (a resumed run keeps its own)."""
+    if getattr(args, "ctx", None):
+        return args.ctx
+    if getattr(args, "resume", None):
+        try:
+            return str(json.loads((Path(args.resume) / RUN_OPTIONS_FILE).read_text()).get("ctx", "cpu"))
+        except (OSError, ValueError, AttributeError):
+            return "cpu"  # validation then says what is wrong with the run folder
+    return "cpu"
 
 
 COMMANDS = {"train": run_train, "sample": run_sample, "export": run_export, "bench": run_bench, "eval": run_eval,
@@ -226,7 +255,7 @@ def main(argv: list[str] | None = None, prog: str = "mxgan") -> int:
     """Run a command; return its exit code (2: bad input, 3: diverged, 130: interrupted)."""
     args = build_parser(prog).parse_args(argv)  # imports no MXNet
     if args.command != "launch":  # the launcher imports no MXNet, and shares the cores among its workers
-        prepare_mxnet(getattr(args, "ctx", "cpu"))
+        prepare_mxnet(_devices(args))
     try:
         return COMMANDS[args.command](args)
     except Interrupted as exc:

@@ -1,23 +1,23 @@
 """Helper process of test_devices: a few training steps on the devices of argv[1], parameters to argv[2].
 
 A process of its own, because MXNet's engine takes its worker count (which
-several CPU devices need, see mxgan.env) when it is imported.
+several CPU devices need, see mxgan.runtime.env) when it is imported.
 """
 
 import sys
 
 import numpy as np
 
-from mxgan.env import prepare_mxnet
+from mxgan.runtime.env import prepare_mxnet
 
 prepare_mxnet(sys.argv[1])
 
 import mxnet as mx  # noqa: E402
 
-from mxgan.checkpoint import standard_params  # noqa: E402
-from mxgan.contexts import parse_ctx  # noqa: E402
-from mxgan.model import build_gan  # noqa: E402
-from mxgan.step import Labels, train_step  # noqa: E402
+from mxgan.checkpoints.module_format import standard_params  # noqa: E402
+from mxgan.model.modules import build_gan  # noqa: E402
+from mxgan.runtime.devices import parse_ctx  # noqa: E402
+from mxgan.train.step import Labels, train_step  # noqa: E402
 
 BATCH, NZ, SIZE, STEPS = 32, 16, 16, 3
 

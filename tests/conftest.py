@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mxgan.env import prepare_mxnet
+from mxgan.runtime.env import prepare_mxnet
 
 prepare_mxnet()
 

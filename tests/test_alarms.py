@@ -4,9 +4,9 @@ import json
 
 from conftest import run_cli
 
-from mxgan.alarms import GRAY_AS_RGB_HINT, OverpoweringAlarm, collapse_warning
-from mxgan.options import TrainConfig
-from mxgan.trainer import _QualityCheck
+from mxgan.config import TrainConfig
+from mxgan.train.alarms import GRAY_AS_RGB_HINT, OverpoweringAlarm, collapse_warning
+from mxgan.train.hooks import QualityCheck
 
 
 def test_overpowering_alarm_fires_once_per_streak():
@@ -25,10 +25,10 @@ def test_collapse_warning_names_digits_and_tells_noise_from_collapse():
 
 
 def test_quality_checks_apply_to_mnist_generators_only():
-    assert _QualityCheck.applies(TrainConfig(dataset="mnist", image_size=32))
-    assert not _QualityCheck.applies(TrainConfig(dataset="mnist", image_size=32, eval_every=0))
-    assert not _QualityCheck.applies(TrainConfig(dataset="fashion-mnist", image_size=32))
-    assert not _QualityCheck.applies(TrainConfig(dataset="mnist", image_size=128))
+    assert QualityCheck.applies(TrainConfig(dataset="mnist", image_size=32))
+    assert not QualityCheck.applies(TrainConfig(dataset="mnist", image_size=32, eval_every=0))
+    assert not QualityCheck.applies(TrainConfig(dataset="fashion-mnist", image_size=32))
+    assert not QualityCheck.applies(TrainConfig(dataset="mnist", image_size=128))
 
 
 def test_an_mnist_epoch_logs_its_quality(tmp_path):

@@ -6,10 +6,10 @@ import mxnet as mx
 import numpy as np
 from conftest import run_cli
 
-from mxgan.formats import load_generator
-from mxgan.model import build_gan
-from mxgan.quality import neighbourhood_metrics
-from mxgan.runstate import Progress, read_run_state, record_evaluation, save_run_checkpoint
+from mxgan.checkpoints.formats import load_generator
+from mxgan.checkpoints.run_folder import Progress, read_run_state, record_evaluation, save_run_checkpoint
+from mxgan.model.modules import build_gan
+from mxgan.quality.metrics import neighbourhood_metrics
 
 
 def test_keep_never_prunes_the_best_set(tmp_path):

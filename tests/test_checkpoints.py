@@ -9,11 +9,11 @@ from conftest import REPO
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mxgan.checkpoints.formats import load_discriminator, load_generator
+from mxgan.checkpoints.params_file import read_params
 from mxgan.errors import MxganError
-from mxgan.formats import load_discriminator, load_generator
-from mxgan.params_file import read_params
-from mxgan.sampling import bind_generator, generate
-from mxgan.symbols import make_dcgan_sym
+from mxgan.inference.sampling import bind_generator, generate
+from mxgan.model.symbols import make_dcgan_sym
 
 FIXTURES = REPO.parent / "shared" / "fixtures" / "checkpoints"
 FIXTURE_SPECS = {

@@ -18,25 +18,32 @@ def _one_line_error(result, code=2):
 
 
 @pytest.mark.parametrize("flags, expected", [
-    (["--dataset", "cifar"], "--dataset 'cifar' is unknown; choose one of mnist, fashion-mnist, synthetic"),
+    (["--dataset", "cifar"], "--dataset 'cifar' is not one of mnist, fashion-mnist, synthetic"),
     (["--ctx", "tpu0"], "'tpu0' is not a device; use cpu, gpu0"),
     (["--ctx", "cpu0,gpu0"], "mixes cpu and gpu"),
     (["--batch-size", "0"], "--batch-size must be positive, got 0"),
     (["--epochs", "-1"], "--epochs must be positive, got -1"),
-    (["--image-size", "48"], "--image-size 48 is not supported; use one of 16, 32, 64, 128"),
-    (["--channels", "2"], "--channels must be 1 or 3"),
+    (["--image-size", "48"], "--image-size 48 is not one of 16, 32, 64, 128"),
+    (["--channels", "2"], "--channels 2 is not one of 1, 3"),
     (["--batch-size", "x"], "argument --batch-size: invalid int value: 'x'"),
     (["--out", "/etc/hostname/run"], "/etc/hostname is a file, not a folder"),
     (["--ema-decay", "1"], "--ema-decay must be in [0, 1), got 1.0 (0 turns the EMA off; 0.999 is usual)"),
     (["--ema-decay", "-0.5"], "--ema-decay must be in [0, 1), got -0.5"),
     (["--ema-decay", "nan"], "--ema-decay must be in [0, 1), got nan"),
-    (["--recipe", "fast"], "argument --recipe: invalid choice: 'fast' (choose from 'default', 'example')"),
+    (["--recipe", "fast"], "--recipe 'fast' is not one of default, example"),
     (["--lr", "nan"], "--lr must be positive, got nan"),
     (["--lr-d", "-1"], "--lr-d must be positive, got -1.0"),
     (["--beta2", "1"], "--beta2 must be in [0, 1), got 1.0"),
+    (["--eval-samples", "3"], "--eval-samples must be 10 or more, got 3"),
+    (["--seed", "-1"], "--seed must be 0 or more, got -1"),
+    (["--dist-timeout", "nan"], "--dist-timeout must be positive, got nan"),
+    (["--lr-g", "1e308"], None),  # finite and positive: accepted (see the dry run below)
 ])
 def test_bad_flags_give_one_line_and_exit_2(flags, expected, tmp_path):
     args = ["--out", str(tmp_path / "run"), *flags] if "--out" not in flags else flags
+    if expected is None:
+        assert run_cli("run_dcgan.py", *SMALL, "--dataset", "synthetic", *args, "--dry-run").returncode == 0
+        return
     line = _one_line_error(run_cli("run_dcgan.py", *SMALL, "--dataset", "synthetic", *args))
     assert expected in line
     assert not (tmp_path / "run").exists()
@@ -112,3 +119,25 @@ def test_mxgan_train_is_run_dcgan(tmp_path):
     assert result.returncode == 0, result.stderr
     config = json.loads((tmp_path / "r" / "run.json").read_text())
     assert config["dataset"] == "synthetic" and config["max_steps"] == 3 and config["ngf"] == 8
+
+
+def test_dry_run_prints_the_resolved_options_and_writes_nothing(tmp_path):
+    result = run_cli("run_dcgan.py", "--dry-run", "--out", str(tmp_path / "run"), "--lr", "1e-4")
+    assert result.returncode == 0, result.stderr
+    options = json.loads(result.stdout[:result.stdout.rindex("}") + 1])
+    assert options["channels"] == 1 and options["lr_g"] == options["lr_d"] == 1e-4 and options["recipe"] == "default"
+    assert f"would write the run folder {tmp_path / 'run'}" in result.stdout
+    assert not (tmp_path / "run").exists()
+
+
+def test_resume_keeps_the_runs_own_limits_and_refuses_what_it_cannot_change(tmp_path):
+    run = tmp_path / "run"
+    assert run_cli("run_dcgan.py", *SMALL, "--dataset", "synthetic", "--max-steps", "2", "--keep", "1",
+                   "--epochs", "3", "--out", str(run)).returncode == 0
+    kept = json.loads(run_cli("run_dcgan.py", "--resume", str(run), "--dry-run").stdout.rsplit("}", 1)[0] + "}")
+    assert (kept["max_steps"], kept["keep"], kept["epochs"]) == (2, 1, 3)
+    changed = json.loads(run_cli("run_dcgan.py", "--resume", str(run), "--max-steps", "4", "--dry-run")
+                         .stdout.rsplit("}", 1)[0] + "}")
+    assert (changed["max_steps"], changed["keep"]) == (4, 1)
+    line = _one_line_error(run_cli("run_dcgan.py", "--resume", str(run), "--ngf", "16"))
+    assert "--resume keeps the run's own --ngf" in line

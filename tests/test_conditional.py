@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from conftest import run_cli
 
-from mxgan.formats import load_generator
-from mxgan.sampling import generate_all, noise
-from mxgan.step import one_hot
-from mxgan.symbols import make_dcgan_sym
+from mxgan.checkpoints.formats import load_generator
+from mxgan.inference.sampling import generate_all, noise
+from mxgan.model.modules import one_hot
+from mxgan.model.symbols import make_dcgan_sym
 
 TINY = ["--conditional", "--channels", "1", "--image-size", "16", "--ngf", "8", "--ndf", "8", "--batch-size", "64",
         "--no-progress"]

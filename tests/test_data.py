@@ -6,8 +6,8 @@ import shutil
 import numpy as np
 import pytest
 
-from mxgan.data import ImageBatches, load_images, prefetch
-from mxgan.datasets import IDX_DATASETS, load_idx_split, locate_dataset, parse_idx, read_idx_bytes
+from mxgan.data.batches import ImageBatches, load_images, prefetch
+from mxgan.data.idx import IDX_DATASETS, load_idx_split, locate_dataset, parse_idx, read_idx_bytes
 from mxgan.errors import MxganError
 
 MNIST = IDX_DATASETS["mnist"]

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from conftest import REPO, data_dir, run_cli
 
-from mxgan.launch import free_port
+from mxgan.runtime.launch import free_port
 
 TINY = ["--dataset", "synthetic", "--image-size", "16", "--ngf", "8", "--ndf", "8", "--batch-size", "32",
         "--no-progress", "--eval-every", "0", "--log-every", "1"]
@@ -153,8 +153,8 @@ def test_dist_sync_resume_is_exact(tmp_path):
 
 
 def test_training_in_a_server_process_is_refused():
-    from mxgan.distributed import check_kvstore
     from mxgan.errors import MxganError
+    from mxgan.runtime.distributed import check_kvstore
 
     env = {"DMLC_ROLE": "server", "DMLC_PS_ROOT_URI": "127.0.0.1", "DMLC_PS_ROOT_PORT": "9000",
            "DMLC_NUM_WORKER": "2", "DMLC_NUM_SERVER": "1"}
@@ -164,7 +164,7 @@ def test_training_in_a_server_process_is_refused():
 
 
 def test_a_worker_part_smaller_than_a_batch_is_one_line():
-    from mxgan.data import ImageBatches, Shard
+    from mxgan.data.batches import ImageBatches, Shard
     from mxgan.errors import MxganError
 
     images = np.zeros((100, 8, 8), np.uint8)

@@ -9,8 +9,8 @@ import threading
 
 import pytest
 
-from mxgan.datasets import IdxFile
-from mxgan.download import download_file
+from mxgan.data.download import download_file
+from mxgan.data.idx import IdxFile
 from mxgan.errors import MxganError
 
 CONTENT = b"\x00\x00\x08\x01\x00\x00\x00\x05" + bytes(range(5))  # a 5-label IDX file

@@ -7,15 +7,16 @@ import numpy as np
 import pytest
 from conftest import run_cli
 
+from mxgan.checkpoints.formats import load_generator
+from mxgan.checkpoints.params_file import read_params
+from mxgan.checkpoints.run_folder import read_run_state
 from mxgan.cli import build_parser
-from mxgan.ema import GeneratorEMA, ema_beta
-from mxgan.formats import load_generator
-from mxgan.model import build_gan
-from mxgan.options import RECIPES, validate_train_args
-from mxgan.params_file import read_params
-from mxgan.recalibrate import recalibrate_batchnorm
-from mxgan.runstate import read_run_state
-from mxgan.sampling import generate_all, noise
+from mxgan.config import RECIPES
+from mxgan.flags import validate_train_args
+from mxgan.inference.recalibrate import recalibrate_batchnorm
+from mxgan.inference.sampling import generate_all, noise
+from mxgan.model.modules import build_gan
+from mxgan.train.ema import GeneratorEMA, ema_beta
 
 TINY = ["--dataset", "synthetic", "--image-size", "16", "--ngf", "8", "--ndf", "8", "--batch-size", "500",
         "--no-progress"]

@@ -8,9 +8,9 @@ import pytest
 from conftest import run_cli
 from test_resume import _final_params
 
-from mxgan.data import load_images
-from mxgan.folder import FolderBatches, FolderScan, load_image, scan_folder
-from mxgan.records import RecordBatches, check_recordio, pack_folder
+from mxgan.data.batches import load_images
+from mxgan.data.folder import FolderBatches, FolderScan, load_image, scan_folder
+from mxgan.data.records import RecordBatches, check_recordio, pack_folder
 
 PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field", "immunohistochemistry", "retina",
           "motorcycle")  # real colour photographs shipped inside scikit-image

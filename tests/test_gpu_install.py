@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from conftest import REPO, run_cli
 
-from mxgan.cuda import CUDA_LIBRARIES, find_all, preload
-from mxgan.doctor import diagnose, format_report
 from mxgan.errors import MxganError
+from mxgan.runtime.cuda import CUDA_LIBRARIES, find_all, preload
+from mxgan.runtime.doctor import diagnose, format_report
 
 
 def _real_shared_library() -> Path:
@@ -49,7 +49,7 @@ def test_every_library_is_found_where_its_wheel_puts_it(tmp_path):
 
 def test_preload_loads_them_in_dependency_order_in_a_fresh_process(tmp_path):
     site = _site(tmp_path)
-    script = (f"import json, sys; from pathlib import Path; from mxgan.cuda import preload; "
+    script = (f"import json, sys; from pathlib import Path; from mxgan.runtime.cuda import preload; "
               f"loaded = preload([Path({str(site)!r})], only_for_gpu_build=False); "
               "maps = Path('/proc/self/maps').read_text(); "
               "print(json.dumps([[p.name, str(p) in maps] for p in loaded]))")

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from conftest import run_cli
 
-from mxgan.checkpoint import module_params
-from mxgan.model import build_gan
-from mxgan.symbols import make_dcgan_sym
+from mxgan.checkpoints.module_format import module_params
+from mxgan.model.modules import build_gan
+from mxgan.model.symbols import make_dcgan_sym
 
 
 def test_float16_binds_half_weights_float32_batchnorm_and_multi_precision_adam():

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from conftest import REPO, run_cli
 
-from mxgan.checkpoint import load_module_params, module_params
-from mxgan.sampling import bind_generator, generate
-from mxgan.step import G_INPUT
-from mxgan.symbols import make_generator_sym, pad_single_filter_params
-from mxgan.trainer import fixed_noise
+from mxgan.checkpoints.module_format import load_module_params, module_params
+from mxgan.constants import G_INPUT
+from mxgan.inference.sampling import bind_generator, generate
+from mxgan.model.symbols import make_generator_sym, pad_single_filter_params
+from mxgan.train.loop import fixed_noise
 
 
 def test_one_channel_mnist_run_trains_checkpoints_and_reloads(tmp_path):

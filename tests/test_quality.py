@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 from conftest import data_dir, run_cli
 
-from mxgan.classifier import load_classifier, load_mnist
+from mxgan.checkpoints.params_file import read_params
 from mxgan.errors import MxganError
-from mxgan.params_file import read_params
-from mxgan.quality import as_training_data, frechet_distance, judge, mnist_reference, to_classifier_input
-from mxgan.symbols import make_dcgan_sym
+from mxgan.model.symbols import make_dcgan_sym
+from mxgan.quality.classifier import load_classifier, load_mnist
+from mxgan.quality.metrics import as_training_data, frechet_distance, judge, mnist_reference, to_classifier_input
 
 
 @pytest.fixture(scope="module")

@@ -43,7 +43,7 @@ def test_ci_runs_the_readme_test_commands_verbatim():
 
 
 def test_data_manifest_matches_the_downloader():
-    from mxgan.datasets import IDX_DATASETS
+    from mxgan.data.idx import IDX_DATASETS
 
     listed = dict(line.split()[::-1] for line in (REPO / "data" / "MD5SUMS").read_text().splitlines())
     expected = {f"{d.name}/{f.name}": f.md5 for d in IDX_DATASETS.values() for f in d.files.values()}

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from conftest import REPO, data_dir, run_cli
 
-from mxgan.checkpoint import load_module_params
-from mxgan.params_file import read_params
-from mxgan.runstate import read_run_state
+from mxgan.checkpoints.module_format import load_module_params
+from mxgan.checkpoints.params_file import read_params
+from mxgan.checkpoints.run_folder import read_run_state
 
 # 2000-image batches of the 10000 synthetic images: an epoch is 5 steps, so 6 + 6 steps cross epochs.
 TINY = ["--dataset", "synthetic", "--image-size", "16", "--ngf", "8", "--ndf", "8", "--batch-size", "2000",

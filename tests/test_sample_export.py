@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from conftest import REPO, run_cli
 
-from mxgan.formats import load_discriminator, load_generator
-from mxgan.sampling import discriminator_scores, generate_all, noise
+from mxgan.checkpoints.formats import load_discriminator, load_generator
+from mxgan.inference.sampling import discriminator_scores, generate_all, noise
 
 FIXTURES = REPO.parent / "shared" / "fixtures" / "checkpoints"
 MODULE_G = FIXTURES / "module_save_params" / "mnist_G_2017_10_09-10_00-0000.params"

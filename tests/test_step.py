@@ -4,12 +4,12 @@ import mxnet as mx
 import numpy as np
 import pytest
 
-from mxgan.checkpoint import module_params
-from mxgan.model import build_gan
-from mxgan.options import RECIPES
-from mxgan.reference import bind_example_modules, example_step
-from mxgan.step import Labels, accumulate_gradients, train_step
-from mxgan.symbols import make_dcgan_sym
+from mxgan.bench.example_step import bind_example_modules, example_step
+from mxgan.checkpoints.module_format import module_params
+from mxgan.config import RECIPES
+from mxgan.model.modules import build_gan
+from mxgan.model.symbols import make_dcgan_sym
+from mxgan.train.step import Labels, accumulate_gradients, train_step
 
 EXAMPLE = RECIPES["example"]  # the loop is compared with the example's under the example's own settings
 BATCH, NZ, NGF, NDF, NC, SIZE = 8, 16, 8, 8, EXAMPLE["channels"], 32

@@ -3,7 +3,7 @@
 import pytest
 
 from mxgan.errors import MxganError
-from mxgan.symbols import make_dcgan_sym
+from mxgan.model.symbols import make_dcgan_sym
 
 # (name, shape) of every parameter of MXNet's example/gan/dcgan.py at ngf = ndf = 64, nc = 3.
 EXAMPLE_G_64 = {

@@ -7,11 +7,12 @@ import cv2
 import numpy as np
 from conftest import run_cli
 
-from mxgan.checkpoint import load_module_params
-from mxgan.formats import load_generator
-from mxgan.sampling import generate_all
-from mxgan.trainer import GRID_SAMPLES, fixed_noise
-from mxgan.visual import make_grid
+from mxgan.checkpoints.formats import load_generator
+from mxgan.checkpoints.module_format import load_module_params
+from mxgan.inference.grids import make_grid
+from mxgan.inference.sampling import generate_all
+from mxgan.train.hooks import GRID_SAMPLES
+from mxgan.train.loop import fixed_noise
 
 
 def test_short_mnist_run_learns_and_its_checkpoint_reproduces_its_samples(tmp_path):

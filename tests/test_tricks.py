@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from conftest import run_cli
 
-from mxgan.formats import load_generator
-from mxgan.options import TrainConfig
-from mxgan.params_file import read_params
-from mxgan.runstate import read_run_state
-from mxgan.trainer import g_updates_at, noise_batch
+from mxgan.checkpoints.formats import load_generator
+from mxgan.checkpoints.params_file import read_params
+from mxgan.checkpoints.run_folder import read_run_state
+from mxgan.config import TrainConfig
+from mxgan.train.loop import g_updates_at, noise_batch
 
 SMALL = ["--dataset", "synthetic", "--image-size", "16", "--ngf", "8", "--ndf", "8", "--batch-size", "16",
          "--no-progress", "--log-every", "1", "--seed", "2"]
@@ -65,7 +65,7 @@ def test_uniform_noise_is_uniform_and_repeatable():
     (["--real-label", "0"], "--real-label must be in (0, 1]"),
     (["--d-steps", "0"], "--d-steps must be positive"),
     (["--pretrain-d", "-1"], "--pretrain-d must be 0 or more"),
-    (["--noise", "gaussian"], "argument --noise: invalid choice"),
+    (["--noise", "gaussian"], "--noise 'gaussian' is not one of normal, uniform"),
 ])
 def test_bad_trick_flags(flags, expected, tmp_path):
     result = run_cli("run_dcgan.py", *SMALL, *flags, "--out", str(tmp_path / "r"))

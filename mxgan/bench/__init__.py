@@ -1,0 +1,1 @@
+"""Benchmark code behind bench/*.py, with its yardsticks (PyTorch's DCGAN, the example's step)."""

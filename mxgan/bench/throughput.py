@@ -1,0 +1,331 @@
+"""Throughput of mxgan's training step, generator and data pipeline, next to PyTorch's DCGAN.
+
+Every figure is the median of ``repeats`` timed blocks after warm-up, in images/s;
+mxgan and torch blocks alternate, so a noisy machine slows both alike.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import mxnet as mx
+import numpy as np
+
+from mxgan.config import RECIPES
+from mxgan.data.batches import ImageBatches, load_images, prefetch
+from mxgan.inference.sampling import bind_generator, generate
+from mxgan.model.modules import build_gan
+from mxgan.model.symbols import make_dcgan_sym
+from mxgan.runtime.devices import parse_ctx
+from mxgan.runtime.env import available_cores
+from mxgan.train.ema import GeneratorEMA
+from mxgan.train.step import Labels, train_step
+
+WARMUP = 2
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class BenchConfig:
+    """Options of ``bench/throughput.py``."""
+
+    ctx: str = "cpu"
+    batch_sizes: list[int] = field(default_factory=lambda: [64])
+    image_size: int = 64
+    channels: int = 3
+    nz: int = 100
+    ngf: int = 64
+    ndf: int = 64
+    repeats: int = 5
+    steps: int = 3
+    compare: str = ""
+    data_dir: str = ""
+    rss_steps: int = 20
+    gemm_size: int = 4096
+    variants: bool = False
+
+
+def layer_macs(symbol: mx.sym.Symbol, **inputs) -> int:
+    """Multiply-accumulates per image in the (De)Convolution layers of ``symbol``."""
+    internals = symbol.get_internals()
+    arg_shapes, out_shapes, _ = internals.infer_shape(**inputs)
+    weights = dict(zip(internals.list_arguments(), arg_shapes))
+    outputs = dict(zip(internals.list_outputs(), out_shapes))
+    total = 0
+    for node in json.loads(symbol.tojson())["nodes"]:
+        if node["op"] not in ("Convolution", "Deconvolution"):
+            continue
+        weight = int(np.prod(weights[f"{node['name']}_weight"]))
+        out_hw = outputs[f"{node['name']}_output"][2]
+        if node["op"] == "Convolution":  # each output pixel meets the whole kernel
+            total += weight * out_hw * out_hw
+        else:  # each input pixel meets the whole kernel
+            attrs = node["attrs"]
+            stride = ast.literal_eval(attrs.get("stride", "(1, 1)"))[0]
+            pad = ast.literal_eval(attrs.get("pad", "(0, 0)"))[0]
+            kernel = ast.literal_eval(attrs["kernel"])[0]
+            in_hw = (out_hw + 2 * pad - kernel) // stride + 1
+            total += weight * in_hw * in_hw
+    return total
+
+
+def flops_per_training_image(cfg: BenchConfig) -> float:
+    """FLOPs of one image through the step: G forward + backward (3 forwards' worth), D three
+    times forward + backward (9), as the example's and PyTorch's steps do."""
+    symG, symD = make_dcgan_sym(cfg.ngf, cfg.ndf, cfg.channels, image_size=cfg.image_size)
+    size = cfg.image_size
+    g = 2 * layer_macs(symG, rand=(1, cfg.nz, 1, 1))
+    d = 2 * layer_macs(symD, data=(1, cfg.channels, size, size), label=(1,))
+    return 3 * g + 9 * d
+
+
+def _timed(run: Callable[[], None], sync: Callable[[], None]) -> float:
+    start = time.perf_counter()
+    run()
+    sync()
+    return time.perf_counter() - start
+
+
+def interleaved(contenders: dict[str, Callable[[], None]], syncs: dict[str, Callable[[], None]],
+                repeats: int) -> dict[str, float]:
+    """Median seconds per call of each contender, repeats alternating between them."""
+    for name, run in contenders.items():
+        for _ in range(WARMUP):
+            _timed(run, syncs[name])
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(repeats):
+        for name, run in contenders.items():
+            times[name].append(_timed(run, syncs[name]))
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def gemm_gflops(n: int, repeats: int) -> dict[str, float]:
+    """float32 n x n matrix product speed of numpy and of MXNet, GFLOP/s (median)."""
+    a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
+    b = np.random.default_rng(1).standard_normal((n, n), dtype=np.float32)
+    ma, mb = mx.nd.array(a), mx.nd.array(b)
+    seconds = interleaved(
+        {"numpy": lambda: np.dot(a, b), "mxnet": lambda: mx.nd.dot(ma, mb)},
+        {"numpy": lambda: None, "mxnet": mx.nd.waitall}, repeats,
+    )
+    return {k: 2 * n**3 / s / 1e9 for k, s in seconds.items()}
+
+
+def mxgan_contenders(cfg: BenchConfig, batch: int) -> tuple[dict, dict]:
+    contexts = parse_ctx(cfg.ctx)
+    mx.random.seed(0)
+    gan = build_gan(contexts, batch, cfg.nz, cfg.ngf, cfg.ndf, cfg.channels, cfg.image_size,
+                    2e-4, 0.5, 0.0, 0.02)
+    gan.attach_optimizers()
+    rng = np.random.default_rng(0)
+    real = rng.uniform(-1, 1, (batch, cfg.channels, cfg.image_size, cfg.image_size)).astype(np.float32)
+    z = rng.standard_normal((batch, cfg.nz, 1, 1)).astype(np.float32)
+    labels = Labels.create(batch)
+    arg, aux = gan.modG.get_params()
+    symG, _ = make_dcgan_sym(cfg.ngf, cfg.ndf, cfg.channels, image_size=cfg.image_size)
+    inference = bind_generator(symG, arg, aux, batch, cfg.nz, contexts)
+    ema = GeneratorEMA(gan.modG, RECIPES["default"]["ema_decay"] or 0.999)
+
+    def train() -> None:
+        for _ in range(cfg.steps):  # as the loop does it: host arrays in, one step
+            train_step(gan.modG, gan.modD, mx.nd.array(real), mx.nd.array(z), labels, gan.modD_G)
+
+    def train_with_ema() -> None:
+        for _ in range(cfg.steps):  # the same, with --ema-decay's update after each step
+            train_step(gan.modG, gan.modD, mx.nd.array(real), mx.nd.array(z), labels, gan.modD_G)
+            ema.update()
+
+    def infer() -> None:
+        for _ in range(cfg.steps):
+            generate(inference, z)
+
+    contenders = {"mxgan train": train, "mxgan train+EMA": train_with_ema, "mxgan infer": infer}
+    return contenders, dict.fromkeys(contenders, mx.nd.waitall)
+
+
+def _torch_contenders(cfg: BenchConfig, batch: int) -> tuple[dict, dict]:
+    import torch
+
+    from mxgan.bench import torch_twin
+
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
+    torch.manual_seed(0)
+    netG, netD, optG, optD, loss = torch_twin.build(cfg.nz, cfg.ngf, cfg.ndf, cfg.channels, cfg.image_size)
+    real = torch.rand(batch, cfg.channels, cfg.image_size, cfg.image_size) * 2 - 1
+    z = torch.randn(batch, cfg.nz, 1, 1)
+
+    def train() -> None:
+        netG.train()
+        netD.train()
+        for _ in range(cfg.steps):
+            torch_twin.train_step(netG, netD, optG, optD, loss, real, z)
+
+    def infer() -> None:
+        netG.eval()
+        with torch.no_grad():
+            for _ in range(cfg.steps):
+                netG(z)
+
+    return {"torch train": train, "torch infer": infer}, {"torch train": lambda: None, "torch infer": lambda: None}
+
+
+def step_variants(cfg: BenchConfig, batch: int) -> dict[str, float]:
+    """images/s of the same step written three ways, from the same weights, in one process."""
+    from mxgan.bench.example_step import bind_example_modules, example_step
+
+    contexts = parse_ctx(cfg.ctx)
+    mx.random.seed(0)
+    gan = build_gan(contexts, batch, cfg.nz, cfg.ngf, cfg.ndf, cfg.channels, cfg.image_size, 2e-4, 0.5, 0.0, 0.02)
+    gan.attach_optimizers()
+    symG, symD = make_dcgan_sym(cfg.ngf, cfg.ndf, cfg.channels, image_size=cfg.image_size)
+    size = cfg.image_size
+    refG, refD = bind_example_modules(symG, symD, batch, cfg.nz, (cfg.channels, size, size), contexts)
+    rng = np.random.default_rng(0)
+    real = mx.nd.array(rng.uniform(-1, 1, (batch, cfg.channels, size, size)).astype(np.float32))
+    z = mx.nd.array(rng.standard_normal((batch, cfg.nz, 1, 1)).astype(np.float32))
+    labels = Labels.create(batch)
+
+    def repeat(step: Callable[[], None]) -> Callable[[], None]:
+        return lambda: [step() for _ in range(cfg.steps)]
+
+    contenders = {
+        "example loop as written (gradient copies, metrics read every step)":
+            repeat(lambda: example_step(refG, refD, real, z, batch, read_metrics=True)),
+        "+ grad_req='add' (no gradient copies), metrics every --log-every":
+            repeat(lambda: train_step(gan.modG, gan.modD, real, z, labels)),
+        "+ G update through a D view without weight gradients (mxgan)":
+            repeat(lambda: train_step(gan.modG, gan.modD, real, z, labels, gan.modD_G)),
+    }
+    seconds = interleaved(contenders, {name: mx.nd.waitall for name in contenders}, cfg.repeats)
+    return {name: cfg.steps * batch / s for name, s in seconds.items()}
+
+
+def thread_variants(cfg: BenchConfig, batch: int) -> dict[str, float]:
+    """mxgan's training images/s in child processes with MXNet's default threads and with
+    OMP_NUM_THREADS = the cores (what the mxgan command sets)."""
+    code = ("import json, sys; from mxgan.bench.throughput import BenchConfig, mxgan_contenders, interleaved; "
+            "cfg = BenchConfig(**json.loads(sys.argv[1])); c, s = mxgan_contenders(cfg, int(sys.argv[2])); "
+            "print(interleaved({'t': c['mxgan train']}, {'t': s['mxgan train']}, cfg.repeats)['t'])")
+    speeds = {}
+    for label, threads in (("MXNet's default (OMP_NUM_THREADS unset)", None),
+                           (f"OMP_NUM_THREADS={available_cores()}", str(available_cores()))):
+        env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+        if threads:
+            env["OMP_NUM_THREADS"] = threads
+        out = subprocess.run([sys.executable, "-c", code, json.dumps(asdict(cfg)), str(batch)], env=env,
+                             check=True, capture_output=True, text=True).stdout
+        speeds[label] = cfg.steps * batch / float(out.strip().splitlines()[-1])
+    return speeds
+
+
+def data_pipeline(cfg: BenchConfig, batch: int, batches: int = 100) -> float:
+    """MNIST images/s through the trainer's data path: uint8 batches -> float32 -> NDArray, prefetched."""
+    images = load_images("mnist", Path(cfg.data_dir), cfg.image_size, seed=0)
+    source = ImageBatches(images, batch, cfg.channels, seed=0)
+
+    def run() -> None:
+        for i, real in enumerate(prefetch(source.epoch(0))):
+            mx.nd.array(real)
+            if i + 1 == batches:
+                break
+
+    seconds = interleaved({"data": run}, {"data": mx.nd.waitall}, cfg.repeats)["data"]
+    return batches * batch / seconds
+
+
+def peak_rss_mb(cfg: BenchConfig) -> float:
+    """Peak resident memory of a real MNIST training process at default settings, MB.
+
+    Read as the child's own ``VmHWM``: ``getrusage(RUSAGE_CHILDREN)`` would report this
+    (large) benchmark process instead, since a forked child's peak survives its exec.
+    """
+    code = ("import sys; from mxgan.cli import main; rc = main(sys.argv[1:]); "
+            "print([l for l in open('/proc/self/status') if l.startswith('VmHWM')][0]); sys.exit(rc)")
+    with tempfile.TemporaryDirectory() as out:
+        env = {**os.environ, "MXGAN_DATA_DIR": cfg.data_dir}
+        result = subprocess.run(
+            [sys.executable, "-c", code, "train", "--dataset", "mnist", "--max-steps", str(cfg.rss_steps),
+             "--no-progress", "--out", f"{out}/run", "--sample-every", "0"],
+            env=env, check=True, capture_output=True, text=True,
+        )
+    kib = int(result.stdout.split("VmHWM:")[1].split()[0])
+    return kib / 1024
+
+
+def run(cfg: BenchConfig) -> dict:
+    """All measurements; a dict that ``print_table`` shows and ``--json`` saves."""
+    flops = flops_per_training_image(cfg)
+    gemm = gemm_gflops(cfg.gemm_size, cfg.repeats)
+    peak = max(gemm.values())
+    rows = []
+    for batch in cfg.batch_sizes:
+        contenders, syncs = mxgan_contenders(cfg, batch)
+        if cfg.compare == "torch":
+            more, more_syncs = _torch_contenders(cfg, batch)
+            contenders.update(more)
+            syncs.update(more_syncs)
+        seconds = interleaved(contenders, syncs, cfg.repeats)
+        speed = {name: cfg.steps * batch / s for name, s in seconds.items()}
+        row = {"batch": batch, **{k.replace(" ", "_"): v for k, v in speed.items()}}
+        row["ema_vs_train"] = speed["mxgan train+EMA"] / speed["mxgan train"]
+        row["train_gflops"] = speed["mxgan train"] * flops / 1e9
+        row["train_vs_gemm_peak"] = row["train_gflops"] / peak
+        if cfg.compare == "torch":
+            row["train_vs_torch"] = speed["mxgan train"] / speed["torch train"]
+            row["infer_vs_torch"] = speed["mxgan infer"] / speed["torch infer"]
+        if cfg.data_dir:
+            row["data"] = data_pipeline(cfg, batch)
+            row["data_vs_train"] = row["data"] / speed["mxgan train"]
+        rows.append(row)
+    variants = {}
+    if cfg.variants:
+        batch = cfg.batch_sizes[0]
+        variants = {**step_variants(cfg, batch), **thread_variants(cfg, batch)}
+    return {
+        "config": asdict(cfg), "threads": os.environ.get("OMP_NUM_THREADS"), "mxnet": mx.__version__,
+        "variants": variants,
+        "gflop_per_training_image": flops / 1e9, "gemm_gflops": gemm, "rows": rows,
+        "peak_rss_mb_mnist_training": peak_rss_mb(cfg) if cfg.data_dir and cfg.rss_steps else None,
+    }
+
+
+COLUMNS = [  # (key, header, format)
+    ("batch", "batch", "{:d}"), ("mxgan_train", "train img/s", "{:.1f}"), ("ema_vs_train", "+EMA x", "{:.3f}"),
+    ("torch_train", "torch train", "{:.1f}"),
+    ("train_vs_torch", "x torch", "{:.2f}"), ("train_gflops", "GFLOP/s", "{:.1f}"),
+    ("train_vs_gemm_peak", "x GEMM", "{:.2f}"), ("mxgan_infer", "G img/s", "{:.1f}"),
+    ("torch_infer", "torch G", "{:.1f}"), ("infer_vs_torch", "x torch", "{:.2f}"), ("data", "data img/s", "{:.0f}"),
+    ("data_vs_train", "x train", "{:.1f}"),
+]
+
+
+def format_table(result: dict) -> str:
+    cfg = result["config"]
+    lines = [
+        f"mxgan throughput: ctx {cfg['ctx']}, OMP_NUM_THREADS={result['threads']}, "
+        f"{cfg['image_size']}x{cfg['image_size']}x{cfg['channels']}, nz {cfg['nz']}, "
+        f"ngf {cfg['ngf']}, ndf {cfg['ndf']}, median of {cfg['repeats']} x {cfg['steps']} steps",
+        f"training FLOPs per image: {result['gflop_per_training_image']:.2f} GFLOP; float32 GEMM "
+        f"{cfg['gemm_size']}^3: " + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in result["gemm_gflops"].items()),
+    ]
+    columns = [c for c in COLUMNS if c[0] in result["rows"][0]]
+    lines.append(" | ".join(h for _, h, _ in columns))
+    for row in result["rows"]:
+        lines.append(" | ".join(fmt.format(row[k]) for k, _, fmt in columns))
+    if result["variants"]:
+        lines.append(f"training step variants, batch {cfg['batch_sizes'][0]}, images/s:")
+        lines += [f"  {speed:7.1f}  {name}" for name, speed in result["variants"].items()]
+    if result["peak_rss_mb_mnist_training"] is not None:
+        lines.append(f"peak RSS, MNIST training at default settings ({cfg['rss_steps']} steps): "
+                     f"{result['peak_rss_mb_mnist_training']:.0f} MB")
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Checkpoint files: MXNet's .params format, four foreign layouts, run folders, export."""

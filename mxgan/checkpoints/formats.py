@@ -1,0 +1,335 @@
+"""Generator checkpoints from four MXNet APIs, mapped onto the example's parameter names.
+
+==================  ==========================================  =====================================
+format              written by                                  keys look like
+==================  ==========================================  =====================================
+``module``          ``Module.save_params`` (the example)        ``arg:g1_weight``, ``aux:gbn1_moving_mean``
+``model``           ``mx.model.save_checkpoint``                the same, plus ``prefix-symbol.json``
+``gluon``           Gluon ``save_parameters`` (nn.Sequential)   ``0.weight``, ``1.gamma``, ``1.running_mean``
+``gluon-collect``   Gluon ``collect_params().save``             ``sequential0_conv0_weight``, ...
+==================  ==========================================  =====================================
+
+The architecture (nz, ngf, nc, image size, bias) is inferred from the weights.
+Gluon's BatchNorm learns gamma, so a generator is always built with
+``fix_gamma=False`` unless the checkpoint's own symbol says otherwise
+(the example's ``fix_gamma=True`` keeps gamma at 1, where both agree).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import mxnet as mx
+import numpy as np
+
+from mxgan.checkpoints.module_format import split_arg_aux
+from mxgan.checkpoints.params_file import read_params
+from mxgan.checkpoints.run_folder import EMA_ROLE, STATE_FILE, read_run_state
+from mxgan.constants import CLASSES, IMAGE_SIZES
+from mxgan.errors import MxganError
+from mxgan.model.symbols import COND, make_discriminator_sym, make_generator_sym
+
+_GLUON_INDEXED = re.compile(r"^(\d+)\.(weight|bias|gamma|beta|running_mean|running_var)$")
+_GLUON_PREFIXED = re.compile(
+    r"^(.*?)(conv2dtranspose|deconv|conv|batchnorm)(\d+)_(weight|bias|gamma|beta|running_mean|running_var)$"
+)
+_BN_NAMES = {"gamma": "arg", "beta": "arg", "running_mean": "aux", "running_var": "aux"}
+_AUX_NAMES = {"running_mean": "moving_mean", "running_var": "moving_var"}
+
+
+@dataclass
+class Architecture:
+    """What a DCGAN generator checkpoint implies about its network."""
+
+    nz: int
+    ngf: int
+    nc: int
+    image_size: int
+    no_bias: bool = True
+    fix_gamma: bool = False
+    conditional: bool = False  # cDCGAN: a one-hot digit is a second input (from the run's run.json)
+    noise: str = "normal"      # the latent distribution it was trained on (from the run's run.json)
+
+    def symbol(self) -> mx.sym.Symbol:
+        """The (inference) generator symbol of this architecture."""
+        return make_generator_sym(self.ngf, self.nc, no_bias=self.no_bias, fix_gamma=self.fix_gamma,
+                                  image_size=self.image_size, conditional=self.conditional)
+
+    def inputs(self, batch_size: int = 1) -> dict:
+        """Input shapes of the generator."""
+        shapes = {"rand": (batch_size, self.nz, 1, 1)}
+        if self.conditional:
+            shapes[COND] = (batch_size, CLASSES, 1, 1)
+        return shapes
+
+
+@dataclass
+class GeneratorCheckpoint:
+    """A generator's parameters under the example's names, with its architecture."""
+
+    path: Path
+    format: str
+    arg_params: dict[str, mx.nd.NDArray]
+    aux_params: dict[str, mx.nd.NDArray]
+    arch: Architecture
+
+    def symbol(self) -> mx.sym.Symbol:
+        return self.arch.symbol()
+
+    @property
+    def learns_gamma(self) -> bool:
+        """Whether BatchNorm gamma matters: not fixed, and not all ones (Gluon learns it)."""
+        return not self.arch.fix_gamma and any(
+            (v.asnumpy() != 1).any() for k, v in self.arg_params.items() if k.endswith("_gamma"))
+
+    def flags(self) -> str:
+        """The training flags that build this architecture."""
+        a = self.arch
+        return (f"--nz {a.nz} --ngf {a.ngf} --channels {a.nc} --image-size {a.image_size}"
+                + (" --conditional" if a.conditional else ""))
+
+
+BEST = ":best"  # RUN_DIR:best, the evaluated checkpoint set with the lowest FID-MNIST
+
+
+def _run_set(run: Path, spec: str) -> dict[str, str]:
+    """The checkpoint set ``spec`` names in run folder ``run``: its newest, or (``RUN_DIR:best``) its best."""
+    state = read_run_state(run)
+    if not spec.endswith(BEST):
+        return state.files
+    if state.best is None:
+        raise MxganError(f"{spec}: that run never evaluated its generator (no best epoch in {STATE_FILE}); "
+                         "only MNIST runs with --eval-every check their quality")
+    return state.best["files"]
+
+
+def _choose_weights(path: Path, weights: str | None) -> Path:
+    """A G file, or its sibling with the other weights: ``_G-`` raw, ``_G_ema-`` the moving average."""
+    is_ema = f"_{EMA_ROLE}-" in path.name
+    if weights is None or (weights == "ema") == is_ema:
+        return path
+    name = path.name.replace(f"_{EMA_ROLE}-", "_G-") if is_ema else path.name.replace("_G-", f"_{EMA_ROLE}-", 1)
+    other = path.with_name(name)
+    if other == path or not other.is_file():
+        kind = "moving-average (EMA) weights (trained without --ema-decay)" if weights == "ema" else "raw weights"
+        raise MxganError(f"--weights {weights}: no {kind} beside {path}")
+    return other
+
+
+def resolve(spec: str, role: str = "G", weights: str | None = None) -> tuple[Path, Path | None]:
+    """A ``.params`` path (and its ``-symbol.json``, if any) from a file, a prefix or a run folder.
+
+    ``prefix`` means ``prefix-NNNN.params`` with the highest NNNN; a run folder
+    means the newest checkpoint its ``state.json`` names (else its newest
+    ``*_G-NNNN.params``; ``*_D-`` for ``role='D'``), and ``RUN_DIR:best`` its
+    best evaluated one. For G, ``weights`` picks ``raw`` or ``ema`` (G's moving
+    average); None takes a run folder's EMA weights where it has them, and a
+    file as it is.
+    """
+    run = Path(spec[: -len(BEST)]) if spec.endswith(BEST) else Path(spec)
+    if spec.endswith(BEST) and not (run / STATE_FILE).is_file():
+        raise MxganError(f"{spec}: {run} is not a run folder with a {STATE_FILE}")
+    path = Path(spec)
+    if run.is_dir() and (run / STATE_FILE).is_file():
+        files = _run_set(run, spec)
+        ema = role == "G" and weights != "raw" and EMA_ROLE in files
+        if weights == "ema" and not ema:
+            raise MxganError(f"--weights ema: {spec} has no moving-average (EMA) weights (trained without --ema-decay)")
+        path, weights = run / files[EMA_ROLE if ema else role], None
+    elif path.is_dir():
+        candidates = sorted(path.glob(f"*_{role}-[0-9][0-9][0-9][0-9].params"))
+        if not candidates:
+            raise MxganError(f"--checkpoint {spec}: no *_{role}-NNNN.params in that folder")
+        path = candidates[-1]
+    elif not path.is_file():
+        candidates = sorted(path.parent.glob(f"{path.name}-[0-9][0-9][0-9][0-9].params"))
+        if not candidates:
+            raise MxganError(f"--checkpoint {spec}: no such file, and no {spec}-NNNN.params to take as a prefix")
+        path = candidates[-1]
+    if role == "G":
+        path = _choose_weights(path, weights)
+    prefix = re.sub(r"-\d{4}\.params$", "", str(path))
+    symbol = Path(f"{prefix}-symbol.json")
+    return path, symbol if symbol.is_file() and prefix != str(path) else None
+
+
+def _standard_names(raw: dict[str, np.ndarray], path: Path) -> tuple[str, dict[str, np.ndarray]]:
+    """Detect the key layout; return (format, {'arg:g1_weight': ..., 'aux:gbn1_moving_mean': ...})."""
+    keys = list(raw)
+    if all(k.startswith(("arg:", "aux:")) for k in keys):
+        return "module", raw
+    if all(_GLUON_INDEXED.match(k) for k in keys):
+        layers: dict[int, dict[str, np.ndarray]] = {}
+        for k, v in raw.items():
+            index, field = _GLUON_INDEXED.match(k).groups()
+            layers.setdefault(int(index), {})[field] = v
+        return "gluon", _from_gluon_layers([layers[i] for i in sorted(layers)], path)
+    if all(_GLUON_PREFIXED.match(k) for k in keys):
+        layers = {}
+        for k, v in raw.items():
+            _, kind, number, field = _GLUON_PREFIXED.match(k).groups()
+            # convolutions and BatchNorms have separate counters (offset if other blocks came first):
+            # order each kind by its own number; _from_gluon_layers numbers each kind on its own
+            order = (kind == "batchnorm", int(number))
+            layers.setdefault(order, {})[field] = v
+        return "gluon-collect", _from_gluon_layers([layers[o] for o in sorted(layers)], path)
+    shown = ", ".join(keys[:3])
+    raise MxganError(
+        f"{path}: unknown parameter layout (keys such as {shown}); expected Module arg:/aux: keys "
+        "or a Gluon DCGAN generator (save_parameters or collect_params().save)"
+    )
+
+
+def _from_gluon_layers(layers: list[dict[str, np.ndarray]], path: Path) -> dict[str, np.ndarray]:
+    """Name Gluon's convolution and BatchNorm layers g1.., gbn1.. in their order."""
+    out: dict[str, np.ndarray] = {}
+    conv = bn = 0
+    for layer in layers:
+        if "weight" in layer:
+            conv += 1
+            out[f"arg:g{conv}_weight"] = layer["weight"]
+            if "bias" in layer:
+                out[f"arg:g{conv}_bias"] = layer["bias"]
+        elif "gamma" in layer or "running_mean" in layer:
+            bn += 1
+            for field, value in layer.items():
+                kind = _BN_NAMES.get(field)
+                if kind is None:
+                    raise MxganError(f"{path}: unexpected BatchNorm field {field!r}")
+                out[f"{kind}:gbn{bn}_{_AUX_NAMES.get(field, field)}"] = value
+        else:
+            raise MxganError(f"{path}: a layer with fields {sorted(layer)} is neither convolution nor BatchNorm")
+    return out
+
+
+def run_options(checkpoint: Path) -> dict:
+    """The options of the mxgan run a checkpoint belongs to (its run.json), or {} for foreign files."""
+    try:
+        options = json.loads((Path(checkpoint).parent / "run.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return options if isinstance(options, dict) else {}
+
+
+def _infer_architecture(params: dict[str, np.ndarray], path: Path) -> Architecture:
+    weights = sorted((int(m.group(1)), k) for k in params if (m := re.match(r"arg:g(\d+)_weight$", k)))
+    if not weights:
+        if any(re.match(r"arg:d\d+_weight$", k) for k in params):
+            raise MxganError(f"{path} is a discriminator (D) checkpoint; pass the generator's (_G) file")
+        raise MxganError(f"{path}: no generator weights (arg:g1_weight ...) in it")
+    layers = len(weights)
+    if [i for i, _ in weights] != list(range(1, layers + 1)):
+        raise MxganError(f"{path}: generator layers {[i for i, _ in weights]} are not g1..g{layers}")
+    first, last = params["arg:g1_weight"], params[f"arg:g{layers}_weight"]
+    if first.ndim != 4 or last.ndim != 4:
+        raise MxganError(f"{path}: g1_weight {first.shape} / g{layers}_weight {last.shape} are not 4-d kernels")
+    if first.shape[1] < last.shape[0]:
+        # A Gluon discriminator: Conv2D weights are (out, in, ...), so widths grow instead of shrink.
+        raise MxganError(f"{path} looks like a discriminator (widths grow layer by layer); pass the generator")
+    image_size = 2 ** (layers + 1)
+    if image_size not in IMAGE_SIZES:
+        raise MxganError(f"{path}: {layers} generator layers means {image_size} px, which is not supported")
+    options = run_options(path)
+    conditional = bool(options.get("conditional"))
+    return Architecture(
+        nz=int(first.shape[0]) - (CLASSES if conditional else 0), ngf=int(last.shape[0]), nc=int(last.shape[1]),
+        image_size=image_size, no_bias=not any(k.endswith("_bias") for k in params),
+        conditional=conditional, noise=options.get("noise", "normal"),
+    )
+
+
+def check_shapes(symbol: mx.sym.Symbol, arg_params: dict, aux_params: dict, inputs: dict, path: Path) -> None:
+    """Every parameter the symbol needs is present with the shape it needs; name the first that is not."""
+    arg_shapes, _, aux_shapes = symbol.infer_shape(**inputs)
+    for given, needed in (
+        (arg_params, {n: s for n, s in zip(symbol.list_arguments(), arg_shapes) if n not in inputs}),
+        (aux_params, dict(zip(symbol.list_auxiliary_states(), aux_shapes))),
+    ):
+        for name, shape in needed.items():
+            if name not in given:
+                raise MxganError(f"{path}: parameter {name} is missing")
+            if tuple(given[name].shape) != tuple(shape):
+                raise MxganError(
+                    f"{path}: parameter {name} has shape {tuple(given[name].shape)}, "
+                    f"but this architecture needs {tuple(shape)}"
+                )
+        extra = sorted(set(given) - set(needed))
+        if extra:
+            raise MxganError(f"{path}: parameters {', '.join(extra[:3])} do not belong to this network")
+
+
+def _symbol_fix_gamma(symbol_path: Path | None) -> bool | None:
+    """``fix_gamma`` of the BatchNorm layers in a saved symbol, or None."""
+    if symbol_path is None:
+        return None
+    try:
+        nodes = json.loads(symbol_path.read_text())["nodes"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise MxganError(f"{symbol_path}: not a symbol file ({exc})") from exc
+    flags = {n.get("attrs", {}).get("fix_gamma", "True") for n in nodes if n.get("op") == "BatchNorm"}
+    return flags == {"True"} if flags else None
+
+
+def load_generator(spec: str, weights: str | None = None) -> GeneratorCheckpoint:
+    """Load a generator checkpoint in any of the four formats (file, prefix or run folder;
+    ``weights`` as :func:`resolve`).
+
+    Raises
+    ------
+    MxganError
+        Unreadable file, unknown layout, a discriminator, or inconsistent shapes.
+    """
+    path, symbol_path = resolve(spec, "G", weights)
+    fmt, params = _standard_names(read_params(path), path)
+    if fmt == "module" and symbol_path is not None:
+        fmt = "model"
+    arch = _infer_architecture(params, path)
+    fix_gamma = _symbol_fix_gamma(symbol_path)
+    if fix_gamma is not None:
+        arch.fix_gamma = fix_gamma
+    ckpt = GeneratorCheckpoint(path, fmt, *split_arg_aux(params, path), arch)
+    check_shapes(ckpt.symbol(), ckpt.arg_params, ckpt.aux_params, arch.inputs(), path)
+    return ckpt
+
+
+def sibling_discriminator(pathG: Path) -> Path | None:
+    """The ``_D`` file saved beside a ``_G`` file (as the example and mxgan name them), if it exists."""
+    pathD = pathG.with_name(pathG.name.replace(f"_{EMA_ROLE}-", "_D-").replace("_G", "_D", 1))
+    return pathD if pathD != pathG and pathD.is_file() else None
+
+
+@dataclass
+class DiscriminatorCheckpoint:
+    """A discriminator in the example's Module format, for scoring samples."""
+
+    path: Path
+    arg_params: dict[str, mx.nd.NDArray]
+    aux_params: dict[str, mx.nd.NDArray]
+    ndf: int
+    nc: int
+    image_size: int
+
+    def symbol(self) -> mx.sym.Symbol:
+        return make_discriminator_sym(self.ndf, fix_gamma=False, image_size=self.image_size)
+
+    def inputs(self, batch_size: int = 1) -> dict:
+        size = self.image_size
+        return {"data": (batch_size, self.nc, size, size), "label": (batch_size,)}
+
+
+def load_discriminator(spec: str) -> DiscriminatorCheckpoint:
+    """Load a D checkpoint written by ``Module.save_params`` (``arg:d1_weight`` ...)."""
+    path, _ = resolve(spec, "D")
+    params = read_params(path)
+    weights = sorted(int(m.group(1)) for k in params if (m := re.match(r"arg:d(\d+)_weight$", k)))
+    if not weights:
+        raise MxganError(f"{path}: not a discriminator checkpoint in Module format (no arg:d1_weight)")
+    layers = len(weights)
+    first = params["arg:d1_weight"]
+    ckpt = DiscriminatorCheckpoint(path, *split_arg_aux(params, path), ndf=int(first.shape[0]),
+                                   nc=int(first.shape[1]), image_size=2 ** (layers + 1))
+    check_shapes(ckpt.symbol(), ckpt.arg_params, ckpt.aux_params, ckpt.inputs(), path)
+    return ckpt

@@ -1,0 +1,19 @@
+"""Names and numbers every layer shares: files shipped in the package, inputs, classes, sizes."""
+
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent
+CLASSIFIER_WEIGHTS = PACKAGE / "quality" / "weights" / "mnist_lenet.params"  # made by: mxgan classifier train
+RUN_OPTIONS_FILE = "run.json"  # a run folder's options (TrainConfig)
+STATE_FILE = "state.json"  # a run folder's newest checkpoint set, written last
+
+CLASSES = 10  # conditional models: one-hot digits
+D_INPUT = "data"
+D_LABEL = "label"
+G_INPUT = "rand"
+
+IMAGE_SIZES = (16, 32, 64, 128)  # generator and discriminator sizes; others are resized to one of these
+NOISE_KINDS = ("normal", "uniform")  # z ~ N(0, 1) (the example's) or U(-1, 1)
+GRAY_DATASETS = ("mnist", "fashion-mnist")  # IDX files: gray, labelled
+DATASETS = (*GRAY_DATASETS, "synthetic", "folder", "rec")
+DATASET_CHANNELS = {name: 1 for name in GRAY_DATASETS} | {"synthetic": 3, "folder": 3, "rec": 3}

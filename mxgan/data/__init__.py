@@ -1,0 +1,1 @@
+"""Training images: IDX datasets and their download, picture folders, RecordIO, and batches."""

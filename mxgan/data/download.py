@@ -1,0 +1,85 @@
+"""Download missing IDX files from public mirrors, verified by md5, written atomically."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import urllib.error
+import urllib.request
+import zlib
+from pathlib import Path
+
+from tqdm import tqdm
+
+from mxgan.data.idx import IdxDataset, IdxFile, find_idx_file, locate_dataset
+from mxgan.errors import MxganError
+
+CHUNK = 1 << 16
+TIMEOUT_S = 30
+
+
+def mirrors_for(dataset: IdxDataset) -> tuple[str, ...]:
+    """The dataset's mirrors, or the one in ``$MXGAN_MIRROR`` (an internal copy, a test server)."""
+    override = os.environ.get("MXGAN_MIRROR")
+    return (override,) if override else dataset.mirrors
+
+
+def _fetch_gz(url: str, tmp: Path, spec: IdxFile, progress: bool) -> str:
+    """Stream ``url`` (a .gz) into ``tmp``; return the md5 of the uncompressed content."""
+    md5 = hashlib.md5()
+    inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)  # gzip container
+    with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response, open(tmp, "wb") as out:
+        total = int(response.headers.get("Content-Length") or 0) or None
+        with tqdm(total=total, unit="B", unit_scale=True, desc=spec.name, disable=not progress) as bar:
+            while chunk := response.read(CHUNK):
+                out.write(chunk)
+                md5.update(inflate.decompress(chunk))
+                bar.update(len(chunk))
+        md5.update(inflate.flush())
+    return md5.hexdigest()
+
+
+def download_file(spec: IdxFile, folder: Path, mirrors: tuple[str, ...], progress: bool = True) -> Path:
+    """Fetch ``<spec.name>.gz`` from the first mirror that serves it with the right content.
+
+    The file is written under a temporary name and renamed only once its
+    uncompressed md5 matches, so an interrupted or bad download leaves nothing.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    final = folder / f"{spec.name}.gz"
+    tmp = folder / f".{spec.name}.gz.part-{os.getpid()}"
+    problems = []
+    for mirror in mirrors:
+        url = mirror.rstrip("/") + f"/{spec.name}.gz"
+        try:
+            digest = _fetch_gz(url, tmp, spec, progress)
+        except urllib.error.HTTPError as exc:
+            problems.append(f"{url}: HTTP {exc.code} {exc.reason}")
+            continue
+        except (urllib.error.URLError, OSError, zlib.error, ValueError) as exc:
+            problems.append(f"{url}: {getattr(exc, 'reason', exc)}")
+            continue
+        if digest == spec.md5:
+            os.replace(tmp, final)
+            return final
+        problems.append(f"{url}: md5 {digest} != expected {spec.md5}")
+    tmp.unlink(missing_ok=True)
+    raise MxganError(
+        f"could not download {spec.name}.gz ({'; '.join(problems)}); "
+        f"offline? copy the file into {folder}/ (see data/README.md for sources and checksums)"
+    )
+
+
+def ensure_dataset(
+    dataset: IdxDataset, folder: Path, mirrors: tuple[str, ...] | None = None, progress: bool = True
+) -> Path:
+    """Make sure all four files of ``dataset`` are in ``folder``, downloading the missing ones."""
+    for spec in dataset.files.values():
+        if find_idx_file(folder, spec.name) is None:
+            download_file(spec, folder, mirrors or mirrors_for(dataset), progress)
+    return folder
+
+
+def dataset_folder(dataset: IdxDataset, data_dir: Path) -> Path:
+    """The folder holding ``dataset``: found in ``data_dir`` or a system folder, else downloaded into ``data_dir``."""
+    return locate_dataset(dataset, data_dir) or ensure_dataset(dataset, data_dir / dataset.name)

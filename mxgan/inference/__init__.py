@@ -1,0 +1,1 @@
+"""Running a generator outside training: sampling, precise BatchNorm, grids and plots."""

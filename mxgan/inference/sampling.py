@@ -1,0 +1,182 @@
+"""Run a generator (and a discriminator) outside training: sample, pick the best, interpolate.
+
+BatchNorm mode is always explicit:
+
+- ``eval`` (default): moving statistics, so an image depends on its own z only,
+  whatever else is in the batch; this is what a trained model "is".
+- ``train``: statistics of the batch being generated, as the example's
+  training-time grids; an image then depends on the other z in its batch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mxnet as mx
+import numpy as np
+
+from mxgan.constants import CLASSES, D_INPUT, D_LABEL, G_INPUT
+from mxgan.errors import MxganError
+from mxgan.model.modules import one_hot
+from mxgan.model.symbols import COND
+from mxgan.runtime.fileio import write_atomic
+
+NICE_OVERSAMPLING = 20
+
+
+def bind_generator(
+    symG: mx.sym.Symbol, arg_params: dict, aux_params: dict, batch_size: int, nz: int,
+    contexts: list[mx.Context] | None = None, conditional: bool = False,
+) -> mx.mod.Module:
+    """A generator Module bound for inference on (batch_size, nz, 1, 1) noise (and one-hot digits)."""
+    shapes = [(G_INPUT, (batch_size, nz, 1, 1))] + ([(COND, (batch_size, CLASSES, 1, 1))] if conditional else [])
+    modG = mx.mod.Module(symG, data_names=[n for n, _ in shapes], label_names=None, context=contexts or [mx.cpu()])
+    modG.bind(data_shapes=shapes, for_training=False)
+    modG.set_params(arg_params, aux_params)
+    return modG
+
+
+def generate(modG: mx.mod.Module, z: np.ndarray, bn: str = "eval", digits: np.ndarray | None = None) -> np.ndarray:
+    """Images (N, C, S, S) in [-1, 1] for noise ``z`` (N, nz, 1, 1) (and digits (N,)), N = the bound batch."""
+    inputs = [mx.nd.array(z)] + ([] if digits is None else [one_hot(digits)])
+    modG.forward(mx.io.DataBatch(inputs), is_train=bn == "train")
+    return modG.get_outputs()[0].asnumpy()
+
+
+def padded_chunks(array: np.ndarray, chunk: int):
+    """Consecutive chunks of ``array``, the last zero-padded to ``chunk`` rows, with their real length."""
+    for start in range(0, len(array), chunk):
+        part = array[start:start + chunk]
+        yield np.concatenate([part, np.zeros((chunk - len(part), *part.shape[1:]), part.dtype)]), len(part)
+
+
+def generate_all(ckpt, z: np.ndarray, bn: str = "eval", batch_size: int = 64,
+                 contexts: list[mx.Context] | None = None, digits: np.ndarray | None = None) -> np.ndarray:
+    """Images for any number of z (and digits, for conditional models): in chunks of
+    ``batch_size`` (eval), or as one batch (train)."""
+    n = len(z)
+    chunk = n if bn == "train" else min(batch_size, n)
+    a = ckpt.arch
+    if a.conditional and digits is None:
+        digits = np.arange(n) % CLASSES
+    modG = bind_generator(ckpt.symbol(), ckpt.arg_params, ckpt.aux_params, chunk, a.nz, contexts, a.conditional)
+    parts = padded_chunks(z, chunk)
+    if digits is None:
+        return np.concatenate([generate(modG, part, bn)[:n_real] for part, n_real in parts])
+    return np.concatenate([generate(modG, part, bn, d)[:n_real]
+                           for (part, n_real), (d, _) in zip(parts, padded_chunks(digits, chunk))])
+
+
+def discriminator_scores(ckptD, images: np.ndarray, batch_size: int = 64,
+                         contexts: list[mx.Context] | None = None) -> np.ndarray:
+    """D's P(real) for each image (BatchNorm on moving statistics)."""
+    chunk = min(batch_size, len(images))
+    modD = mx.mod.Module(ckptD.symbol(), data_names=(D_INPUT,), label_names=(D_LABEL,),
+                         context=contexts or [mx.cpu()])
+    modD.bind(data_shapes=[(D_INPUT, (chunk, *images.shape[1:]))], label_shapes=[(D_LABEL, (chunk,))],
+              for_training=False)
+    modD.set_params(ckptD.arg_params, ckptD.aux_params)
+    scores = []
+    for part, n_real in padded_chunks(images, chunk):
+        modD.forward(mx.io.DataBatch([mx.nd.array(part)], [mx.nd.zeros((chunk,))]), is_train=False)
+        scores.append(modD.get_outputs()[0].asnumpy().ravel()[:n_real])
+    return np.concatenate(scores)
+
+
+
+
+def latent(rng: np.random.Generator, num: int, nz: int, kind: str = "normal") -> np.ndarray:
+    """``num`` latent vectors: z ~ N(0, 1) (the example's), or U(-1, 1) (``--noise uniform``)."""
+    if kind == "uniform":
+        return rng.uniform(-1.0, 1.0, (num, nz, 1, 1)).astype(np.float32)
+    return rng.standard_normal((num, nz, 1, 1), dtype=np.float32)
+
+
+def noise(seed: int, num: int, nz: int, kind: str = "normal") -> np.ndarray:
+    """``num`` latent vectors from ``seed``."""
+    return latent(np.random.default_rng(seed), num, nz, kind)
+
+
+def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
+    """Spherical interpolation between latent vectors (stays on the shell where N(0, I) lives)."""
+    a_flat, b_flat = a.ravel(), b.ravel()
+    cos = np.dot(a_flat, b_flat) / (np.linalg.norm(a_flat) * np.linalg.norm(b_flat))
+    omega = np.arccos(np.clip(cos, -1.0, 1.0))
+    if omega < 1e-6:
+        return (1 - t) * a + t * b
+    return (np.sin((1 - t) * omega) * a + np.sin(t * omega) * b) / np.sin(omega)
+
+
+def interpolation_noise(seed: int, rows: int, columns: int, nz: int, kind: str = "normal") -> np.ndarray:
+    """``rows`` walks of ``columns`` steps, each between two random latent points."""
+    ends = noise(seed, 2 * rows, nz, kind)
+    steps = np.linspace(0.0, 1.0, columns)
+    return np.stack([slerp(ends[2 * r], ends[2 * r + 1], t) for r in range(rows) for t in steps])
+
+
+def _nice_discriminator(cfg, ckpt):
+    """The D that ``--nice`` ranks samples with: ``--discriminator``, or the _D file beside G."""
+    from mxgan.checkpoints.formats import load_discriminator, sibling_discriminator
+
+    if ckpt.arch.conditional:
+        raise MxganError("--nice does not support conditional models yet (their D also needs the digit)")
+    pathD = Path(cfg.discriminator) if cfg.discriminator else sibling_discriminator(ckpt.path)
+    if pathD is None:
+        raise MxganError(f"--nice needs the discriminator: no _D file beside {ckpt.path}; pass --discriminator FILE")
+    ckptD = load_discriminator(str(pathD))
+    if (ckptD.nc, ckptD.image_size) != (ckpt.arch.nc, ckpt.arch.image_size):
+        raise MxganError(
+            f"--discriminator {pathD} judges {ckptD.nc}x{ckptD.image_size}px images, but the generator "
+            f"makes {ckpt.arch.nc}x{ckpt.arch.image_size}px; pass the D of the same run"
+        )
+    return ckptD
+
+
+def _latents(cfg, ckpt) -> tuple[np.ndarray, np.ndarray | None, int | None]:
+    """``(z, digits, grid columns)`` for the sampling mode ``cfg`` asks for."""
+    arch, kind = ckpt.arch, cfg.noise or ckpt.arch.noise
+    if cfg.digit and not arch.conditional:
+        raise MxganError(f"--digit needs a conditional model (trained with --conditional); {ckpt.path} is not one")
+    if cfg.digit == "all":  # a row per digit
+        columns = max(1, cfg.num // CLASSES)
+        digits = np.repeat(np.arange(CLASSES), columns)
+        return noise(cfg.seed, len(digits), arch.nz, kind), digits, columns
+    if cfg.interpolate:
+        columns = max(2, cfg.num // cfg.interpolate)
+        z = interpolation_noise(cfg.seed, cfg.interpolate, columns, arch.nz, kind)
+    else:
+        columns = None
+        z = noise(cfg.seed, cfg.num * (NICE_OVERSAMPLING if cfg.nice else 1), arch.nz, kind)
+    return z, np.full(len(z), int(cfg.digit)) if cfg.digit else None, columns
+
+
+def _write_outputs(cfg, images: np.ndarray, columns: int | None) -> list[Path]:
+    from mxgan.inference.grids import make_grid, save_grid, save_png
+
+    written = [save_grid(Path(cfg.out), images, columns)]
+    if cfg.npy:
+        def save_npy(tmp: str) -> None:
+            with open(tmp, "wb") as f:
+                np.save(f, images)
+        written.append(write_atomic(Path(cfg.npy), save_npy))
+    if cfg.separate:
+        folder = Path(cfg.separate)
+        folder.mkdir(parents=True, exist_ok=True)
+        written += [save_png(folder / f"{i:04d}.png", make_grid(images[i:i + 1])) for i in range(len(images))]
+    return written
+
+
+def draw_samples(cfg) -> list[Path]:
+    """``mxgan sample``: draw images as ``cfg`` (a :class:`mxgan.flags.SampleConfig`) asks; return files written."""
+    from mxgan.inference.recalibrate import load_for_sampling
+    from mxgan.runtime.devices import parse_ctx
+
+    contexts = parse_ctx(cfg.ctx)
+    ckpt = load_for_sampling(cfg.checkpoint, cfg.weights, cfg.recalibrate_bn, cfg.seed, contexts)
+    ckptD = _nice_discriminator(cfg, ckpt) if cfg.nice else None
+    z, digits, columns = _latents(cfg, ckpt)
+    images = generate_all(ckpt, z, cfg.bn, cfg.batch_size, contexts, digits)
+    if ckptD is not None:  # --nice: keep the ones D scores highest
+        scores = discriminator_scores(ckptD, images, cfg.batch_size, contexts)
+        images = images[np.argsort(-scores, kind="stable")[:cfg.num]]
+    return _write_outputs(cfg, images, columns)

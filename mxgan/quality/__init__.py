@@ -1,0 +1,1 @@
+"""What a generator learned: the MNIST classifier and the metrics built on its features."""

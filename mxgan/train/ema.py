@@ -1,0 +1,90 @@
+"""An exponential moving average of the generator's weights (``--ema-decay``).
+
+Averaged weights draw cleaner samples than the last step's, whose noise the
+last few updates leave in them (Yazici et al. 2019; StyleGAN, BigGAN). The
+average lives beside the training module, on its first device, and is updated
+in place after each step that updated G; it never feeds back into training.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mxnet as mx
+
+from mxgan.checkpoints.formats import Architecture, GeneratorCheckpoint
+from mxgan.checkpoints.module_format import standard_params
+from mxgan.checkpoints.run_folder import EmaSnapshot
+from mxgan.inference.recalibrate import recalibrate_batchnorm
+from mxgan.model.symbols import unpad_single_filter_params
+from mxgan.runtime.compat import live_parameters
+
+RECALIBRATION_BATCHES = 16  # training-mode batches that re-estimate the moving average's BatchNorm statistics
+
+
+def ema_beta(decay: float, updates: int) -> float:
+    """The weight of the old average at update ``updates``: ``decay``, ramped up for short runs.
+
+    ``min(decay, (1 + t) / (10 + t))``: the first updates follow the weights
+    closely, so a run of a few hundred steps is not averaged back toward its
+    random initialization.
+    """
+    return min(decay, (1.0 + updates) / (10.0 + updates))
+
+
+class GeneratorEMA:
+    """The moving average of a training generator's weights (BatchNorm statistics are not averaged:
+    they are re-estimated for the averaged weights, see :mod:`mxgan.inference.recalibrate`).
+
+    Parameters
+    ----------
+    modG : Module
+        The generator being trained (bound, initialized).
+    decay : float
+        The average's decay per G update, in (0, 1).
+    """
+
+    def __init__(self, modG: mx.mod.Module, decay: float) -> None:
+        self.decay = decay
+        self.updates = 0
+        self._live = live_parameters(modG)
+        self.averages = {name: weight.copy() for name, weight in self._live.items()}
+
+    def update(self) -> None:
+        """Fold G's current weights into the average (after an update of G)."""
+        beta = ema_beta(self.decay, self.updates)
+        for name, average in self.averages.items():
+            average[:] = average * beta + self._live[name] * (1.0 - beta)
+        self.updates += 1
+
+    def restore(self, arg_params: dict[str, mx.nd.NDArray], updates: int) -> None:
+        """Continue from saved averages (``--resume``), in the module's parameter shapes."""
+        for name, average in self.averages.items():
+            average[:] = arg_params[name].as_in_context(average.context)
+        self.updates = updates
+
+
+class EmaView:
+    """G's moving average as a checkpoint (standard shapes, BatchNorm statistics re-estimated for it),
+    made at most once per step: the checkpoint, the grid and the quality check share it."""
+
+    def __init__(self, ema: GeneratorEMA, modG: mx.mod.Module, architecture: Architecture, out: Path, seed: int,
+                 contexts: list[mx.Context]):
+        self.ema, self.modG, self.architecture, self.out = ema, modG, architecture, out
+        self.seed, self.contexts = seed, contexts
+        self._snapshot: EmaSnapshot | None = None
+
+    def snapshot(self) -> EmaSnapshot:
+        if self._snapshot is None or self._snapshot.updates != self.ema.updates:
+            averages = {name: value.copy() for name, value in self.ema.averages.items()}
+            arg_params = unpad_single_filter_params(self.modG.symbol, averages)
+            current = GeneratorCheckpoint(self.out, "module", arg_params, standard_params(self.modG)[1],
+                                          self.architecture)
+            # the same z for every re-estimate of a run, so a resumed run writes the same files
+            calibrated = recalibrate_batchnorm(current, RECALIBRATION_BATCHES, self.seed, contexts=self.contexts)
+            self._snapshot = EmaSnapshot(calibrated.arg_params, calibrated.aux_params, self.ema.updates)
+        return self._snapshot
+
+    def checkpoint(self) -> GeneratorCheckpoint:
+        snapshot = self.snapshot()
+        return GeneratorCheckpoint(self.out, "module", snapshot.arg_params, snapshot.aux_params, self.architecture)

@@ -1,0 +1,342 @@
+"""The training loop: a run prepared, then ``for`` each batch ``run_step`` and the hooks; noise, Ctrl-C, resume."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import mxnet as mx
+import numpy as np
+from tqdm import tqdm
+
+from mxgan.checkpoints.formats import (
+    Architecture,
+    DiscriminatorCheckpoint,
+    GeneratorCheckpoint,
+    check_shapes,
+    load_discriminator,
+    load_generator,
+    sibling_discriminator,
+)
+from mxgan.checkpoints.module_format import load_module_params, standard_params
+from mxgan.checkpoints.run_folder import (
+    EMA_ROLE,
+    Progress,
+    read_run_state,
+    remove_stale_temporaries,
+    restore_optimizers,
+    restore_weights,
+)
+from mxgan.config import TrainConfig
+from mxgan.constants import CLASSES, RUN_OPTIONS_FILE
+from mxgan.data.batches import Shard, prefetch
+from mxgan.data.idx import IDX_DATASETS
+from mxgan.data.sources import Batches, training_batches
+from mxgan.errors import DivergenceError, Interrupted, MxganError
+from mxgan.inference.sampling import latent
+from mxgan.model.modules import GAN, build_gan, one_hot, set_generator_params
+from mxgan.model.symbols import make_discriminator_sym, pad_single_filter_params
+from mxgan.runtime.devices import parse_ctx
+from mxgan.runtime.distributed import LOCAL, Cluster, Watchdog, connect
+from mxgan.runtime.fileio import write_bytes_atomic
+from mxgan.train.alarms import GENERIC_HINT, GRAY_AS_RGB_HINT, OverpoweringAlarm
+from mxgan.train.ema import EmaView, GeneratorEMA
+from mxgan.train.hooks import Checkpointer, EmaUpdate, Heartbeat, Hook, MetricsLog, QualityCheck, SampleGrids
+from mxgan.train.log import JsonlLog, TensorboardLog
+from mxgan.train.step import Labels, StepOutputs, train_step
+
+
+def noise_batch(
+    seed: int, iteration: int, batch_size: int, nz: int, kind: str = "normal", index: int = 0, rank: int = 0
+) -> np.ndarray:
+    """z for ``iteration`` (its ``index``-th batch, on worker ``rank``), a function of these alone (resumable)."""
+    key = [seed, 1, iteration] + ([index] if index or rank else []) + ([rank] if rank else [])
+    return latent(np.random.default_rng(key), batch_size, nz, kind)
+
+
+def fixed_noise(seed: int, batch_size: int, nz: int, kind: str = "normal") -> np.ndarray:
+    """The fixed z of the sample grids, distinct from every training z."""
+    return latent(np.random.default_rng([seed, 2]), batch_size, nz, kind)
+
+
+@dataclass
+class TrainResult:
+    """What a finished run leaves: steps done, last checkpoint, last logged metrics."""
+
+    iterations: int
+    checkpoint: Path | None
+    metrics: dict = field(default_factory=dict)
+
+
+class _CtrlC:
+    """The first Ctrl-C asks the loop to checkpoint and stop after the current step; a second one aborts."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous = None
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self) -> _CtrlC:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+def architecture(cfg: TrainConfig) -> Architecture:
+    """The generator a training configuration builds (standard shapes, for inference and checks)."""
+    return Architecture(nz=cfg.nz, ngf=cfg.ngf, nc=cfg.channels, image_size=cfg.image_size,
+                        fix_gamma=cfg.g_fix_gamma, conditional=cfg.conditional, noise=cfg.noise)
+
+
+def _check_start(cfg: TrainConfig, ckpt: GeneratorCheckpoint) -> DiscriminatorCheckpoint | None:
+    """``--checkpoint``'s G (and the ``_D`` file beside it, if any) fit the flags; the D to load, or None."""
+    mine = architecture(cfg)
+    try:
+        check_shapes(mine.symbol(), ckpt.arg_params, ckpt.aux_params, mine.inputs(), ckpt.path)
+    except MxganError as exc:
+        raise MxganError(f"{exc}; the checkpoint was trained with {ckpt.flags()}: pass those flags") from exc
+    pathD = sibling_discriminator(ckpt.path)
+    if pathD is None:
+        return None
+    ckptD = load_discriminator(str(pathD))
+    check_shapes(make_discriminator_sym(cfg.ndf, image_size=cfg.image_size), ckptD.arg_params,
+                 ckptD.aux_params, ckptD.inputs(), pathD)
+    return ckptD
+
+
+def _start_from_checkpoint(gan: GAN, ckpt: GeneratorCheckpoint, ckptD: DiscriminatorCheckpoint | None) -> str:
+    """Load ``--checkpoint`` into G (and D, when a matching ``_D`` file sits beside it)."""
+    set_generator_params(gan.modG, ckpt.arg_params, ckpt.aux_params)
+    if ckptD is None:
+        return f"G from {ckpt.path} ({ckpt.format}); D starts fresh (no matching _D file beside it)"
+    gan.modD.set_params(ckptD.arg_params, ckptD.aux_params)
+    return f"G from {ckpt.path} ({ckpt.format}), D from {ckptD.path}"
+
+
+def _restore_ema(out: Path, gan: GAN, ema: GeneratorEMA) -> None:
+    """Continue G's moving average from the run's newest set (a run that had none starts it from G)."""
+    state = read_run_state(out)
+    if EMA_ROLE in state.files:
+        arg_params, _ = load_module_params(out / state.files[EMA_ROLE])
+        ema.restore(pad_single_filter_params(gan.modG.symbol, arg_params), state.ema_updates)
+
+
+class Trainer:
+    """One run's state between steps: the modules, the data, where the run is, and what its hooks share.
+
+    :meth:`run_step` is the example's step on the next batch; :meth:`train` runs the epochs and calls
+    the hooks (:mod:`mxgan.train.hooks`) after each step, after each epoch and at the end.
+    """
+
+    def __init__(self, cfg: TrainConfig, gan: GAN, batches: Batches, progress: Progress, contexts: list[mx.Context],
+                 cluster: Cluster = LOCAL) -> None:
+        self.cfg, self.gan, self.batches, self.progress = cfg, gan, batches, progress
+        self.contexts, self.cluster = contexts, cluster
+        self.out = Path(cfg.out)
+        self.architecture = architecture(cfg)
+        self.total = min(cfg.epochs * batches.batches_per_epoch, cfg.max_steps or math.inf)
+        self.labels = Labels.create(cfg.batch_size, cfg.dtype, cfg.real_label)
+        self.log = JsonlLog(self.out / "metrics.jsonl" if cluster.lead else None)
+        self.board = TensorboardLog(cfg.tensorboard) if cfg.tensorboard and cluster.lead else None
+        self.outputs: StepOutputs | None = None
+        self.g_updated = False
+        self.checkpoint: Path | None = None
+        self.metrics: dict = {}
+        self.stop_requested = False
+
+    @property
+    def epoch_ends(self) -> bool:
+        return self.progress.batch == self.batches.batches_per_epoch
+
+    @property
+    def run_ends(self) -> bool:
+        return self.progress.iteration == self.total
+
+    def generator(self) -> GeneratorCheckpoint:
+        """The training G as a checkpoint object (standard shapes), for sampling and judging."""
+        return GeneratorCheckpoint(self.out, "module", *standard_params(self.gan.modG), self.architecture)
+
+    def warn(self, message: str | None) -> None:
+        if message:
+            self.log.write({"iteration": self.progress.iteration, "warning": message})
+            tqdm.write(f"warning: {message}", file=sys.stderr)
+
+    def _z(self, index: int = 0) -> mx.nd.NDArray:
+        cfg = self.cfg
+        z = noise_batch(cfg.seed, self.progress.iteration, cfg.batch_size, cfg.nz, cfg.noise, index, self.cluster.rank)
+        return mx.nd.array(z, dtype=cfg.dtype)
+
+    def _classes(self) -> dict:
+        """Conditional models: the real batch's digits, and random digits for G to draw."""
+        cfg, progress = self.cfg, self.progress
+        if not cfg.conditional:
+            return {}
+        key = [cfg.seed, 4, progress.iteration] + ([self.cluster.rank] if self.cluster.rank else [])
+        asked = np.random.default_rng(key).integers(0, CLASSES, cfg.batch_size)
+        return {"real_cond": one_hot(self.batches.labels_of(progress.epoch, progress.batch), cfg.dtype),  # type: ignore[attr-defined]
+                "fake_cond": one_hot(asked, cfg.dtype)}
+
+    def run_step(self, real: np.ndarray) -> None:
+        """Update D, then (when the schedule says so) G, on ``real`` and this iteration's z; count the step."""
+        cfg, gan = self.cfg, self.gan
+        self.g_updated = g_updates_at(self.progress.iteration, cfg)
+        extra = tuple(self._z(i) for i in range(1, cfg.g_steps)) if self.g_updated else ()
+        # one host array per input; each is copied to the device once, by its single forward
+        self.outputs = train_step(gan.modG, gan.modD, mx.nd.array(real, dtype=cfg.dtype), self._z(), self.labels,
+                                  gan.modD_G, self.g_updated, extra, **self._classes())
+        self.progress = Progress(self.progress.epoch, self.progress.batch + 1, self.progress.iteration + 1)
+
+    def train(self, hooks: list[Hook]) -> TrainResult:
+        """Run the epochs from ``self.progress`` on, calling ``hooks``; see :func:`train` for what it raises."""
+        try:
+            with _CtrlC() as ctrl_c:
+                while self.progress.iteration < self.total and self.progress.epoch < self.cfg.epochs:
+                    for real in prefetch(self.batches.epoch(self.progress.epoch, self.progress.batch)):
+                        self.run_step(real)
+                        self.stop_requested = ctrl_c.requested
+                        for hook in hooks:
+                            hook.after_step(self)
+                        if self.epoch_ends or self.run_ends or self.stop_requested:
+                            break
+                    if self.epoch_ends:
+                        for hook in hooks:
+                            hook.after_epoch(self)
+                        self.progress = Progress(self.progress.epoch + 1, 0, self.progress.iteration)
+                    if self.stop_requested:
+                        raise Interrupted(f"interrupted at iteration {self.progress.iteration}; checkpoint saved "
+                                          f"({self.checkpoint}); continue with: mxgan train --resume {self.out}")
+        except DivergenceError as exc:
+            raise DivergenceError(
+                f"training diverged: {exc} (stopped at iteration {self.progress.iteration}); last good checkpoint: "
+                f"{self.checkpoint or _last_checkpoint(self.out)}; lower --lr-g/--lr-d (now {self.cfg.lr_g:g}, "
+                f"{self.cfg.lr_d:g}) or check the data"
+            ) from exc
+        finally:
+            for hook in hooks:
+                hook.on_stop(self)
+        return TrainResult(iterations=self.progress.iteration, checkpoint=self.checkpoint, metrics=self.metrics)
+
+
+def default_hooks(trainer: Trainer, ema_view: EmaView | None, watchdog: Watchdog | None) -> list[Hook]:
+    """The hooks of a run, in the order they must run: the average and the heartbeat first, the NaN check of the
+    metrics log before any checkpoint, and only the lead worker writes."""
+    cfg, cluster = trainer.cfg, trainer.cluster
+    hooks: list[Hook] = [EmaUpdate(ema_view)] if ema_view else []
+    if watchdog:
+        hooks.append(Heartbeat(watchdog))
+    gray_as_rgb = cfg.channels == 3 and cfg.dataset in IDX_DATASETS
+    bar = tqdm(initial=trainer.progress.iteration, total=trainer.total, unit="step",
+               disable=not (cfg.progress and cluster.lead), dynamic_ncols=True)
+    hooks.append(MetricsLog(OverpoweringAlarm(GRAY_AS_RGB_HINT if gray_as_rgb else GENERIC_HINT), bar))
+    if not cluster.lead:
+        return hooks
+    hooks += [Checkpointer(cfg.keep, not cluster.updates_on_servers, ema_view),
+              SampleGrids(fixed_noise(cfg.seed, cfg.batch_size, cfg.nz, cfg.noise), ema_view)]
+    if QualityCheck.applies(cfg):
+        hooks.append(QualityCheck(cfg, ema_view))
+    return hooks
+
+
+def _prepare(cfg: TrainConfig, announce: Callable[[str], object]) -> tuple[GAN, Batches, Progress, Cluster]:
+    """The modules, data and position of a run, its folder started (nothing is written before every check passed)."""
+    out = Path(cfg.out)
+    cluster = connect(cfg.kvstore)
+    if cluster.distributed:
+        announce(f"kvstore {cfg.kvstore}: this worker has rank {cluster.rank} of {cluster.workers}")
+    batches, described = training_batches(cfg, Shard(cluster.rank, cluster.workers))
+    announce(described)
+    start = load_generator(cfg.checkpoint) if cfg.checkpoint and not cfg.resume else None
+    if start is not None:
+        cfg.g_fix_gamma = not start.learns_gamma
+        startD = _check_start(cfg, start)  # before anything is written: a mismatch leaves no folder behind
+    if cluster.lead:
+        out.mkdir(parents=True, exist_ok=True)
+        if not cfg.resume:
+            write_bytes_atomic(out / RUN_OPTIONS_FILE, json.dumps(cfg.to_json(), indent=2).encode())
+    mx.random.seed(cfg.seed)
+    gan = build_gan(parse_ctx(cfg.ctx), cfg.batch_size, cfg.nz, cfg.ngf, cfg.ndf, cfg.channels, cfg.image_size,
+                    cfg.lr_g, cfg.beta1, cfg.wd, cfg.init_sigma, fix_gamma_G=cfg.g_fix_gamma,
+                    dtype=cfg.dtype, cudnn_tune=cfg.cudnn_tune or None, conditional=cfg.conditional,
+                    lr_d=cfg.lr_d, beta2=cfg.beta2)
+    if not cfg.resume:
+        if start is not None:
+            announce(_start_from_checkpoint(gan, start, startD))
+        gan.attach_optimizers(cluster.kvstore, cluster.workers)
+        return gan, batches, Progress(), cluster
+    if cluster.lead:
+        remove_stale_temporaries(out)
+    state = restore_weights(out, gan)
+    gan.attach_optimizers(cluster.kvstore, cluster.workers)
+    if not restore_optimizers(out, gan, state, cluster.updates_on_servers):
+        announce("Adam restarts: this run's Adam state lived on its dist_async servers, which do not save it")
+    progress = state.progress
+    if progress.batch >= batches.batches_per_epoch:  # the checkpoint closed its epoch
+        progress = Progress(progress.epoch + 1, 0, progress.iteration)
+    announce(f"resuming {out} at iteration {progress.iteration} (epoch {progress.epoch}, batch {progress.batch})")
+    return gan, batches, progress, cluster
+
+
+def train(cfg: TrainConfig, announce: Callable[[str], object] = print) -> TrainResult:
+    """Train (or, with ``cfg.resume``, continue) a DCGAN; write checkpoints, samples, metrics to ``cfg.out``.
+
+    Raises
+    ------
+    MxganError
+        Bad devices, data or checkpoint.
+    DivergenceError
+        A loss or parameter became NaN/Inf; no non-finite checkpoint is written.
+    Interrupted
+        Ctrl-C: a checkpoint was saved; the message says how to resume.
+    """
+    gan, batches, progress, cluster = _prepare(cfg, announce)
+    contexts = parse_ctx(cfg.ctx)
+    trainer = Trainer(cfg, gan, batches, progress, contexts, cluster)
+    ema_view = None
+    if cfg.ema_decay:
+        ema = GeneratorEMA(gan.modG, cfg.ema_decay)
+        if cfg.resume:
+            _restore_ema(trainer.out, gan, ema)
+        ema_view = EmaView(ema, gan.modG, trainer.architecture, trainer.out, cfg.seed, contexts)
+    if not cluster.distributed:
+        return trainer.train(default_hooks(trainer, ema_view, None))
+    with Watchdog(cfg.dist_timeout, f"worker rank {cluster.rank}") as watchdog:
+        result = trainer.train(default_hooks(trainer, ema_view, watchdog))
+    announce(f"worker rank {cluster.rank}: {result.iterations} steps; weights sha256 {weights_digest(gan)}")
+    return result
+
+def weights_digest(gan: GAN) -> str:
+    """A fingerprint of G's and D's weights, which every dist_sync worker should share (BatchNorm's
+    moving statistics are left out: each worker gathers its own, and rank 0's are saved)."""
+    digest = hashlib.sha256()
+    for module in (gan.modG, gan.modD):
+        arg_params, _ = standard_params(module)
+        for name in sorted(arg_params):
+            digest.update(name.encode() + arg_params[name].asnumpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def _last_checkpoint(out: Path) -> str:
+    try:
+        return str(out / read_run_state(out).files["G"])
+    except MxganError:
+        return "none written yet"
+
+
+def g_updates_at(iteration: int, cfg: TrainConfig) -> bool:
+    """Whether G is updated at ``iteration``: after ``--pretrain-d`` D-only steps, every ``--d-steps``-th."""
+    return iteration >= cfg.pretrain_d and (iteration - cfg.pretrain_d + 1) % cfg.d_steps == 0

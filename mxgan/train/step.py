@@ -1,0 +1,139 @@
+"""One DCGAN training step on two ``mx.mod.Module`` objects, as MXNet's example does it.
+
+D is bound with ``grad_req='add'`` on its parameters (see
+:func:`mxgan.model.modules.bind_discriminator`):
+its fake-batch and real-batch gradients then sum in place, where the example
+copies the fake-batch gradients out and adds them back by hand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mxnet as mx
+
+from mxgan.runtime.compat import gradient_arrays
+
+
+def accumulate_gradients(modD: mx.mod.Module, batches: list[mx.io.DataBatch]) -> list[mx.nd.NDArray]:
+    """Run forward/backward on each batch, leaving the SUM of their gradients in ``modD``.
+
+    This is the example's "gradients from the fake batch and the real batch are
+    summed before one ``update()``", without copies: ``modD`` must be bound by
+    :func:`bind_discriminator` (``grad_req='add'``), and this helper first zeroes
+    the gradient buffers, which also drops what other passes (the G step's pass
+    through D) added since the last update.
+
+    The Module API has no call to clear accumulated gradients, so the buffers
+    come from :func:`mxgan.runtime.compat.gradient_arrays`.
+
+    Returns
+    -------
+    list of NDArray
+        D's output, P(real), for each batch (copies: D's output buffer is reused).
+    """
+    for per_param in gradient_arrays(modD):
+        for grad in per_param:
+            grad[:] = 0
+    outputs = []
+    for batch in batches:
+        modD.forward(batch, is_train=True)
+        modD.backward()
+        outputs.append(modD.get_outputs()[0].copy())
+    return outputs
+
+
+@dataclass
+class StepOutputs:
+    """D's outputs (P(real)) in one step, under the names of PyTorch's DCGAN example."""
+
+    D_x: mx.nd.NDArray            # D(x) on the real batch, in the D update
+    D_G_z1: mx.nd.NDArray         # D(G(z)) on the fake batch, in the D update
+    D_G_z2: mx.nd.NDArray | None  # D(G(z)) on the fake batch, in the (first) G update; None if G rested
+
+
+@dataclass
+class Labels:
+    """Constant label batches, allocated once.
+
+    ``real_for_D`` is the real batch's label in D's update: 1, or less with
+    one-sided label smoothing (``--real-label 0.9``); G always aims at 1.
+    """
+
+    real: mx.nd.NDArray
+    fake: mx.nd.NDArray
+    real_for_D: mx.nd.NDArray
+
+    @classmethod
+    def create(cls, batch_size: int, dtype: str = "float32", real_label: float = 1.0) -> Labels:
+        ones = mx.nd.ones((batch_size,), dtype=dtype)
+        return cls(real=ones, fake=mx.nd.zeros((batch_size,), dtype=dtype),
+                   real_for_D=ones if real_label == 1.0 else mx.nd.full((batch_size,), real_label, dtype=dtype))
+
+
+def _update_generator(modG: mx.mod.Module, judge: mx.mod.Module, fake: list, target: mx.nd.NDArray) -> mx.nd.NDArray:
+    """Push ``fake`` (G's latest training-mode output) through D toward ``target``; update G only."""
+    judge.forward(mx.io.DataBatch(fake, [target]), is_train=True)
+    judge.backward()
+    modG.backward(judge.get_input_grads()[:1])  # the image's gradient (not the class input's)
+    modG.update()
+    return judge.get_outputs()[0].copy()
+
+
+def train_step(
+    modG: mx.mod.Module, modD: mx.mod.Module, real: mx.nd.NDArray, noise: mx.nd.NDArray, labels: Labels,
+    modD_G: mx.mod.Module | None = None, update_G: bool = True, extra_G_noise: tuple = (),
+    real_cond: mx.nd.NDArray | None = None, fake_cond: mx.nd.NDArray | None = None,
+) -> StepOutputs:
+    """One step of the example's loop: update D on fake + real, then G through D.
+
+    Parameters
+    ----------
+    modG : Module
+        The generator, bound for training on ``rand``.
+    modD : Module
+        The discriminator, bound by :func:`bind_discriminator`.
+    real : NDArray
+        A batch of real images (B, C, S, S) in [-1, 1].
+    noise : NDArray
+        Latent vectors z (B, nz, 1, 1).
+    labels : Labels
+        Label batches of ones and zeros.
+    modD_G : Module, optional
+        D for the G update, from :func:`bind_input_gradient_module` (faster); default ``modD``.
+    update_G : bool
+        False: update D only (``--pretrain-d``, and all but every ``--d-steps``-th step).
+    extra_G_noise : tuple of NDArray
+        One more G update per latent batch (``--g-steps`` above 1).
+    real_cond, fake_cond : NDArray, optional
+        Conditional models: the real batch's classes, and those G is asked to draw (one-hot).
+    """
+    fake_class = [] if fake_cond is None else [fake_cond]
+    modG.forward(mx.io.DataBatch([noise, *fake_class]), is_train=True)
+    fake = modG.get_outputs() + fake_class  # D's inputs for the fake batch
+
+    ############################
+    # Update D: maximize log(D(x)) + log(1 - D(G(z)))
+    # The fake batch (label 0) and the real batch (label 1) each run forward and
+    # backward through D; their gradients sum before one update.
+    ############################
+    D_G_z1, D_x = accumulate_gradients(modD, [
+        mx.io.DataBatch(fake, [labels.fake]),
+        mx.io.DataBatch([real] + ([] if real_cond is None else [real_cond]), [labels.real_for_D]),
+    ])
+    modD.update()
+    if not update_G:
+        return StepOutputs(D_x=D_x, D_G_z1=D_G_z1, D_G_z2=None)
+
+    ############################
+    # Update G: maximize log(D(G(z)))
+    # The same fake batch goes through the updated D with label 1; the gradient
+    # D hands back for its input is G's output gradient. D is not updated here.
+    ############################
+    judge = modD_G or modD
+    D_G_z2 = _update_generator(modG, judge, fake, labels.real)
+    for z in extra_G_noise:  # --g-steps: more G updates, each on a fresh z
+        modG.forward(mx.io.DataBatch([z, *fake_class]), is_train=True)
+        _update_generator(modG, judge, modG.get_outputs() + fake_class, labels.real)
+
+    return StepOutputs(D_x=D_x, D_G_z1=D_G_z1, D_G_z2=D_G_z2)
