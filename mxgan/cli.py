@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any, NoReturn
 
 from mxgan.constants import RUN_OPTIONS_FILE
 from mxgan.data.download import dataset_folder
@@ -40,7 +41,7 @@ from mxgan.runtime.fileio import write_bytes_atomic
 class OneLineParser(argparse.ArgumentParser):
     """An ArgumentParser whose usage errors are one line and exit code 2."""
 
-    def error(self, message: str) -> None:
+    def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
@@ -52,7 +53,7 @@ class DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
         help_text = action.help or ""
         if action.default is None or action.nargs == 0 or "default:" in help_text:
             return help_text
-        return super()._get_help_string(action)
+        return super()._get_help_string(action) or help_text
 
 
 def _add_download_arguments(parser: argparse.ArgumentParser) -> None:
@@ -159,7 +160,7 @@ def run_eval(args: argparse.Namespace) -> int:
         rows = evaluate_run(Path(args.checkpoint), args.weights, args.recalibrate_bn, args.data_dir, args.num,
                             args.seed, args.batch_size, contexts)
         print(format_run_table(rows))
-        result = rows
+        result: Any = rows
     else:
         ckpt = load_for_sampling(args.checkpoint, args.weights, args.recalibrate_bn, args.seed, contexts)
         report = evaluate_generator(ckpt, args.data_dir, args.num, args.seed, args.batch_size, contexts)
@@ -220,18 +221,6 @@ def run_doctor(args: argparse.Namespace) -> int:
     lines, problems = diagnose()
     print(format_report(lines, problems))
     return 1 if problems else 0
-
-
-def _devices(args: argparse.Namespace) -> str:
-    """The ``--ctx`` a command will run on, known before MXNet loads (a resumed run keeps its own)."""
-    if getattr(args, "ctx", None):
-        return args.ctx
-    if getattr(args, "resume", None):
-        try:
-            return str(json.loads((Path(args.resume) / RUN_OPTIONS_FILE).read_text()).get("ctx", "cpu"))
-        except (OSError, ValueError, AttributeError):
-            return "cpu"  # validation then says what is wrong with the run folder
-    return "cpu"
 
 
 def _devices(args: argparse.Namespace) -> str:

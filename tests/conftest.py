@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
 
 import pytest
+from helpers import data_dir
 
 from mxgan.runtime.env import prepare_mxnet
 
 prepare_mxnet()
 
-REPO = Path(__file__).resolve().parent.parent
+# tests that start several processes (launchers, servers, device splits): pytest -m "not slow" leaves them out
+SLOW_MODULES = {"test_distributed", "test_devices"}
 
 
-def data_dir() -> Path:
-    """The folder holding mnist/: $MXGAN_DATA_DIR (CI sets ../shared/data), else the repo's data/."""
-    return Path(os.environ.get("MXGAN_DATA_DIR") or REPO / "data").resolve()
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.module.__name__ in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
@@ -26,13 +27,3 @@ def mnist_dir() -> Path:
     if not folder.is_dir():
         pytest.fail(f"MNIST not found at {folder}; run `mxgan download mnist` or set MXGAN_DATA_DIR")
     return folder
-
-
-def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 300):
-    """Run ``python run_dcgan.py`` or ``python -m mxgan.cli`` in a real process."""
-    import subprocess
-
-    full_env = {**os.environ, "MXGAN_DATA_DIR": str(data_dir()), **(env or {})}
-    return subprocess.run(
-        [sys.executable, *args], cwd=cwd or REPO, env=full_env, capture_output=True, text=True, timeout=timeout
-    )

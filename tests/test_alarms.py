@@ -2,7 +2,7 @@
 
 import json
 
-from conftest import run_cli
+from helpers import run_cli
 
 from mxgan.config import TrainConfig
 from mxgan.train.alarms import GRAY_AS_RGB_HINT, OverpoweringAlarm, collapse_warning

@@ -4,7 +4,7 @@ import json
 
 import mxnet as mx
 import numpy as np
-from conftest import run_cli
+from helpers import run_cli
 
 from mxgan.checkpoints.formats import load_generator
 from mxgan.checkpoints.run_folder import Progress, read_run_state, record_evaluation, save_run_checkpoint

@@ -5,7 +5,7 @@ from pathlib import Path
 import mxnet as mx
 import numpy as np
 import pytest
-from conftest import REPO
+from helpers import FIXTURES, fixtures
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -15,7 +15,6 @@ from mxgan.errors import MxganError
 from mxgan.inference.sampling import bind_generator, generate
 from mxgan.model.symbols import make_dcgan_sym
 
-FIXTURES = REPO.parent / "shared" / "fixtures" / "checkpoints"
 FIXTURE_SPECS = {
     "module_save_params": ("module_save_params/mnist_G_2017_10_09-10_00-0000.params", "module"),
     "model_save_checkpoint": ("model_save_checkpoint/dcgan_G", "model"),  # a prefix
@@ -39,7 +38,7 @@ def test_fixture_reproduces_expected_output(folder):
 
 
 def test_reader_agrees_with_mxnet_on_every_fixture_file():
-    for path in FIXTURES.glob("*/*.params"):
+    for path in fixtures().glob("*/*.params"):
         ours, theirs = read_params(path), mx.nd.load(str(path))
         assert ours.keys() == theirs.keys()
         assert all(np.array_equal(ours[k], theirs[k].asnumpy()) for k in theirs)

@@ -5,7 +5,7 @@ import os
 import socket
 
 import pytest
-from conftest import run_cli
+from helpers import run_cli
 
 SMALL = ["--image-size", "16", "--ngf", "8", "--ndf", "8", "--batch-size", "16", "--no-progress"]
 

@@ -6,7 +6,7 @@ import cv2
 import mxnet as mx
 import numpy as np
 import pytest
-from conftest import run_cli
+from helpers import run_cli
 
 from mxgan.checkpoints.formats import load_generator
 from mxgan.inference.sampling import generate_all, noise

@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 import numpy as np
-from conftest import REPO
+from helpers import REPO
 
 START = {"G:g1_weight", "D:d1_weight"}
 
@@ -30,7 +30,7 @@ def test_two_devices_train_as_one_from_the_same_start(tmp_path):
 
 
 def test_several_cpu_devices_without_engine_workers_are_one_line(tmp_path):
-    from conftest import run_cli
+    from helpers import run_cli
 
     result = run_cli("run_dcgan.py", "--dataset", "synthetic", "--ctx", "cpu0,cpu1", "--out", str(tmp_path / "r"),
                      env={"MXNET_CPU_WORKER_NTHREADS": "1"})

@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import REPO, data_dir, run_cli
+from helpers import REPO, data_dir, run_cli
 
 from mxgan.runtime.launch import free_port
 
@@ -31,10 +31,8 @@ def _pids(launch_output: str) -> dict[str, int]:
 
 
 def test_two_workers_one_server_end_with_identical_weights(tmp_path):
-    started = time.perf_counter()
     result = run_cli("-m", "mxgan.cli", "launch", "--workers", "2", "--servers", "1", "--",
                      "--kvstore", "dist_sync", *TINY, "--max-steps", "20", "--out", str(tmp_path / "run"), timeout=300)
-    wall = time.perf_counter() - started
     assert result.returncode == 0, result.stdout + result.stderr
     digests = re.findall(r"worker rank (\d): 20 steps; weights sha256 (\w+)", result.stdout)
     assert sorted(rank for rank, _ in digests) == ["0", "1"], result.stdout
@@ -42,7 +40,6 @@ def test_two_workers_one_server_end_with_identical_weights(tmp_path):
     assert (tmp_path / "run" / "synthetic_G-0000-0000020.params").exists()  # written once, by rank 0
     pids = _pids(result.stdout)
     assert len(pids) == 4 and all(_gone(pid) for pid in pids.values())
-    print(f"2 workers + 1 server, 20 steps: {wall:.1f} s wall")
 
 
 def _wait_for_steps(run_dir, count: int, process, limit: float = 120) -> None:
@@ -69,9 +66,7 @@ def test_a_killed_worker_stops_the_launch_quickly(tmp_path):
         first = launcher.stdout.readline()
         pids = _pids(first)
         os.kill(pids["worker 1"], signal.SIGKILL)
-        killed = time.monotonic()
-        output, _ = launcher.communicate(timeout=60)
-        assert time.monotonic() - killed < 30
+        output, _ = launcher.communicate(timeout=30)  # a deadline: the launcher stops the rest by then
     finally:
         launcher.kill()
     assert launcher.returncode != 0
@@ -91,9 +86,7 @@ def test_without_a_launcher_a_lost_peer_ends_the_worker_within_its_timeout(tmp_p
     try:
         _wait_for_steps(tmp_path / "run", 3, workers[0])
         workers[1].kill()
-        killed = time.monotonic()
-        output, _ = workers[0].communicate(timeout=60)
-        assert time.monotonic() - killed < 5 + 15
+        output, _ = workers[0].communicate(timeout=5 + 15)  # a deadline: its --dist-timeout, and start-up
         assert workers[0].returncode == 4
         assert "nothing finished for 5 s; another worker or a server has stopped" in output
     finally:
@@ -139,7 +132,7 @@ def test_a_worker_refusing_its_input_ends_the_launch_with_its_line_and_code(tmp_
 
 
 def test_dist_sync_resume_is_exact(tmp_path):
-    from test_resume import _final_params
+    from helpers import final_params as _final_params
 
     launch = ["-m", "mxgan.cli", "launch", "--workers", "2", "--", "--kvstore", "dist_sync"]
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"

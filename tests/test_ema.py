@@ -5,7 +5,7 @@ from dataclasses import replace
 import mxnet as mx
 import numpy as np
 import pytest
-from conftest import run_cli
+from helpers import run_cli
 
 from mxgan.checkpoints.formats import load_generator
 from mxgan.checkpoints.params_file import read_params

@@ -5,8 +5,8 @@ import json
 import cv2
 import numpy as np
 import pytest
-from conftest import run_cli
-from test_resume import _final_params
+from helpers import final_params as _final_params
+from helpers import run_cli
 
 from mxgan.data.batches import load_images
 from mxgan.data.folder import FolderBatches, FolderScan, load_image, scan_folder
@@ -32,7 +32,7 @@ def digits_folder(tmp_path_factory, mnist_dir):
 
 @pytest.fixture(scope="module")
 def photos_folder(tmp_path_factory):
-    skimage_data = pytest.importorskip("skimage.data")
+    import skimage.data as skimage_data  # a declared test dependency (the test extra)
     root = tmp_path_factory.mktemp("photos")
     for name in PHOTOS:
         image = skimage_data.stereo_motorcycle()[0] if name == "motorcycle" else getattr(skimage_data, name)()

@@ -8,7 +8,7 @@ import zlib  # noqa: F401  (loads libz, a real shared library to stand in for th
 from pathlib import Path
 
 import pytest
-from conftest import REPO, run_cli
+from helpers import REPO, run_cli
 
 from mxgan.errors import MxganError
 from mxgan.runtime.cuda import CUDA_LIBRARIES, find_all, preload

@@ -6,7 +6,7 @@ MXNet 1.9.1 has no float16 GEMM on CPU, so a float16 step itself only runs on a 
 import mxnet as mx
 import numpy as np
 import pytest
-from conftest import run_cli
+from helpers import run_cli
 
 from mxgan.checkpoints.module_format import module_params
 from mxgan.model.modules import build_gan

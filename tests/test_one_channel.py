@@ -7,7 +7,7 @@ import sys
 import mxnet as mx
 import numpy as np
 import pytest
-from conftest import REPO, run_cli
+from helpers import REPO, run_cli
 
 from mxgan.checkpoints.module_format import load_module_params, module_params
 from mxgan.constants import G_INPUT

@@ -1,7 +1,7 @@
 """mxgan plot on a real run folder: curves, FID, a montage and an animated GIF."""
 
 import cv2
-from conftest import run_cli
+from helpers import run_cli
 from PIL import Image
 
 

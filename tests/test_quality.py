@@ -5,7 +5,7 @@ import json
 import mxnet as mx
 import numpy as np
 import pytest
-from conftest import data_dir, run_cli
+from helpers import data_dir, run_cli
 
 from mxgan.checkpoints.params_file import read_params
 from mxgan.errors import MxganError

@@ -9,24 +9,14 @@ import time
 
 import numpy as np
 import pytest
-from conftest import REPO, data_dir, run_cli
+from helpers import FIXTURES, REPO, data_dir, final_params, run_cli, wait_for
 
-from mxgan.checkpoints.module_format import load_module_params
 from mxgan.checkpoints.params_file import read_params
 from mxgan.checkpoints.run_folder import read_run_state
 
 # 2000-image batches of the 10000 synthetic images: an epoch is 5 steps, so 6 + 6 steps cross epochs.
 TINY = ["--dataset", "synthetic", "--image-size", "16", "--ngf", "8", "--ndf", "8", "--batch-size", "2000",
         "--no-progress", "--log-every", "2"]
-FIXTURES = REPO.parent / "shared" / "fixtures" / "checkpoints"
-
-
-def _final_params(run):
-    """Every weight of the newest set: G, D and (the default recipe keeps one) G's moving average."""
-    state = read_run_state(run)
-    assert "G_ema" in state.files
-    return {role: {k: v.asnumpy() for k, v in {**a, **x}.items()}
-            for role in ("G", "D", "G_ema") for a, x in [load_module_params(run / state.files[role])]}
 
 
 TRICKS = ["--d-steps", "2", "--g-steps", "2", "--pretrain-d", "1", "--real-label", "0.9", "--noise", "uniform"]
@@ -46,7 +36,7 @@ def test_n_steps_then_resume_n_more_equals_2n_straight(tmp_path, ctx, flags, pos
     result = run_cli("run_dcgan.py", "--resume", str(resumed), "--max-steps", "12", "--no-progress", "--ctx", ctx)
     assert result.returncode == 0, result.stderr
     assert f"at iteration 6 ({position})" in result.stdout
-    a, b = _final_params(straight), _final_params(resumed)
+    a, b = final_params(straight), final_params(resumed)
     worst = max(np.abs(a[r][k] - b[r][k]).max() for r in a for k in a[r])
     assert worst <= 1e-6, worst
     # the metrics of the resumed run continue where they stopped, without repeats
@@ -72,20 +62,13 @@ def _start_training(args, out):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def _wait_for(predicate, timeout=60):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
-
-
 def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(tmp_path):
     run = tmp_path / "run"
     args = ["--dataset", "synthetic", "--image-size", "16", "--ngf", "8", "--ndf", "8", "--batch-size", "16",
             "--no-progress", "--log-every", "5", "--epochs", "5"]
     proc = _start_training(args, run)
     try:
-        _wait_for(lambda: (run / "metrics.jsonl").exists())
+        wait_for(lambda: (run / "metrics.jsonl").exists())
         proc.send_signal(signal.SIGINT)
         _, stderr = proc.communicate(timeout=60)
     finally:
@@ -119,7 +102,7 @@ def test_sigkill_while_writing_checkpoints_leaves_the_last_one_loadable(tmp_path
             def advanced(before=before):
                 return (run / "state.json").exists() and read_run_state(run).progress.iteration > before + 1
 
-            _wait_for(advanced)
+            wait_for(advanced)
             time.sleep(rng.uniform(0, 0.3))
             proc.send_signal(signal.SIGKILL)
             proc.wait(timeout=30)

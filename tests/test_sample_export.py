@@ -4,7 +4,7 @@ import cv2
 import mxnet as mx
 import numpy as np
 import pytest
-from conftest import REPO, run_cli
+from helpers import REPO, run_cli
 
 from mxgan.checkpoints.formats import load_discriminator, load_generator
 from mxgan.inference.sampling import discriminator_scores, generate_all, noise

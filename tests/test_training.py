@@ -5,7 +5,7 @@ import math
 
 import cv2
 import numpy as np
-from conftest import run_cli
+from helpers import run_cli
 
 from mxgan.checkpoints.formats import load_generator
 from mxgan.checkpoints.module_format import load_module_params

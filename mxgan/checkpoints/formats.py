@@ -164,18 +164,18 @@ def _standard_names(raw: dict[str, np.ndarray], path: Path) -> tuple[str, dict[s
     if all(_GLUON_INDEXED.match(k) for k in keys):
         layers: dict[int, dict[str, np.ndarray]] = {}
         for k, v in raw.items():
-            index, field = _GLUON_INDEXED.match(k).groups()
+            index, field = _GLUON_INDEXED.fullmatch(k).groups()  # type: ignore[union-attr]  # all matched above
             layers.setdefault(int(index), {})[field] = v
         return "gluon", _from_gluon_layers([layers[i] for i in sorted(layers)], path)
     if all(_GLUON_PREFIXED.match(k) for k in keys):
-        layers = {}
+        blocks: dict[tuple[bool, int], dict[str, np.ndarray]] = {}
         for k, v in raw.items():
-            _, kind, number, field = _GLUON_PREFIXED.match(k).groups()
+            _, kind, number, field = _GLUON_PREFIXED.match(k).groups()  # type: ignore[union-attr]  # all matched
             # convolutions and BatchNorms have separate counters (offset if other blocks came first):
             # order each kind by its own number; _from_gluon_layers numbers each kind on its own
             order = (kind == "batchnorm", int(number))
-            layers.setdefault(order, {})[field] = v
-        return "gluon-collect", _from_gluon_layers([layers[o] for o in sorted(layers)], path)
+            blocks.setdefault(order, {})[field] = v
+        return "gluon-collect", _from_gluon_layers([blocks[o] for o in sorted(blocks)], path)
     shown = ", ".join(keys[:3])
     raise MxganError(
         f"{path}: unknown parameter layout (keys such as {shown}); expected Module arg:/aux: keys "

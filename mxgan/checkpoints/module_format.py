@@ -72,7 +72,8 @@ def save_params(params: dict[str, mx.nd.NDArray], path: Path) -> Path:
 
 def split_arg_aux(params: dict[str, np.ndarray], path: Path) -> tuple[dict, dict]:
     """``{'arg:x': ..., 'aux:y': ...}`` numpy arrays to ``(arg_params, aux_params)`` NDArrays."""
-    arg_params, aux_params = {}, {}
+    arg_params: dict[str, mx.nd.NDArray] = {}
+    aux_params: dict[str, mx.nd.NDArray] = {}
     for key, value in params.items():
         kind, _, name = key.partition(":")
         if kind not in ("arg", "aux") or not name:

@@ -20,6 +20,7 @@ import numpy as np
 from mxgan.data.download import dataset_folder
 from mxgan.data.idx import IDX_DATASETS, load_idx_split
 from mxgan.errors import MxganError
+from mxgan.runtime.streams import stream
 
 DATASETS = (*IDX_DATASETS, "synthetic")
 SYNTHETIC_SIZE = 10000
@@ -39,7 +40,7 @@ def resize_images(images: np.ndarray, image_size: int) -> np.ndarray:
 class Shard(NamedTuple):
     """This process's part of every epoch: part ``index`` of ``parts`` equal parts (one per worker)."""
 
-    index: int = 0
+    index: int = 0  # type: ignore[assignment]  # a field named like tuple.index, as the kvstore's rank
     parts: int = 1
 
 
@@ -126,7 +127,7 @@ class ImageBatches(ShuffledBatches):
         self.labels = labels
 
     @property
-    def shape(self) -> tuple[int, int, int, int]:
+    def shape(self) -> tuple[int, ...]:
         """The shape of one batch, (B, C, S, S)."""
         return (self.batch_size, self.channels, *self.images.shape[2:])
 
@@ -143,7 +144,7 @@ class ImageBatches(ShuffledBatches):
 @functools.lru_cache(maxsize=4)
 def _permutation(seed: int, epoch: int, n: int) -> np.ndarray:
     """The order of an epoch; cached, as the prefetch thread and the labels of a batch both need it."""
-    order = np.random.default_rng([seed, epoch]).permutation(n)
+    order = stream(seed, "shuffle", epoch).permutation(n)
     order.setflags(write=False)
     return order
 

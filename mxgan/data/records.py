@@ -22,6 +22,7 @@ from mxgan.data.batches import WHOLE, Shard
 from mxgan.data.folder import FolderBatches, scan_folder
 from mxgan.errors import MxganError
 from mxgan.runtime.env import available_cores
+from mxgan.runtime.streams import stream
 
 RECORD_MAGIC = 0xCED7230A  # dmlc RecordIO: each record starts with this uint32, then its length
 LENGTH_BITS = (1 << 29) - 1  # the low 29 bits of the second uint32; the top 3 flag split records
@@ -156,7 +157,7 @@ class RecordBatches:
         import mxnet as mx
 
         smallest = max(1, round(CROP_MIN_FRACTION * self.side)) if self.rand_crop else self.side
-        epoch_seed = int(np.random.default_rng([self.seed, 5, epoch]).integers(0, 2**31 - 1))
+        epoch_seed = int(stream(self.seed, "records", epoch).integers(0, 2**31 - 1))
         return mx.io.ImageRecordIter(
             path_imgrec=str(self.rec), path_imgidx=str(index_path(self.rec)),
             data_shape=(self.channels, self.image_size, self.image_size), batch_size=self.batch_size,

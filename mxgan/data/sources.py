@@ -34,8 +34,6 @@ class Batches(Protocol):
 
     def epoch(self, epoch: int, start: int = 0) -> Iterator[np.ndarray]: ...
 
-    def labels_of(self, epoch: int, batch: int) -> np.ndarray: ...
-
 
 def training_batches(cfg: BatchOptions, shard: Shard = WHOLE) -> tuple[Batches, str]:
     """The run's batches (this worker's part of them), and a line saying what they are."""

@@ -25,6 +25,7 @@ from mxgan.constants import CLASSES, G_INPUT
 from mxgan.inference.sampling import latent
 from mxgan.model.modules import one_hot
 from mxgan.model.symbols import COND
+from mxgan.runtime.streams import stream
 
 RECALIBRATION_BATCH = 64  # batch statistics are those of a training batch of the default size
 
@@ -60,7 +61,7 @@ def recalibrate_batchnorm(ckpt, batches: int, seed: int = 0, batch_size: int = R
                         label_names=None, context=contexts or [mx.cpu()])
     mod.bind(data_shapes=inputs, for_training=False)
     mod.set_params(ckpt.arg_params, ckpt.aux_params, allow_extra=True)
-    rng = np.random.default_rng([seed, 5])
+    rng = stream(seed, "recalibrate")
     # per layer: the count, sum and sum of squares of each channel's values, in float64
     moments = {n: np.zeros((3, 1)) for n in names}
     for _ in range(batches):

@@ -19,6 +19,7 @@ from mxgan.constants import CLASSIFIER_WEIGHTS
 from mxgan.data.download import dataset_folder
 from mxgan.data.idx import IDX_DATASETS, load_idx_split
 from mxgan.errors import MxganError
+from mxgan.runtime.streams import stream
 
 FEATURES = 128
 INPUT = "data"
@@ -111,7 +112,7 @@ def train_classifier(data_dir: Path, out: Path, epochs: int = 4, seed: int = 0, 
     steps = len(inputs) // batch_size
     with tqdm(total=epochs * steps, unit="step", disable=not progress, desc="classifier") as bar:
         for epoch in range(epochs):
-            order = np.random.default_rng([seed, epoch]).permutation(len(inputs))
+            order = stream(seed, "classifier", epoch).permutation(len(inputs))
             for b in range(steps):
                 idx = order[b * batch_size:(b + 1) * batch_size]
                 module.forward(mx.io.DataBatch([mx.nd.array(inputs[idx])], [mx.nd.array(labels[idx])]), is_train=True)

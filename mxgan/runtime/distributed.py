@@ -21,6 +21,7 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from mxgan.errors import MxganError
@@ -32,18 +33,18 @@ LAUNCH_HINT = ("start the workers with a launcher: mxgan launch --workers 2 --se
                "machine, or MXNet's tools/launch.py for several machines")
 
 
-def check_kvstore(kvstore: str, environ: dict | None = None) -> None:
+def check_kvstore(kvstore: str, environ: Mapping[str, str] | None = None) -> None:
     """One clear :class:`MxganError` for an unknown kvstore, or a dist_* one started without a launcher."""
     if kvstore not in KVSTORES:
         raise MxganError(f"--kvstore {kvstore!r} is unknown; choose one of {', '.join(KVSTORES)}")
-    environ = os.environ if environ is None else environ
+    variables = os.environ if environ is None else environ
     if kvstore.startswith("dist"):
-        missing = [name for name in LAUNCHER_VARIABLES if not environ.get(name)]
+        missing = [name for name in LAUNCHER_VARIABLES if not variables.get(name)]
         if missing:
             raise MxganError(f"--kvstore {kvstore} needs the variables a launcher sets ({', '.join(missing)} "
                              f"missing); {LAUNCH_HINT}")
-        if environ["DMLC_ROLE"] != "worker":
-            raise MxganError(f"--kvstore {kvstore}: this process has DMLC_ROLE={environ['DMLC_ROLE']}, but "
+        if variables["DMLC_ROLE"] != "worker":
+            raise MxganError(f"--kvstore {kvstore}: this process has DMLC_ROLE={variables['DMLC_ROLE']}, but "
                              "training runs in workers; servers and the scheduler only need `import mxnet`")
 
 

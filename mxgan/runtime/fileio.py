@@ -26,4 +26,8 @@ def write_atomic(path: Path, write: Callable[[str], None]) -> Path:
 
 def write_bytes_atomic(path: Path, content: bytes) -> Path:
     """Write ``content`` to ``path`` atomically."""
-    return write_atomic(path, lambda tmp: Path(tmp).write_bytes(content))
+
+    def write(tmp: str) -> None:
+        Path(tmp).write_bytes(content)
+
+    return write_atomic(path, write)

@@ -47,6 +47,7 @@ def free_port() -> int:
 
 def _relay(node: Node, lock: threading.Lock) -> None:
     """Copy a process's output to ours, each line prefixed with its role."""
+    assert node.process.stdout is not None  # started with stdout=PIPE
     for line in node.process.stdout:
         with lock:
             sys.stdout.write(f"[{node.label}] {line}")
@@ -125,7 +126,7 @@ def _watch(nodes: list[Node], announce) -> int:
             workers_done_at = time.monotonic()
         failed = _first_failure(nodes, workers_done_at is not None)
         if failed is not None:
-            code = failed.process.poll()
+            code = failed.process.returncode  # it has ended: _first_failure polled it
             others = sum(n.process.poll() is None for n in nodes)
             announce(f"mxgan launch: error: {failed.label} (pid {failed.process.pid}) {_describe_exit(code)}; "
                      f"stopping the other {others} process(es)")

@@ -22,6 +22,7 @@ from mxgan.inference.sampling import generate_all, latent
 from mxgan.quality.classifier import Classifier, load_classifier
 from mxgan.quality.metrics import EVAL_SIZES, QualityReport, Reference, judge, mnist_reference
 from mxgan.runtime.distributed import Watchdog
+from mxgan.runtime.streams import stream
 from mxgan.train.alarms import OverpoweringAlarm, collapse_warning
 from mxgan.train.ema import EmaView
 from mxgan.train.log import step_metrics
@@ -188,7 +189,7 @@ class QualityCheck(Hook):
     when the samples ``mxgan sample`` would draw have the lowest FID-MNIST yet."""
 
     def __init__(self, cfg: TrainConfig, ema_view: EmaView | None) -> None:
-        self.z = latent(np.random.default_rng([cfg.seed, 3]), cfg.eval_samples, cfg.nz, cfg.noise)
+        self.z = latent(stream(cfg.seed, "quality"), cfg.eval_samples, cfg.nz, cfg.noise)
         self.ema_view = ema_view
         self.judged_by: tuple[Classifier, Reference] | None = None  # loaded at the first check, not at start-up
 

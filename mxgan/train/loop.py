@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import mxnet as mx
 import numpy as np
@@ -46,6 +47,7 @@ from mxgan.model.symbols import make_discriminator_sym, pad_single_filter_params
 from mxgan.runtime.devices import parse_ctx
 from mxgan.runtime.distributed import LOCAL, Cluster, Watchdog, connect
 from mxgan.runtime.fileio import write_bytes_atomic
+from mxgan.runtime.streams import stream
 from mxgan.train.alarms import GENERIC_HINT, GRAY_AS_RGB_HINT, OverpoweringAlarm
 from mxgan.train.ema import EmaView, GeneratorEMA
 from mxgan.train.hooks import Checkpointer, EmaUpdate, Heartbeat, Hook, MetricsLog, QualityCheck, SampleGrids
@@ -57,13 +59,12 @@ def noise_batch(
     seed: int, iteration: int, batch_size: int, nz: int, kind: str = "normal", index: int = 0, rank: int = 0
 ) -> np.ndarray:
     """z for ``iteration`` (its ``index``-th batch, on worker ``rank``), a function of these alone (resumable)."""
-    key = [seed, 1, iteration] + ([index] if index or rank else []) + ([rank] if rank else [])
-    return latent(np.random.default_rng(key), batch_size, nz, kind)
+    return latent(stream(seed, "noise", iteration, index, rank), batch_size, nz, kind)
 
 
 def fixed_noise(seed: int, batch_size: int, nz: int, kind: str = "normal") -> np.ndarray:
     """The fixed z of the sample grids, distinct from every training z."""
-    return latent(np.random.default_rng([seed, 2]), batch_size, nz, kind)
+    return latent(stream(seed, "grid"), batch_size, nz, kind)
 
 
 @dataclass
@@ -80,7 +81,7 @@ class _CtrlC:
 
     def __init__(self) -> None:
         self.requested = False
-        self._previous = None
+        self._previous: Any = None  # the SIGINT handler to put back
 
     def _handle(self, signum, frame) -> None:
         if self.requested:
@@ -186,10 +187,9 @@ class Trainer:
         cfg, progress = self.cfg, self.progress
         if not cfg.conditional:
             return {}
-        key = [cfg.seed, 4, progress.iteration] + ([self.cluster.rank] if self.cluster.rank else [])
-        asked = np.random.default_rng(key).integers(0, CLASSES, cfg.batch_size)
-        return {"real_cond": one_hot(self.batches.labels_of(progress.epoch, progress.batch), cfg.dtype),  # type: ignore[attr-defined]
-                "fake_cond": one_hot(asked, cfg.dtype)}
+        asked = stream(cfg.seed, "digits", progress.iteration, self.cluster.rank).integers(0, CLASSES, cfg.batch_size)
+        labels = self.batches.labels_of(progress.epoch, progress.batch)  # type: ignore[attr-defined]  # IDX data
+        return {"real_cond": one_hot(labels, cfg.dtype), "fake_cond": one_hot(asked, cfg.dtype)}
 
     def run_step(self, real: np.ndarray) -> None:
         """Update D, then (when the schedule says so) G, on ``real`` and this iteration's z; count the step."""
