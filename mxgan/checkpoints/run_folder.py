@@ -24,6 +24,7 @@ from mxgan.checkpoints.module_format import keyed_params, load_module_params, sa
 from mxgan.constants import STATE_FILE
 from mxgan.errors import MxganError
 from mxgan.model.modules import GAN, set_generator_params
+from mxgan.runtime.compat import optimizer_counts, restore_optimizer_counts
 from mxgan.runtime.fileio import write_atomic, write_bytes_atomic
 
 ROLES = ("G", "D")
@@ -56,22 +57,6 @@ class RunState:
         if self.best and self.best["files"] not in kept:
             kept.insert(0, self.best["files"])
         return kept
-
-
-def _optimizer_counts(opt: mx.optimizer.Optimizer) -> dict:
-    # Module.save_optimizer_states keeps Adam's moments but not these counts
-    # (the bias-correction step t); without them a resumed Adam restarts at t = 1.
-    return {
-        "num_update": opt.num_update,
-        "per_device": [[dev, list(counts.items())] for dev, counts in opt._all_index_update_counts.items()],
-    }
-
-
-def _restore_optimizer_counts(opt: mx.optimizer.Optimizer, saved: dict) -> None:
-    counts = {dev: dict((k, c) for k, c in items) for dev, items in saved["per_device"]}
-    opt._all_index_update_counts = counts
-    opt._index_update_count = counts.setdefault(0, {})
-    opt.num_update = saved["num_update"]
 
 
 def set_names(dataset: str, progress: Progress, epoch_end: bool, ema: bool = False) -> dict[str, str]:
@@ -120,7 +105,7 @@ def save_run_checkpoint(
     cut = max(0, len(history) - (keep - 1)) if keep else 0
     state = RunState(
         progress=progress, files=names, history=history[cut:],
-        optimizer_counts={"G": _optimizer_counts(gan.optG), "D": _optimizer_counts(gan.optD)},
+        optimizer_counts={"G": optimizer_counts(gan.optG), "D": optimizer_counts(gan.optD)},
         ema_updates=0 if ema is None else ema.updates, best=previous.best if previous else None,
     )
     _write_state(out, state)
@@ -195,7 +180,7 @@ def restore_optimizers(out: Path, gan: GAN, state: RunState, on_servers: bool = 
         if not states.is_file():
             raise MxganError(f"{states} is missing; the run folder is incomplete")
         mod.load_optimizer_states(str(states))
-        _restore_optimizer_counts(opt, state.optimizer_counts[role])
+        restore_optimizer_counts(opt, state.optimizer_counts[role])
     return True
 
 

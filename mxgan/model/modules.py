@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import mxnet as mx
@@ -15,8 +14,7 @@ from mxgan.model.symbols import (
     pad_single_filter_params,
     unpad_single_filter_params,
 )
-
-UPDATE_ON_KVSTORE = "MXNET_UPDATE_ON_KVSTORE"
+from mxgan.runtime.compat import adam_in_kvstore
 
 
 def one_hot(classes, dtype: str = "float32") -> mx.nd.NDArray:
@@ -92,18 +90,11 @@ class GAN:
         if kind == "dist_sync":
             for opt in (self.optG, self.optD):  # the gradient summed over the workers' batches
                 opt.rescale_grad /= workers
-        # MXNet's switch between Adam on the kvstore and Adam in the module; its default (1)
-        # keeps Adam in the kvstore for several local devices
-        previous = os.environ.get(UPDATE_ON_KVSTORE)
-        os.environ[UPDATE_ON_KVSTORE] = "0" if kind == "dist_sync" else "1"
-        try:
+        # Adam in the kvstore (MXNet's default) for several local devices and dist_async; in each
+        # dist_sync worker, on the gradients the servers summed
+        with adam_in_kvstore(kind != "dist_sync"):
             self.modG.init_optimizer(kvstore=kvstore, optimizer=self.optG)
             self.modD.init_optimizer(kvstore=kvstore, optimizer=self.optD)
-        finally:
-            if previous is None:
-                del os.environ[UPDATE_ON_KVSTORE]
-            else:
-                os.environ[UPDATE_ON_KVSTORE] = previous
 
 
 def adam(lr: float, beta1: float, wd: float, batch_size: int, dtype: str = "float32",

@@ -5,7 +5,13 @@ Kept in one module so an MXNet upgrade has one file to check; ``tests/test_compa
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import mxnet as mx
+
+UPDATE_ON_KVSTORE = "MXNET_UPDATE_ON_KVSTORE"
 
 
 def gradient_arrays(mod: mx.mod.Module) -> list[list[mx.nd.NDArray]]:
@@ -22,3 +28,41 @@ def live_parameters(mod: mx.mod.Module) -> dict[str, mx.nd.NDArray]:
     copies until an update marks them dirty."""
     group = mod._exec_group
     return {name: arrays[0] for name, arrays in zip(group.param_names, group.param_arrays)}
+
+
+@contextmanager
+def adam_in_kvstore(enabled: bool) -> Iterator[None]:
+    """Within the block, ``Module.init_optimizer`` puts Adam in the kvstore (``enabled``) or in the module.
+
+    MXNet reads this choice from the environment variable ``MXNET_UPDATE_ON_KVSTORE``
+    (default 1), with no argument to pass it; the variable is put back afterwards.
+    """
+    previous = os.environ.get(UPDATE_ON_KVSTORE)
+    os.environ[UPDATE_ON_KVSTORE] = "1" if enabled else "0"
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ[UPDATE_ON_KVSTORE]
+        else:
+            os.environ[UPDATE_ON_KVSTORE] = previous
+
+
+def optimizer_counts(opt: mx.optimizer.Optimizer) -> dict:
+    """An optimizer's update counts (Adam's bias-correction step ``t``), per device and parameter.
+
+    ``Module.save_optimizer_states`` keeps Adam's moments but not these, which live in private
+    attributes; without them a resumed Adam restarts at t = 1.
+    """
+    return {
+        "num_update": opt.num_update,
+        "per_device": [[dev, list(counts.items())] for dev, counts in opt._all_index_update_counts.items()],
+    }
+
+
+def restore_optimizer_counts(opt: mx.optimizer.Optimizer, saved: dict) -> None:
+    """Put back what :func:`optimizer_counts` returned."""
+    counts = {dev: dict((k, c) for k, c in items) for dev, items in saved["per_device"]}
+    opt._all_index_update_counts = counts
+    opt._index_update_count = counts.setdefault(0, {})
+    opt.num_update = saved["num_update"]
