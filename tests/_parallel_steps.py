@@ -17,7 +17,7 @@ import mxnet as mx  # noqa: E402
 from mxgan.checkpoints.module_format import standard_params  # noqa: E402
 from mxgan.model.modules import build_gan  # noqa: E402
 from mxgan.runtime.devices import parse_ctx  # noqa: E402
-from mxgan.train.step import Labels, train_step  # noqa: E402
+from mxgan.train.step import Labels, StepInputs, train_step  # noqa: E402
 
 BATCH, NZ, SIZE, STEPS = 32, 16, 16, 3
 
@@ -34,7 +34,7 @@ rng = np.random.default_rng(0)
 for _ in range(STEPS):
     real = mx.nd.array(rng.uniform(-1, 1, (BATCH, 3, SIZE, SIZE)))
     z = mx.nd.array(rng.standard_normal((BATCH, NZ, 1, 1)))
-    train_step(gan.modG, gan.modD, real, z, Labels.create(BATCH), gan.modD_G)
+    train_step(gan.modG, gan.modD, StepInputs(real, [z]), Labels.create(BATCH), modD_G=gan.modD_G)
 params = {}
 for role, module in (("G", gan.modG), ("D", gan.modD)):
     arg, aux = standard_params(module)

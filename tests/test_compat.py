@@ -14,7 +14,7 @@ from mxgan.runtime.compat import (
     optimizer_counts,
     restore_optimizer_counts,
 )
-from mxgan.train.step import Labels, train_step
+from mxgan.train.step import Labels, StepInputs, train_step
 
 
 def _gan():
@@ -25,8 +25,9 @@ def _gan():
 
 def _step(gan):
     rng = np.random.default_rng(0)
-    train_step(gan.modG, gan.modD, mx.nd.array(rng.uniform(-1, 1, (4, 1, 16, 16))),
-               mx.nd.array(rng.standard_normal((4, 10, 1, 1))), Labels.create(4), gan.modD_G)
+    real, z = rng.uniform(-1, 1, (4, 1, 16, 16)), rng.standard_normal((4, 10, 1, 1))
+    inputs = StepInputs(mx.nd.array(real), [mx.nd.array(z)])
+    train_step(gan.modG, gan.modD, inputs, Labels.create(4), modD_G=gan.modD_G)
     mx.nd.waitall()
 
 

@@ -9,7 +9,7 @@ from mxgan.checkpoints.module_format import module_params
 from mxgan.config import RECIPES
 from mxgan.model.modules import build_gan
 from mxgan.model.symbols import make_dcgan_sym
-from mxgan.train.step import Labels, accumulate_gradients, train_step
+from mxgan.train.step import Labels, StepInputs, accumulate_gradients, train_step
 
 EXAMPLE = RECIPES["example"]  # the loop is compared with the example's under the example's own settings
 BATCH, NZ, NGF, NDF, NC, SIZE = 8, 16, 8, 8, EXAMPLE["channels"], 32
@@ -58,7 +58,7 @@ def test_step_matches_the_examples_transcription(gan, input_gradient_module):
     start = {**_params(modG), **_params(modD)}
     labels = Labels.create(BATCH)
     for real, noise in _batches(3):
-        train_step(modG, modD, real, noise, labels, gan.modD_G if input_gradient_module else None)
+        train_step(modG, modD, StepInputs(real, [noise]), labels, modD_G=gan.modD_G if input_gradient_module else None)
         example_step(refG, refD, real, noise, BATCH)
     got = {**_params(modG), **_params(modD)}
     want = {**_params(refG), **_params(refD)}
@@ -75,7 +75,7 @@ def test_steps_change_both_networks(modules):
     before_G, before_D = _params(modG), _params(modD)
     labels = Labels.create(BATCH)
     for real, noise in _batches(2):
-        train_step(modG, modD, real, noise, labels)
+        train_step(modG, modD, StepInputs(real, [noise]), labels)
     for before, mod in ((before_G, modG), (before_D, modD)):
         after = _params(mod)
         assert all(np.abs(after[k] - before[k]).max() > 0 for k in before if k.endswith("_weight"))

@@ -9,17 +9,25 @@ from helpers import run_cli
 from mxgan.checkpoints.formats import load_generator
 from mxgan.checkpoints.params_file import read_params
 from mxgan.checkpoints.run_folder import read_run_state
-from mxgan.config import TrainConfig
-from mxgan.train.loop import g_updates_at, noise_batch
+from mxgan.train.loop import noise_batch
+from mxgan.train.step import EXAMPLE_PHASES, StepInputs, schedule, train_step
 
 SMALL = ["--dataset", "synthetic", "--image-size", "16", "--ngf", "8", "--ndf", "8", "--batch-size", "16",
          "--no-progress", "--log-every", "1", "--seed", "2"]
 
 
-def test_schedule_of_g_updates():
-    cfg = TrainConfig(d_steps=2, pretrain_d=2)
-    assert [g_updates_at(i, cfg) for i in range(8)] == [False, False, False, True, False, True, False, True]
-    assert all(g_updates_at(i, TrainConfig()) for i in range(5))  # the example: every step
+def test_schedule_of_phases():
+    assert [schedule(i, d_steps=2, pretrain_d=2) for i in range(6)] == [
+        ("D",), ("D",), ("D",), ("D", "G"), ("D",), ("D", "G")]
+    assert all(schedule(i) == EXAMPLE_PHASES for i in range(5))  # the example: D then G, every step
+    assert schedule(0, g_steps=3) == ("D", "G", "G", "G")
+
+
+def test_a_step_refuses_phases_it_cannot_run():
+    with pytest.raises(ValueError, match="a D phase, then G phases"):
+        train_step(None, None, StepInputs(None, [None]), None, ("G", "D"))
+    with pytest.raises(ValueError, match="one latent batch for each"):
+        train_step(None, None, StepInputs(None, [None]), None, ("D", "G", "G"))
 
 
 def test_d_and_g_steps_and_pretraining_update_each_network_as_often_as_asked(tmp_path):

@@ -29,7 +29,7 @@ from mxgan.model.symbols import make_dcgan_sym
 from mxgan.runtime.devices import parse_ctx
 from mxgan.runtime.env import available_cores
 from mxgan.train.ema import GeneratorEMA
-from mxgan.train.step import Labels, train_step
+from mxgan.train.step import Labels, StepInputs, train_step
 
 WARMUP = 2
 REPO = Path(__file__).resolve().parent.parent
@@ -138,11 +138,13 @@ def mxgan_contenders(cfg: BenchConfig, batch: int) -> tuple[dict, dict]:
 
     def train() -> None:
         for _ in range(cfg.steps):  # as the loop does it: host arrays in, one step
-            train_step(gan.modG, gan.modD, mx.nd.array(real), mx.nd.array(z), labels, gan.modD_G)
+            train_step(gan.modG, gan.modD, StepInputs(mx.nd.array(real), [mx.nd.array(z)]), labels,
+                       modD_G=gan.modD_G)
 
     def train_with_ema() -> None:
         for _ in range(cfg.steps):  # the same, with --ema-decay's update after each step
-            train_step(gan.modG, gan.modD, mx.nd.array(real), mx.nd.array(z), labels, gan.modD_G)
+            train_step(gan.modG, gan.modD, StepInputs(mx.nd.array(real), [mx.nd.array(z)]), labels,
+                       modD_G=gan.modD_G)
             ema.update()
 
     def infer() -> None:
@@ -205,9 +207,9 @@ def step_variants(cfg: BenchConfig, batch: int) -> dict[str, float]:
         "example loop as written (gradient copies, metrics read every step)":
             repeat(lambda: example_step(refG, refD, real, z, batch, read_metrics=True)),
         "+ grad_req='add' (no gradient copies), metrics every --log-every":
-            repeat(lambda: train_step(gan.modG, gan.modD, real, z, labels)),
+            repeat(lambda: train_step(gan.modG, gan.modD, StepInputs(real, [z]), labels)),
         "+ G update through a D view without weight gradients (mxgan)":
-            repeat(lambda: train_step(gan.modG, gan.modD, real, z, labels, gan.modD_G)),
+            repeat(lambda: train_step(gan.modG, gan.modD, StepInputs(real, [z]), labels, modD_G=gan.modD_G)),
     }
     seconds = interleaved(contenders, {name: mx.nd.waitall for name in contenders}, cfg.repeats)
     return {name: cfg.steps * batch / s for name, s in seconds.items()}

@@ -52,7 +52,7 @@ from mxgan.train.alarms import GENERIC_HINT, GRAY_AS_RGB_HINT, OverpoweringAlarm
 from mxgan.train.ema import EmaView, GeneratorEMA
 from mxgan.train.hooks import Checkpointer, EmaUpdate, Heartbeat, Hook, MetricsLog, QualityCheck, SampleGrids
 from mxgan.train.log import JsonlLog, TensorboardLog
-from mxgan.train.step import Labels, StepOutputs, train_step
+from mxgan.train.step import Labels, StepInputs, StepOutputs, schedule, train_step
 
 
 def noise_batch(
@@ -192,13 +192,14 @@ class Trainer:
         return {"real_cond": one_hot(labels, cfg.dtype), "fake_cond": one_hot(asked, cfg.dtype)}
 
     def run_step(self, real: np.ndarray) -> None:
-        """Update D, then (when the schedule says so) G, on ``real`` and this iteration's z; count the step."""
+        """The phases :func:`schedule` gives this iteration (D, then G's), on ``real`` and fresh z; count the step."""
         cfg, gan = self.cfg, self.gan
-        self.g_updated = g_updates_at(self.progress.iteration, cfg)
-        extra = tuple(self._z(i) for i in range(1, cfg.g_steps)) if self.g_updated else ()
+        phases = schedule(self.progress.iteration, cfg.d_steps, cfg.g_steps, cfg.pretrain_d)
+        self.g_updated = "G" in phases
         # one host array per input; each is copied to the device once, by its single forward
-        self.outputs = train_step(gan.modG, gan.modD, mx.nd.array(real, dtype=cfg.dtype), self._z(), self.labels,
-                                  gan.modD_G, self.g_updated, extra, **self._classes())
+        inputs = StepInputs(mx.nd.array(real, dtype=cfg.dtype), [self._z(i) for i in range(max(1, len(phases) - 1))],
+                            **self._classes())
+        self.outputs = train_step(gan.modG, gan.modD, inputs, self.labels, phases, gan.modD_G)
         self.progress = Progress(self.progress.epoch, self.progress.batch + 1, self.progress.iteration + 1)
 
     def train(self, hooks: list[Hook]) -> TrainResult:
@@ -337,6 +338,3 @@ def _last_checkpoint(out: Path) -> str:
         return "none written yet"
 
 
-def g_updates_at(iteration: int, cfg: TrainConfig) -> bool:
-    """Whether G is updated at ``iteration``: after ``--pretrain-d`` D-only steps, every ``--d-steps``-th."""
-    return iteration >= cfg.pretrain_d and (iteration - cfg.pretrain_d + 1) % cfg.d_steps == 0

@@ -8,6 +8,7 @@ copies the fake-batch gradients out and adds them back by hand.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import mxnet as mx
@@ -80,36 +81,57 @@ def _update_generator(modG: mx.mod.Module, judge: mx.mod.Module, fake: list, tar
     return judge.get_outputs()[0].copy()
 
 
-def train_step(
-    modG: mx.mod.Module, modD: mx.mod.Module, real: mx.nd.NDArray, noise: mx.nd.NDArray, labels: Labels,
-    modD_G: mx.mod.Module | None = None, update_G: bool = True, extra_G_noise: tuple = (),
-    real_cond: mx.nd.NDArray | None = None, fake_cond: mx.nd.NDArray | None = None,
-) -> StepOutputs:
-    """One step of the example's loop: update D on fake + real, then G through D.
+EXAMPLE_PHASES = ("D", "G")  # the example's step: one D update, then one G update
+
+
+def schedule(iteration: int, d_steps: int = 1, g_steps: int = 1, pretrain_d: int = 0) -> tuple[str, ...]:
+    """The phases of step ``iteration``, as data: ``"D"``, then ``g_steps`` times ``"G"`` on G's turns.
+
+    G's turn comes after ``pretrain_d`` D-only steps, every ``d_steps``-th step.
+    """
+    g_turn = iteration >= pretrain_d and (iteration - pretrain_d + 1) % d_steps == 0
+    return ("D",) + ("G",) * (g_steps if g_turn else 0)
+
+
+@dataclass
+class StepInputs:
+    """One step's batches on the device.
+
+    ``noise[0]`` makes the fake batch of the D phase and of the first G phase; each further G phase
+    draws on the next. Conditional models add the real batch's classes and those G is asked to draw.
+    """
+
+    real: mx.nd.NDArray
+    noise: list[mx.nd.NDArray]
+    real_cond: mx.nd.NDArray | None = None
+    fake_cond: mx.nd.NDArray | None = None
+
+
+def train_step(modG: mx.mod.Module, modD: mx.mod.Module, inputs: StepInputs, labels: Labels,
+               phases: Sequence[str] = EXAMPLE_PHASES, modD_G: mx.mod.Module | None = None) -> StepOutputs:
+    """One step of the example's loop: update D on fake + real, then G through D, as ``phases`` lists.
 
     Parameters
     ----------
     modG : Module
         The generator, bound for training on ``rand``.
     modD : Module
-        The discriminator, bound by :func:`bind_discriminator`.
-    real : NDArray
-        A batch of real images (B, C, S, S) in [-1, 1].
-    noise : NDArray
-        Latent vectors z (B, nz, 1, 1).
+        The discriminator, bound by :func:`mxgan.model.modules.bind_discriminator`.
+    inputs : StepInputs
+        Real images (B, C, S, S) in [-1, 1], latent batches (B, nz, 1, 1) (and one-hot classes).
     labels : Labels
         Label batches of ones and zeros.
+    phases : sequence of "D" and "G"
+        ``("D",)`` updates D only (``--pretrain-d``, ``--d-steps``); each further "G" is one more
+        G update on a fresh z (``--g-steps``). See :func:`schedule`.
     modD_G : Module, optional
-        D for the G update, from :func:`bind_input_gradient_module` (faster); default ``modD``.
-    update_G : bool
-        False: update D only (``--pretrain-d``, and all but every ``--d-steps``-th step).
-    extra_G_noise : tuple of NDArray
-        One more G update per latent batch (``--g-steps`` above 1).
-    real_cond, fake_cond : NDArray, optional
-        Conditional models: the real batch's classes, and those G is asked to draw (one-hot).
+        D for the G update, from :func:`mxgan.model.modules.bind_input_gradient_module` (faster);
+        default ``modD``.
     """
-    fake_class = [] if fake_cond is None else [fake_cond]
-    modG.forward(mx.io.DataBatch([noise, *fake_class]), is_train=True)
+    if phases[:1] != ("D",) or set(phases[1:]) - {"G"} or len(inputs.noise) < max(1, len(phases) - 1):
+        raise ValueError(f"phases {phases!r}: a D phase, then G phases, one latent batch for each")
+    fake_class = [] if inputs.fake_cond is None else [inputs.fake_cond]
+    modG.forward(mx.io.DataBatch([inputs.noise[0], *fake_class]), is_train=True)
     fake = modG.get_outputs() + fake_class  # D's inputs for the fake batch
 
     ############################
@@ -117,23 +139,25 @@ def train_step(
     # The fake batch (label 0) and the real batch (label 1) each run forward and
     # backward through D; their gradients sum before one update.
     ############################
+    real_class = [] if inputs.real_cond is None else [inputs.real_cond]
     D_G_z1, D_x = accumulate_gradients(modD, [
         mx.io.DataBatch(fake, [labels.fake]),
-        mx.io.DataBatch([real] + ([] if real_cond is None else [real_cond]), [labels.real_for_D]),
+        mx.io.DataBatch([inputs.real, *real_class], [labels.real_for_D]),
     ])
     modD.update()
-    if not update_G:
-        return StepOutputs(D_x=D_x, D_G_z1=D_G_z1, D_G_z2=None)
 
     ############################
     # Update G: maximize log(D(G(z)))
     # The same fake batch goes through the updated D with label 1; the gradient
     # D hands back for its input is G's output gradient. D is not updated here.
+    # A further G phase draws a fresh fake batch first.
     ############################
     judge = modD_G or modD
-    D_G_z2 = _update_generator(modG, judge, fake, labels.real)
-    for z in extra_G_noise:  # --g-steps: more G updates, each on a fresh z
-        modG.forward(mx.io.DataBatch([z, *fake_class]), is_train=True)
-        _update_generator(modG, judge, modG.get_outputs() + fake_class, labels.real)
-
+    D_G_z2 = None
+    for number in range(1, len(phases)):
+        if number > 1:
+            modG.forward(mx.io.DataBatch([inputs.noise[number - 1], *fake_class]), is_train=True)
+            fake = modG.get_outputs() + fake_class
+        D_G_z = _update_generator(modG, judge, fake, labels.real)
+        D_G_z2 = D_G_z if D_G_z2 is None else D_G_z2  # the first G phase's, as PyTorch's example reports
     return StepOutputs(D_x=D_x, D_G_z1=D_G_z1, D_G_z2=D_G_z2)
