@@ -17,9 +17,10 @@ from mxgan.quality.metrics import evaluate_generator
 
 # name: (what it is, extra training flags)
 RUNS = {
-    "default": ("64 px, default settings (3 channels, as the example)", []),
-    "gray": ("64 px, --channels 1", ["--channels", "1"]),
-    "conditional": ("64 px, --channels 1 --conditional", ["--channels", "1", "--conditional"]),
+    "default": ("64 px, the default recipe (the data's one channel, 2 G updates, G at 4e-4, EMA)", []),
+    "example": ("64 px, --recipe example (3 channels, as MXNet's example)", ["--recipe", "example"]),
+    "gray": ("64 px, --recipe example --channels 1", ["--recipe", "example", "--channels", "1"]),
+    "conditional": ("64 px, the default recipe, --conditional", ["--conditional"]),
 }
 FINAL_SAMPLES = 10000
 

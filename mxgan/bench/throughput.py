@@ -7,6 +7,7 @@ mxgan and torch blocks alternate, so a noisy machine slows both alike.
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import os
 import statistics
@@ -22,14 +23,15 @@ import mxnet as mx
 import numpy as np
 
 from mxgan.config import RECIPES
+from mxgan.constants import DATASET_CHANNELS
 from mxgan.data.batches import ImageBatches, load_images, prefetch
 from mxgan.inference.sampling import bind_generator, generate
-from mxgan.model.modules import build_gan
+from mxgan.model.modules import GAN, build_gan
 from mxgan.model.symbols import make_dcgan_sym
 from mxgan.runtime.devices import parse_ctx
 from mxgan.runtime.env import available_cores
 from mxgan.train.ema import GeneratorEMA
-from mxgan.train.step import Labels, StepInputs, train_step
+from mxgan.train.step import Labels, StepInputs, schedule, train_step
 
 WARMUP = 2
 REPO = Path(__file__).resolve().parent.parent
@@ -215,6 +217,37 @@ def step_variants(cfg: BenchConfig, batch: int) -> dict[str, float]:
     return {name: cfg.steps * batch / s for name, s in seconds.items()}
 
 
+def recipe_steps(cfg: BenchConfig, batch: int) -> dict[str, float]:
+    """images/s of a whole MNIST step under each recipe (its channels, G updates, EMA), in one process."""
+    contexts = parse_ctx(cfg.ctx)
+    rng = np.random.default_rng(0)
+    z = mx.nd.array(rng.standard_normal((batch, cfg.nz, 1, 1)).astype(np.float32))
+    labels = Labels.create(batch)
+    contenders: dict[str, Callable[[], None]] = {}
+    for name, recipe in RECIPES.items():
+        channels, g_updates = recipe["channels"] or DATASET_CHANNELS["mnist"], recipe["g_steps"]
+        mx.random.seed(0)
+        gan = build_gan(contexts, batch, cfg.nz, cfg.ngf, cfg.ndf, channels, cfg.image_size, recipe["lr_g"],
+                        recipe["beta1"], 0.0, 0.02, lr_d=recipe["lr_d"], beta2=recipe["beta2"])
+        gan.attach_optimizers()
+        ema = GeneratorEMA(gan.modG, recipe["ema_decay"]) if recipe["ema_decay"] else None
+        real = mx.nd.array(rng.uniform(-1, 1, (batch, channels, cfg.image_size, cfg.image_size)).astype(np.float32))
+        inputs, phases = StepInputs(real, [z] * g_updates), schedule(0, g_steps=g_updates)
+        steps = functools.partial(_recipe_steps, gan, ema, inputs, labels, phases, cfg.steps)
+        what = f"{channels} channel{'s' if channels > 1 else ''}, {g_updates} G update{'s' if g_updates > 1 else ''}"
+        contenders[f"a step of --recipe {name} on MNIST ({what}{', EMA' if ema else ''})"] = steps
+    seconds = interleaved(contenders, dict.fromkeys(contenders, mx.nd.waitall), cfg.repeats)
+    return {name: cfg.steps * batch / s for name, s in seconds.items()}
+
+
+def _recipe_steps(gan: GAN, ema: GeneratorEMA | None, inputs: StepInputs, labels: Labels, phases: tuple[str, ...],
+                  count: int) -> None:
+    for _ in range(count):
+        train_step(gan.modG, gan.modD, inputs, labels, phases, gan.modD_G)
+        if ema:
+            ema.update()
+
+
 def thread_variants(cfg: BenchConfig, batch: int) -> dict[str, float]:
     """mxgan's training images/s in child processes with MXNet's default threads and with
     OMP_NUM_THREADS = the cores (what the mxgan command sets)."""
@@ -295,7 +328,7 @@ def run(cfg: BenchConfig) -> dict:
     variants = {}
     if cfg.variants:
         batch = cfg.batch_sizes[0]
-        variants = {**step_variants(cfg, batch), **thread_variants(cfg, batch)}
+        variants = {**step_variants(cfg, batch), **thread_variants(cfg, batch), **recipe_steps(cfg, batch)}
     return {
         "config": asdict(cfg), "threads": os.environ.get("OMP_NUM_THREADS"), "mxnet": mx.__version__,
         "variants": variants,
