@@ -157,3 +157,20 @@ def test_checkpoint_with_other_flags_names_parameter_shapes_and_the_flags_to_use
                     "--dataset", "synthetic", "--batch-size", "4", "--max-steps", "1", "--no-progress",
                     "--out", str(tmp_path / "r"))
     assert retry.returncode == 0, retry.stderr
+
+
+def test_a_second_training_into_a_running_folder_is_one_line_naming_the_holder(tmp_path):
+    run = tmp_path / "run"
+    first = _start_training([*TINY, "--max-steps", "100000", "--checkpoint-every", "1"], run)
+    try:
+        wait_for(lambda: (run / "state.json").exists(), what="the first run's checkpoint")
+        result = run_cli("run_dcgan.py", "--resume", str(run), "--no-progress")
+        assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr
+        assert f"--resume {run} is in use by another mxgan train (pid {first.pid})" in result.stderr
+    finally:
+        first.send_signal(signal.SIGINT)
+        first.communicate(timeout=60)
+    # once the holder has stopped, the same folder continues
+    done = read_run_state(run).progress.iteration
+    result = run_cli("run_dcgan.py", "--resume", str(run), "--max-steps", str(done + 1), "--no-progress")
+    assert result.returncode == 0, result.stderr

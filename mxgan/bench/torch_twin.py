@@ -18,14 +18,14 @@ def build(nz: int, ngf: int, ndf: int, nc: int, image_size: int):
     from torch import nn
 
     layers = int(math.log2(image_size)) - 1
-    g = []
+    g: list[nn.Module] = []
     for i in range(1, layers):
         width_in = nz if i == 1 else ngf * 2 ** (layers - i)
         width = ngf * 2 ** (layers - 1 - i)
         g += [nn.ConvTranspose2d(width_in, width, 4, 1 if i == 1 else 2, 0 if i == 1 else 1, bias=False),
               nn.BatchNorm2d(width), nn.ReLU(True)]
     g += [nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False), nn.Tanh()]
-    d = []
+    d: list[nn.Module] = []
     for i in range(1, layers):
         width_in = nc if i == 1 else ndf * 2 ** (i - 2)
         width = ndf * 2 ** (i - 1)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import IO
+
+from mxgan.errors import MxganError
 
 
 def write_atomic(path: Path, write: Callable[[str], None]) -> Path:
@@ -31,3 +35,39 @@ def write_bytes_atomic(path: Path, content: bytes) -> Path:
         Path(tmp).write_bytes(content)
 
     return write_atomic(path, write)
+
+
+class FolderLock:
+    """An exclusive lock on a folder for one process (``fcntl.flock`` on ``.lock`` inside it), with the
+    holder's pid written in the file; the operating system releases it if the process dies."""
+
+    NAME = ".lock"
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self._file: IO[str] | None = None
+
+    def acquire(self, flag: str = "--out") -> FolderLock:
+        """Create the folder if needed and lock it, or raise one :class:`MxganError` naming the holder."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        handle = open(self.folder / self.NAME, "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            handle.close()
+            raise MxganError(f"{flag} {self.folder} is in use by another mxgan train (pid {holder}); wait for it "
+                             "to finish or stop it, or choose another folder") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self._file = handle
+        return self
+
+    def release(self) -> None:
+        if self._file is not None:
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+            self._file.close()
+            self._file = None

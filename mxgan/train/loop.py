@@ -46,7 +46,7 @@ from mxgan.model.modules import GAN, build_gan, one_hot, set_generator_params
 from mxgan.model.symbols import make_discriminator_sym, pad_single_filter_params
 from mxgan.runtime.devices import parse_ctx
 from mxgan.runtime.distributed import LOCAL, Cluster, Watchdog, connect
-from mxgan.runtime.fileio import write_bytes_atomic
+from mxgan.runtime.fileio import FolderLock, write_bytes_atomic
 from mxgan.runtime.streams import stream
 from mxgan.train.alarms import GENERIC_HINT, GRAY_AS_RGB_HINT, OverpoweringAlarm
 from mxgan.train.ema import EmaView, GeneratorEMA
@@ -253,8 +253,10 @@ def default_hooks(trainer: Trainer, ema_view: EmaView | None, watchdog: Watchdog
     return hooks
 
 
-def _prepare(cfg: TrainConfig, announce: Callable[[str], object]) -> tuple[GAN, Batches, Progress, Cluster]:
-    """The modules, data and position of a run, its folder started (nothing is written before every check passed)."""
+def _prepare(cfg: TrainConfig, announce: Callable[[str], object], lock: FolderLock,
+             ) -> tuple[GAN, Batches, Progress, Cluster]:
+    """The modules, data and position of a run, its folder started and locked (nothing is written before every
+    check passed; the lead worker alone writes)."""
     out = Path(cfg.out)
     cluster = connect(cfg.kvstore)
     if cluster.distributed:
@@ -266,7 +268,7 @@ def _prepare(cfg: TrainConfig, announce: Callable[[str], object]) -> tuple[GAN, 
         cfg.g_fix_gamma = not start.learns_gamma
         startD = _check_start(cfg, start)  # before anything is written: a mismatch leaves no folder behind
     if cluster.lead:
-        out.mkdir(parents=True, exist_ok=True)
+        lock.acquire("--resume" if cfg.resume else "--out")  # one writer per run folder
         if not cfg.resume:
             write_bytes_atomic(out / RUN_OPTIONS_FILE, json.dumps(cfg.to_json(), indent=2).encode())
     mx.random.seed(cfg.seed)
@@ -304,7 +306,15 @@ def train(cfg: TrainConfig, announce: Callable[[str], object] = print) -> TrainR
     Interrupted
         Ctrl-C: a checkpoint was saved; the message says how to resume.
     """
-    gan, batches, progress, cluster = _prepare(cfg, announce)
+    lock = FolderLock(Path(cfg.out))
+    try:
+        return _train(cfg, announce, lock)
+    finally:
+        lock.release()
+
+
+def _train(cfg: TrainConfig, announce: Callable[[str], object], lock: FolderLock) -> TrainResult:
+    gan, batches, progress, cluster = _prepare(cfg, announce, lock)
     contexts = parse_ctx(cfg.ctx)
     trainer = Trainer(cfg, gan, batches, progress, contexts, cluster)
     ema_view = None
