@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from mxgan.constants import RUN_OPTIONS_FILE
-from mxgan.data.download import dataset_folder
+from mxgan.data.download import dataset_folder, verify_dataset
 from mxgan.data.idx import IDX_DATASETS, default_data_dir
 from mxgan.errors import Interrupted, MxganError
 from mxgan.flags import (
@@ -194,7 +194,8 @@ def run_download(args: argparse.Namespace) -> int:
     spec = IDX_DATASETS[args.dataset]
     data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
     folder = dataset_folder(spec, data_dir)
-    print(f"{args.dataset}: all files present in {folder}")
+    verify_dataset(spec, folder)  # files already there are checked too, not only fresh downloads
+    print(f"{args.dataset}: all files present and verified (md5) in {folder}")
     return 0
 
 

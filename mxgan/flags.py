@@ -474,6 +474,8 @@ def validate_launch_args(args: argparse.Namespace) -> list[str]:
     """``launch`` flags to the workers' ``train`` flags, or one clear :class:`MxganError`."""
     _positive("workers", args.workers)
     _positive("servers", args.servers)
+    if not 0 <= args.port <= 65535:
+        raise MxganError(f"--port must be a TCP port, 1-65535 (or 0: a free one), got {args.port}")
     train_args = args.train_args[1:] if args.train_args[:1] == ["--"] else args.train_args
     kvstores = [value for flag, value in zip(train_args, train_args[1:]) if flag == "--kvstore"]
     kvstores += [arg.split("=", 1)[1] for arg in train_args if arg.startswith("--kvstore=")]

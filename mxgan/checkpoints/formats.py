@@ -292,7 +292,16 @@ def load_generator(spec: str, weights: str | None = None) -> GeneratorCheckpoint
         arch.fix_gamma = fix_gamma
     ckpt = GeneratorCheckpoint(path, fmt, *split_arg_aux(params, path), arch)
     check_shapes(ckpt.symbol(), ckpt.arg_params, ckpt.aux_params, arch.inputs(), path)
+    _refuse_non_finite(params, path)
     return ckpt
+
+
+def _refuse_non_finite(params: dict[str, np.ndarray], path: Path) -> None:
+    """One clear error for a checkpoint holding NaN or Inf (it would draw NaN images, or train from them)."""
+    for key, value in params.items():
+        if value.dtype.kind == "f" and not np.isfinite(value).all():
+            raise MxganError(f"{path}: parameter {key.partition(':')[2] or key} holds NaN or Inf; this checkpoint "
+                             "cannot be used (take an earlier one)")
 
 
 def sibling_discriminator(pathG: Path) -> Path | None:
@@ -332,4 +341,5 @@ def load_discriminator(spec: str) -> DiscriminatorCheckpoint:
     ckpt = DiscriminatorCheckpoint(path, *split_arg_aux(params, path), ndf=int(first.shape[0]),
                                    nc=int(first.shape[1]), image_size=2 ** (layers + 1))
     check_shapes(ckpt.symbol(), ckpt.arg_params, ckpt.aux_params, ckpt.inputs(), path)
+    _refuse_non_finite(params, path)
     return ckpt

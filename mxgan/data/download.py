@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from mxgan.data.idx import IdxDataset, IdxFile, find_idx_file, locate_dataset
+from mxgan.data.idx import IdxDataset, IdxFile, find_idx_file, locate_dataset, read_idx_bytes
 from mxgan.errors import MxganError
 
 CHUNK = 1 << 16
@@ -80,6 +80,26 @@ def ensure_dataset(
     return folder
 
 
+def verify_dataset(dataset: IdxDataset, folder: Path) -> None:
+    """Check the md5 of every file of ``dataset`` in ``folder`` (uncompressed content); one error naming a bad one."""
+    for spec in dataset.files.values():
+        path = find_idx_file(folder, spec.name)
+        if path is None:
+            raise MxganError(f"{folder / spec.name}(.gz) is missing; run mxgan download {dataset.name} again")
+        digest = hashlib.md5(read_idx_bytes(path)).hexdigest()
+        if digest != spec.md5:
+            raise MxganError(f"{path} is damaged (md5 {digest}, expected {spec.md5}); delete it and run "
+                             f"mxgan download {dataset.name} again to fetch it anew")
+
+
 def dataset_folder(dataset: IdxDataset, data_dir: Path) -> Path:
     """The folder holding ``dataset``: found in ``data_dir`` or a system folder, else downloaded into ``data_dir``."""
-    return locate_dataset(dataset, data_dir) or ensure_dataset(dataset, data_dir / dataset.name)
+    found = locate_dataset(dataset, data_dir)
+    if found is not None:
+        return found
+    if all(find_idx_file(data_dir, f.name) for f in dataset.files.values()):  # one level too deep
+        raise MxganError(f"--data-dir {data_dir} holds the {dataset.name} files itself; pass the folder that holds "
+                         f"{dataset.name}/, {data_dir.parent}")
+    if data_dir.exists() and not data_dir.is_dir():
+        raise MxganError(f"--data-dir {data_dir} is a file; pass the folder that holds {dataset.name}/")
+    return ensure_dataset(dataset, data_dir / dataset.name)
