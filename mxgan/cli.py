@@ -218,9 +218,12 @@ def run_launch(args: argparse.Namespace) -> int:
 
 def run_doctor(args: argparse.Namespace) -> int:
     from mxgan.runtime.doctor import diagnose, format_report
+    from mxgan.runtime.gpu_arch import UNSUPPORTED_GPU
 
     lines, problems = diagnose()
     print(format_report(lines, problems))
+    if any(UNSUPPORTED_GPU in p for p in problems):
+        return 2  # a GPU this build cannot run on: no install fixes that
     return 1 if problems else 0
 
 

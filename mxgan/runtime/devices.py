@@ -8,6 +8,7 @@ import mxnet as mx
 
 from mxgan.errors import MxganError
 from mxgan.runtime.env import CPU_WORKERS, cpu_workers_ready
+from mxgan.runtime.gpu_arch import problem, visible_gpus
 
 _DEVICE = re.compile(r"^(cpu|gpu)(\d*)$")
 GPU_INSTALL_HINT = "install the GPU build with pip install '.[gpu]' (mxnet-cu112, needs an NVIDIA driver)"
@@ -44,6 +45,10 @@ def parse_ctx(spec: str) -> list[mx.Context]:
 def _check_gpus(spec: str, gpus: list[mx.Context]) -> None:
     if not mx.runtime.Features().is_enabled("CUDA"):
         raise MxganError(f"--ctx {spec}: this MXNet {mx.__version__} is a CPU-only build; {GPU_INSTALL_HINT}")
+    by_index = {gpu.index: gpu for gpu in visible_gpus()}
+    for context in gpus:  # before MXNet fails every kernel on a GPU its build has no code for
+        if context.device_id in by_index and (line := problem(by_index[context.device_id])):
+            raise MxganError(f"--ctx {spec}: {line}")
     available = mx.context.num_gpus()
     missing = [str(c.device_id) for c in gpus if c.device_id >= available]
     if missing:

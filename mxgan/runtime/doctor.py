@@ -9,6 +9,7 @@ from pathlib import Path
 
 from mxgan.runtime.cuda import DRIVER_LIBRARY, GPU_PACKAGE, driver_found, find_all, gpu_build_installed
 from mxgan.runtime.env import available_cores
+from mxgan.runtime.gpu_arch import Gpu, problem, visible_gpus
 
 FEATURES = ("CUDA", "CUDNN", "NCCL", "CUDA_RTC", "MKLDNN", "BLAS_OPEN", "OPENCV", "DIST_KVSTORE", "SIGNAL_HANDLER")
 
@@ -36,7 +37,20 @@ def _mxnet_lines() -> tuple[list[str], list[str]]:
         free, total = mx.context.gpu_memory_info(index)
         gpus.append(f"gpu{index} ({total / 2**30:.0f} GiB, {free / 2**30:.0f} free)")
     problems = [] if count else ["the CUDA build sees no GPU; check nvidia-smi and CUDA_VISIBLE_DEVICES"]
-    return [*lines, f"GPUs: {', '.join(gpus) or 'none visible'}"], problems
+    arch_lines, arch_problems = gpu_lines(visible_gpus())
+    return [*lines, f"GPUs: {', '.join(gpus) or 'none visible'}", *arch_lines], problems + arch_problems
+
+
+def gpu_lines(gpus: list[Gpu]) -> tuple[list[str], list[str]]:
+    """A line per GPU with its compute capability, and a problem for each the build has no code for."""
+    lines, problems = [], []
+    for gpu in gpus:
+        line = problem(gpu)
+        cap = f"{gpu.capability[0]}.{gpu.capability[1]}"
+        lines.append(f"  gpu{gpu.index}: {gpu.name}, compute capability {cap}: {'NOT supported' if line else 'ok'}")
+        if line:
+            problems.append(line)
+    return lines, problems
 
 
 def diagnose(roots: list[Path] | None = None, gpu_build: bool | None = None) -> tuple[list[str], list[str]]:
