@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from mxgan.checkpoints.formats import load_discriminator, load_generator
 from mxgan.checkpoints.params_file import read_params
 from mxgan.errors import MxganError
-from mxgan.inference.sampling import bind_generator, generate
+from mxgan.inference.sampling import bind_generator, generate, generate_all
 from mxgan.model.symbols import make_dcgan_sym
 
 FIXTURE_SPECS = {
@@ -203,3 +203,19 @@ def test_fuzzed_bytes_load_or_raise_our_error(tmp_path_factory, data):
         load_generator(str(path))
     except MxganError as exc:
         assert "\n" not in str(exc)
+
+
+def test_a_folder_the_example_wrote_works_as_checkpoint(tmp_path):
+    """example/gan/dcgan.py names its files <dataset>_G_<stamp>-NNNN.params; its folder is a --checkpoint."""
+    folder = tmp_path / "example-run"
+    folder.mkdir()
+    source = fixtures() / "module_save_params"
+    for epoch in (0, 3):  # two epochs of the example's run: the newest is taken
+        for role in ("G", "D"):
+            (folder / f"mnist_{role}_2017_10_09-10_00-{epoch:04d}.params").write_bytes(
+                (source / f"mnist_{role}_2017_10_09-10_00-0000.params").read_bytes())
+    ckpt = load_generator(str(folder))
+    assert ckpt.path.name == "mnist_G_2017_10_09-10_00-0003.params"
+    assert load_discriminator(str(folder)).path.name == "mnist_D_2017_10_09-10_00-0003.params"
+    z, expected = np.load(source / "z.npy"), np.load(source / "expected.npy")
+    assert np.abs(generate_all(ckpt, z, batch_size=len(z)) - expected).max() < 1e-5

@@ -140,10 +140,13 @@ def resolve(spec: str, role: str = "G", weights: str | None = None) -> tuple[Pat
             raise MxganError(f"--weights ema: {spec} has no moving-average (EMA) weights (trained without --ema-decay)")
         path, weights = run / files[EMA_ROLE if ema else role], None
     elif path.is_dir():
-        candidates = sorted(path.glob(f"*_{role}-[0-9][0-9][0-9][0-9].params"))
-        if not candidates:
-            raise MxganError(f"--checkpoint {spec}: no *_{role}-NNNN.params in that folder")
-        path = candidates[-1]
+        # <prefix>_G-NNNN.params, or the example's own <dataset>_G_<stamp>-NNNN.params: the highest NNNN
+        epoch = "-[0-9][0-9][0-9][0-9].params"
+        found = {*path.glob(f"*_{role}{epoch}"), *path.glob(f"*_{role}_*{epoch}")} - {*path.glob(f"*_{EMA_ROLE}-*")}
+        if not found:
+            raise MxganError(f"--checkpoint {spec}: no *_{role}-NNNN.params (or *_{role}_<stamp>-NNNN.params) in "
+                             "that folder")
+        path = max(found, key=lambda p: (p.name[-11:-7], p.name))
     elif not path.is_file():
         candidates = sorted(path.parent.glob(f"{path.name}-[0-9][0-9][0-9][0-9].params"))
         if not candidates:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 from collections.abc import Callable
@@ -15,17 +16,27 @@ def write_atomic(path: Path, write: Callable[[str], None]) -> Path:
     """Call ``write(tmp_path)`` then rename the temporary file over ``path``.
 
     The temporary file sits in the same folder (so the rename is atomic) and is
-    removed if ``write`` fails.
+    removed if ``write`` fails. A full disk is one :class:`MxganError` (the old file, if any, untouched).
     """
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         write(str(tmp))
         os.replace(tmp, path)
+    except Exception as exc:
+        if _disk_full(exc):
+            raise MxganError(f"could not write {path}: no space left on the device; free some and run again "
+                             "(nothing earlier was overwritten; a training run continues with --resume)") from exc
+        raise
     finally:
-        if tmp.exists():
+        if tmp.is_symlink() or tmp.exists():
             tmp.unlink()
     return path
+
+
+def _disk_full(exc: BaseException) -> bool:
+    """ENOSPC from Python, or MXNet's own word for a short write (``mx.nd.save``: "FileStream.Write incomplete")."""
+    return getattr(exc, "errno", None) == errno.ENOSPC or "Write incomplete" in str(exc)
 
 
 def write_bytes_atomic(path: Path, content: bytes) -> Path:
