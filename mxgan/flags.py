@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import tempfile
 import time
 import typing
@@ -17,12 +18,15 @@ from dataclasses import Field, dataclass
 from pathlib import Path
 from typing import Any
 
+import cv2
+
 from mxgan.config import RECIPES, RESUME_OVERRIDES, TrainConfig, config_fields, field_default
 from mxgan.constants import CLASSIFIER_WEIGHTS, DATASET_CHANNELS, GRAY_DATASETS, IMAGE_SIZES, STATE_FILE
 from mxgan.errors import MxganError
 from mxgan.runtime.distributed import check_kvstore
 
 WEIGHTS = ("raw", "ema")  # a run's generator weights: as trained, or their moving average
+MAX_SAMPLES = 100_000  # images sample and eval hold at once (64 px RGB: 5 GB as float32)
 
 
 def _flag(f: Field) -> str:
@@ -143,8 +147,26 @@ def _check_combinations(values: dict[str, Any]) -> None:
     from mxgan.runtime.devices import parse_ctx  # imports MXNet: call after mxgan.runtime.env.prepare_mxnet()
 
     contexts = parse_ctx(values["ctx"])
+    _check_memory(values)
     if values["dtype"] == "float16" and any(c.device_type == "cpu" for c in contexts):
         raise MxganError("--dtype float16 needs a GPU (--ctx gpu0): MXNet 1.9.1 has no float16 GEMM on CPU")
+
+
+def _check_memory(values: dict[str, Any]) -> None:
+    """Refuse networks whose weights alone (with their gradients and Adam's two moments) exceed this machine's
+    memory, before MXNet tries to allocate them."""
+    from mxgan.model.symbols import make_dcgan_sym
+
+    symG, symD = make_dcgan_sym(values["ngf"], values["ndf"], values["channels"], image_size=values["image_size"])
+    size = values["image_size"]
+    shapes = (symG.infer_shape(rand=(1, values["nz"], 1, 1))[0] +
+              symD.infer_shape(data=(1, values["channels"], size, size), label=(1,))[0])
+    weights = sum(math.prod(shape) for shape in shapes)
+    needed, available = 16 * weights, os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    if needed > available:
+        raise MxganError(f"--ngf {values['ngf']} / --ndf {values['ndf']}: G and D would need {needed / 2**30:,.0f} GiB "
+                         f"for their weights, gradients and Adam's moments; this machine has {available / 2**30:.0f} "
+                         "GiB (64 is the example's width)")
 
 
 def _resume_config(args: argparse.Namespace, given: dict[str, Any]) -> TrainConfig:
@@ -190,18 +212,18 @@ def _unit_interval(name: str, value: float, hint: str = "") -> None:
         raise MxganError(f"--{name} must be in [0, 1), got {value}{hint}")
 
 
-def _check_writable(out: Path) -> None:
-    """Prove ``out`` can be created and written, without creating it (a failed run leaves no folder)."""
+def _check_writable(out: Path, flag: str = "--out") -> None:
+    """Prove folder ``out`` can be created and written, without creating it (a failed run leaves no folder)."""
     existing = out.absolute()
     while not existing.exists():
         existing = existing.parent
     if not existing.is_dir():
-        raise MxganError(f"--out {out}: {existing} is a file, not a folder; choose another --out")
+        raise MxganError(f"{flag} {out}: {existing} is a file, not a folder; choose another {flag}")
     try:
         with tempfile.TemporaryFile(dir=existing):
             pass
     except OSError as exc:
-        raise MxganError(f"--out {out} is not writable ({exc.strerror}); choose another folder") from exc
+        raise MxganError(f"{flag} {out} is not writable ({exc.strerror}); choose another folder") from exc
 
 
 def add_generator_arguments(parser: argparse.ArgumentParser) -> None:
@@ -270,11 +292,24 @@ def add_sample_arguments(parser: argparse.ArgumentParser) -> None:
     add("--digit", default=None, help="conditional models: draw this digit (0-9), or 'all' for a row per digit")
 
 
-def _check_output_file(flag: str, path: str) -> None:
+def _check_output_file(flag: str, path: str, image: bool = False) -> None:
+    """A file ``flag`` will write: its folder exists and takes files (``image``: OpenCV can encode its type)."""
     target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
     if target.is_dir():
         raise MxganError(f"{flag} {path} is a folder; give a file name")
-    _check_writable(target.parent if str(target.parent) else Path("."))
+    if not folder.is_dir():
+        raise MxganError(f"{flag} {path}: the folder {folder} does not exist; create it or choose another {flag}")
+    _check_writable(folder, flag)
+    if image and not cv2.haveImageWriter(str(target)):
+        raise MxganError(f"{flag} {path}: OpenCV cannot write a {target.suffix or 'suffix-less'} picture; "
+                         "name it .png (or .jpg, .bmp, .webp)")
+
+
+def _check_count(flag: str, value: int, limit: int, what: str) -> None:
+    _positive(flag.lstrip("-"), value)
+    if value > limit:
+        raise MxganError(f"{flag} {value} is more than {limit} {what} (they are held in memory at once)")
 
 
 def validate_sample_args(args: argparse.Namespace) -> SampleConfig:
@@ -290,11 +325,12 @@ def validate_sample_args(args: argparse.Namespace) -> SampleConfig:
         raise MxganError(f"--digit {args.digit!r}: give a digit 0-9, or 'all' for a row per digit")
     if args.digit == "all" and (args.nice or args.interpolate):
         raise MxganError("--digit all draws its own grid; combine --nice or --interpolate with one digit")
-    _check_output_file("--out", args.out)
+    _check_count("--num", args.num, MAX_SAMPLES, "images")
+    _check_output_file("--out", args.out, image=True)
     if args.npy:
         _check_output_file("--npy", args.npy)
     if args.separate:
-        _check_writable(Path(args.separate))
+        _check_writable(Path(args.separate), "--separate")
     from mxgan.runtime.devices import parse_ctx
 
     parse_ctx(args.ctx)
@@ -406,8 +442,8 @@ def validate_eval_args(args: argparse.Namespace) -> argparse.Namespace:
     check_generator_args(args)
     if args.all and not (Path(args.checkpoint) / STATE_FILE).is_file():
         raise MxganError(f"--all needs a run folder of mxgan train as --checkpoint; {args.checkpoint} is not one")
-    for name in ("num", "batch_size"):
-        _positive(name.replace("_", "-"), getattr(args, name))
+    _check_count("--num", args.num, MAX_SAMPLES, "samples")
+    _positive("batch-size", args.batch_size)
     if args.num < 2:
         raise MxganError("--num must be at least 2 (a covariance needs two samples)")
     if args.json:

@@ -4,6 +4,7 @@ import gzip
 import shutil
 
 import numpy as np
+import pytest
 from helpers import FIXTURES, data_dir, fixtures, run_cli
 
 from mxgan.checkpoints.params_file import read_params
@@ -54,3 +55,36 @@ def test_weights_holding_nan_are_refused_naming_the_parameter(tmp_path):
 def test_launch_port_out_of_range(tmp_path):
     line = _one_line(run_cli("-m", "mxgan.cli", "launch", "--port", "70000", "--", "--kvstore", "dist_sync"))
     assert "--port must be a TCP port, 1-65535 (or 0: a free one), got 70000" in line
+
+
+@pytest.mark.parametrize("command, expected", [
+    (["sample", "--out", "{tmp}/missing/x.png"], "--out {tmp}/missing/x.png: the folder {tmp}/missing does not exist"),
+    (["sample", "--out", "{tmp}/x.jpgq"], "--out {tmp}/x.jpgq: OpenCV cannot write a .jpgq picture"),
+    (["sample", "--npy", "{tmp}/missing/x.npy"], "--npy {tmp}/missing/x.npy: the folder {tmp}/missing does not exist"),
+    (["sample", "--separate", "{tmp}/file"], "--separate {tmp}/file: {tmp}/file is a file, not a folder"),
+    (["sample", "--num", "100000000000"], "--num 100000000000 is more than 100000 images"),
+    (["eval", "--json", "{tmp}/missing/x.json"], "--json {tmp}/missing/x.json: the folder {tmp}/missing does not"),
+    (["eval", "--num", "200000"], "--num 200000 is more than 100000 samples"),
+    (["export", "--out", "{tmp}/missing/p"], "--out {tmp}/missing/p-symbol.json: the folder {tmp}/missing does not"),
+])
+def test_outputs_and_sizes_are_checked_before_any_work(tmp_path, command, expected):
+    (tmp_path / "file").write_text("")
+    checkpoint = str(fixtures() / "module_save_params" / "mnist_G_2017_10_09-10_00-0000.params")
+    args = [a.format(tmp=tmp_path) for a in command]
+    line = _one_line(run_cli("-m", "mxgan.cli", args[0], "--checkpoint", checkpoint, *args[1:]))
+    assert expected.format(tmp=tmp_path) in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+def test_a_network_too_large_for_the_machine_is_refused(tmp_path):
+    line = _one_line(run_cli("run_dcgan.py", "--ngf", "100000", "--out", str(tmp_path / "r")))
+    assert "--ngf 100000 / --ndf 64: G and D would need" in line and "GiB" in line
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_grid_is_written_in_the_format_its_name_asks_for(tmp_path):
+    out = tmp_path / "grid.jpg"
+    checkpoint = str(fixtures() / "module_save_params" / "mnist_G_2017_10_09-10_00-0000.params")
+    result = run_cli("-m", "mxgan.cli", "sample", "--checkpoint", checkpoint, "--num", "4", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert out.read_bytes()[:3] == b"\xff\xd8\xff"  # JPEG, not PNG bytes under a .jpg name

@@ -25,12 +25,13 @@ def make_grid(images: np.ndarray, columns: int | None = None) -> np.ndarray:
 
 
 def save_png(path: Path, image: np.ndarray) -> Path:
-    """Write an RGB or gray uint8 image to ``path`` as PNG, atomically."""
+    """Write an RGB or gray uint8 image to ``path`` atomically, as PNG (or what its name says: .jpg, ...)."""
     if image.ndim == 3 and image.shape[2] == 3:
         image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)  # cv2 writes BGR
-    ok, encoded = cv2.imencode(".png", image)
+    suffix = Path(path).suffix.lower() or ".png"
+    ok, encoded = cv2.imencode(suffix, image)
     if not ok:
-        raise MxganError(f"could not encode {path} as PNG")
+        raise MxganError(f"could not encode {path} as {suffix}")
     return write_bytes_atomic(path, encoded.tobytes())
 
 
