@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 from mxgan.constants import RUN_OPTIONS_FILE
 from mxgan.data.download import dataset_folder, verify_dataset
 from mxgan.data.idx import IDX_DATASETS, default_data_dir
-from mxgan.errors import Interrupted, MxganError
+from mxgan.errors import Interrupted, InterruptedTwice, MxganError
 from mxgan.flags import (
     add_bench_arguments,
     add_classifier_arguments,
@@ -257,8 +257,12 @@ def main(argv: list[str] | None = None, prog: str = "mxgan") -> int:
     except MxganError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
+    except InterruptedTwice:
         print(f"{prog}: interrupted twice; stopped without a checkpoint", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:  # before training started (loading data, binding): nothing to save yet
+        print(f"{prog}: interrupted before training started; nothing was saved (the same command starts over)",
+              file=sys.stderr)
         return 130
 
 

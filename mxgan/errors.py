@@ -21,3 +21,7 @@ class Interrupted(MxganError):
     """Training stopped by Ctrl-C after saving a checkpoint."""
 
     exit_code = 130
+
+
+class InterruptedTwice(KeyboardInterrupt):
+    """A second Ctrl-C while training stopped at the first: no checkpoint is written."""

@@ -190,6 +190,9 @@ def _resume_config(args: argparse.Namespace, given: dict[str, Any]) -> TrainConf
     if not (run / STATE_FILE).exists():
         raise MxganError(f"--resume {run}: no checkpoint was written in that run yet; start it again "
                          "(the same command may reuse its --out)")
+    from mxgan.checkpoints.run_folder import read_run_state
+
+    read_run_state(run)  # a damaged state.json is one line now, not an error after the data has loaded
     fields_by_name = {f.name: f for f in config_fields()}
     for name in RESUME_OVERRIDES:
         if name in given:

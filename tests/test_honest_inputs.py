@@ -88,3 +88,24 @@ def test_a_grid_is_written_in_the_format_its_name_asks_for(tmp_path):
     result = run_cli("-m", "mxgan.cli", "sample", "--checkpoint", checkpoint, "--num", "4", "--out", str(out))
     assert result.returncode == 0, result.stderr
     assert out.read_bytes()[:3] == b"\xff\xd8\xff"  # JPEG, not PNG bytes under a .jpg name
+
+
+def test_plot_says_which_grid_is_damaged_and_skips_garbage_log_lines(tmp_path):
+    run = tmp_path / "run"
+    assert run_cli("run_dcgan.py", "--dataset", "synthetic", "--image-size", "16", "--ngf", "8", "--ndf", "8",
+                   "--batch-size", "500", "--max-steps", "4", "--sample-every", "2", "--no-progress",
+                   "--out", str(run)).returncode == 0
+    with open(run / "metrics.jsonl", "a") as log:
+        log.write('{"iteration": 5, "errD": \n[1, 2]\n\x00\x01garbage\n')
+    (run / "samples-0000002.png").write_bytes(b"not a picture")
+    line = _one_line(run_cli("-m", "mxgan.cli", "plot", str(run)))
+    assert f"{run / 'samples-0000002.png'} is not a readable picture" in line
+
+
+def test_resume_of_a_damaged_state_json_is_one_line_before_any_work(tmp_path):
+    run = tmp_path / "run"
+    assert run_cli("run_dcgan.py", "--dataset", "synthetic", "--image-size", "16", "--ngf", "8", "--ndf", "8",
+                   "--batch-size", "500", "--max-steps", "2", "--no-progress", "--out", str(run)).returncode == 0
+    (run / "state.json").write_text("[1, 2]")
+    line = _one_line(run_cli("run_dcgan.py", "--resume", str(run)))
+    assert "state.json is damaged" in line

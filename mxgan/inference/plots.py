@@ -25,11 +25,13 @@ def read_metrics(run: Path) -> list[dict]:
     if not path.is_file():
         raise MxganError(f"{run} has no metrics.jsonl: pass a run folder that mxgan train wrote")
     records = []
-    for line in path.read_text().splitlines():
+    for line in path.read_text(errors="replace").splitlines():
         try:
-            records.append(json.loads(line))
+            record = json.loads(line)
         except ValueError:
-            continue
+            continue  # a line cut short by a crash, or garbage: the rest of the log still plots
+        if isinstance(record, dict):
+            records.append(record)
     return records
 
 
@@ -87,7 +89,13 @@ def grid_frames(run: Path) -> list[tuple[int, np.ndarray]]:
     if len(grids) > MAX_FRAMES:  # evenly spaced, always keeping the last
         keep = np.linspace(0, len(grids) - 1, MAX_FRAMES).round().astype(int)
         grids = [grids[i] for i in sorted(set(keep))]
-    return [(it, cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB)) for it, p in grids]
+    frames = []
+    for iteration, path in grids:
+        image = cv2.imread(str(path))
+        if image is None:
+            raise MxganError(f"{path} is not a readable picture (damaged?); delete it and run mxgan plot again")
+        frames.append((iteration, cv2.cvtColor(image, cv2.COLOR_BGR2RGB)))
+    return frames
 
 
 def _labelled(iteration: int, image: np.ndarray) -> np.ndarray:

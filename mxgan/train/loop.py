@@ -40,7 +40,7 @@ from mxgan.constants import CLASSES, RUN_OPTIONS_FILE
 from mxgan.data.batches import Shard, prefetch
 from mxgan.data.idx import IDX_DATASETS
 from mxgan.data.sources import Batches, training_batches
-from mxgan.errors import DivergenceError, Interrupted, MxganError
+from mxgan.errors import DivergenceError, Interrupted, InterruptedTwice, MxganError
 from mxgan.inference.sampling import latent
 from mxgan.model.modules import GAN, build_gan, one_hot, set_generator_params
 from mxgan.model.symbols import make_discriminator_sym, pad_single_filter_params
@@ -85,7 +85,7 @@ class _CtrlC:
 
     def _handle(self, signum, frame) -> None:
         if self.requested:
-            raise KeyboardInterrupt
+            raise InterruptedTwice
         self.requested = True
 
     def __enter__(self) -> _CtrlC:
