@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
@@ -42,6 +43,11 @@ class OneLineParser(argparse.ArgumentParser):
     """An ArgumentParser whose usage errors are one line and exit code 2."""
 
     def error(self, message: str) -> NoReturn:
+        # argparse's own words for a bad choice, in mxgan's: "--bn 'x' is not one of eval, train"
+        choice = re.fullmatch(r"argument (\S+?)(?:/\S+)?: invalid choice: (.*) \(choose from (.*)\)", message)
+        if choice:
+            flag, value, listed = choice.groups()
+            message = f"{flag} {value} is not one of {listed.replace(chr(39), '')}"
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 

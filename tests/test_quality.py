@@ -118,7 +118,7 @@ def test_missing_classifier_weights(tmp_path):
     (["eval", "--checkpoint", "x.params", "--batch-size", "0"], "--batch-size must be positive"),
     (["classifier", "train", "--epochs", "0"], "--epochs must be positive"),
     (["classifier", "train", "--train-size", "-5"], "--train-size must be 0 or more"),
-    (["classifier", "fit"], "argument action: invalid choice: 'fit'"),
+    (["classifier", "fit"], "action 'fit' is not one of train"),
 ])
 def test_bad_eval_and_classifier_flags(argv, expected):
     result = run_cli("-m", "mxgan.cli", *argv)
