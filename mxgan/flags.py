@@ -301,6 +301,8 @@ def _check_output_file(flag: str, path: str, image: bool = False) -> None:
     folder = target.parent if str(target.parent) else Path(".")
     if target.is_dir():
         raise MxganError(f"{flag} {path} is a folder; give a file name")
+    if folder.exists() and not folder.is_dir():
+        raise MxganError(f"{flag} {path}: {folder} is a file, not a folder; choose another {flag}")
     if not folder.is_dir():
         raise MxganError(f"{flag} {path}: the folder {folder} does not exist; create it or choose another {flag}")
     _check_writable(folder, flag)
