@@ -16,7 +16,7 @@ from mxgan.model.modules import build_gan
 from mxgan.runtime.distributed import Watchdog
 from mxgan.train.alarms import GENERIC_HINT, OverpoweringAlarm
 from mxgan.train.ema import EmaView, GeneratorEMA
-from mxgan.train.hooks import Checkpointer, EmaUpdate, Heartbeat, MetricsLog, SampleGrids
+from mxgan.train.hooks import Checkpointer, EmaUpdate, Heartbeat, MetricsLog, QualityCheck, SampleGrids
 from mxgan.train.loop import Trainer, fixed_noise
 from mxgan.train.step import StepOutputs
 
@@ -82,3 +82,23 @@ def test_heartbeat_waits_for_the_step_and_beats(trainer):
         watchdog.last = 0.0
         _steps(trainer, Heartbeat(watchdog), 1)
         assert watchdog.last > 0.0
+
+
+def test_quality_check_logs_raw_and_ema_and_keeps_the_best(trainer, mnist_dir):
+    trainer.cfg.data_dir, trainer.cfg.eval_samples = str(mnist_dir.parent), 200
+    view = EmaView(GeneratorEMA(trainer.gan.modG, 0.9), trainer.gan.modG, trainer.architecture, trainer.out, 0,
+                   [mx.cpu()])
+    hooks = [EmaUpdate(view), Checkpointer(keep=0, optimizer_states=True, ema_view=view),
+             QualityCheck(trainer.cfg, view)]
+    batches = trainer.batches.epoch(0)
+    for _ in range(10):  # one epoch, then its end
+        trainer.run_step(next(batches))
+        for hook in hooks:
+            hook.after_step(trainer)
+    for hook in hooks:
+        hook.after_epoch(trainer)
+    records = [json.loads(line) for line in (trainer.out / "metrics.jsonl").read_text().splitlines()]
+    (record,) = [r for r in records if "eval" in r]
+    assert record["epoch"] == 0 and record["eval"]["num"] == record["eval_ema"]["num"] == 200
+    assert read_run_state(trainer.out).best == {"epoch": 0, "fid": record["eval_ema"]["fid"],
+                                                "files": read_run_state(trainer.out).files}
