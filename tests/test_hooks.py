@@ -84,6 +84,7 @@ def test_heartbeat_waits_for_the_step_and_beats(trainer):
         assert watchdog.last > 0.0
 
 
+@pytest.mark.slow  # judges MNIST's 70000 images once for the reference (about 15 s)
 def test_quality_check_logs_raw_and_ema_and_keeps_the_best(trainer, mnist_dir):
     trainer.cfg.data_dir, trainer.cfg.eval_samples = str(mnist_dir.parent), 200
     view = EmaView(GeneratorEMA(trainer.gan.modG, 0.9), trainer.gan.modG, trainer.architecture, trainer.out, 0,
