@@ -49,12 +49,17 @@ class GeneratorEMA:
         self.updates = 0
         self._live = live_parameters(modG)
         self.averages = {name: weight.copy() for name, weight in self._live.items()}
+        self._scaled = {name: weight.zeros_like() for name, weight in self._live.items()}  # reused every update
 
     def update(self) -> None:
-        """Fold G's current weights into the average (after an update of G)."""
+        """Fold G's current weights into the average (after an update of G), in place: no allocation."""
         beta = ema_beta(self.decay, self.updates)
         for name, average in self.averages.items():
-            average[:] = average * beta + self._live[name] * (1.0 - beta)
+            scaled = self._scaled[name]
+            self._live[name].copyto(scaled)  # a copy into an existing buffer leaves the live weights' layout alone
+            scaled *= 1.0 - beta
+            average *= beta
+            average += scaled
         self.updates += 1
 
     def restore(self, arg_params: dict[str, mx.nd.NDArray], updates: int) -> None:
