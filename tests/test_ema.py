@@ -1,5 +1,6 @@
 """Generator EMA, precise BatchNorm and the training recipes."""
 
+import math
 from dataclasses import replace
 
 import mxnet as mx
@@ -16,7 +17,7 @@ from mxgan.flags import validate_train_args
 from mxgan.inference.recalibrate import recalibrate_batchnorm
 from mxgan.inference.sampling import generate_all, noise
 from mxgan.model.modules import build_gan
-from mxgan.train.ema import GeneratorEMA, ema_beta
+from mxgan.train.ema import INTERVAL, GeneratorEMA, ema_beta
 
 TINY = ["--dataset", "synthetic", "--image-size", "16", "--ngf", "8", "--ndf", "8", "--batch-size", "500",
         "--no-progress"]
@@ -51,20 +52,22 @@ def test_ema_ramps_up_then_holds_its_decay():
     assert all(ema_beta(0.999, t) <= ema_beta(0.999, t + 1) for t in range(2000))
 
 
-def test_ema_averages_the_live_weights_after_each_update():
+def test_ema_folds_the_live_weights_every_interval_with_the_decays_compounded():
     gan = build_gan([mx.cpu()], 4, 10, 8, 8, 1, 16, 2e-4, 0.5, 0.0, 0.02)
     gan.attach_optimizers()
     ema = GeneratorEMA(gan.modG, 0.999)
     before = {k: v.asnumpy().copy() for k, v in ema.averages.items()}
     arg, aux = gan.modG.get_params()
-    moved = {k: v + 1.0 for k, v in arg.items()}
-    gan.modG.set_params(moved, aux)  # stands in for an update of G
+    gan.modG.set_params({k: v + 1.0 for k, v in arg.items()}, aux)  # stands in for the updates of G
+    for _ in range(INTERVAL - 1):
+        ema.update()
+    assert all(np.array_equal(v.asnumpy(), before[k]) for k, v in ema.averages.items())  # not folded yet
     ema.update()
-    beta = ema_beta(0.999, 0)
+    beta = math.prod(ema_beta(0.999, t) for t in range(INTERVAL))
     for name, average in ema.averages.items():
         expected = beta * before[name] + (1 - beta) * (before[name] + 1.0)
         np.testing.assert_allclose(average.asnumpy(), expected, rtol=1e-5, atol=1e-6)
-    assert ema.updates == 1
+    assert ema.updates == INTERVAL
 
 
 def _trained_generator(tmp_path):

@@ -8,6 +8,7 @@ in place after each step that updated G; it never feeds back into training.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import mxnet as mx
@@ -20,6 +21,10 @@ from mxgan.model.symbols import unpad_single_filter_params
 from mxgan.runtime.compat import live_parameters
 
 RECALIBRATION_BATCHES = 16  # training-mode batches that re-estimate the moving average's BatchNorm statistics
+# G's weights are folded into the average every INTERVAL-th G update, with the decays of the updates between
+# compounded: reading the weights every step cost 6% of a 64 px step on the 2-core CPU (bench/README.md); a
+# tenth of that is below what bench/throughput.py resolves, and 10 steps are short next to the average's span
+INTERVAL = 10
 
 
 def ema_beta(decay: float, updates: int) -> float:
@@ -52,15 +57,18 @@ class GeneratorEMA:
         self._scaled = {name: weight.zeros_like() for name, weight in self._live.items()}  # reused every update
 
     def update(self) -> None:
-        """Fold G's current weights into the average (after an update of G), in place: no allocation."""
-        beta = ema_beta(self.decay, self.updates)
+        """Count an update of G; every :data:`INTERVAL`-th, fold G's weights into the average, in place (no
+        allocation), with the decays of the updates since the last fold compounded."""
+        self.updates += 1
+        if self.updates % INTERVAL:
+            return
+        beta = math.prod(ema_beta(self.decay, t) for t in range(self.updates - INTERVAL, self.updates))
         for name, average in self.averages.items():
             scaled = self._scaled[name]
             self._live[name].copyto(scaled)  # a copy into an existing buffer leaves the live weights' layout alone
             scaled *= 1.0 - beta
             average *= beta
             average += scaled
-        self.updates += 1
 
     def restore(self, arg_params: dict[str, mx.nd.NDArray], updates: int) -> None:
         """Continue from saved averages (``--resume``), in the module's parameter shapes."""
