@@ -22,8 +22,8 @@ from mxgan.runtime.compat import live_parameters
 
 RECALIBRATION_BATCHES = 16  # training-mode batches that re-estimate the moving average's BatchNorm statistics
 # G's weights are folded into the average every INTERVAL-th G update, with the decays of the updates between
-# compounded: reading the weights every step cost 6% of a 64 px step on the 2-core CPU (bench/README.md); a
-# tenth of that is below what bench/throughput.py resolves, and 10 steps are short next to the average's span
+# compounded: reading the weights every step cost 6% of a 64 px step on the 2-core CPU, every 10th 1.3%
+# (bench/README.md), and 10 steps are short next to the average's span (about 1000 at decay 0.999)
 INTERVAL = 10
 
 
