@@ -209,12 +209,6 @@ def _positive(name: str, value: float) -> None:
         raise MxganError(f"--{name} must be positive, got {value}")
 
 
-def _unit_interval(name: str, value: float, hint: str = "") -> None:
-    """``value`` in [0, 1)."""
-    if not 0 <= value < 1:
-        raise MxganError(f"--{name} must be in [0, 1), got {value}{hint}")
-
-
 def _check_writable(out: Path, flag: str = "--out") -> None:
     """Prove folder ``out`` can be created and written, without creating it (a failed run leaves no folder)."""
     existing = out.absolute()

@@ -224,7 +224,7 @@ def evaluate_generator(ckpt, data_dir: Path, num: int = 10000, seed: int = 0, ba
 def evaluate_run(run: Path, weights: str | None, recalibrate: int, data_dir: Path, num: int = 10000, seed: int = 0,
                  batch_size: int = 250, contexts: list | None = None) -> list[dict]:
     """``mxgan eval RUN_DIR --all``: every checkpoint set a run folder holds, judged alike, oldest first."""
-    from mxgan.checkpoints.run_folder import read_run_state
+    from mxgan.checkpoints.run_folder import EMA_ROLE, read_run_state
     from mxgan.inference.recalibrate import load_for_sampling
     from mxgan.quality.classifier import load_classifier
 
@@ -232,7 +232,7 @@ def evaluate_run(run: Path, weights: str | None, recalibrate: int, data_dir: Pat
     best = state.best["files"] if state.best else None
     classifier, reference, rows = load_classifier(contexts=contexts), None, []
     for files in state.sets():
-        ckpt = load_for_sampling(str(run / files["G"]), weights or ("ema" if "G_ema" in files else "raw"),
+        ckpt = load_for_sampling(str(run / files["G"]), weights or ("ema" if EMA_ROLE in files else "raw"),
                                  recalibrate, seed, contexts)
         reference = reference or mnist_reference(classifier, data_dir, ckpt.arch.image_size)
         report = evaluate_generator(ckpt, data_dir, num, seed, batch_size, contexts, (classifier, reference))
