@@ -133,14 +133,17 @@ class TrainConfig:
                              "limited_workspace)", choices=("off", "limited_workspace", "fastest"))
     checkpoint: str = option("", "start from this generator checkpoint (a file, a prefix or a run folder; 4 "
                              "formats; RUN_DIR:best)")
+    discriminator: str = option("", "start D from this checkpoint (Module or Gluon files; default: the D file beside "
+                                "--checkpoint's G, if any)")
     checkpoint_every: int = option(0, "steps between extra checkpoints within an epoch (0: at epoch ends only)",
                                    bounds=COUNT, resume=True)
     keep: int = option(0, "keep only the newest N checkpoints, and the best (0: keep all)", bounds=COUNT,
                        resume=True)
     resume: str = option("", "continue a run exactly where its last checkpoint left it, with its own options",
                          metavar="RUN_DIR")
-    # False when --checkpoint's generator learned its BatchNorm gamma (Gluon)
+    # False when --checkpoint's generator (--discriminator's D) learned its BatchNorm gamma (Gluon)
     g_fix_gamma: bool = option(True, "", cli=False)
+    d_fix_gamma: bool = option(True, "", cli=False)
 
     def to_json(self) -> dict:
         return asdict(self)

@@ -122,10 +122,11 @@ def validate_train_args(args: argparse.Namespace) -> TrainConfig:
     if (out / STATE_FILE).exists() or any(out.glob("*.params")):
         raise MxganError(f"--out {out} already holds a run; continue it with --resume {out}, or choose a new --out")
     _check_writable(out)
-    if values["checkpoint"]:
-        from mxgan.checkpoints.formats import resolve
+    from mxgan.checkpoints.formats import resolve
 
-        resolve(values["checkpoint"], "G")  # exists, or one clear error now
+    for flag, role in (("checkpoint", "G"), ("discriminator", "D")):
+        if values[flag]:
+            resolve(values[flag], role, flag=f"--{flag}")  # exists, or one clear error now
     return TrainConfig(**values)
 
 
@@ -279,7 +280,8 @@ def add_sample_arguments(parser: argparse.ArgumentParser) -> None:
         help="BatchNorm statistics: eval = moving (an image depends only on its z), train = this batch's")
     add("--nice", action="store_true",
         help=f"draw {20}x more and keep those the discriminator scores highest (needs D)")
-    add("--discriminator", default=None, help="D checkpoint for --nice (default: the _D file beside G)")
+    add("--discriminator", default=None,
+        help="D checkpoint for --nice, Module or Gluon (default: the D file beside G)")
     add("--interpolate", type=int, default=d.interpolate, metavar="K",
         help="K rows, each a slerp walk between two random latent points")
     add("--ctx", default=d.ctx, help="device: cpu or gpu0")
@@ -320,6 +322,8 @@ def validate_sample_args(args: argparse.Namespace) -> SampleConfig:
         raise MxganError(f"--interpolate {args.interpolate} must be between 1 and --num ({args.num}) rows")
     if args.nice and args.interpolate:
         raise MxganError("--nice and --interpolate do not combine; choose one")
+    if args.discriminator and not args.nice:
+        raise MxganError("--discriminator scores the samples of --nice; add --nice, or leave it out")
     if args.digit is not None and args.digit != "all" and args.digit not in [str(d) for d in range(10)]:
         raise MxganError(f"--digit {args.digit!r}: give a digit 0-9, or 'all' for a row per digit")
     if args.digit == "all" and (args.nice or args.interpolate):

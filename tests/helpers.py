@@ -49,3 +49,114 @@ def final_params(run: Path) -> dict:
     roles = [r for r in ("G", "D", "G_ema") if r in state.files]
     return {role: {k: v.asnumpy() for k, v in {**a, **x}.items()}
             for role in roles for a, x in [load_module_params(run / state.files[role])]}
+
+
+# --- networks written by stock Gluon code ----------------------------------------------------------
+
+
+def _randomize_batchnorm(net, seed: int) -> None:
+    """A learned gamma and real running statistics, so a loader that drops or mixes them up fails."""
+    import mxnet as mx
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    for name, p in net.collect_params().items():
+        if name.endswith(("gamma", "running_var")):
+            p.set_data(mx.nd.array(rng.uniform(0.5, 1.5, p.shape)))
+        elif name.endswith(("beta", "running_mean")):
+            p.set_data(mx.nd.array(rng.normal(0, 0.2, p.shape)))
+
+
+def gluon_generator(ngf: int, nc: int, size: int, nz: int = 20):
+    """The nn.Sequential generator of MXNet's example/gluon/dc_gan, at any size."""
+    import mxnet as mx
+
+    nn = mx.gluon.nn
+    layers = size.bit_length() - 2
+    net = nn.Sequential()
+    with net.name_scope():
+        for i in range(1, layers):
+            width = ngf * 2 ** (layers - 1 - i)
+            net.add(nn.Conv2DTranspose(width, 4, 1 if i == 1 else 2, 0 if i == 1 else 1, use_bias=False))
+            net.add(nn.BatchNorm())
+            net.add(nn.Activation("relu"))
+        net.add(nn.Conv2DTranspose(nc, 4, 2, 1, use_bias=False))
+        net.add(nn.Activation("tanh"))
+    net.initialize(mx.init.Normal(0.3))
+    net(mx.nd.zeros((1, nz, 1, 1)))
+    _randomize_batchnorm(net, size)
+    return net
+
+
+def gluon_discriminator(ndf: int, nc: int, size: int):
+    """The nn.Sequential discriminator of MXNet's example/gluon/dc_gan (two logits, fake and real), at any size."""
+    import mxnet as mx
+
+    nn = mx.gluon.nn
+    layers = size.bit_length() - 2
+    net = nn.Sequential()
+    with net.name_scope():
+        for i in range(1, layers):
+            net.add(nn.Conv2D(ndf * 2 ** (i - 1), 4, 2, 1, use_bias=False))
+            if i > 1:
+                net.add(nn.BatchNorm())
+            net.add(nn.LeakyReLU(0.2))
+        net.add(nn.Conv2D(2, 4, 1, 0, use_bias=False))
+    net.initialize(mx.init.Normal(0.1))
+    net(mx.nd.zeros((1, nc, size, size)))
+    _randomize_batchnorm(net, size + 1)
+    return net
+
+
+def d2l_generator(ngf: int, nc: int, size: int, nz: int = 20):
+    """The generator of d2l.ai's DCGAN chapter (MXNet tab): G_block(conv2d_trans, batch_norm, activation)."""
+    import mxnet as mx
+
+    nn = mx.gluon.nn
+
+    class G_block(nn.Block):
+        def __init__(self, channels, kernel_size=4, strides=2, padding=1, **kwargs):
+            super().__init__(**kwargs)
+            self.conv2d_trans = nn.Conv2DTranspose(channels, kernel_size, strides, padding, use_bias=False)
+            self.batch_norm = nn.BatchNorm()
+            self.activation = nn.Activation("relu")
+
+        def forward(self, X):
+            return self.activation(self.batch_norm(self.conv2d_trans(X)))
+
+    layers = size.bit_length() - 2
+    net = nn.Sequential()
+    for i in range(1, layers):
+        net.add(G_block(ngf * 2 ** (layers - 1 - i), **({"strides": 1, "padding": 0} if i == 1 else {})))
+    net.add(nn.Conv2DTranspose(nc, kernel_size=4, strides=2, padding=1, use_bias=False, activation="tanh"))
+    net.initialize(mx.init.Normal(0.3))
+    net(mx.nd.zeros((1, nz, 1, 1)))
+    _randomize_batchnorm(net, size + 2)
+    return net
+
+
+def d2l_discriminator(ndf: int, nc: int, size: int):
+    """The discriminator of d2l.ai's DCGAN chapter: D_block(conv2d, batch_norm, activation), BatchNorm on the
+    first block too."""
+    import mxnet as mx
+
+    nn = mx.gluon.nn
+
+    class D_block(nn.Block):
+        def __init__(self, channels, kernel_size=4, strides=2, padding=1, alpha=0.2, **kwargs):
+            super().__init__(**kwargs)
+            self.conv2d = nn.Conv2D(channels, kernel_size, strides, padding, use_bias=False)
+            self.batch_norm = nn.BatchNorm()
+            self.activation = nn.LeakyReLU(alpha)
+
+        def forward(self, X):
+            return self.activation(self.batch_norm(self.conv2d(X)))
+
+    layers = size.bit_length() - 2
+    net = nn.Sequential()
+    for i in range(1, layers):
+        net.add(D_block(ndf * 2 ** (i - 1)))
+    net.add(nn.Conv2D(1, kernel_size=4, use_bias=False))
+    net.initialize(mx.init.Normal(0.1))
+    net(mx.nd.zeros((1, nc, size, size)))
+    return net

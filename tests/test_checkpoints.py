@@ -5,7 +5,7 @@ from pathlib import Path
 import mxnet as mx
 import numpy as np
 import pytest
-from helpers import FIXTURES, fixtures
+from helpers import FIXTURES, fixtures, gluon_generator
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -85,34 +85,10 @@ def test_module_checkpoints_at_other_sizes(tmp_path, api, ngf, nc, size):
     np.testing.assert_allclose(_run(ckpt, z), mod.get_outputs()[0].asnumpy(), atol=1e-5)
 
 
-def _gluon_generator(ngf, nc, size, nz=20):
-    """The nn.Sequential generator of MXNet's example/gluon/dc_gan, at any size."""
-    nn = mx.gluon.nn
-    layers = int(np.log2(size)) - 1
-    net = nn.Sequential()
-    with net.name_scope():
-        for i in range(1, layers):
-            width = ngf * 2 ** (layers - 1 - i)
-            net.add(nn.Conv2DTranspose(width, 4, 1 if i == 1 else 2, 0 if i == 1 else 1, use_bias=False))
-            net.add(nn.BatchNorm())
-            net.add(nn.Activation("relu"))
-        net.add(nn.Conv2DTranspose(nc, 4, 2, 1, use_bias=False))
-        net.add(nn.Activation("tanh"))
-    net.initialize(mx.init.Normal(0.3))
-    net(mx.nd.zeros((1, nz, 1, 1)))
-    rng = np.random.default_rng(size)
-    for name, p in net.collect_params().items():  # a learned gamma and real running statistics
-        if name.endswith(("gamma", "running_var")):
-            p.set_data(mx.nd.array(rng.uniform(0.5, 1.5, p.shape)))
-        elif name.endswith(("beta", "running_mean")):
-            p.set_data(mx.nd.array(rng.normal(0, 0.2, p.shape)))
-    return net
-
-
 @pytest.mark.parametrize("ngf, nc, size", SIZES)
 @pytest.mark.parametrize("api", ["save_parameters", "collect_params"])
 def test_gluon_checkpoints_at_other_sizes_honour_gamma(tmp_path, api, ngf, nc, size):
-    net = _gluon_generator(ngf, nc, size)
+    net = gluon_generator(ngf, nc, size)
     path = tmp_path / "netG.params"
     net.save_parameters(str(path)) if api == "save_parameters" else net.collect_params().save(str(path))
     ckpt = load_generator(str(path))

@@ -6,10 +6,12 @@ format              written by                                  keys look like
 ``module``          ``Module.save_params`` (the example)        ``arg:g1_weight``, ``aux:gbn1_moving_mean``
 ``model``           ``mx.model.save_checkpoint``                the same, plus ``prefix-symbol.json``
 ``gluon``           Gluon ``save_parameters`` (nn.Sequential)   ``0.weight``, ``1.gamma``, ``1.running_mean``
+                    (blocks in blocks, as d2l.ai's DCGAN)       ``0.conv2d_trans.weight``, ``0.batch_norm.gamma``
 ``gluon-collect``   Gluon ``collect_params().save``             ``sequential0_conv0_weight``, ...
 ==================  ==========================================  =====================================
 
-The architecture (nz, ngf, nc, image size, bias) is inferred from the weights.
+Discriminators load from the same formats (:mod:`mxgan.checkpoints.gluon` for
+Gluon's). The architecture (nz, ngf, nc, image size, bias) is inferred from the weights.
 Gluon's BatchNorm learns gamma, so a generator is always built with
 ``fix_gamma=False`` unless the checkpoint's own symbol says otherwise
 (the example's ``fix_gamma=True`` keeps gamma at 1, where both agree).
@@ -25,19 +27,13 @@ from pathlib import Path
 import mxnet as mx
 import numpy as np
 
+from mxgan.checkpoints.gluon import from_gluon
 from mxgan.checkpoints.module_format import split_arg_aux
 from mxgan.checkpoints.params_file import read_params
 from mxgan.checkpoints.run_folder import EMA_ROLE, STATE_FILE, read_run_state
 from mxgan.constants import CLASSES, IMAGE_SIZES
 from mxgan.errors import MxganError
 from mxgan.model.symbols import COND, make_discriminator_sym, make_generator_sym
-
-_GLUON_INDEXED = re.compile(r"^(\d+)\.(weight|bias|gamma|beta|running_mean|running_var)$")
-_GLUON_PREFIXED = re.compile(
-    r"^(.*?)(conv2dtranspose|deconv|conv|batchnorm)(\d+)_(weight|bias|gamma|beta|running_mean|running_var)$"
-)
-_BN_NAMES = {"gamma": "arg", "beta": "arg", "running_mean": "aux", "running_var": "aux"}
-_AUX_NAMES = {"running_mean": "moving_mean", "running_var": "moving_var"}
 
 
 @dataclass
@@ -82,14 +78,18 @@ class GeneratorCheckpoint:
     @property
     def learns_gamma(self) -> bool:
         """Whether BatchNorm gamma matters: not fixed, and not all ones (Gluon learns it)."""
-        return not self.arch.fix_gamma and any(
-            (v.asnumpy() != 1).any() for k, v in self.arg_params.items() if k.endswith("_gamma"))
+        return not self.arch.fix_gamma and learned_gamma(self.arg_params)
 
     def flags(self) -> str:
         """The training flags that build this architecture."""
         a = self.arch
         return (f"--nz {a.nz} --ngf {a.ngf} --channels {a.nc} --image-size {a.image_size}"
                 + (" --conditional" if a.conditional else ""))
+
+
+def learned_gamma(arg_params: dict[str, mx.nd.NDArray]) -> bool:
+    """Whether any BatchNorm gamma differs from 1 (it was learned, as Gluon does, not fixed as the example)."""
+    return any((v.asnumpy() != 1).any() for k, v in arg_params.items() if k.endswith("_gamma"))
 
 
 BEST = ":best"  # RUN_DIR:best, the evaluated checkpoint set with the lowest FID-MNIST
@@ -119,7 +119,8 @@ def _choose_weights(path: Path, weights: str | None) -> Path:
     return other
 
 
-def resolve(spec: str, role: str = "G", weights: str | None = None) -> tuple[Path, Path | None]:
+def resolve(spec: str, role: str = "G", weights: str | None = None, flag: str = "--checkpoint",
+            ) -> tuple[Path, Path | None]:
     """A ``.params`` path (and its ``-symbol.json``, if any) from a file, a prefix or a run folder.
 
     ``prefix`` means ``prefix-NNNN.params`` with the highest NNNN; a run folder
@@ -127,11 +128,11 @@ def resolve(spec: str, role: str = "G", weights: str | None = None) -> tuple[Pat
     ``*_G-NNNN.params``; ``*_D-`` for ``role='D'``), and ``RUN_DIR:best`` its
     best evaluated one. For G, ``weights`` picks ``raw`` or ``ema`` (G's moving
     average); None takes a run folder's EMA weights where it has them, and a
-    file as it is.
+    file as it is. Errors name ``flag``, the option that gave ``spec``.
     """
     run = Path(spec[: -len(BEST)]) if spec.endswith(BEST) else Path(spec)
     if spec.endswith(BEST) and not (run / STATE_FILE).is_file():
-        raise MxganError(f"{spec}: {run} is not a run folder with a {STATE_FILE}")
+        raise MxganError(f"{flag} {spec}: {run} is not a run folder with a {STATE_FILE}")
     path = Path(spec)
     if run.is_dir() and (run / STATE_FILE).is_file():
         files = _run_set(run, spec)
@@ -144,13 +145,13 @@ def resolve(spec: str, role: str = "G", weights: str | None = None) -> tuple[Pat
         epoch = "-[0-9][0-9][0-9][0-9].params"
         found = {*path.glob(f"*_{role}{epoch}"), *path.glob(f"*_{role}_*{epoch}")} - {*path.glob(f"*_{EMA_ROLE}-*")}
         if not found:
-            raise MxganError(f"--checkpoint {spec}: no *_{role}-NNNN.params (or *_{role}_<stamp>-NNNN.params) in "
+            raise MxganError(f"{flag} {spec}: no *_{role}-NNNN.params (or *_{role}_<stamp>-NNNN.params) in "
                              "that folder")
         path = max(found, key=lambda p: (p.name[-11:-7], p.name))
     elif not path.is_file():
         candidates = sorted(path.parent.glob(f"{path.name}-[0-9][0-9][0-9][0-9].params"))
         if not candidates:
-            raise MxganError(f"--checkpoint {spec}: no such file, and no {spec}-NNNN.params to take as a prefix")
+            raise MxganError(f"{flag} {spec}: no such file, and no {spec}-NNNN.params to take as a prefix")
         path = candidates[-1]
     if role == "G":
         path = _choose_weights(path, weights)
@@ -159,53 +160,20 @@ def resolve(spec: str, role: str = "G", weights: str | None = None) -> tuple[Pat
     return path, symbol if symbol.is_file() and prefix != str(path) else None
 
 
-def _standard_names(raw: dict[str, np.ndarray], path: Path) -> tuple[str, dict[str, np.ndarray]]:
-    """Detect the key layout; return (format, {'arg:g1_weight': ..., 'aux:gbn1_moving_mean': ...})."""
+def _standard_names(raw: dict[str, np.ndarray], source: str | Path) -> tuple[str, dict[str, np.ndarray]]:
+    """Detect the key layout; return (format, {'arg:g1_weight': ..., 'aux:gbn1_moving_mean': ...}), or the
+    ``d``-named parameters of a discriminator."""
     keys = list(raw)
     if all(k.startswith(("arg:", "aux:")) for k in keys):
         return "module", raw
-    if all(_GLUON_INDEXED.match(k) for k in keys):
-        layers: dict[int, dict[str, np.ndarray]] = {}
-        for k, v in raw.items():
-            index, field = _GLUON_INDEXED.fullmatch(k).groups()  # type: ignore[union-attr]  # all matched above
-            layers.setdefault(int(index), {})[field] = v
-        return "gluon", _from_gluon_layers([layers[i] for i in sorted(layers)], path)
-    if all(_GLUON_PREFIXED.match(k) for k in keys):
-        blocks: dict[tuple[bool, int], dict[str, np.ndarray]] = {}
-        for k, v in raw.items():
-            _, kind, number, field = _GLUON_PREFIXED.match(k).groups()  # type: ignore[union-attr]  # all matched
-            # convolutions and BatchNorms have separate counters (offset if other blocks came first):
-            # order each kind by its own number; _from_gluon_layers numbers each kind on its own
-            order = (kind == "batchnorm", int(number))
-            blocks.setdefault(order, {})[field] = v
-        return "gluon-collect", _from_gluon_layers([blocks[o] for o in sorted(blocks)], path)
+    gluon = from_gluon(raw, source)
+    if gluon is not None:
+        return gluon
     shown = ", ".join(keys[:3])
     raise MxganError(
-        f"{path}: unknown parameter layout (keys such as {shown}); expected Module arg:/aux: keys "
-        "or a Gluon DCGAN generator (save_parameters or collect_params().save)"
+        f"{source}: unknown parameter layout (keys such as {shown}); expected Module arg:/aux: keys "
+        "or a Gluon DCGAN (save_parameters or collect_params().save)"
     )
-
-
-def _from_gluon_layers(layers: list[dict[str, np.ndarray]], path: Path) -> dict[str, np.ndarray]:
-    """Name Gluon's convolution and BatchNorm layers g1.., gbn1.. in their order."""
-    out: dict[str, np.ndarray] = {}
-    conv = bn = 0
-    for layer in layers:
-        if "weight" in layer:
-            conv += 1
-            out[f"arg:g{conv}_weight"] = layer["weight"]
-            if "bias" in layer:
-                out[f"arg:g{conv}_bias"] = layer["bias"]
-        elif "gamma" in layer or "running_mean" in layer:
-            bn += 1
-            for field, value in layer.items():
-                kind = _BN_NAMES.get(field)
-                if kind is None:
-                    raise MxganError(f"{path}: unexpected BatchNorm field {field!r}")
-                out[f"{kind}:gbn{bn}_{_AUX_NAMES.get(field, field)}"] = value
-        else:
-            raise MxganError(f"{path}: a layer with fields {sorted(layer)} is neither convolution nor BatchNorm")
-    return out
 
 
 def run_options(checkpoint: Path) -> dict:
@@ -229,9 +197,6 @@ def _infer_architecture(params: dict[str, np.ndarray], path: Path) -> Architectu
     first, last = params["arg:g1_weight"], params[f"arg:g{layers}_weight"]
     if first.ndim != 4 or last.ndim != 4:
         raise MxganError(f"{path}: g1_weight {first.shape} / g{layers}_weight {last.shape} are not 4-d kernels")
-    if first.shape[1] < last.shape[0]:
-        # A Gluon discriminator: Conv2D weights are (out, in, ...), so widths grow instead of shrink.
-        raise MxganError(f"{path} looks like a discriminator (widths grow layer by layer); pass the generator")
     image_size = 2 ** (layers + 1)
     if image_size not in IMAGE_SIZES:
         raise MxganError(f"{path}: {layers} generator layers means {image_size} px, which is not supported")
@@ -244,7 +209,8 @@ def _infer_architecture(params: dict[str, np.ndarray], path: Path) -> Architectu
     )
 
 
-def check_shapes(symbol: mx.sym.Symbol, arg_params: dict, aux_params: dict, inputs: dict, path: Path) -> None:
+def check_shapes(symbol: mx.sym.Symbol, arg_params: dict, aux_params: dict, inputs: dict, path: str | Path,
+                 ) -> None:
     """Every parameter the symbol needs is present with the shape it needs; name the first that is not."""
     arg_shapes, _, aux_shapes = symbol.infer_shape(**inputs)
     for given, needed in (
@@ -299,7 +265,7 @@ def load_generator(spec: str, weights: str | None = None) -> GeneratorCheckpoint
     return ckpt
 
 
-def _refuse_non_finite(params: dict[str, np.ndarray], path: Path) -> None:
+def _refuse_non_finite(params: dict[str, np.ndarray], path: str | Path) -> None:
     """One clear error for a checkpoint holding NaN or Inf (it would draw NaN images, or train from them)."""
     for key, value in params.items():
         if value.dtype.kind == "f" and not np.isfinite(value).all():
@@ -307,17 +273,26 @@ def _refuse_non_finite(params: dict[str, np.ndarray], path: Path) -> None:
                              "cannot be used (take an earlier one)")
 
 
+# How G's and D's files of one run are named: mxgan and the example, MXNet's Gluon dc_gan, PyTorch's ports
+_PAIRED_NAMES = ((f"_{EMA_ROLE}-", "_D-"), ("_G", "_D"), ("generator", "discriminator"), ("netG", "netD"))
+
+
 def sibling_discriminator(pathG: Path) -> Path | None:
-    """The ``_D`` file saved beside a ``_G`` file (as the example and mxgan name them), if it exists."""
-    pathD = pathG.with_name(pathG.name.replace(f"_{EMA_ROLE}-", "_D-").replace("_G", "_D", 1))
-    return pathD if pathD != pathG and pathD.is_file() else None
+    """The D file saved beside a G file (``_G``/``_D``, ``generator``/``discriminator``, ``netG``/``netD``)."""
+    for g_part, d_part in _PAIRED_NAMES:
+        if g_part in pathG.name:
+            pathD = pathG.with_name(pathG.name.replace(g_part, d_part, 1))
+            if pathD.is_file():
+                return pathD
+    return None
 
 
 @dataclass
 class DiscriminatorCheckpoint:
-    """A discriminator in the example's Module format, for scoring samples."""
+    """A discriminator under the example's names (from Module or Gluon files), for scoring and training."""
 
     path: Path
+    format: str
     arg_params: dict[str, mx.nd.NDArray]
     aux_params: dict[str, mx.nd.NDArray]
     ndf: int
@@ -331,18 +306,36 @@ class DiscriminatorCheckpoint:
         size = self.image_size
         return {"data": (batch_size, self.nc, size, size), "label": (batch_size,)}
 
+    @property
+    def learns_gamma(self) -> bool:
+        return learned_gamma(self.arg_params)
 
-def load_discriminator(spec: str) -> DiscriminatorCheckpoint:
-    """Load a D checkpoint written by ``Module.save_params`` (``arg:d1_weight`` ...)."""
-    path, _ = resolve(spec, "D")
-    params = read_params(path)
+    def flags(self) -> str:
+        """The training flags that build this discriminator."""
+        return f"--ndf {self.ndf} --channels {self.nc} --image-size {self.image_size}"
+
+
+def load_discriminator(spec: str, flag: str = "--discriminator") -> DiscriminatorCheckpoint:
+    """Load a D checkpoint: a Module file (``arg:d1_weight`` ...) or a Gluon one, as for G.
+
+    Errors name ``flag``, the option that gave ``spec``.
+    """
+    path, _ = resolve(spec, "D", flag=flag)
+    source = f"{flag} {path}"
+    fmt, params = _standard_names(read_params(path, flag), source)
     weights = sorted(int(m.group(1)) for k in params if (m := re.match(r"arg:d(\d+)_weight$", k)))
     if not weights:
-        raise MxganError(f"{path}: not a discriminator checkpoint in Module format (no arg:d1_weight)")
-    layers = len(weights)
+        if any(re.match(r"arg:g\d+_weight$", k) for k in params):
+            raise MxganError(f"{source} is a generator (G) checkpoint; pass the discriminator's (_D) file")
+        raise MxganError(f"{source}: no discriminator weights (arg:d1_weight ...) in it")
     first = params["arg:d1_weight"]
-    ckpt = DiscriminatorCheckpoint(path, *split_arg_aux(params, path), ndf=int(first.shape[0]),
-                                   nc=int(first.shape[1]), image_size=2 ** (layers + 1))
-    check_shapes(ckpt.symbol(), ckpt.arg_params, ckpt.aux_params, ckpt.inputs(), path)
-    _refuse_non_finite(params, path)
+    if first.ndim != 4:
+        raise MxganError(f"{source}: d1_weight {first.shape} is not a 4-d kernel")
+    ckpt = DiscriminatorCheckpoint(path, fmt, *split_arg_aux(params, path), ndf=int(first.shape[0]),
+                                   nc=int(first.shape[1]), image_size=2 ** (len(weights) + 1))
+    if ckpt.image_size not in IMAGE_SIZES:
+        raise MxganError(f"{source}: {len(weights)} discriminator layers means {ckpt.image_size} px, which is not "
+                         "supported")
+    check_shapes(ckpt.symbol(), ckpt.arg_params, ckpt.aux_params, ckpt.inputs(), source)
+    _refuse_non_finite(params, source)
     return ckpt

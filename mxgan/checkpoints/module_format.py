@@ -70,7 +70,7 @@ def save_params(params: dict[str, mx.nd.NDArray], path: Path) -> Path:
     return write_atomic(path, lambda tmp: mx.nd.save(tmp, params))
 
 
-def split_arg_aux(params: dict[str, np.ndarray], path: Path) -> tuple[dict, dict]:
+def split_arg_aux(params: dict[str, np.ndarray], path: str | Path) -> tuple[dict, dict]:
     """``{'arg:x': ..., 'aux:y': ...}`` numpy arrays to ``(arg_params, aux_params)`` NDArrays."""
     arg_params: dict[str, mx.nd.NDArray] = {}
     aux_params: dict[str, mx.nd.NDArray] = {}

@@ -72,8 +72,8 @@ def _read_array(reader: _Reader) -> np.ndarray:
     return np.frombuffer(reader.raw(count * dtype.itemsize), dtype=dtype).reshape(shape)
 
 
-def read_params(path: Path) -> dict[str, np.ndarray]:
-    """The named arrays of a ``.params`` file, as numpy arrays.
+def read_params(path: Path, flag: str = "--checkpoint") -> dict[str, np.ndarray]:
+    """The named arrays of a ``.params`` file, as numpy arrays (``flag``: the option that named it).
 
     Raises
     ------
@@ -84,7 +84,7 @@ def read_params(path: Path) -> dict[str, np.ndarray]:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise MxganError(f"{path}: cannot read ({exc.strerror}); check the --checkpoint path") from exc
+        raise MxganError(f"{path}: cannot read ({exc.strerror}); check the {flag} path") from exc
     reader = _Reader(data, path)
     magic, _reserved, count = reader.take("<QQQ")
     if magic != LIST_MAGIC:

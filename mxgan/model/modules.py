@@ -111,7 +111,7 @@ def build_gan(
     contexts: list[mx.Context], batch_size: int, nz: int, ngf: int, ndf: int, channels: int,
     image_size: int, lr: float, beta1: float, wd: float, init_sigma: float, fix_gamma_G: bool = True,
     dtype: str = "float32", cudnn_tune: str | None = None, conditional: bool = False,
-    lr_d: float | None = None, beta2: float = 0.999,
+    lr_d: float | None = None, beta2: float = 0.999, fix_gamma_D: bool = True,
 ) -> GAN:
     """G and D bound on ``contexts``, initialized with Normal(``init_sigma``); Adam not yet attached.
 
@@ -119,7 +119,7 @@ def build_gan(
     with its last layer padded to 2 filters (an MKLDNN bug; see
     :func:`mxgan.model.symbols.pad_single_filter_params`): its second filter starts,
     and stays, at zero. ``fix_gamma_G=False`` trains G's BatchNorm gamma, for
-    checkpoints (Gluon's) that learned it. ``dtype='float16'`` (GPU) makes the
+    checkpoints (Gluon's) that learned it; ``fix_gamma_D=False`` likewise for D. ``dtype='float16'`` (GPU) makes the
     inputs, convolution weights and activations half precision; BatchNorm's
     parameters stay float32 (MXNet's type inference) and Adam keeps float32
     master weights. On several devices BatchNorm is synchronized across them,
@@ -128,8 +128,8 @@ def build_gan(
     """
     symG = make_generator_sym(ngf, channels, fix_gamma=fix_gamma_G, image_size=image_size, pad_single_filter=True,
                               cudnn_tune=cudnn_tune, conditional=conditional, devices=len(contexts))
-    symD = make_discriminator_sym(ndf, image_size=image_size, cudnn_tune=cudnn_tune, conditional=conditional,
-                                  devices=len(contexts))
+    symD = make_discriminator_sym(ndf, fix_gamma=fix_gamma_D, image_size=image_size, cudnn_tune=cudnn_tune,
+                                  conditional=conditional, devices=len(contexts))
     init = mx.init.Normal(init_sigma)
 
     cond = [mx.io.DataDesc(COND, (batch_size, CLASSES, 1, 1), dtype=dtype)] if conditional else []

@@ -104,29 +104,44 @@ def architecture(cfg: TrainConfig) -> Architecture:
                         fix_gamma=cfg.g_fix_gamma, conditional=cfg.conditional, noise=cfg.noise)
 
 
-def _check_start(cfg: TrainConfig, ckpt: GeneratorCheckpoint) -> DiscriminatorCheckpoint | None:
-    """``--checkpoint``'s G (and the ``_D`` file beside it, if any) fit the flags; the D to load, or None."""
-    mine = architecture(cfg)
+def _starting_points(cfg: TrainConfig) -> tuple[GeneratorCheckpoint | None, DiscriminatorCheckpoint | None]:
+    """``--checkpoint``'s G and ``--discriminator``'s D (else the D file beside G, if any), checked against the
+    flags before anything is written, so a mismatch leaves no folder behind. Records whether each learned gamma."""
+    start = load_generator(cfg.checkpoint) if cfg.checkpoint else None
+    if start is not None:
+        cfg.g_fix_gamma = not start.learns_gamma
+        mine = architecture(cfg)
+        try:
+            check_shapes(mine.symbol(), start.arg_params, start.aux_params, mine.inputs(), start.path)
+        except MxganError as exc:
+            raise MxganError(f"{exc}; the checkpoint was trained with {start.flags()}: pass those flags") from exc
+    if cfg.discriminator:
+        flag, startD = "--discriminator", load_discriminator(cfg.discriminator)
+    elif start is not None and (pathD := sibling_discriminator(start.path)) is not None:
+        flag, startD = "--checkpoint's D", load_discriminator(str(pathD), flag="--checkpoint's D")
+    else:
+        return start, None
+    cfg.d_fix_gamma = not startD.learns_gamma
+    inputs = {"data": (1, cfg.channels, cfg.image_size, cfg.image_size), "label": (1,)}
     try:
-        check_shapes(mine.symbol(), ckpt.arg_params, ckpt.aux_params, mine.inputs(), ckpt.path)
+        check_shapes(make_discriminator_sym(cfg.ndf, image_size=cfg.image_size), startD.arg_params,
+                     startD.aux_params, inputs, f"{flag} {startD.path}")
     except MxganError as exc:
-        raise MxganError(f"{exc}; the checkpoint was trained with {ckpt.flags()}: pass those flags") from exc
-    pathD = sibling_discriminator(ckpt.path)
-    if pathD is None:
-        return None
-    ckptD = load_discriminator(str(pathD))
-    check_shapes(make_discriminator_sym(cfg.ndf, image_size=cfg.image_size), ckptD.arg_params,
-                 ckptD.aux_params, ckptD.inputs(), pathD)
-    return ckptD
+        raise MxganError(f"{exc}; that discriminator was trained with {startD.flags()}: pass those flags") from exc
+    return start, startD
 
 
-def _start_from_checkpoint(gan: GAN, ckpt: GeneratorCheckpoint, ckptD: DiscriminatorCheckpoint | None) -> str:
-    """Load ``--checkpoint`` into G (and D, when a matching ``_D`` file sits beside it)."""
-    set_generator_params(gan.modG, ckpt.arg_params, ckpt.aux_params)
-    if ckptD is None:
-        return f"G from {ckpt.path} ({ckpt.format}); D starts fresh (no matching _D file beside it)"
-    gan.modD.set_params(ckptD.arg_params, ckptD.aux_params)
-    return f"G from {ckpt.path} ({ckpt.format}), D from {ckptD.path}"
+def _start_from(gan: GAN, start: GeneratorCheckpoint | None, startD: DiscriminatorCheckpoint | None) -> str:
+    """Load the starting G and D into the modules; say where each came from."""
+    fresh = "starts fresh"
+    if start is not None:
+        set_generator_params(gan.modG, start.arg_params, start.aux_params)
+    if startD is not None:
+        gan.modD.set_params(startD.arg_params, startD.aux_params)
+    whence_g = f"G from {start.path} ({start.format})" if start else f"G {fresh}"
+    whence_d = (f"D from {startD.path} ({startD.format})" if startD
+                else f"D {fresh}" + (" (no D file beside it)" if start else ""))
+    return f"{whence_g}, {whence_d}"
 
 
 def _restore_ema(out: Path, gan: GAN, ema: GeneratorEMA) -> None:
@@ -263,10 +278,7 @@ def _prepare(cfg: TrainConfig, announce: Callable[[str], object], lock: FolderLo
         announce(f"kvstore {cfg.kvstore}: this worker has rank {cluster.rank} of {cluster.workers}")
     batches, described = training_batches(cfg, Shard(cluster.rank, cluster.workers))
     announce(described)
-    start = load_generator(cfg.checkpoint) if cfg.checkpoint and not cfg.resume else None
-    if start is not None:
-        cfg.g_fix_gamma = not start.learns_gamma
-        startD = _check_start(cfg, start)  # before anything is written: a mismatch leaves no folder behind
+    start, startD = (None, None) if cfg.resume else _starting_points(cfg)
     if cluster.lead:
         lock.acquire("--resume" if cfg.resume else "--out")  # one writer per run folder
         if not cfg.resume:
@@ -275,10 +287,10 @@ def _prepare(cfg: TrainConfig, announce: Callable[[str], object], lock: FolderLo
     gan = build_gan(parse_ctx(cfg.ctx), cfg.batch_size, cfg.nz, cfg.ngf, cfg.ndf, cfg.channels, cfg.image_size,
                     cfg.lr_g, cfg.beta1, cfg.wd, cfg.init_sigma, fix_gamma_G=cfg.g_fix_gamma,
                     dtype=cfg.dtype, cudnn_tune=cfg.cudnn_tune or None, conditional=cfg.conditional,
-                    lr_d=cfg.lr_d, beta2=cfg.beta2)
+                    lr_d=cfg.lr_d, beta2=cfg.beta2, fix_gamma_D=cfg.d_fix_gamma)
     if not cfg.resume:
-        if start is not None:
-            announce(_start_from_checkpoint(gan, start, startD))
+        if start or startD:
+            announce(_start_from(gan, start, startD))
         gan.attach_optimizers(cluster.kvstore, cluster.workers)
         return gan, batches, Progress(), cluster
     if cluster.lead:

@@ -1,0 +1,146 @@
+"""Discriminators and nested generators written by stock Gluon code: MXNet's dc_gan example and d2l.ai's DCGAN."""
+
+import json
+
+import mxnet as mx
+import numpy as np
+import pytest
+from helpers import d2l_discriminator, d2l_generator, final_params, gluon_discriminator, gluon_generator, run_cli
+
+from mxgan.checkpoints.formats import load_discriminator, load_generator, sibling_discriminator
+from mxgan.errors import MxganError
+from mxgan.inference.sampling import discriminator_scores, generate_all
+
+NZ = 20
+
+
+def _save(net, path, api="save_parameters"):
+    net.save_parameters(str(path)) if api == "save_parameters" else net.collect_params().save(str(path))
+    return path
+
+
+def _gluon_p_real(net, images: np.ndarray) -> np.ndarray:
+    """P(real) as the Gluon example computes it: softmax over its (fake, real) logits."""
+    logits = net(mx.nd.array(images)).reshape((len(images), 2))
+    return mx.nd.softmax(logits, axis=1)[:, 1].asnumpy()
+
+
+def _one_line(result) -> str:
+    assert result.returncode == 2, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr, result.stderr
+    return result.stderr.strip()
+
+
+@pytest.mark.parametrize("ndf, nc, size", [(8, 1, 16), (8, 3, 32), (4, 3, 64)])
+@pytest.mark.parametrize("api", ["save_parameters", "collect_params"])
+def test_gluon_discriminator_judges_as_gluon_does(tmp_path, api, ndf, nc, size):
+    net = gluon_discriminator(ndf, nc, size)
+    ckpt = load_discriminator(str(_save(net, tmp_path / "netD.params", api)))
+    assert (ckpt.ndf, ckpt.nc, ckpt.image_size) == (ndf, nc, size) and ckpt.learns_gamma
+    images = np.random.default_rng(0).uniform(-1, 1, (6, nc, size, size)).astype(np.float32)
+    np.testing.assert_allclose(discriminator_scores(ckpt, images), _gluon_p_real(net, images), atol=1e-5)
+
+
+@pytest.mark.parametrize("ngf, nc, size", [(8, 1, 16), (8, 3, 32), (4, 3, 64)])
+def test_d2l_nested_generator_draws_what_gluon_draws(tmp_path, ngf, nc, size):
+    net = d2l_generator(ngf, nc, size, NZ)
+    ckpt = load_generator(str(_save(net, tmp_path / "net_G.params")))
+    assert ckpt.format == "gluon" and ckpt.learns_gamma
+    assert (ckpt.arch.nz, ckpt.arch.ngf, ckpt.arch.nc, ckpt.arch.image_size) == (NZ, ngf, nc, size)
+    z = np.random.default_rng(1).standard_normal((4, NZ, 1, 1)).astype(np.float32)
+    np.testing.assert_allclose(generate_all(ckpt, z), net(mx.nd.array(z)).asnumpy(), atol=1e-5)
+
+
+def test_a_gluon_discriminator_given_for_the_generator_says_so(tmp_path):
+    path = _save(gluon_discriminator(8, 3, 32), tmp_path / "discriminator.params")
+    with pytest.raises(MxganError, match="is a discriminator"):
+        load_generator(str(path))
+
+
+def test_a_gluon_generator_given_for_the_discriminator_says_so_naming_the_flag(tmp_path):
+    path = _save(gluon_generator(8, 3, 32, NZ), tmp_path / "generator.params")
+    with pytest.raises(MxganError, match=r"^--discriminator .* is a generator \(G\) checkpoint"):
+        load_discriminator(str(path))
+
+
+def test_d2l_discriminator_is_refused_with_the_reason(tmp_path):
+    path = _save(d2l_discriminator(8, 3, 32), tmp_path / "net_D.params")
+    with pytest.raises(MxganError, match="BatchNorm after convolution 1 .as d2l.ai's discriminator"):
+        load_discriminator(str(path))
+
+
+def test_the_gluon_examples_file_names_pair_g_with_d(tmp_path):
+    pathG = _save(gluon_generator(8, 3, 32, NZ), tmp_path / "generator_epoch_3.params")
+    pathD = _save(gluon_discriminator(8, 3, 32), tmp_path / "discriminator_epoch_3.params")
+    assert sibling_discriminator(pathG) == pathD
+
+
+@pytest.fixture(scope="module")
+def gluon_pair(tmp_path_factory):
+    """A 16 px Gluon G and D, as MXNet's Gluon dc_gan example saves them, and the D network itself."""
+    folder = tmp_path_factory.mktemp("gluon-run")
+    netD = gluon_discriminator(8, 3, 16)
+    return (_save(gluon_generator(8, 3, 16, NZ), folder / "generator.params"),
+            _save(netD, folder / "discriminator.params"), netD)
+
+
+def test_sample_nice_keeps_the_images_the_gluon_discriminator_likes_best(tmp_path, gluon_pair):
+    pathG, pathD, netD = gluon_pair
+    common = ["-m", "mxgan.cli", "sample", "--checkpoint", str(pathG), "--seed", "3"]
+    nice = run_cli(*common, "--nice", "--discriminator", str(pathD), "--num", "4", "--out", str(tmp_path / "n.png"),
+                   "--npy", str(tmp_path / "nice.npy"))
+    assert nice.returncode == 0, nice.stderr
+    # --nice draws 20x the z of a plain run with the same seed: the same 80 images, 4 of them kept
+    plain = run_cli(*common, "--num", "80", "--out", str(tmp_path / "p.png"), "--npy", str(tmp_path / "all.npy"))
+    assert plain.returncode == 0, plain.stderr
+    drawn = np.load(tmp_path / "all.npy")
+    best_by_gluon = drawn[np.argsort(-_gluon_p_real(netD, drawn), kind="stable")[:4]]
+    np.testing.assert_allclose(np.load(tmp_path / "nice.npy"), best_by_gluon, atol=1e-5)
+
+
+@pytest.mark.parametrize("problem, expected", [
+    ("missing", "--discriminator {spec}: no such file"),
+    ("generator", "--discriminator {spec} is a generator (G) checkpoint"),
+    ("other size", "--discriminator {spec} judges 3x32px images, but the generator makes 3x16px"),
+])
+def test_sample_discriminator_errors_name_the_flag(tmp_path, gluon_pair, problem, expected):
+    pathG, _, _ = gluon_pair
+    spec = {"missing": tmp_path / "nothing.params", "generator": pathG,
+            "other size": _save(gluon_discriminator(8, 3, 32), tmp_path / "d32.params")}[problem]
+    err = _one_line(run_cli("-m", "mxgan.cli", "sample", "--checkpoint", str(pathG), "--nice", "--discriminator",
+                            str(spec), "--out", str(tmp_path / "s.png")))
+    assert expected.format(spec=spec) in err and "--checkpoint" not in err.replace(str(pathG), "")
+    assert not (tmp_path / "s.png").exists()
+
+
+TRAIN = ["run_dcgan.py", "--dataset", "synthetic", "--image-size", "16", "--nz", str(NZ), "--ngf", "8", "--ndf", "8",
+         "--channels", "3", "--batch-size", "4", "--no-progress"]
+
+
+def test_train_starts_d_from_a_gluon_discriminator(tmp_path, gluon_pair):
+    pathG, pathD, _ = gluon_pair
+    run = tmp_path / "run"
+    result = run_cli(*TRAIN, "--checkpoint", str(pathG), "--discriminator", str(pathD), "--max-steps", "1",
+                     "--lr", "1e-12", "--out", str(run))
+    assert result.returncode == 0, result.stderr
+    assert f"D from {pathD} (gluon)" in result.stdout
+    options = json.loads((run / "run.json").read_text())
+    assert options["d_fix_gamma"] is False  # Gluon's learned gamma keeps counting, and being learned
+    trained, start = final_params(run)["D"], load_discriminator(str(pathD))
+    for name, value in start.arg_params.items():  # one step at lr 1e-12: D is the Gluon D it started from
+        np.testing.assert_allclose(trained[name], value.asnumpy(), atol=1e-6, err_msg=name)
+
+
+def test_train_discriminator_of_another_width_is_one_line_before_any_folder(tmp_path, gluon_pair):
+    pathG, _, _ = gluon_pair
+    pathD = _save(gluon_discriminator(16, 3, 16), tmp_path / "wide.params")
+    run = tmp_path / "run"
+    err = _one_line(run_cli(*TRAIN, "--checkpoint", str(pathG), "--discriminator", str(pathD), "--out", str(run)))
+    assert f"error: --discriminator {pathD}: parameter d1_weight has shape (16, 3, 4, 4)" in err
+    assert "--ndf 16" in err and not run.exists()
+
+
+def test_train_discriminator_that_does_not_exist_names_the_flag(tmp_path):
+    err = _one_line(run_cli(*TRAIN, "--discriminator", str(tmp_path / "no.params"), "--out", str(tmp_path / "r")))
+    assert f"--discriminator {tmp_path / 'no.params'}: no such file" in err
+    assert not (tmp_path / "r").exists()
