@@ -27,6 +27,7 @@ from mxgan.runtime.distributed import check_kvstore
 
 WEIGHTS = ("raw", "ema")  # a run's generator weights: as trained, or their moving average
 MAX_SAMPLES = 100_000  # images sample and eval hold at once (64 px RGB: 5 GB as float32)
+MAX_PACK_SIDE = 2048  # mxgan pack: a 2048 px RGB picture is 12 MiB decoded; larger ones only cost memory and disk
 
 
 def _flag(f: Field) -> str:
@@ -491,6 +492,9 @@ def validate_pack_args(args: argparse.Namespace) -> argparse.Namespace:
         raise MxganError(f"{args.out}: the output must end in .rec (its index is written beside it as .idx)")
     if args.size < 8:
         raise MxganError(f"--size must be at least 8 pixels, got {args.size}")
+    if args.size > MAX_PACK_SIDE:
+        raise MxganError(f"--size {args.size} is more than {MAX_PACK_SIDE} pixels (each picture is held in memory at "
+                         f"that size; training uses at most {max(IMAGE_SIZES)})")
     if args.channels not in (1, 3):
         raise MxganError(f"--channels must be 1 or 3, got {args.channels}")
     if not 1 <= args.quality <= 100:

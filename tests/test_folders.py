@@ -11,6 +11,7 @@ from helpers import run_cli
 from mxgan.data.batches import load_images
 from mxgan.data.folder import FolderBatches, FolderScan, load_image, scan_folder
 from mxgan.data.records import RecordBatches, check_recordio, pack_folder
+from mxgan.errors import MxganError
 
 PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field", "immunohistochemistry", "retina",
           "motorcycle")  # real colour photographs shipped inside scikit-image
@@ -196,10 +197,71 @@ def test_more_bad_records_are_one_line(tmp_path, digits_folder):
     assert not (tmp_path / "r").exists()
 
 
+def _records_with_one_bad(path, bad_record) -> None:
+    """100 PNG records of 32 px, written with mx.recordio as im2rec writes them; record 50 is ``bad_record(its
+    header, its good bytes)``."""
+    import mxnet as mx
+
+    picture = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    writer = mx.recordio.MXIndexedRecordIO(str(path.with_suffix(".idx")), str(path), "w")
+    for number in range(100):
+        header = mx.recordio.IRHeader(0, 0.0, number, 0)
+        good = mx.recordio.pack_img(header, picture, 3, ".png")
+        writer.write_idx(number, bad_record(header, good) if number == 50 else good)
+    writer.close()
+
+
+def _not_an_image(header, good):
+    import mxnet as mx
+
+    return mx.recordio.pack(header, b"these bytes are no picture " * 8)
+
+
+def _smaller_picture(header, good):
+    import mxnet as mx
+
+    return mx.recordio.pack_img(header, np.zeros((20, 24, 3), np.uint8), 3, ".png")
+
+
+@pytest.mark.parametrize("bad_record, words", [
+    (_not_an_image, ["record 50 of 100", "holds no encoded image", "repack"]),
+    (lambda header, good: good[:80], ["record 50 of 100", "holds a PNG cut short"]),
+    (_smaller_picture, ["record 50 is 20 px on its shorter side", "first record's 32", "must share one size"]),
+])
+def test_records_that_would_not_decode_are_refused_before_training(tmp_path, bad_record, words):
+    rec = tmp_path / "bad.rec"
+    _records_with_one_bad(rec, bad_record)
+    with pytest.raises(MxganError) as info:
+        RecordBatches(rec, 16, 10, 3, seed=0)
+    assert all(w in str(info.value) for w in words) and "\n" not in str(info.value)
+
+
+def test_a_record_that_looks_like_an_image_but_does_not_decode_stops_with_one_line(tmp_path):
+    import mxnet as mx
+
+    rec = tmp_path / "jpeg.rec"  # a JPEG's first bytes, then no JPEG: only OpenCV, during the epoch, can tell
+    _records_with_one_bad(rec, lambda header, good: mx.recordio.pack(header, b"\xff\xd8\xff" + b"\0garbage" * 20))
+    with pytest.raises(MxganError) as info:
+        for _ in RecordBatches(rec, 16, 10, 3, seed=0).epoch(0):
+            pass
+    assert "jpeg.rec: MXNet could not read a record (input image size smaller than max_crop_size)" in str(info.value)
+
+
+def test_training_on_a_record_that_is_no_image_is_one_line_and_no_folder(tmp_path):
+    rec = tmp_path / "bad.rec"
+    _records_with_one_bad(rec, _not_an_image)
+    result = run_cli("run_dcgan.py", "--dataset", "rec", "--data-dir", str(rec), "--image-size", "16",
+                     "--max-steps", "1", "--no-progress", "--out", str(tmp_path / "r"))
+    _one_line_error(result, "holds no encoded image")
+    assert not (tmp_path / "r").exists()
+
+
 @pytest.mark.parametrize("args, words", [
     (["{missing}", "{out}/a.rec"], ["is not a folder"]),
     (["{digits}", "{out}/a.tar"], ["must end in .rec"]),
     (["{digits}", "{out}/a.rec", "--size", "4"], ["--size must be at least 8"]),
+    (["{digits}", "{out}/a.rec", "--size", "100000"], ["--size 100000 is more than 2048 pixels", "held in memory"]),
+    (["{digits}", "{out}/missing/a.rec"], ["OUT.rec", "the folder", "does not exist"]),
     (["{digits}", "{out}/a.rec", "--channels", "2"], ["--channels must be 1 or 3"]),
     (["{digits}", "{out}/a.rec", "--format", "jpg", "--quality", "0"], ["--quality must be between 1 and 100"]),
 ])

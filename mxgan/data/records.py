@@ -26,6 +26,12 @@ from mxgan.runtime.streams import stream
 
 RECORD_MAGIC = 0xCED7230A  # dmlc RecordIO: each record starts with this uint32, then its length
 LENGTH_BITS = (1 << 29) - 1  # the low 29 bits of the second uint32; the top 3 flag split records
+IMAGE_HEADER = struct.Struct("<IfQQ")  # mx.recordio.IRHeader: flag (count of extra float labels), label, id, id2
+# how the encodings OpenCV decodes begin (mx.io.ImageRecordIter decodes with OpenCV)
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"  # then the IHDR chunk: width and height, big-endian, at bytes 16-24
+PNG_END = b"IEND\xaeB`\x82"  # a whole PNG ends with its IEND chunk (a cut one makes libpng abort the batch)
+IMAGE_SIGNATURES = (b"\xff\xd8\xff", PNG_SIGNATURE, b"BM", b"RIFF", b"II*\x00", b"MM\x00*",
+                    *(f"P{n}".encode() for n in range(1, 7)))
 CROP_MIN_FRACTION = 0.75  # the example crops 192..256 of its 256 px ImageNet records
 
 
@@ -85,8 +91,43 @@ def pack_folder(folder: Path, rec: Path, size: int, channels: int, encoding: str
     return PackReport(records, scan.not_images, images.unreadable, rec, idx)
 
 
+def _check_record(stream, rec: Path, number: int, offset: int, size: int, count: int) -> int | None:
+    """Record ``number`` at ``offset`` is whole and holds an encoded image (checked by its first bytes); the
+    image's shorter side where its header tells it cheaply (PNG), else None."""
+    stream.seek(offset)
+    head = stream.read(8 + IMAGE_HEADER.size)
+    if len(head) < 8:
+        raise MxganError(f"{rec} is truncated: record {number} of {count} starts at byte {offset} "
+                         f"but the file has {size} bytes; repack it with mxgan pack")
+    magic, length = struct.unpack_from("<II", head)
+    if magic != RECORD_MAGIC:
+        raise MxganError(f"{rec}: no record at byte {offset}, where {index_path(rec)} puts record {number}; "
+                         "the .idx belongs to another .rec: repack with mxgan pack")
+    length &= LENGTH_BITS
+    if offset + 8 + length > size:
+        raise MxganError(f"{rec} is truncated: record {number} of {count} needs bytes up to "
+                         f"{offset + 8 + length} but the file has {size}; repack it")
+    image = b""
+    if length >= IMAGE_HEADER.size:
+        labels = IMAGE_HEADER.unpack_from(head, 8)[0]
+        start = IMAGE_HEADER.size + 4 * labels  # the image follows the header and its extra labels
+        stream.seek(offset + 8 + start)
+        image = stream.read(min(24, max(0, length - start)))
+    if not image.startswith(IMAGE_SIGNATURES):
+        raise MxganError(f"{rec}: record {number} of {count} (byte {offset}) holds no encoded image (it begins "
+                         f"{image[:8]!r}); repack the pictures with mxgan pack")
+    if not image.startswith(PNG_SIGNATURE):
+        return None
+    stream.seek(offset + 8 + length - len(PNG_END))
+    if len(image) < 24 or stream.read(len(PNG_END)) != PNG_END:
+        raise MxganError(f"{rec}: record {number} of {count} (byte {offset}) holds a PNG cut short; repack the "
+                         "pictures with mxgan pack")
+    return min(struct.unpack_from(">II", image, 16))
+
+
 def check_recordio(rec: Path) -> int:
-    """The number of records in ``rec``, after checking every one its ``.idx`` names is whole."""
+    """The number of records in ``rec``, after checking that every one its ``.idx`` names is whole and holds an
+    encoded image no smaller than the first (the side MXNet's reader crops every image at)."""
     idx = index_path(rec)
     if not rec.is_file():
         raise MxganError(f"--data-dir {rec}: no such file; give the .rec written by mxgan pack")
@@ -95,26 +136,20 @@ def check_recordio(rec: Path) -> int:
                          "(im2rec: pass --pack-label or re-run it to make the .idx)")
     try:
         offsets = [int(line.split("\t")[1]) for line in idx.read_text().splitlines() if line.strip()]
-    except (IndexError, ValueError) as exc:
+    except (IndexError, ValueError, UnicodeDecodeError) as exc:
         raise MxganError(f"{idx} is not a RecordIO index (lines of 'key<TAB>offset'); repack with mxgan pack") \
             from exc
     if not offsets:
         raise MxganError(f"{idx} lists no records; repack the folder with mxgan pack")
     size = rec.stat().st_size
     with rec.open("rb") as stream:
-        for number, offset in enumerate(offsets):
-            stream.seek(offset)
-            head = stream.read(8)
-            if len(head) < 8:
-                raise MxganError(f"{rec} is truncated: record {number} of {len(offsets)} starts at byte {offset} "
-                                 f"but the file has {size} bytes; repack it with mxgan pack")
-            magic, length = struct.unpack("<II", head)
-            if magic != RECORD_MAGIC:
-                raise MxganError(f"{rec}: no record at byte {offset}, where {idx} puts record {number}; "
-                                 "the .idx belongs to another .rec: repack with mxgan pack")
-            if offset + 8 + (length & LENGTH_BITS) > size:
-                raise MxganError(f"{rec} is truncated: record {number} of {len(offsets)} needs bytes up to "
-                                 f"{offset + 8 + (length & LENGTH_BITS)} but the file has {size}; repack it")
+        sides = [_check_record(stream, rec, number, offset, size, len(offsets))
+                 for number, offset in enumerate(offsets)]
+    smaller = [(number, side) for number, side in enumerate(sides) if side and sides[0] and side < sides[0]]
+    if smaller:
+        number, side = smaller[0]
+        raise MxganError(f"{rec}: record {number} is {side} px on its shorter side, smaller than the first record's "
+                         f"{sides[0]}; the images of a .rec must share one size: repack them with mxgan pack")
     return len(offsets)
 
 
@@ -127,7 +162,17 @@ def stored_side(rec: Path) -> int:
         _, image = mx.recordio.unpack_img(reader.read_idx(reader.keys[0]), cv2.IMREAD_UNCHANGED)
     finally:
         reader.close()
+    if image is None:
+        raise MxganError(f"{rec}: its first record does not decode as an image; repack the pictures with mxgan pack")
     return min(image.shape[:2])
+
+
+def _reading_error(rec: Path, error: Exception) -> MxganError:
+    """MXNet's many-line error about a record as one line (a record that does not decode, or a smaller image)."""
+    lines = [line for line in str(error).splitlines() if "Check failed" in line or "Error" in line]
+    reason = (lines[-1] if lines else str(error)).rsplit(": ", 1)[-1].strip()
+    return MxganError(f"{rec}: MXNet could not read a record ({reason}); the images must decode and share one "
+                      "size: repack the pictures with mxgan pack")
 
 
 class RecordBatches:
@@ -169,9 +214,14 @@ class RecordBatches:
 
     def epoch(self, epoch: int, start: int = 0) -> Iterator[np.ndarray]:
         """Batches ``start..`` of ``epoch``, float32 (B, C, S, S) in [-1, 1] (the example's scaling)."""
+        import mxnet as mx
+
         iterator = self._iterator(epoch)
-        for number, batch in enumerate(iterator):
-            if number >= self.batches_per_epoch:
-                break
-            if number >= start:
-                yield batch.data[0].asnumpy() * (2.0 / 255.0) - 1.0
+        try:
+            for number, batch in enumerate(iterator):
+                if number >= self.batches_per_epoch:
+                    break
+                if number >= start:
+                    yield batch.data[0].asnumpy() * (2.0 / 255.0) - 1.0
+        except mx.base.MXNetError as exc:  # a record that passed the byte checks but not OpenCV's decoder
+            raise _reading_error(self.rec, exc) from exc
