@@ -5,7 +5,7 @@ The same as ``mxgan train ...``; see ``python run_dcgan.py --help``.
 
 import sys
 
-from mxgan.cli import main
+from mxgan.entry import run
 
 if __name__ == "__main__":
-    sys.exit(main(["train", *sys.argv[1:]], prog="run_dcgan.py"))
+    sys.exit(run(["train", *sys.argv[1:]], prog="run_dcgan.py"))

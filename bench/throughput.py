@@ -8,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
 
-from mxgan.cli import main  # noqa: E402
+from mxgan.entry import run  # noqa: E402
 
 if __name__ == "__main__":
-    sys.exit(main(["bench", *sys.argv[1:]], prog="bench/throughput.py"))
+    sys.exit(run(["bench", *sys.argv[1:]], prog="bench/throughput.py"))

@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 from mxgan.constants import RUN_OPTIONS_FILE
 from mxgan.data.download import dataset_folder, verify_dataset
 from mxgan.data.idx import IDX_DATASETS, default_data_dir
-from mxgan.errors import Interrupted, InterruptedTwice, MxganError
+from mxgan.errors import STARTUP_INTERRUPTED, Interrupted, InterruptedTwice, MxganError
 from mxgan.flags import (
     add_bench_arguments,
     add_classifier_arguments,
@@ -253,9 +253,9 @@ COMMANDS = {"train": run_train, "sample": run_sample, "export": run_export, "ben
 def main(argv: list[str] | None = None, prog: str = "mxgan") -> int:
     """Run a command; return its exit code (2: bad input, 3: diverged, 130: interrupted)."""
     args = build_parser(prog).parse_args(argv)  # imports no MXNet
-    if args.command != "launch":  # the launcher imports no MXNet, and shares the cores among its workers
-        prepare_mxnet(_devices(args))
     try:
+        if args.command != "launch":  # the launcher imports no MXNet, and shares the cores among its workers
+            prepare_mxnet(_devices(args))
         return COMMANDS[args.command](args)
     except Interrupted as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
@@ -267,8 +267,7 @@ def main(argv: list[str] | None = None, prog: str = "mxgan") -> int:
         print(f"{prog}: interrupted twice; stopped without a checkpoint", file=sys.stderr)
         return 130
     except KeyboardInterrupt:  # before training started (loading data, binding): nothing to save yet
-        print(f"{prog}: interrupted before training started; nothing was saved (the same command starts over)",
-              file=sys.stderr)
+        print(f"{prog}: {STARTUP_INTERRUPTED}", file=sys.stderr)
         return 130
 
 

@@ -25,3 +25,7 @@ class Interrupted(MxganError):
 
 class InterruptedTwice(KeyboardInterrupt):
     """A second Ctrl-C while training stopped at the first: no checkpoint is written."""
+
+
+# what a Ctrl-C before any work began leaves: nothing (a folder holding only run.json is reused by the same command)
+STARTUP_INTERRUPTED = "interrupted before training started; nothing was saved (the same command starts over)"

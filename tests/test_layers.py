@@ -1,5 +1,5 @@
 """The package's layers: every import inside mxgan points downward (cli > flags > bench > train > quality >
-inference > checkpoints > model > data > runtime > config, constants, errors)."""
+inference > checkpoints > model > data > runtime > config, constants, errors; entry and __main__ above all)."""
 
 import ast
 
@@ -7,7 +7,8 @@ import pytest
 from helpers import REPO
 
 RANK = {"constants": 0, "errors": 0, "config": 0, "runtime": 1, "data": 2, "model": 3, "checkpoints": 4,
-        "inference": 5, "quality": 6, "train": 7, "bench": 8, "flags": 9, "cli": 10}
+        "inference": 5, "quality": 6, "train": 7, "bench": 8, "flags": 9, "cli": 10,
+        "entry": 11, "__main__": 12}
 MODULES = sorted((REPO / "mxgan").rglob("*.py"))
 
 

@@ -62,6 +62,34 @@ def _start_training(args, out):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def _interrupt(args, run, when) -> str:
+    """Start training, send Ctrl-C once ``when()`` holds; its stderr (exit 130, one line, no traceback)."""
+    proc = _start_training(args, run)
+    try:
+        wait_for(lambda: when() or proc.poll() is not None, what="the moment to interrupt")
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130 and len(stderr.strip().splitlines()) == 1, stderr
+    assert "Traceback" not in stderr
+    return stderr
+
+
+def test_ctrl_c_during_start_up_leaves_nothing_a_retry_cannot_use(tmp_path):
+    run = tmp_path / "run"
+    args = ["--dataset", "synthetic", "--image-size", "64", "--ngf", "32", "--ndf", "32", "--batch-size", "16",
+            "--max-steps", "1", "--no-progress"]
+    spawned = time.monotonic()
+    stderr = _interrupt(args, run, lambda: time.monotonic() - spawned > 0.3)  # MXNet is still being imported
+    assert "interrupted before training started; nothing was saved" in stderr and not run.exists()
+    # between run.json and the first step: MXNet binds and initializes the networks
+    stderr = _interrupt(args, run, lambda: (run / "run.json").exists())
+    retry = (run_cli("run_dcgan.py", *args, "--out", str(run)) if "before training started" in stderr
+             else run_cli("run_dcgan.py", "--resume", str(run), "--max-steps", "2", "--no-progress"))
+    assert retry.returncode == 0, stderr + retry.stderr
+
+
 def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(tmp_path):
     run = tmp_path / "run"
     args = ["--dataset", "synthetic", "--image-size", "16", "--ngf", "8", "--ndf", "8", "--batch-size", "16",
