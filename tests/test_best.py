@@ -4,7 +4,7 @@ import json
 
 import mxnet as mx
 import numpy as np
-from helpers import run_cli
+from helpers import run_cli, run_main
 
 from mxgan.checkpoints.formats import load_generator
 from mxgan.checkpoints.run_folder import Progress, read_run_state, record_evaluation, save_run_checkpoint
@@ -70,7 +70,7 @@ def test_best_of_a_run_that_never_evaluated_is_one_line(tmp_path):
                    "--batch-size", "500", "--max-steps", "2", "--no-progress", "--out", str(run)).returncode == 0
     before = sorted(p.name for p in tmp_path.rglob("*"))
     for command in (["sample", "--out", str(tmp_path / "s.png")], ["eval"], ["export", "--out", str(tmp_path / "x")]):
-        result = run_cli("-m", "mxgan.cli", command[0], "--checkpoint", f"{run}:best", *command[1:])
+        result = run_main("-m", "mxgan.cli", command[0], "--checkpoint", f"{run}:best", *command[1:])
         assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr
         assert "never evaluated" in result.stderr
     assert sorted(p.name for p in tmp_path.rglob("*")) == before  # nothing written

@@ -5,7 +5,7 @@ import os
 import socket
 
 import pytest
-from helpers import run_cli
+from helpers import run_cli, run_main
 
 SMALL = ["--image-size", "16", "--ngf", "8", "--ndf", "8", "--batch-size", "16", "--no-progress"]
 
@@ -42,20 +42,20 @@ def _one_line_error(result, code=2):
 def test_bad_flags_give_one_line_and_exit_2(flags, expected, tmp_path):
     args = ["--out", str(tmp_path / "run"), *flags] if "--out" not in flags else flags
     if expected is None:
-        assert run_cli("run_dcgan.py", *SMALL, "--dataset", "synthetic", *args, "--dry-run").returncode == 0
+        assert run_main("run_dcgan.py", *SMALL, "--dataset", "synthetic", *args, "--dry-run").returncode == 0
         return
-    line = _one_line_error(run_cli("run_dcgan.py", *SMALL, "--dataset", "synthetic", *args))
+    line = _one_line_error(run_main("run_dcgan.py", *SMALL, "--dataset", "synthetic", *args))
     assert expected in line
     assert not (tmp_path / "run").exists()
 
 
 def test_gpu_on_a_cpu_build_says_what_to_install(tmp_path):
-    line = _one_line_error(run_cli("run_dcgan.py", "--ctx", "gpu0", "--out", str(tmp_path / "r")))
+    line = _one_line_error(run_main("run_dcgan.py", "--ctx", "gpu0", "--out", str(tmp_path / "r")))
     assert "CPU-only build" in line and "pip install '.[gpu]'" in line
 
 
 def test_batch_larger_than_the_dataset(tmp_path):
-    line = _one_line_error(run_cli("run_dcgan.py", *SMALL[:-3], "--dataset", "synthetic",
+    line = _one_line_error(run_main("run_dcgan.py", *SMALL[:-3], "--dataset", "synthetic",
                                    "--batch-size", "20000", "--out", str(tmp_path / "r")))
     assert "--batch-size 20000 is larger than the dataset (10000 images)" in line
 
@@ -65,7 +65,7 @@ def test_existing_run_is_never_overwritten(tmp_path):
     run.mkdir()
     (run / "run.json").write_text("{}")
     (run / "mnist_G-0000.params").write_bytes(b"precious")
-    line = _one_line_error(run_cli("run_dcgan.py", "--out", str(run)))
+    line = _one_line_error(run_main("run_dcgan.py", "--out", str(run)))
     assert "already holds a run" in line
     assert (run / "mnist_G-0000.params").read_bytes() == b"precious" and (run / "run.json").read_text() == "{}"
 

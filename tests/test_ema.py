@@ -6,7 +6,7 @@ from dataclasses import replace
 import mxnet as mx
 import numpy as np
 import pytest
-from helpers import run_cli
+from helpers import run_cli, run_main
 
 from mxgan.checkpoints.formats import load_generator
 from mxgan.checkpoints.params_file import read_params
@@ -119,7 +119,7 @@ def test_sampling_flags_refuse_what_the_checkpoint_lacks(tmp_path):
     for command in ("sample", "eval", "export"):
         for flags, expected, detail in cases:
             out = ["--out", str(tmp_path / "x.png")] if command != "eval" else []
-            result = run_cli("-m", "mxgan.cli", command, *flags, *out)
+            result = run_main("-m", "mxgan.cli", command, *flags, *out)
             assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, (command, result.stderr)
             assert expected in result.stderr and detail in result.stderr, result.stderr
     assert sorted(p.name for p in tmp_path.rglob("*")) == before  # nothing written

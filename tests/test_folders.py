@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 from helpers import final_params as _final_params
-from helpers import run_cli
+from helpers import run_cli, run_main
 
 from mxgan.data.batches import load_images
 from mxgan.data.folder import FolderBatches, FolderScan, load_image, scan_folder
@@ -132,19 +132,19 @@ def test_bad_folders_and_records_are_one_line(tmp_path, digits_folder):
     (tmp_path / "texts").mkdir()
     (tmp_path / "texts" / "a.txt").write_text("x")
     train = ["run_dcgan.py", "--image-size", "16", "--max-steps", "1", "--no-progress", "--out", str(tmp_path / "r")]
-    _one_line_error(run_cli(*train, "--dataset", "folder", "--data-dir", str(tmp_path / "empty")), "no images")
-    _one_line_error(run_cli(*train, "--dataset", "folder", "--data-dir", str(tmp_path / "texts")),
+    _one_line_error(run_main(*train, "--dataset", "folder", "--data-dir", str(tmp_path / "empty")), "no images")
+    _one_line_error(run_main(*train, "--dataset", "folder", "--data-dir", str(tmp_path / "texts")),
                     "no images", "1 files have other extensions")
-    _one_line_error(run_cli(*train, "--dataset", "folder"), "--data-dir")
+    _one_line_error(run_main(*train, "--dataset", "folder"), "--data-dir")
     (tmp_path / "broken").mkdir()
     for name in ("a.png", "b.jpg"):
         (tmp_path / "broken" / name).write_bytes(b"no picture in here")
-    _one_line_error(run_cli(*train, "--dataset", "folder", "--data-dir", str(tmp_path / "broken"),
+    _one_line_error(run_main(*train, "--dataset", "folder", "--data-dir", str(tmp_path / "broken"),
                             "--batch-size", "2"), "none of the 2 image files", "could be decoded")
-    _one_line_error(run_cli("-m", "mxgan.cli", "pack", str(tmp_path / "broken"), str(tmp_path / "b.rec")),
+    _one_line_error(run_main("-m", "mxgan.cli", "pack", str(tmp_path / "broken"), str(tmp_path / "b.rec")),
                     "none of the 2 image files", "could be decoded")
     assert not list(tmp_path.glob("*b.rec*")) and not list(tmp_path.glob("*b.idx*"))  # not even a temporary
-    _one_line_error(run_cli(*train, "--dataset", "folder", "--data-dir", str(digits_folder), "--conditional"),
+    _one_line_error(run_main(*train, "--dataset", "folder", "--data-dir", str(digits_folder), "--conditional"),
                     "labelled")
     assert not (tmp_path / "r").exists()  # nothing was created by a refused run
 
@@ -156,8 +156,8 @@ def test_bad_folders_and_records_are_one_line(tmp_path, digits_folder):
     _one_line_error(run_cli(*train, "--dataset", "rec", "--data-dir", str(cut), timeout=60), "truncated")
     lone = tmp_path / "lone.rec"
     lone.write_bytes(rec.read_bytes())
-    _one_line_error(run_cli(*train, "--dataset", "rec", "--data-dir", str(lone)), "lone.idx", "missing")
-    _one_line_error(run_cli("-m", "mxgan.cli", "pack", str(tmp_path / "empty"), str(tmp_path / "e.rec")),
+    _one_line_error(run_main(*train, "--dataset", "rec", "--data-dir", str(lone)), "lone.idx", "missing")
+    _one_line_error(run_main("-m", "mxgan.cli", "pack", str(tmp_path / "empty"), str(tmp_path / "e.rec")),
                     "no images")
     assert not (tmp_path / "e.rec").exists() and not (tmp_path / "e.idx").exists()
 
@@ -183,17 +183,17 @@ def test_resume_is_exact_on_pictures(tmp_path, digits_folder, dataset):
 def test_more_bad_records_are_one_line(tmp_path, digits_folder):
     train = ["run_dcgan.py", "--image-size", "16", "--max-steps", "1", "--no-progress", "--out", str(tmp_path / "r"),
              "--dataset", "rec", "--data-dir"]
-    _one_line_error(run_cli(*train, str(tmp_path / "absent.rec")), "absent.rec: no such file")
+    _one_line_error(run_main(*train, str(tmp_path / "absent.rec")), "absent.rec: no such file")
     pack_folder(digits_folder, tmp_path / "d.rec", 16, 1, progress=False)
     shifted = tmp_path / "shifted.rec"
     shifted.write_bytes(b"\0" * 8 + (tmp_path / "d.rec").read_bytes())  # every record 8 bytes later
     (tmp_path / "shifted.idx").write_bytes((tmp_path / "d.idx").read_bytes())
-    _one_line_error(run_cli(*train, str(shifted)), "no record at byte 0", "belongs to another .rec")
+    _one_line_error(run_main(*train, str(shifted)), "no record at byte 0", "belongs to another .rec")
     garbage = tmp_path / "garbage.rec"
     garbage.write_bytes((tmp_path / "d.rec").read_bytes())
     (tmp_path / "garbage.idx").write_text("not an index\n")
-    _one_line_error(run_cli(*train, str(garbage)), "not a RecordIO index")
-    _one_line_error(run_cli(*train, str(tmp_path / "d.rec"), "--batch-size", "301"), "larger than", "300 images")
+    _one_line_error(run_main(*train, str(garbage)), "not a RecordIO index")
+    _one_line_error(run_main(*train, str(tmp_path / "d.rec"), "--batch-size", "301"), "larger than", "300 images")
     assert not (tmp_path / "r").exists()
 
 
@@ -267,5 +267,5 @@ def test_training_on_a_record_that_is_no_image_is_one_line_and_no_folder(tmp_pat
 ])
 def test_pack_mistakes_are_one_line(tmp_path, digits_folder, args, words):
     filled = [a.format(missing=tmp_path / "missing", out=tmp_path, digits=digits_folder) for a in args]
-    _one_line_error(run_cli("-m", "mxgan.cli", "pack", *filled), *words)
+    _one_line_error(run_main("-m", "mxgan.cli", "pack", *filled), *words)
     assert not list(tmp_path.glob("*.rec")) and not list(tmp_path.glob("*.idx"))

@@ -5,7 +5,15 @@ import json
 import mxnet as mx
 import numpy as np
 import pytest
-from helpers import d2l_discriminator, d2l_generator, final_params, gluon_discriminator, gluon_generator, run_cli
+from helpers import (
+    d2l_discriminator,
+    d2l_generator,
+    final_params,
+    gluon_discriminator,
+    gluon_generator,
+    run_cli,
+    run_main,
+)
 
 from mxgan.checkpoints.formats import load_discriminator, load_generator, sibling_discriminator
 from mxgan.errors import MxganError
@@ -100,14 +108,16 @@ def test_sample_nice_keeps_the_images_the_gluon_discriminator_likes_best(tmp_pat
 
 @pytest.mark.parametrize("problem, expected", [
     ("missing", "--discriminator {spec}: no such file"),
+    ("text", "--discriminator {spec}: not a valid MXNet .params file"),
     ("generator", "--discriminator {spec} is a generator (G) checkpoint"),
     ("other size", "--discriminator {spec} judges 3x32px images, but the generator makes 3x16px"),
 ])
 def test_sample_discriminator_errors_name_the_flag(tmp_path, gluon_pair, problem, expected):
     pathG, _, _ = gluon_pair
-    spec = {"missing": tmp_path / "nothing.params", "generator": pathG,
+    (tmp_path / "notes.params").write_text("not weights")
+    spec = {"missing": tmp_path / "nothing.params", "generator": pathG, "text": tmp_path / "notes.params",
             "other size": _save(gluon_discriminator(8, 3, 32), tmp_path / "d32.params")}[problem]
-    err = _one_line(run_cli("-m", "mxgan.cli", "sample", "--checkpoint", str(pathG), "--nice", "--discriminator",
+    err = _one_line(run_main("-m", "mxgan.cli", "sample", "--checkpoint", str(pathG), "--nice", "--discriminator",
                             str(spec), "--out", str(tmp_path / "s.png")))
     assert expected.format(spec=spec) in err and "--checkpoint" not in err.replace(str(pathG), "")
     assert not (tmp_path / "s.png").exists()

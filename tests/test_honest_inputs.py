@@ -5,7 +5,7 @@ import shutil
 
 import numpy as np
 import pytest
-from helpers import FIXTURES, data_dir, fixtures, run_cli
+from helpers import FIXTURES, data_dir, fixtures, run_cli, run_main
 
 from mxgan.checkpoints.params_file import read_params
 
@@ -28,7 +28,7 @@ def test_download_verifies_the_files_already_present(tmp_path):
 
 
 def test_a_data_dir_one_level_too_deep_gets_a_hint(tmp_path):
-    line = _one_line(run_cli("run_dcgan.py", "--data-dir", str(data_dir() / "mnist"), "--out", str(tmp_path / "r")))
+    line = _one_line(run_main("run_dcgan.py", "--data-dir", str(data_dir() / "mnist"), "--out", str(tmp_path / "r")))
     assert f"holds the mnist files itself; pass the folder that holds mnist/, {data_dir()}" in line
     assert not (tmp_path / "r").exists()
 
@@ -43,9 +43,9 @@ def test_weights_holding_nan_are_refused_naming_the_parameter(tmp_path):
     mx.nd.save(str(bad), params)
     before = sorted(p.name for p in tmp_path.iterdir())
     for command in (["sample", "--out", str(tmp_path / "s.png")], ["eval"], ["export", "--out", str(tmp_path / "x")]):
-        line = _one_line(run_cli("-m", "mxgan.cli", command[0], "--checkpoint", str(bad), *command[1:]))
+        line = _one_line(run_main("-m", "mxgan.cli", command[0], "--checkpoint", str(bad), *command[1:]))
         assert "parameter g3_weight holds NaN or Inf" in line
-    line = _one_line(run_cli("run_dcgan.py", "--checkpoint", str(bad), "--dataset", "synthetic", "--channels", "3",
+    line = _one_line(run_main("run_dcgan.py", "--checkpoint", str(bad), "--dataset", "synthetic", "--channels", "3",
                              "--out", str(tmp_path / "run")))
     assert "parameter g3_weight holds NaN or Inf" in line
     assert sorted(p.name for p in tmp_path.iterdir()) == before
@@ -53,7 +53,7 @@ def test_weights_holding_nan_are_refused_naming_the_parameter(tmp_path):
 
 
 def test_launch_port_out_of_range(tmp_path):
-    line = _one_line(run_cli("-m", "mxgan.cli", "launch", "--port", "70000", "--", "--kvstore", "dist_sync"))
+    line = _one_line(run_main("-m", "mxgan.cli", "launch", "--port", "70000", "--", "--kvstore", "dist_sync"))
     assert "--port must be a TCP port, 1-65535 (or 0: a free one), got 70000" in line
 
 
@@ -71,7 +71,7 @@ def test_outputs_and_sizes_are_checked_before_any_work(tmp_path, command, expect
     (tmp_path / "file").write_text("")
     checkpoint = str(fixtures() / "module_save_params" / "mnist_G_2017_10_09-10_00-0000.params")
     args = [a.format(tmp=tmp_path) for a in command]
-    line = _one_line(run_cli("-m", "mxgan.cli", args[0], "--checkpoint", checkpoint, *args[1:]))
+    line = _one_line(run_main("-m", "mxgan.cli", args[0], "--checkpoint", checkpoint, *args[1:]))
     assert expected.format(tmp=tmp_path) in line
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
 

@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 import pytest
-from helpers import FIXTURES, REPO, data_dir, final_params, run_cli, wait_for
+from helpers import FIXTURES, REPO, data_dir, final_params, run_cli, run_main, wait_for
 
 from mxgan.checkpoints.params_file import read_params
 from mxgan.checkpoints.run_folder import read_run_state
@@ -52,7 +52,7 @@ def test_resume_errors_are_one_line(tmp_path):
     (unstarted / "run.json").write_text("{}")
     for folder, expected in ((empty, "no run.json there"), (tmp_path / "missing", "no run.json there"),
                              (damaged, "run.json is damaged"), (unstarted, "no checkpoint was written")):
-        result = run_cli("run_dcgan.py", "--resume", str(folder))
+        result = run_main("run_dcgan.py", "--resume", str(folder))
         assert result.returncode == 2 and expected in result.stderr and len(result.stderr.splitlines()) == 1
 
 

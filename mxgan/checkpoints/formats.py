@@ -322,7 +322,11 @@ def load_discriminator(spec: str, flag: str = "--discriminator") -> Discriminato
     """
     path, _ = resolve(spec, "D", flag=flag)
     source = f"{flag} {path}"
-    fmt, params = _standard_names(read_params(path, flag), source)
+    try:
+        raw = read_params(path, flag)
+    except MxganError as exc:  # its messages begin with the path
+        raise MxganError(f"{flag} {exc}") from exc
+    fmt, params = _standard_names(raw, source)
     weights = sorted(int(m.group(1)) for k in params if (m := re.match(r"arg:d(\d+)_weight$", k)))
     if not weights:
         if any(re.match(r"arg:g\d+_weight$", k) for k in params):
