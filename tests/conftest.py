@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import ast
 import inspect
+import sys
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
 import pytest
-from helpers import data_dir
+from helpers import data_dir, run_cli
 
 from mxgan.runtime.env import prepare_mxnet
 
@@ -40,9 +41,11 @@ def _starts_processes(function: Callable, module: ModuleType, seen: set[str] | N
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         function, module = getattr(item, "function", None), getattr(item, "module", None)
-        fixtures = [getattr(module, name) for name in getattr(item, "fixturenames", ()) if hasattr(module, name)]
-        if function and module and any(_starts_processes(getattr(f, "__wrapped__", f), module)
-                                       for f in [function, *fixtures] if callable(f)):
+        names = getattr(item, "fixturenames", ())
+        fixtures = [(getattr(module, name), module) for name in names if hasattr(module, name)]
+        fixtures += [(globals()[name], sys.modules[__name__]) for name in names if name in SHARED_RUNS]
+        if function and module and any(_starts_processes(getattr(f, "__wrapped__", f), home)
+                                       for f, home in [(function, module), *fixtures] if callable(f)):
             item.add_marker(pytest.mark.slow)
 
 
@@ -52,3 +55,19 @@ def mnist_dir() -> Path:
     if not folder.is_dir():
         pytest.fail(f"MNIST not found at {folder}; run `mxgan download mnist` or set MXGAN_DATA_DIR")
     return folder
+
+
+@pytest.fixture(scope="session")
+def mnist_run(tmp_path_factory) -> tuple[Path, object]:
+    """One short MNIST run that several tests read, so it is trained once: 2 epochs of 16 px with ngf = ndf = 8
+    (120 steps each), the quality checked at each epoch's end on 500 samples, a grid every 50 steps. The run
+    folder and the finished process (its stdout and stderr). Tests may add files to it, never change its own."""
+    run = tmp_path_factory.mktemp("mnist-run") / "run"
+    result = run_cli("run_dcgan.py", "--image-size", "16", "--ngf", "8", "--ndf", "8", "--batch-size", "500",
+                     "--epochs", "2", "--eval-samples", "500", "--sample-every", "50", "--no-progress",
+                     "--out", str(run))
+    assert result.returncode == 0, result.stderr
+    return run, result
+
+
+SHARED_RUNS = {"mnist_run"}  # session fixtures that start a process: the tests taking them are slow

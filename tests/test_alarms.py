@@ -2,8 +2,6 @@
 
 import json
 
-from helpers import run_cli
-
 from mxgan.config import TrainConfig
 from mxgan.train.alarms import GRAY_AS_RGB_HINT, OverpoweringAlarm, collapse_warning
 from mxgan.train.hooks import QualityCheck
@@ -31,16 +29,14 @@ def test_quality_checks_apply_to_mnist_generators_only():
     assert not QualityCheck.applies(TrainConfig(dataset="mnist", image_size=128))
 
 
-def test_an_mnist_epoch_logs_its_quality(tmp_path):
-    run = tmp_path / "run"
-    result = run_cli("run_dcgan.py", "--image-size", "16", "--ngf", "8", "--ndf", "8", "--batch-size", "256",
-                     "--epochs", "1", "--eval-samples", "500", "--no-progress", "--out", str(run))
-    assert result.returncode == 0, result.stderr
-    assert "epoch 0 (raw weights): FID-MNIST" in result.stdout + result.stderr
-    assert "epoch 0 (EMA weights): FID-MNIST" in result.stdout + result.stderr
+def test_each_mnist_epoch_logs_its_quality(mnist_run):
+    run, result = mnist_run
+    for epoch in (0, 1):
+        assert f"epoch {epoch} (raw weights): FID-MNIST" in result.stdout + result.stderr
+        assert f"epoch {epoch} (EMA weights): FID-MNIST" in result.stdout + result.stderr
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     evals = [r["eval"] for r in records if "eval" in r]
-    assert len(evals) == 1 and evals[0]["num"] == 500 and len(evals[0]["histogram"]) == 10
-    assert evals[0]["fid"] > evals[0]["fid_floor"] > 0
+    assert len(evals) == 2 and all(e["num"] == 500 and len(e["histogram"]) == 10 for e in evals)
+    assert all(e["fid"] > e["fid_floor"] > 0 for e in evals)
     warnings = [r["warning"] for r in records if "warning" in r]
     assert all(f"warning: {w}" in result.stderr for w in warnings)

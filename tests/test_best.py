@@ -44,11 +44,8 @@ def test_neighbourhood_metrics_tell_collapse_from_blur():
     assert blurred["precision"] < 0.3 and blurred["density"] < 0.2
 
 
-def test_mnist_run_keeps_its_best_epoch_and_eval_all_rows_each_set(tmp_path):
-    run = tmp_path / "run"
-    result = run_cli("run_dcgan.py", "--image-size", "16", "--ngf", "8", "--ndf", "8", "--batch-size", "500",
-                     "--epochs", "2", "--eval-samples", "500", "--no-progress", "--out", str(run))
-    assert result.returncode == 0, result.stderr
+def test_mnist_run_keeps_its_best_epoch_and_eval_all_rows_each_set(mnist_run):
+    run, _ = mnist_run
     evals = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     evals = [r for r in evals if "eval" in r]
     assert [r["epoch"] for r in evals] == [0, 1] and all("eval_ema" in r for r in evals)  # raw and EMA side by side

@@ -59,22 +59,15 @@ def test_d2l_nested_generator_draws_what_gluon_draws(tmp_path, ngf, nc, size):
     np.testing.assert_allclose(generate_all(ckpt, z), net(mx.nd.array(z)).asnumpy(), atol=1e-5)
 
 
-def test_a_gluon_discriminator_given_for_the_generator_says_so(tmp_path):
-    path = _save(gluon_discriminator(8, 3, 32), tmp_path / "discriminator.params")
-    with pytest.raises(MxganError, match="is a discriminator"):
-        load_generator(str(path))
-
-
-def test_a_gluon_generator_given_for_the_discriminator_says_so_naming_the_flag(tmp_path):
-    path = _save(gluon_generator(8, 3, 32, NZ), tmp_path / "generator.params")
-    with pytest.raises(MxganError, match=r"^--discriminator .* is a generator \(G\) checkpoint"):
-        load_discriminator(str(path))
-
-
-def test_d2l_discriminator_is_refused_with_the_reason(tmp_path):
-    path = _save(d2l_discriminator(8, 3, 32), tmp_path / "net_D.params")
-    with pytest.raises(MxganError, match="BatchNorm after convolution 1 .as d2l.ai's discriminator"):
-        load_discriminator(str(path))
+@pytest.mark.parametrize("network, load, expected", [
+    (lambda: gluon_discriminator(8, 3, 32), load_generator, "is a discriminator"),  # D where G is needed
+    (lambda: gluon_generator(8, 3, 32, NZ), load_discriminator, r"^--discriminator .* is a generator \(G\) checkpoint"),
+    (lambda: d2l_discriminator(8, 3, 32), load_discriminator, "BatchNorm after convolution 1 .as d2l.ai's"),
+], ids=["gluon-D-as-G", "gluon-G-as-D", "d2l-D"])
+def test_the_wrong_gluon_network_is_refused_with_the_reason(tmp_path, network, load, expected):
+    path = _save(network(), tmp_path / "net.params")
+    with pytest.raises(MxganError, match=expected):
+        load(str(path))
 
 
 def test_the_gluon_examples_file_names_pair_g_with_d(tmp_path):

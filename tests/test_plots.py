@@ -5,12 +5,8 @@ from helpers import run_cli
 from PIL import Image
 
 
-def test_plot_a_real_mnist_run(tmp_path):
-    run = tmp_path / "run"
-    trained = run_cli("run_dcgan.py", "--image-size", "16", "--ngf", "8", "--ndf", "8", "--batch-size", "256",
-                      "--epochs", "1", "--eval-samples", "300", "--sample-every", "50", "--no-progress",
-                      "--out", str(run))
-    assert trained.returncode == 0, trained.stderr
+def test_plot_a_real_mnist_run(mnist_run):
+    run, _ = mnist_run
     result = run_cli("-m", "mxgan.cli", "plot", str(run))
     assert result.returncode == 0, result.stderr
     for name in ("losses.png", "d_accuracy.png", "fid.png", "samples-montage.png"):
