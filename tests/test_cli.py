@@ -122,7 +122,7 @@ def test_mxgan_train_is_run_dcgan(tmp_path):
 
 
 def test_dry_run_prints_the_resolved_options_and_writes_nothing(tmp_path):
-    result = run_cli("run_dcgan.py", "--dry-run", "--out", str(tmp_path / "run"), "--lr", "1e-4")
+    result = run_main("run_dcgan.py", "--dry-run", "--out", str(tmp_path / "run"), "--lr", "1e-4")
     assert result.returncode == 0, result.stderr
     options = json.loads(result.stdout[:result.stdout.rindex("}") + 1])
     assert options["channels"] == 1 and options["lr_g"] == options["lr_d"] == 1e-4 and options["recipe"] == "default"
@@ -134,10 +134,10 @@ def test_resume_keeps_the_runs_own_limits_and_refuses_what_it_cannot_change(tmp_
     run = tmp_path / "run"
     assert run_cli("run_dcgan.py", *SMALL, "--dataset", "synthetic", "--max-steps", "2", "--keep", "1",
                    "--epochs", "3", "--out", str(run)).returncode == 0
-    kept = json.loads(run_cli("run_dcgan.py", "--resume", str(run), "--dry-run").stdout.rsplit("}", 1)[0] + "}")
+    kept = json.loads(run_main("run_dcgan.py", "--resume", str(run), "--dry-run").stdout.rsplit("}", 1)[0] + "}")
     assert (kept["max_steps"], kept["keep"], kept["epochs"]) == (2, 1, 3)
-    changed = json.loads(run_cli("run_dcgan.py", "--resume", str(run), "--max-steps", "4", "--dry-run")
+    changed = json.loads(run_main("run_dcgan.py", "--resume", str(run), "--max-steps", "4", "--dry-run")
                          .stdout.rsplit("}", 1)[0] + "}")
     assert (changed["max_steps"], changed["keep"]) == (4, 1)
-    line = _one_line_error(run_cli("run_dcgan.py", "--resume", str(run), "--ngf", "16"))
+    line = _one_line_error(run_main("run_dcgan.py", "--resume", str(run), "--ngf", "16"))
     assert "--resume keeps the run's own --ngf" in line

@@ -88,11 +88,11 @@ def gluon_pair(tmp_path_factory):
 def test_sample_nice_keeps_the_images_the_gluon_discriminator_likes_best(tmp_path, gluon_pair):
     pathG, pathD, netD = gluon_pair
     common = ["-m", "mxgan.cli", "sample", "--checkpoint", str(pathG), "--seed", "3"]
-    nice = run_cli(*common, "--nice", "--discriminator", str(pathD), "--num", "4", "--out", str(tmp_path / "n.png"),
+    nice = run_main(*common, "--nice", "--discriminator", str(pathD), "--num", "4", "--out", str(tmp_path / "n.png"),
                    "--npy", str(tmp_path / "nice.npy"))
     assert nice.returncode == 0, nice.stderr
     # --nice draws 20x the z of a plain run with the same seed: the same 80 images, 4 of them kept
-    plain = run_cli(*common, "--num", "80", "--out", str(tmp_path / "p.png"), "--npy", str(tmp_path / "all.npy"))
+    plain = run_main(*common, "--num", "80", "--out", str(tmp_path / "p.png"), "--npy", str(tmp_path / "all.npy"))
     assert plain.returncode == 0, plain.stderr
     drawn = np.load(tmp_path / "all.npy")
     best_by_gluon = drawn[np.argsort(-_gluon_p_real(netD, drawn), kind="stable")[:4]]

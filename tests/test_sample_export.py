@@ -4,7 +4,7 @@ import cv2
 import mxnet as mx
 import numpy as np
 import pytest
-from helpers import REPO, run_cli
+from helpers import REPO, run_cli, run_main
 
 from mxgan.checkpoints.formats import load_discriminator, load_generator
 from mxgan.inference.sampling import discriminator_scores, generate_all, noise
@@ -41,10 +41,10 @@ def test_eval_mode_image_depends_only_on_its_own_z():
 
 def test_sample_writes_grid_npy_and_separate_files_repeatably(tmp_path):
     args = ["-m", "mxgan.cli", "sample", "--checkpoint", str(MODULE_G), "--num", "9"]
-    _ok(run_cli(*args, "--out", str(tmp_path / "a.png"), "--npy", str(tmp_path / "a.npy"),
+    _ok(run_main(*args, "--out", str(tmp_path / "a.png"), "--npy", str(tmp_path / "a.npy"),
                 "--separate", str(tmp_path / "each"), "--seed", "5"))
-    _ok(run_cli(*args, "--out", str(tmp_path / "b.png"), "--npy", str(tmp_path / "b.npy"), "--seed", "5"))
-    _ok(run_cli(*args, "--out", str(tmp_path / "c.png"), "--npy", str(tmp_path / "c.npy"), "--seed", "6"))
+    _ok(run_main(*args, "--out", str(tmp_path / "b.png"), "--npy", str(tmp_path / "b.npy"), "--seed", "5"))
+    _ok(run_main(*args, "--out", str(tmp_path / "c.png"), "--npy", str(tmp_path / "c.npy"), "--seed", "6"))
     a, b, c = (np.load(tmp_path / f"{n}.npy") for n in "abc")
     assert a.shape == (9, 3, 64, 64) and a.dtype == np.float32 and np.abs(a).max() <= 1
     assert np.array_equal(a, b) and not np.array_equal(a, c)
@@ -57,8 +57,8 @@ def test_sample_writes_grid_npy_and_separate_files_repeatably(tmp_path):
 
 def test_nice_keeps_what_the_discriminator_likes_best(tmp_path):
     common = ["-m", "mxgan.cli", "sample", "--checkpoint", str(MODULE_G), "--num", "8", "--seed", "3"]
-    _ok(run_cli(*common, "--nice", "--out", str(tmp_path / "nice.png"), "--npy", str(tmp_path / "nice.npy")))
-    _ok(run_cli(*common, "--out", str(tmp_path / "plain.png"), "--npy", str(tmp_path / "plain.npy")))
+    _ok(run_main(*common, "--nice", "--out", str(tmp_path / "nice.png"), "--npy", str(tmp_path / "nice.npy")))
+    _ok(run_main(*common, "--out", str(tmp_path / "plain.png"), "--npy", str(tmp_path / "plain.npy")))
     ckptD = load_discriminator(str(MODULE_D))
     nice = discriminator_scores(ckptD, np.load(tmp_path / "nice.npy"))
     plain = discriminator_scores(ckptD, np.load(tmp_path / "plain.npy"))
@@ -67,14 +67,14 @@ def test_nice_keeps_what_the_discriminator_likes_best(tmp_path):
 
 
 def test_nice_without_a_discriminator_is_one_line(tmp_path):
-    err = _one_line_error(run_cli("-m", "mxgan.cli", "sample", "--checkpoint", str(GLUON_G), "--nice",
+    err = _one_line_error(run_main("-m", "mxgan.cli", "sample", "--checkpoint", str(GLUON_G), "--nice",
                                   "--out", str(tmp_path / "x.png")))
     assert "--nice needs the discriminator" in err and "--discriminator FILE" in err
     assert not (tmp_path / "x.png").exists()
 
 
 def test_interpolation_rows_walk_smoothly_between_their_ends(tmp_path):
-    _ok(run_cli("-m", "mxgan.cli", "sample", "--checkpoint", str(MODULE_G), "--interpolate", "2", "--num", "16",
+    _ok(run_main("-m", "mxgan.cli", "sample", "--checkpoint", str(MODULE_G), "--interpolate", "2", "--num", "16",
                 "--out", str(tmp_path / "walk.png"), "--npy", str(tmp_path / "walk.npy")))
     walk = np.load(tmp_path / "walk.npy").reshape(2, 8, 3, 64, 64)
     assert cv2.imread(str(tmp_path / "walk.png")).shape == (2 * 64, 8 * 64, 3)
@@ -90,12 +90,12 @@ def test_interpolation_rows_walk_smoothly_between_their_ends(tmp_path):
     (["--bn", "batch"], "--bn 'batch' is not one of eval, train"),
 ])
 def test_bad_sample_flags(flags, expected):
-    err = _one_line_error(run_cli("-m", "mxgan.cli", "sample", "--checkpoint", str(MODULE_G), *flags))
+    err = _one_line_error(run_main("-m", "mxgan.cli", "sample", "--checkpoint", str(MODULE_G), *flags))
     assert expected in err
 
 
 def test_missing_checkpoint_for_sample(tmp_path):
-    err = _one_line_error(run_cli("-m", "mxgan.cli", "sample", "--checkpoint", str(tmp_path / "none.params"),
+    err = _one_line_error(run_main("-m", "mxgan.cli", "sample", "--checkpoint", str(tmp_path / "none.params"),
                                   "--out", str(tmp_path / "g.png")))
     assert "no such file" in err
 
@@ -106,7 +106,7 @@ def test_missing_checkpoint_for_sample(tmp_path):
 @pytest.mark.parametrize("folder, spec", [("gluon_save_parameters", GLUON_G), ("module_save_params", MODULE_G)])
 def test_export_loads_in_stock_mxnet_module_and_symbolblock(tmp_path, folder, spec):
     prefix = tmp_path / "gen"
-    _ok(run_cli("-m", "mxgan.cli", "export", "--checkpoint", str(spec), "--out", str(prefix)))
+    _ok(run_main("-m", "mxgan.cli", "export", "--checkpoint", str(spec), "--out", str(prefix)))
     z, expected = np.load(FIXTURES / folder / "z.npy"), np.load(FIXTURES / folder / "expected.npy")
 
     mod = mx.mod.Module.load(str(prefix), 0, data_names=("rand",), label_names=None)
@@ -140,6 +140,6 @@ def test_export_onnx_without_onnx_says_how_to_install(tmp_path):
 
 
 def test_export_to_an_unwritable_place(tmp_path):
-    err = _one_line_error(run_cli("-m", "mxgan.cli", "export", "--checkpoint", str(MODULE_G),
+    err = _one_line_error(run_main("-m", "mxgan.cli", "export", "--checkpoint", str(MODULE_G),
                                   "--out", "/etc/hostname/gen"))
     assert "is a file, not a folder" in err
