@@ -14,17 +14,17 @@ from helpers import FIXTURES, REPO, data_dir, final_params, run_cli, run_main, w
 from mxgan.checkpoints.params_file import read_params
 from mxgan.checkpoints.run_folder import read_run_state
 
-# 2000-image batches of the 10000 synthetic images: an epoch is 5 steps, so 6 + 6 steps cross epochs.
-TINY = ["--dataset", "synthetic", "--image-size", "16", "--ngf", "8", "--ndf", "8", "--batch-size", "2000",
+# 1000-image batches of the 10000 synthetic images: an epoch is 10 steps, so 6 + 6 steps cross epochs.
+TINY = ["--dataset", "synthetic", "--image-size", "16", "--ngf", "8", "--ndf", "8", "--batch-size", "1000",
         "--no-progress", "--log-every", "2"]
 
 
 TRICKS = ["--d-steps", "2", "--g-steps", "2", "--pretrain-d", "1", "--real-label", "0.9", "--noise", "uniform"]
 
 
-# (ctx, flags, where step 6 is): synthetic epochs are 5 batches of 2000, MNIST's 30
+# (ctx, flags, where step 6 is): synthetic epochs are 10 batches of 1000, MNIST's 60
 @pytest.mark.parametrize("ctx, flags, position", [
-    ("cpu", [], "epoch 1, batch 1"), ("cpu0,cpu1", [], "epoch 1, batch 1"), ("cpu", TRICKS, "epoch 1, batch 1"),
+    ("cpu", [], "epoch 0, batch 6"), ("cpu0,cpu1", [], "epoch 0, batch 6"), ("cpu", TRICKS, "epoch 0, batch 6"),
     ("cpu", ["--dataset", "mnist", "--conditional"], "epoch 0, batch 6"),
 ], ids=["cpu", "two-devices", "tricks", "conditional"])  # two devices: Adam runs in the kvstore
 def test_n_steps_then_resume_n_more_equals_2n_straight(tmp_path, ctx, flags, position):
