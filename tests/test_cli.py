@@ -56,7 +56,7 @@ def test_gpu_on_a_cpu_build_says_what_to_install(tmp_path):
 
 def test_batch_larger_than_the_dataset(tmp_path):
     line = _one_line_error(run_main("run_dcgan.py", *SMALL[:-3], "--dataset", "synthetic",
-                                   "--batch-size", "20000", "--out", str(tmp_path / "r")))
+                                    "--batch-size", "20000", "--out", str(tmp_path / "r")))
     assert "--batch-size 20000 is larger than the dataset (10000 images)" in line
 
 

@@ -140,7 +140,7 @@ def test_bad_folders_and_records_are_one_line(tmp_path, digits_folder):
     for name in ("a.png", "b.jpg"):
         (tmp_path / "broken" / name).write_bytes(b"no picture in here")
     _one_line_error(run_main(*train, "--dataset", "folder", "--data-dir", str(tmp_path / "broken"),
-                            "--batch-size", "2"), "none of the 2 image files", "could be decoded")
+                             "--batch-size", "2"), "none of the 2 image files", "could be decoded")
     _one_line_error(run_main("-m", "mxgan.cli", "pack", str(tmp_path / "broken"), str(tmp_path / "b.rec")),
                     "none of the 2 image files", "could be decoded")
     assert not list(tmp_path.glob("*b.rec*")) and not list(tmp_path.glob("*b.idx*"))  # not even a temporary

@@ -89,7 +89,7 @@ def test_sample_nice_keeps_the_images_the_gluon_discriminator_likes_best(tmp_pat
     pathG, pathD, netD = gluon_pair
     common = ["-m", "mxgan.cli", "sample", "--checkpoint", str(pathG), "--seed", "3"]
     nice = run_main(*common, "--nice", "--discriminator", str(pathD), "--num", "4", "--out", str(tmp_path / "n.png"),
-                   "--npy", str(tmp_path / "nice.npy"))
+                    "--npy", str(tmp_path / "nice.npy"))
     assert nice.returncode == 0, nice.stderr
     # --nice draws 20x the z of a plain run with the same seed: the same 80 images, 4 of them kept
     plain = run_main(*common, "--num", "80", "--out", str(tmp_path / "p.png"), "--npy", str(tmp_path / "all.npy"))
@@ -111,7 +111,7 @@ def test_sample_discriminator_errors_name_the_flag(tmp_path, gluon_pair, problem
     spec = {"missing": tmp_path / "nothing.params", "generator": pathG, "text": tmp_path / "notes.params",
             "other size": _save(gluon_discriminator(8, 3, 32), tmp_path / "d32.params")}[problem]
     err = _one_line(run_main("-m", "mxgan.cli", "sample", "--checkpoint", str(pathG), "--nice", "--discriminator",
-                            str(spec), "--out", str(tmp_path / "s.png")))
+                             str(spec), "--out", str(tmp_path / "s.png")))
     assert expected.format(spec=spec) in err and "--checkpoint" not in err.replace(str(pathG), "")
     assert not (tmp_path / "s.png").exists()
 

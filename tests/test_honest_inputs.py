@@ -46,7 +46,7 @@ def test_weights_holding_nan_are_refused_naming_the_parameter(tmp_path):
         line = _one_line(run_main("-m", "mxgan.cli", command[0], "--checkpoint", str(bad), *command[1:]))
         assert "parameter g3_weight holds NaN or Inf" in line
     line = _one_line(run_main("run_dcgan.py", "--checkpoint", str(bad), "--dataset", "synthetic", "--channels", "3",
-                             "--out", str(tmp_path / "run")))
+                              "--out", str(tmp_path / "run")))
     assert "parameter g3_weight holds NaN or Inf" in line
     assert sorted(p.name for p in tmp_path.iterdir()) == before
     assert FIXTURES.is_dir()

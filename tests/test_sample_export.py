@@ -42,7 +42,7 @@ def test_eval_mode_image_depends_only_on_its_own_z():
 def test_sample_writes_grid_npy_and_separate_files_repeatably(tmp_path):
     args = ["-m", "mxgan.cli", "sample", "--checkpoint", str(MODULE_G), "--num", "9"]
     _ok(run_main(*args, "--out", str(tmp_path / "a.png"), "--npy", str(tmp_path / "a.npy"),
-                "--separate", str(tmp_path / "each"), "--seed", "5"))
+                 "--separate", str(tmp_path / "each"), "--seed", "5"))
     _ok(run_main(*args, "--out", str(tmp_path / "b.png"), "--npy", str(tmp_path / "b.npy"), "--seed", "5"))
     _ok(run_main(*args, "--out", str(tmp_path / "c.png"), "--npy", str(tmp_path / "c.npy"), "--seed", "6"))
     a, b, c = (np.load(tmp_path / f"{n}.npy") for n in "abc")
@@ -68,14 +68,14 @@ def test_nice_keeps_what_the_discriminator_likes_best(tmp_path):
 
 def test_nice_without_a_discriminator_is_one_line(tmp_path):
     err = _one_line_error(run_main("-m", "mxgan.cli", "sample", "--checkpoint", str(GLUON_G), "--nice",
-                                  "--out", str(tmp_path / "x.png")))
+                                   "--out", str(tmp_path / "x.png")))
     assert "--nice needs the discriminator" in err and "--discriminator FILE" in err
     assert not (tmp_path / "x.png").exists()
 
 
 def test_interpolation_rows_walk_smoothly_between_their_ends(tmp_path):
     _ok(run_main("-m", "mxgan.cli", "sample", "--checkpoint", str(MODULE_G), "--interpolate", "2", "--num", "16",
-                "--out", str(tmp_path / "walk.png"), "--npy", str(tmp_path / "walk.npy")))
+                 "--out", str(tmp_path / "walk.png"), "--npy", str(tmp_path / "walk.npy")))
     walk = np.load(tmp_path / "walk.npy").reshape(2, 8, 3, 64, 64)
     assert cv2.imread(str(tmp_path / "walk.png")).shape == (2 * 64, 8 * 64, 3)
     for row in walk:
@@ -96,7 +96,7 @@ def test_bad_sample_flags(flags, expected):
 
 def test_missing_checkpoint_for_sample(tmp_path):
     err = _one_line_error(run_main("-m", "mxgan.cli", "sample", "--checkpoint", str(tmp_path / "none.params"),
-                                  "--out", str(tmp_path / "g.png")))
+                                   "--out", str(tmp_path / "g.png")))
     assert "no such file" in err
 
 
@@ -141,5 +141,5 @@ def test_export_onnx_without_onnx_says_how_to_install(tmp_path):
 
 def test_export_to_an_unwritable_place(tmp_path):
     err = _one_line_error(run_main("-m", "mxgan.cli", "export", "--checkpoint", str(MODULE_G),
-                                  "--out", "/etc/hostname/gen"))
+                                   "--out", "/etc/hostname/gen"))
     assert "is a file, not a folder" in err
