@@ -43,7 +43,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         function, module = getattr(item, "function", None), getattr(item, "module", None)
         names = getattr(item, "fixturenames", ())
         fixtures = [(getattr(module, name), module) for name in names if hasattr(module, name)]
-        fixtures += [(globals()[name], sys.modules[__name__]) for name in names if name in SHARED_RUNS]
+        # and this file's own fixtures (mnist_run trains); what it imports (run_cli, ...) is no fixture
+        fixtures += [(globals()[name], sys.modules[__name__]) for name in names
+                     if getattr(globals().get(name), "__module__", None) == __name__]
         if function and module and any(_starts_processes(getattr(f, "__wrapped__", f), home)
                                        for f, home in [(function, module), *fixtures] if callable(f)):
             item.add_marker(pytest.mark.slow)
@@ -68,6 +70,3 @@ def mnist_run(tmp_path_factory) -> tuple[Path, object]:
                      "--out", str(run))
     assert result.returncode == 0, result.stderr
     return run, result
-
-
-SHARED_RUNS = {"mnist_run"}  # session fixtures that start a process: the tests taking them are slow

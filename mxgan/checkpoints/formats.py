@@ -63,13 +63,24 @@ class Architecture:
 
 
 @dataclass
-class GeneratorCheckpoint:
-    """A generator's parameters under the example's names, with its architecture."""
+class _Checkpoint:
+    """Parameters under the example's names, read from ``path`` (in ``format``)."""
 
     path: Path
     format: str
     arg_params: dict[str, mx.nd.NDArray]
     aux_params: dict[str, mx.nd.NDArray]
+
+    @property
+    def learns_gamma(self) -> bool:
+        """Whether any BatchNorm gamma differs from 1: learned (as Gluon does), not fixed as the example."""
+        return any((v.asnumpy() != 1).any() for k, v in self.arg_params.items() if k.endswith("_gamma"))
+
+
+@dataclass
+class GeneratorCheckpoint(_Checkpoint):
+    """A generator's parameters under the example's names, with its architecture."""
+
     arch: Architecture
 
     def symbol(self) -> mx.sym.Symbol:
@@ -77,19 +88,14 @@ class GeneratorCheckpoint:
 
     @property
     def learns_gamma(self) -> bool:
-        """Whether BatchNorm gamma matters: not fixed, and not all ones (Gluon learns it)."""
-        return not self.arch.fix_gamma and learned_gamma(self.arg_params)
+        """Whether BatchNorm gamma matters: not fixed by the checkpoint's symbol, and not all ones."""
+        return not self.arch.fix_gamma and super().learns_gamma
 
     def flags(self) -> str:
         """The training flags that build this architecture."""
         a = self.arch
         return (f"--nz {a.nz} --ngf {a.ngf} --channels {a.nc} --image-size {a.image_size}"
                 + (" --conditional" if a.conditional else ""))
-
-
-def learned_gamma(arg_params: dict[str, mx.nd.NDArray]) -> bool:
-    """Whether any BatchNorm gamma differs from 1 (it was learned, as Gluon does, not fixed as the example)."""
-    return any((v.asnumpy() != 1).any() for k, v in arg_params.items() if k.endswith("_gamma"))
 
 
 BEST = ":best"  # RUN_DIR:best, the evaluated checkpoint set with the lowest FID-MNIST
@@ -288,16 +294,13 @@ def sibling_discriminator(pathG: Path) -> Path | None:
 
 
 @dataclass
-class DiscriminatorCheckpoint:
+class DiscriminatorCheckpoint(_Checkpoint):
     """A discriminator under the example's names (from Module or Gluon files), for scoring and training."""
 
-    path: Path
-    format: str
-    arg_params: dict[str, mx.nd.NDArray]
-    aux_params: dict[str, mx.nd.NDArray]
     ndf: int
     nc: int
     image_size: int
+    flag: str = "--discriminator"  # the option that named it, for later messages
 
     def symbol(self) -> mx.sym.Symbol:
         return make_discriminator_sym(self.ndf, fix_gamma=False, image_size=self.image_size)
@@ -305,10 +308,6 @@ class DiscriminatorCheckpoint:
     def inputs(self, batch_size: int = 1) -> dict:
         size = self.image_size
         return {"data": (batch_size, self.nc, size, size), "label": (batch_size,)}
-
-    @property
-    def learns_gamma(self) -> bool:
-        return learned_gamma(self.arg_params)
 
     def flags(self) -> str:
         """The training flags that build this discriminator."""
@@ -336,10 +335,18 @@ def load_discriminator(spec: str, flag: str = "--discriminator") -> Discriminato
     if first.ndim != 4:
         raise MxganError(f"{source}: d1_weight {first.shape} is not a 4-d kernel")
     ckpt = DiscriminatorCheckpoint(path, fmt, *split_arg_aux(params, path), ndf=int(first.shape[0]),
-                                   nc=int(first.shape[1]), image_size=2 ** (len(weights) + 1))
+                                   nc=int(first.shape[1]), image_size=2 ** (len(weights) + 1), flag=flag)
     if ckpt.image_size not in IMAGE_SIZES:
         raise MxganError(f"{source}: {len(weights)} discriminator layers means {ckpt.image_size} px, which is not "
                          "supported")
     check_shapes(ckpt.symbol(), ckpt.arg_params, ckpt.aux_params, ckpt.inputs(), source)
     _refuse_non_finite(params, source)
     return ckpt
+
+
+def starting_discriminator(spec: str, pathG: Path | None) -> DiscriminatorCheckpoint | None:
+    """``--discriminator``'s D; without one, the D file beside the generator ``pathG`` (None if there is none)."""
+    if spec:
+        return load_discriminator(spec)
+    pathD = sibling_discriminator(pathG) if pathG is not None else None
+    return load_discriminator(str(pathD), flag="--checkpoint's D") if pathD is not None else None

@@ -116,19 +116,16 @@ def interpolation_noise(seed: int, rows: int, columns: int, nz: int, kind: str =
 
 def _nice_discriminator(cfg, ckpt):
     """The D that ``--nice`` ranks samples with: ``--discriminator``, or the D file beside G."""
-    from mxgan.checkpoints.formats import load_discriminator, sibling_discriminator
+    from mxgan.checkpoints.formats import starting_discriminator
 
     if ckpt.arch.conditional:
         raise MxganError("--nice does not support conditional models yet (their D also needs the digit)")
-    if cfg.discriminator:
-        flag, ckptD = "--discriminator", load_discriminator(cfg.discriminator)
-    elif (pathD := sibling_discriminator(ckpt.path)) is not None:
-        flag, ckptD = "--checkpoint's D", load_discriminator(str(pathD), flag="--checkpoint's D")
-    else:
+    ckptD = starting_discriminator(cfg.discriminator, ckpt.path)
+    if ckptD is None:
         raise MxganError(f"--nice needs the discriminator: no D file beside {ckpt.path}; pass --discriminator FILE")
     if (ckptD.nc, ckptD.image_size) != (ckpt.arch.nc, ckpt.arch.image_size):
         raise MxganError(
-            f"{flag} {ckptD.path} judges {ckptD.nc}x{ckptD.image_size}px images, but the generator "
+            f"{ckptD.flag} {ckptD.path} judges {ckptD.nc}x{ckptD.image_size}px images, but the generator "
             f"makes {ckpt.arch.nc}x{ckpt.arch.image_size}px; pass the D of the same run"
         )
     return ckptD

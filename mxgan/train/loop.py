@@ -22,9 +22,8 @@ from mxgan.checkpoints.formats import (
     DiscriminatorCheckpoint,
     GeneratorCheckpoint,
     check_shapes,
-    load_discriminator,
     load_generator,
-    sibling_discriminator,
+    starting_discriminator,
 )
 from mxgan.checkpoints.module_format import load_module_params, standard_params
 from mxgan.checkpoints.run_folder import (
@@ -115,17 +114,14 @@ def _starting_points(cfg: TrainConfig) -> tuple[GeneratorCheckpoint | None, Disc
             check_shapes(mine.symbol(), start.arg_params, start.aux_params, mine.inputs(), start.path)
         except MxganError as exc:
             raise MxganError(f"{exc}; the checkpoint was trained with {start.flags()}: pass those flags") from exc
-    if cfg.discriminator:
-        flag, startD = "--discriminator", load_discriminator(cfg.discriminator)
-    elif start is not None and (pathD := sibling_discriminator(start.path)) is not None:
-        flag, startD = "--checkpoint's D", load_discriminator(str(pathD), flag="--checkpoint's D")
-    else:
+    startD = starting_discriminator(cfg.discriminator, start.path if start else None)
+    if startD is None:
         return start, None
     cfg.d_fix_gamma = not startD.learns_gamma
     inputs = {"data": (1, cfg.channels, cfg.image_size, cfg.image_size), "label": (1,)}
     try:
         check_shapes(make_discriminator_sym(cfg.ndf, image_size=cfg.image_size), startD.arg_params,
-                     startD.aux_params, inputs, f"{flag} {startD.path}")
+                     startD.aux_params, inputs, f"{startD.flag} {startD.path}")
     except MxganError as exc:
         raise MxganError(f"{exc}; that discriminator was trained with {startD.flags()}: pass those flags") from exc
     return start, startD
