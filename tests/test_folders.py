@@ -247,6 +247,17 @@ def test_a_record_that_looks_like_an_image_but_does_not_decode_stops_with_one_li
     assert "jpeg.rec: MXNet could not read a record (input image size smaller than max_crop_size)" in str(info.value)
 
 
+def test_a_first_record_that_does_not_decode_is_refused_before_training(tmp_path):
+    import mxnet as mx
+
+    rec = tmp_path / "first.rec"
+    writer = mx.recordio.MXIndexedRecordIO(str(rec.with_suffix(".idx")), str(rec), "w")
+    writer.write_idx(0, mx.recordio.pack(mx.recordio.IRHeader(0, 0.0, 0, 0), b"\xff\xd8\xff" + b"\0garbage" * 20))
+    writer.close()
+    with pytest.raises(MxganError, match="first.rec: its first record does not decode as an image"):
+        RecordBatches(rec, 16, 1, 3, seed=0)
+
+
 def test_training_on_a_record_that_is_no_image_is_one_line_and_no_folder(tmp_path):
     rec = tmp_path / "bad.rec"
     _records_with_one_bad(rec, _not_an_image)

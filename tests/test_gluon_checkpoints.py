@@ -147,3 +147,23 @@ def test_train_discriminator_that_does_not_exist_names_the_flag(tmp_path):
     err = _one_line(run_cli(*TRAIN, "--discriminator", str(tmp_path / "no.params"), "--out", str(tmp_path / "r")))
     assert f"--discriminator {tmp_path / 'no.params'}: no such file" in err
     assert not (tmp_path / "r").exists()
+
+
+def _kernel(*shape):
+    return mx.nd.zeros(shape)
+
+
+@pytest.mark.parametrize("params, expected", [
+    ({"0.weight": _kernel(20, 32, 4, 4), "1.weight": _kernel(32, 16, 4, 4)}, "a DCGAN has at least 3"),
+    ({"0.weight": _kernel(20, 32, 4, 4), "1.weight": _kernel(7, 16, 4, 4), "2.weight": _kernel(16, 3, 4, 4)},
+     "chain neither as a DCGAN generator's nor as a discriminator's"),
+    ({"0.weight": _kernel(20, 32, 4, 4), "1.weight": _kernel(32, 16, 4, 4), "2.weight": _kernel(16, 3, 4, 4)},
+     "with 3 convolutions has 2 BatchNorms in a DCGAN, not 0"),
+    ({"0.weight": _kernel(20, 32, 4, 4), "0.gamma": _kernel(32)}, "the Gluon block 0 with fields ['gamma', 'weight']"),
+    ({"0.a.weight": _kernel(20, 32, 4, 4), "0.b.weight": _kernel(32, 16, 4, 4)}, "have no single network order"),
+], ids=["too-few-layers", "widths-do-not-chain", "batchnorms-missing", "mixed-block", "no-order"])
+def test_gluon_files_that_are_no_dcgan_are_one_line(tmp_path, params, expected):
+    mx.nd.save(str(tmp_path / "x.params"), params)
+    with pytest.raises(MxganError) as info:
+        load_generator(str(tmp_path / "x.params"))
+    assert expected in str(info.value) and "\n" not in str(info.value)

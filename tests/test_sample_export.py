@@ -88,6 +88,7 @@ def test_interpolation_rows_walk_smoothly_between_their_ends(tmp_path):
     (["--interpolate", "20", "--num", "8"], "--interpolate 20 must be between 1 and --num (8)"),
     (["--out", "/etc/hostname/grid.png"], "/etc/hostname is a file, not a folder"),
     (["--bn", "batch"], "--bn 'batch' is not one of eval, train"),
+    (["--discriminator", str(MODULE_D)], "--discriminator scores the samples of --nice; add --nice"),
 ])
 def test_bad_sample_flags(flags, expected):
     err = _one_line_error(run_main("-m", "mxgan.cli", "sample", "--checkpoint", str(MODULE_G), *flags))
