@@ -119,6 +119,8 @@ def run_train(args: argparse.Namespace) -> int:
     from mxgan.train.loop import train  # imports MXNet, after prepare_mxnet()
 
     result = train(cfg)
+    if result.stopped:
+        print(f"stopped: {result.stopped}")
     print(f"trained {result.iterations} steps; checkpoint: {result.checkpoint or 'written by worker rank 0'}; "
           f"run folder: {cfg.out}")
     return 0
@@ -146,10 +148,10 @@ def run_export(args: argparse.Namespace) -> int:
 
 def run_bench(args: argparse.Namespace) -> int:
     cfg = validate_bench_args(args)
-    from mxgan.bench.throughput import format_table, run
+    from mxgan.bench.throughput import format_profile_result, format_table, run, run_profile
 
-    result = run(cfg)
-    print(format_table(result))
+    result = run_profile(cfg) if cfg.profile else run(cfg)
+    print(format_profile_result(result) if cfg.profile else format_table(result))
     if args.json:
         write_bytes_atomic(Path(args.json), json.dumps(result, indent=1).encode())
     return 0

@@ -11,7 +11,7 @@ import math
 from dataclasses import MISSING, Field, asdict, dataclass, field, fields
 from typing import Any
 
-from mxgan.constants import DATASETS, IMAGE_SIZES, NOISE_KINDS
+from mxgan.constants import DATASETS, EVAL_SIZES, IMAGE_SIZES, NOISE_KINDS
 
 # Training defaults a recipe sets; a flag given on the command line wins over its recipe.
 # "example" is MXNet's example/gan/dcgan.py exactly; "default" departs from it where
@@ -102,8 +102,14 @@ class TrainConfig:
                                resume=True)
     progress: bool = option(True, "no progress bar (metrics still go to metrics.jsonl)", resume=True,
                             flag="--no-progress")
-    eval_every: int = option(1, "epochs between quality checks of MNIST generators (FID-MNIST, digit histogram; "
-                             "0: off)", bounds=COUNT, resume=True)
+    status_every: float = option(60.0, "--no-progress: seconds between plain status lines (step, rate, time "
+                                 "left, FID-MNIST; 0: none)", bounds=COUNT, resume=True)
+    eval_every: float = option(1.0, "epochs between quality checks of MNIST generators (FID-MNIST, digit "
+                               "histogram), fractions too: 0.25 checks four times an epoch, each with a "
+                               "checkpoint (0: off)", bounds=COUNT, resume=True)
+    until_fid: float = option(0.0, "stop, with a checkpoint, at the first quality check whose FID-MNIST (of the "
+                              "weights sample draws: the moving average where kept) is this or lower (0: never)",
+                              bounds=COUNT, resume=True, metavar="FID")
     eval_samples: int = option(2000, "samples judged at each quality check", bounds=Range(10, hint=" (a Frechet "
                                "distance and the neighbourhood metrics need a sample of some size)"), resume=True)
     real_label: float = option(1.0, "D's target for real images; 0.9 is one-sided label smoothing (G still aims at "
@@ -147,6 +153,11 @@ class TrainConfig:
 
     def to_json(self) -> dict:
         return asdict(self)
+
+    @property
+    def quality_checked(self) -> bool:
+        """Whether the run judges its generator as it trains (MNIST, a size the classifier takes)."""
+        return self.eval_every > 0 and self.dataset == "mnist" and self.image_size in EVAL_SIZES
 
 
 def config_fields() -> list[Field]:

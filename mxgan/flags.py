@@ -21,7 +21,14 @@ from typing import Any
 import cv2
 
 from mxgan.config import RECIPES, RESUME_OVERRIDES, TrainConfig, config_fields, field_default
-from mxgan.constants import CLASSIFIER_WEIGHTS, DATASET_CHANNELS, GRAY_DATASETS, IMAGE_SIZES, STATE_FILE
+from mxgan.constants import (
+    CLASSIFIER_WEIGHTS,
+    DATASET_CHANNELS,
+    EVAL_SIZES,
+    GRAY_DATASETS,
+    IMAGE_SIZES,
+    STATE_FILE,
+)
 from mxgan.errors import MxganError
 from mxgan.runtime.distributed import check_kvstore
 
@@ -139,6 +146,13 @@ def _check_combinations(values: dict[str, Any]) -> None:
     if dataset in ("folder", "rec") and not values["data_dir"]:
         what = "the folder of pictures" if dataset == "folder" else "the .rec file written by mxgan pack"
         raise MxganError(f"--dataset {dataset} needs --data-dir: {what}")
+    if values["until_fid"]:
+        if dataset != "mnist" or values["image_size"] not in EVAL_SIZES:
+            raise MxganError("--until-fid needs the quality check of MNIST generators: --dataset mnist, "
+                             f"--image-size {', '.join(map(str, EVAL_SIZES))} (not --dataset {dataset}, "
+                             f"--image-size {values['image_size']})")
+        if not values["eval_every"]:
+            raise MxganError("--until-fid needs quality checks: --eval-every 0 turns them off")
     check_kvstore(values["kvstore"])
     if values["tensorboard"]:
         try:
@@ -380,6 +394,10 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     add("--gemm-size", type=int, default=4096, help="side of the float32 GEMM timed as the machine's peak")
     add("--variants", action="store_true",
         help="also time the example's loop as written, each optimisation, and thread settings")
+    add("--g-steps", type=int, default=1, help="G updates per step (the default recipe: 2; PyTorch's example: 1)")
+    add("--profile", action="store_true",
+        help="instead, where one training step's time goes: each operator's share of the step, and the "
+             "(de)convolutions' speed against this machine's matrix product (oneDNN's own timings)")
 
 
 def validate_bench_args(args: argparse.Namespace):
@@ -391,8 +409,11 @@ def validate_bench_args(args: argparse.Namespace):
         raise MxganError(f"--channels must be 1 or 3, got {args.channels}")
     for batch in args.batch_size:
         _positive("batch-size", batch)
-    for name in ("nz", "ngf", "ndf", "repeats", "steps", "gemm_size"):
+    for name in ("nz", "ngf", "ndf", "repeats", "steps", "gemm_size", "g_steps"):
         _positive(name.replace("_", "-"), getattr(args, name))
+    if args.compare == "torch" and args.g_steps != 1:
+        raise MxganError(f"--compare torch races PyTorch's example, which updates G once a step: --g-steps 1, not "
+                         f"{args.g_steps}")
     if args.rss_steps < 0:
         raise MxganError(f"--rss-steps must be 0 or more, got {args.rss_steps}")
     if args.compare == "torch":
@@ -411,7 +432,7 @@ def validate_bench_args(args: argparse.Namespace):
         ctx=args.ctx, batch_sizes=list(args.batch_size), image_size=args.image_size, channels=args.channels,
         nz=args.nz, ngf=args.ngf, ndf=args.ndf, repeats=args.repeats, steps=args.steps, compare=args.compare or "",
         data_dir=str(Path(args.data_dir) if args.data_dir else default_data_dir()), rss_steps=args.rss_steps,
-        gemm_size=args.gemm_size, variants=args.variants,
+        gemm_size=args.gemm_size, variants=args.variants, g_steps=args.g_steps, profile=args.profile,
     )
 
 

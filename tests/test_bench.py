@@ -49,3 +49,30 @@ def test_compare_torch_without_torch_says_how_to_install():
             "sys.exit(main(['bench', '--compare', 'torch'], prog='bench/throughput.py'))")
     result = run_cli("-c", code)
     assert result.returncode == 2 and "pip install '.[bench]'" in result.stderr
+
+
+def test_profile_splits_a_real_step_by_operator(tmp_path):
+    result = run_cli("bench/throughput.py", "--profile", *TINY[:10], "--gemm-size", "128", "--channels", "1",
+                     "--g-steps", "2", "--json", str(tmp_path / "p.json"))
+    assert result.returncode == 0, result.stderr
+    assert "16x16x1, batch 8, ngf 8, ndf 8, 2 G updates a step" in result.stdout
+    profile = json.loads((tmp_path / "p.json").read_text())["profile"]
+    operators = profile["operators"]
+    for name in ("D Convolution forward", "D Convolution backward, input gradient", "G Deconvolution forward",
+                 "BatchNorm forward", "outside oneDNN (Adam, loss, copies, engine)"):
+        assert name in operators and name in result.stdout, name
+    assert sum(row["ms"] for row in operators.values()) == pytest.approx(profile["step_ms"], rel=0.01)
+    # D's forward ran 4 times a step (fake, real, and once per G update), each over its 4 convolutions
+    d_forward = 2 * 8 * (8 * 8 * 8 * 1 + 4 * 4 * 16 * 8 + 1 * 1 * 1 * 16) * 16 / 2  # MACs of one pass, batch 8
+    assert operators["D Convolution forward"]["macs"] == 4 * d_forward
+
+
+def test_race_times_each_contender_in_a_process_of_its_own():
+    from dataclasses import asdict
+
+    from mxgan.bench.race import MXGAN, race
+
+    config = asdict(BenchConfig(image_size=16, ngf=8, ndf=8, steps=1))
+    seconds = race([MXGAN], config, 8, repeats=2)
+    assert set(seconds[MXGAN]) == {"train", "train, queued", "train+EMA", "infer"}
+    assert all(s > 0 for s in seconds[MXGAN].values())

@@ -5,7 +5,6 @@ import json
 import mxnet as mx
 import numpy as np
 import pytest
-from tqdm import tqdm
 
 from mxgan.checkpoints.run_folder import Progress, read_run_state
 from mxgan.config import TrainConfig
@@ -53,7 +52,7 @@ def test_ema_update_follows_g_updates_only(trainer):
 
 
 def test_metrics_log_writes_every_log_every_steps_and_stops_at_nan(trainer):
-    hook = MetricsLog(OverpoweringAlarm(GENERIC_HINT), tqdm(disable=True))
+    hook = MetricsLog(OverpoweringAlarm(GENERIC_HINT))
     _steps(trainer, hook, 7)
     lines = [json.loads(line) for line in (trainer.out / "metrics.jsonl").read_text().splitlines()]
     assert [r["iteration"] for r in lines] == [3, 6] and trainer.metrics["iteration"] == 6
@@ -87,6 +86,7 @@ def test_heartbeat_waits_for_the_step_and_beats(trainer):
 @pytest.mark.slow  # judges MNIST's 70000 images once for the reference (about 15 s)
 def test_quality_check_logs_raw_and_ema_and_keeps_the_best(trainer, mnist_dir):
     trainer.cfg.data_dir, trainer.cfg.eval_samples = str(mnist_dir.parent), 200
+    trainer.eval_interval = 10  # once an epoch (the trainer's synthetic images are judged as MNIST would be)
     view = EmaView(GeneratorEMA(trainer.gan.modG, 0.9), trainer.gan.modG, trainer.architecture, trainer.out, 0,
                    [mx.cpu()])
     hooks = [EmaUpdate(view), Checkpointer(keep=0, optimizer_states=True, ema_view=view),
@@ -101,5 +101,8 @@ def test_quality_check_logs_raw_and_ema_and_keeps_the_best(trainer, mnist_dir):
     records = [json.loads(line) for line in (trainer.out / "metrics.jsonl").read_text().splitlines()]
     (record,) = [r for r in records if "eval" in r]
     assert record["epoch"] == 0 and record["eval"]["num"] == record["eval_ema"]["num"] == 200
-    assert read_run_state(trainer.out).best == {"epoch": 0, "fid": record["eval_ema"]["fid"],
-                                                "files": read_run_state(trainer.out).files}
+    state = read_run_state(trainer.out)
+    assert state.best == {"epoch": 0, "iteration": 10, "fid": record["eval_ema"]["fid"], "files": state.files}
+    (evaluation,) = state.evaluations
+    assert evaluation["iteration"] == 10 and evaluation["fid"] == record["eval_ema"]["fid"]
+    assert evaluation["fid_raw"] == record["eval"]["fid"] and evaluation["files"] == state.files

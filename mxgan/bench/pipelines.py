@@ -55,7 +55,7 @@ def run(count: int = 2000, batch: int = 64, batches: int = 20, repeats: int = 5)
             return run_once
 
         train, _ = mxgan_contenders(BenchConfig(batch_sizes=[batch]), batch)
-        contenders = {"training step (mxgan, 64x64x3)": train["mxgan train"],
+        contenders = {"training step (mxgan, 64x64x3)": train["train"],
                       **{name: feed(source) for name, source in sources.items()}}
         seconds = interleaved(contenders, {k: mx.nd.waitall for k in contenders}, repeats)
     steps = BenchConfig().steps

@@ -14,7 +14,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -22,6 +21,8 @@ from pathlib import Path
 import mxnet as mx
 import numpy as np
 
+from mxgan.bench.profile import format_profile, profile_step
+from mxgan.bench.race import MXGAN, TORCH, WARMUP, race, timed
 from mxgan.config import RECIPES
 from mxgan.constants import DATASET_CHANNELS
 from mxgan.data.batches import ImageBatches, load_images, prefetch
@@ -31,9 +32,8 @@ from mxgan.model.symbols import make_dcgan_sym
 from mxgan.runtime.devices import parse_ctx
 from mxgan.runtime.env import available_cores
 from mxgan.train.ema import GeneratorEMA
-from mxgan.train.step import Labels, StepInputs, schedule, train_step
+from mxgan.train.step import Labels, StepInputs, StepOutputs, schedule, train_step
 
-WARMUP = 2
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -55,6 +55,8 @@ class BenchConfig:
     rss_steps: int = 20
     gemm_size: int = 4096
     variants: bool = False
+    g_steps: int = 1
+    profile: bool = False
 
 
 def layer_macs(symbol: mx.sym.Symbol, **inputs) -> int:
@@ -82,32 +84,26 @@ def layer_macs(symbol: mx.sym.Symbol, **inputs) -> int:
 
 
 def flops_per_training_image(cfg: BenchConfig) -> float:
-    """FLOPs of one image through the step: G forward + backward (3 forwards' worth), D three
-    times forward + backward (9), as the example's and PyTorch's steps do."""
+    """FLOPs of one image through the step: for each G update, G forward + backward (3 forwards' worth);
+    D on the fake and the real batch and once more for each G update, forward + backward (3 each), as the
+    example's and PyTorch's steps do (9 D forwards' worth with one G update)."""
     symG, symD = make_dcgan_sym(cfg.ngf, cfg.ndf, cfg.channels, image_size=cfg.image_size)
     size = cfg.image_size
     g = 2 * layer_macs(symG, rand=(1, cfg.nz, 1, 1))
     d = 2 * layer_macs(symD, data=(1, cfg.channels, size, size), label=(1,))
-    return 3 * g + 9 * d
-
-
-def _timed(run: Callable[[], None], sync: Callable[[], None]) -> float:
-    start = time.perf_counter()
-    run()
-    sync()
-    return time.perf_counter() - start
+    return 3 * cfg.g_steps * g + 3 * (2 + cfg.g_steps) * d
 
 
 def interleaved(contenders: dict[str, Callable[[], None]], syncs: dict[str, Callable[[], None]],
                 repeats: int) -> dict[str, float]:
-    """Median seconds per call of each contender, repeats alternating between them."""
+    """Median seconds per call of each contender, in this process, repeats alternating between them."""
     for name, run in contenders.items():
         for _ in range(WARMUP):
-            _timed(run, syncs[name])
+            timed(run, syncs[name])
     times: dict[str, list[float]] = {name: [] for name in contenders}
     for _ in range(repeats):
         for name, run in contenders.items():
-            times[name].append(_timed(run, syncs[name]))
+            times[name].append(timed(run, syncs[name]))
     return {name: statistics.median(t) for name, t in times.items()}
 
 
@@ -123,7 +119,9 @@ def gemm_gflops(n: int, repeats: int) -> dict[str, float]:
     return {k: 2 * n**3 / s / 1e9 for k, s in seconds.items()}
 
 
-def mxgan_contenders(cfg: BenchConfig, batch: int) -> tuple[dict, dict]:
+def training_step(cfg: BenchConfig, batch: int) -> tuple[Callable[[], StepOutputs], GAN]:
+    """A training step of ``cfg``'s networks (``cfg.g_steps`` G updates) as the trainer runs it, host arrays in,
+    and the networks it trains. The step returns once it is queued: wait on its outputs."""
     contexts = parse_ctx(cfg.ctx)
     mx.random.seed(0)
     gan = build_gan(contexts, batch, cfg.nz, cfg.ngf, cfg.ndf, cfg.channels, cfg.image_size,
@@ -132,55 +130,49 @@ def mxgan_contenders(cfg: BenchConfig, batch: int) -> tuple[dict, dict]:
     rng = np.random.default_rng(0)
     real = rng.uniform(-1, 1, (batch, cfg.channels, cfg.image_size, cfg.image_size)).astype(np.float32)
     z = rng.standard_normal((batch, cfg.nz, 1, 1)).astype(np.float32)
-    labels = Labels.create(batch)
+    labels, phases = Labels.create(batch), schedule(0, g_steps=cfg.g_steps)
+
+    def step() -> StepOutputs:
+        inputs = StepInputs(mx.nd.array(real), [mx.nd.array(z) for _ in range(cfg.g_steps)])
+        return train_step(gan.modG, gan.modD, inputs, labels, phases, gan.modD_G)
+
+    return step, gan
+
+
+def mxgan_contenders(cfg: BenchConfig, batch: int) -> tuple[dict, dict]:
+    """mxgan's timed blocks of ``cfg.steps`` steps (or forwards), and how to wait for each:
+
+    - ``train``: as the trainer runs a step: host arrays in, then a wait for the step's last output;
+    - ``train, queued``: the same steps queued back to back, unwaited (what the wait costs);
+    - ``train+EMA``: ``train`` with ``--ema-decay``'s update after each step;
+    - ``infer``: the generator in inference mode.
+    """
+    step, gan = training_step(cfg, batch)
     arg, aux = gan.modG.get_params()
     symG, _ = make_dcgan_sym(cfg.ngf, cfg.ndf, cfg.channels, image_size=cfg.image_size)
-    inference = bind_generator(symG, arg, aux, batch, cfg.nz, contexts)
+    inference = bind_generator(symG, arg, aux, batch, cfg.nz, parse_ctx(cfg.ctx))
+    z = np.random.default_rng(0).standard_normal((batch, cfg.nz, 1, 1)).astype(np.float32)
     ema = GeneratorEMA(gan.modG, RECIPES["default"]["ema_decay"] or 0.999)
 
     def train() -> None:
-        for _ in range(cfg.steps):  # as the loop does it: host arrays in, one step
-            train_step(gan.modG, gan.modD, StepInputs(mx.nd.array(real), [mx.nd.array(z)]), labels,
-                       modD_G=gan.modD_G)
+        for _ in range(cfg.steps):
+            step().wait()
+
+    def train_queued() -> None:
+        for _ in range(cfg.steps):
+            step()
 
     def train_with_ema() -> None:
-        for _ in range(cfg.steps):  # the same, with --ema-decay's update after each step
-            train_step(gan.modG, gan.modD, StepInputs(mx.nd.array(real), [mx.nd.array(z)]), labels,
-                       modD_G=gan.modD_G)
+        for _ in range(cfg.steps):
+            step().wait()
             ema.update()
 
     def infer() -> None:
         for _ in range(cfg.steps):
             generate(inference, z)
 
-    contenders = {"mxgan train": train, "mxgan train+EMA": train_with_ema, "mxgan infer": infer}
+    contenders = {"train": train, "train, queued": train_queued, "train+EMA": train_with_ema, "infer": infer}
     return contenders, dict.fromkeys(contenders, mx.nd.waitall)
-
-
-def _torch_contenders(cfg: BenchConfig, batch: int) -> tuple[dict, dict]:
-    import torch
-
-    from mxgan.bench import torch_twin
-
-    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
-    torch.manual_seed(0)
-    netG, netD, optG, optD, loss = torch_twin.build(cfg.nz, cfg.ngf, cfg.ndf, cfg.channels, cfg.image_size)
-    real = torch.rand(batch, cfg.channels, cfg.image_size, cfg.image_size) * 2 - 1
-    z = torch.randn(batch, cfg.nz, 1, 1)
-
-    def train() -> None:
-        netG.train()
-        netD.train()
-        for _ in range(cfg.steps):
-            torch_twin.train_step(netG, netD, optG, optD, loss, real, z)
-
-    def infer() -> None:
-        netG.eval()
-        with torch.no_grad():
-            for _ in range(cfg.steps):
-                netG(z)
-
-    return {"torch train": train, "torch infer": infer}, {"torch train": lambda: None, "torch infer": lambda: None}
 
 
 def step_variants(cfg: BenchConfig, batch: int) -> dict[str, float]:
@@ -253,7 +245,7 @@ def thread_variants(cfg: BenchConfig, batch: int) -> dict[str, float]:
     OMP_NUM_THREADS = the cores (what the mxgan command sets)."""
     code = ("import json, sys; from mxgan.bench.throughput import BenchConfig, mxgan_contenders, interleaved; "
             "cfg = BenchConfig(**json.loads(sys.argv[1])); c, s = mxgan_contenders(cfg, int(sys.argv[2])); "
-            "print(interleaved({'t': c['mxgan train']}, {'t': s['mxgan train']}, cfg.repeats)['t'])")
+            "print(interleaved({'t': c['train']}, {'t': s['train']}, cfg.repeats)['t'])")
     speeds = {}
     for label, threads in (("MXNet's default (OMP_NUM_THREADS unset)", None),
                            (f"OMP_NUM_THREADS={available_cores()}", str(available_cores()))):
@@ -300,6 +292,16 @@ def peak_rss_mb(cfg: BenchConfig) -> float:
     return kib / 1024
 
 
+def step_speeds(cfg: BenchConfig, batch: int) -> dict[str, dict[str, float]]:
+    """images/s of each contender's each measure at ``batch``: mxgan alone in this process, or, with
+    ``--compare torch``, mxgan and PyTorch's variants each in a process of its own (:mod:`mxgan.bench.race`)."""
+    if cfg.compare == "torch":
+        seconds = race([MXGAN, *TORCH], asdict(cfg), batch, cfg.repeats)
+    else:
+        seconds = {MXGAN: interleaved(*mxgan_contenders(cfg, batch), cfg.repeats)}
+    return {name: {m: cfg.steps * batch / s for m, s in measures.items()} for name, measures in seconds.items()}
+
+
 def run(cfg: BenchConfig) -> dict:
     """All measurements; a dict that ``print_table`` shows and ``--json`` saves."""
     flops = flops_per_training_image(cfg)
@@ -307,23 +309,21 @@ def run(cfg: BenchConfig) -> dict:
     peak = max(gemm.values())
     rows = []
     for batch in cfg.batch_sizes:
-        contenders, syncs = mxgan_contenders(cfg, batch)
-        if cfg.compare == "torch":
-            more, more_syncs = _torch_contenders(cfg, batch)
-            contenders.update(more)
-            syncs.update(more_syncs)
-        seconds = interleaved(contenders, syncs, cfg.repeats)
-        speed = {name: cfg.steps * batch / s for name, s in seconds.items()}
-        row = {"batch": batch, **{k.replace(" ", "_"): v for k, v in speed.items()}}
-        row["ema_vs_train"] = speed["mxgan train+EMA"] / speed["mxgan train"]
-        row["train_gflops"] = speed["mxgan train"] * flops / 1e9
+        speeds = step_speeds(cfg, batch)
+        mine = speeds[MXGAN]
+        row = {"batch": batch, "mxgan_train": mine["train"], "mxgan_infer": mine["infer"],
+               "wait_vs_queued": mine["train"] / mine["train, queued"],
+               "ema_vs_train": mine["train+EMA"] / mine["train"], "train_gflops": mine["train"] * flops / 1e9}
         row["train_vs_gemm_peak"] = row["train_gflops"] / peak
-        if cfg.compare == "torch":
-            row["train_vs_torch"] = speed["mxgan train"] / speed["torch train"]
-            row["infer_vs_torch"] = speed["mxgan infer"] / speed["torch infer"]
+        for name in TORCH if cfg.compare == "torch" else ():
+            key = name.replace("torch.", "torch ").replace(" ", "_")
+            row[key] = speeds[name]["train"]
+            row[f"train_vs_{key}"] = mine["train"] / speeds[name]["train"]
+            row[f"{key}_infer"] = speeds[name]["infer"]
+            row[f"infer_vs_{key}"] = mine["infer"] / speeds[name]["infer"]
         if cfg.data_dir:
             row["data"] = data_pipeline(cfg, batch)
-            row["data_vs_train"] = row["data"] / speed["mxgan train"]
+            row["data_vs_train"] = row["data"] / mine["train"]
         rows.append(row)
     variants = {}
     if cfg.variants:
@@ -331,18 +331,48 @@ def run(cfg: BenchConfig) -> dict:
         variants = {**step_variants(cfg, batch), **thread_variants(cfg, batch), **recipe_steps(cfg, batch)}
     return {
         "config": asdict(cfg), "threads": os.environ.get("OMP_NUM_THREADS"), "mxnet": mx.__version__,
-        "variants": variants,
+        "cpu": cpu_model(), "variants": variants,
         "gflop_per_training_image": flops / 1e9, "gemm_gflops": gemm, "rows": rows,
         "peak_rss_mb_mnist_training": peak_rss_mb(cfg) if cfg.data_dir and cfg.rss_steps else None,
     }
 
 
+def run_profile(cfg: BenchConfig) -> dict:
+    """``--profile``: the step's time per operator (:mod:`mxgan.bench.profile`), next to the machine's GEMM."""
+    return {"config": asdict(cfg), "cpu": cpu_model(), "threads": os.environ.get("OMP_NUM_THREADS"),
+            "gemm_gflops": gemm_gflops(cfg.gemm_size, cfg.repeats),
+            "profile": profile_step(asdict(cfg), cfg.batch_sizes[0], cfg.repeats * cfg.steps)}
+
+
+def format_profile_result(result: dict) -> str:
+    cfg = result["config"]
+    title = (f"where a training step's time goes on {result['cpu']}, OMP_NUM_THREADS={result['threads']}: "
+             f"{cfg['image_size']}x{cfg['image_size']}x{cfg['channels']}, batch {cfg['batch_sizes'][0]}, ngf "
+             f"{cfg['ngf']}, ndf {cfg['ndf']}, {cfg['g_steps']} G update{'s' if cfg['g_steps'] > 1 else ''} a step")
+    return format_profile(result["profile"], max(result["gemm_gflops"].values()), title)
+
+
+def cpu_model() -> str:
+    """The processor's name and its widest vector unit (the ratios follow it: see bench/README.md)."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "unknown"
+    name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "?")
+    flags = next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), [])
+    vector = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
+    return f"{name}, {vector}"
+
+
 COLUMNS = [  # (key, header, format)
-    ("batch", "batch", "{:d}"), ("mxgan_train", "train img/s", "{:.1f}"), ("ema_vs_train", "+EMA x", "{:.3f}"),
-    ("torch_train", "torch train", "{:.1f}"),
-    ("train_vs_torch", "x torch", "{:.2f}"), ("train_gflops", "GFLOP/s", "{:.1f}"),
-    ("train_vs_gemm_peak", "x GEMM", "{:.2f}"), ("mxgan_infer", "G img/s", "{:.1f}"),
-    ("torch_infer", "torch G", "{:.1f}"), ("infer_vs_torch", "x torch", "{:.2f}"), ("data", "data img/s", "{:.0f}"),
+    ("batch", "batch", "{:d}"), ("mxgan_train", "train img/s", "{:.1f}"), ("wait_vs_queued", "waited x", "{:.3f}"),
+    ("ema_vs_train", "+EMA x", "{:.3f}"),
+    ("torch_eager", "torch eager", "{:.1f}"), ("train_vs_torch_eager", "x eager", "{:.2f}"),
+    ("torch_channels_last", "channels_last", "{:.1f}"), ("train_vs_torch_channels_last", "x", "{:.2f}"),
+    ("torch_compile", "torch.compile", "{:.1f}"), ("train_vs_torch_compile", "x", "{:.2f}"),
+    ("train_gflops", "GFLOP/s", "{:.1f}"), ("train_vs_gemm_peak", "x GEMM", "{:.2f}"),
+    ("mxgan_infer", "G img/s", "{:.1f}"), ("torch_eager_infer", "torch G", "{:.1f}"),
+    ("infer_vs_torch_eager", "x torch", "{:.2f}"), ("data", "data img/s", "{:.0f}"),
     ("data_vs_train", "x train", "{:.1f}"),
 ]
 
@@ -350,7 +380,7 @@ COLUMNS = [  # (key, header, format)
 def format_table(result: dict) -> str:
     cfg = result["config"]
     lines = [
-        f"mxgan throughput: ctx {cfg['ctx']}, OMP_NUM_THREADS={result['threads']}, "
+        f"mxgan throughput on {result['cpu']}: ctx {cfg['ctx']}, OMP_NUM_THREADS={result['threads']}, "
         f"{cfg['image_size']}x{cfg['image_size']}x{cfg['channels']}, nz {cfg['nz']}, "
         f"ngf {cfg['ngf']}, ndf {cfg['ndf']}, median of {cfg['repeats']} x {cfg['steps']} steps",
         f"training FLOPs per image: {result['gflop_per_training_image']:.2f} GFLOP; float32 GEMM "

@@ -10,10 +10,14 @@ lazily: it is optional (the ``bench`` extra).
 from __future__ import annotations
 
 import math
+from typing import Any
+
+# How a PyTorch user would run the example on a CPU: as written, with NHWC tensors, or compiled by Inductor.
+VARIANTS = ("eager", "channels_last", "compile")
 
 
-def build(nz: int, ngf: int, ndf: int, nc: int, image_size: int):
-    """``(netG, netD, optG, optD, loss)`` of PyTorch's DCGAN example at ``image_size``."""
+def build(nz: int, ngf: int, ndf: int, nc: int, image_size: int, variant: str = "eager"):
+    """``(netG, netD, optG, optD, loss)`` of PyTorch's DCGAN example at ``image_size``, run as ``variant``."""
     import torch
     from torch import nn
 
@@ -33,7 +37,8 @@ def build(nz: int, ngf: int, ndf: int, nc: int, image_size: int):
         d += [nn.BatchNorm2d(width)] if i > 1 else []
         d += [nn.LeakyReLU(0.2, inplace=True)]
     d += [nn.Conv2d(ndf * 2 ** (layers - 2), 1, 4, 1, 0, bias=False), nn.Flatten()]
-    netG, netD = nn.Sequential(*g), nn.Sequential(*d)
+    netG: Any = nn.Sequential(*g)
+    netD: Any = nn.Sequential(*d)
     for net in (netG, netD):  # the example's weights_init
         for m in net.modules():
             if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
@@ -41,8 +46,12 @@ def build(nz: int, ngf: int, ndf: int, nc: int, image_size: int):
             elif isinstance(m, nn.BatchNorm2d):
                 nn.init.normal_(m.weight, 1.0, 0.02)
                 nn.init.zeros_(m.bias)
+    if variant == "channels_last":
+        netG, netD = netG.to(memory_format=torch.channels_last), netD.to(memory_format=torch.channels_last)
     optG = torch.optim.Adam(netG.parameters(), lr=2e-4, betas=(0.5, 0.999))
     optD = torch.optim.Adam(netD.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    if variant == "compile":  # the modules, forward and backward (AOTAutograd); the optimizers stay eager
+        netG, netD = torch.compile(netG, dynamic=False), torch.compile(netD, dynamic=False)
     return netG, netD, optG, optD, nn.BCEWithLogitsLoss()
 
 
@@ -65,3 +74,34 @@ def train_step(netG, netD, optG, optD, loss, real, noise) -> None:
     errG = loss(netD(fake).view(-1), ones)
     errG.backward()
     optG.step()
+
+
+def contenders(nz: int, ngf: int, ndf: int, nc: int, image_size: int, batch: int, steps: int, variant: str = "eager",
+               ) -> dict:
+    """``{"train": ..., "infer": ...}``: ``steps`` training steps, and ``steps`` generator forwards in eval mode,
+    of PyTorch's example run as ``variant``, on the cores ``OMP_NUM_THREADS`` names."""
+    import os
+
+    import torch
+
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
+    torch.manual_seed(0)
+    netG, netD, optG, optD, loss = build(nz, ngf, ndf, nc, image_size, variant)
+    real = torch.rand(batch, nc, image_size, image_size) * 2 - 1
+    if variant == "channels_last":
+        real = real.contiguous(memory_format=torch.channels_last)
+    z = torch.randn(batch, nz, 1, 1)
+
+    def train() -> None:
+        netG.train()
+        netD.train()
+        for _ in range(steps):
+            train_step(netG, netD, optG, optD, loss, real, z)
+
+    def infer() -> None:
+        netG.eval()
+        with torch.no_grad():
+            for _ in range(steps):
+                netG(z)
+
+    return {"train": train, "infer": infer}

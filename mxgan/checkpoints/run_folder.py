@@ -49,7 +49,9 @@ class RunState:
     optimizer_counts: dict[str, dict]           # 'G', 'D' -> Adam update counts
     history: list[dict[str, str]] = field(default_factory=list)  # older sets, oldest first
     ema_updates: int = 0  # updates folded into G's moving average (its ramp-up)
-    best: dict | None = None  # {'epoch', 'fid', 'files'}: the evaluated set with the lowest FID-MNIST
+    best: dict | None = None  # {'epoch', 'iteration', 'fid', 'files'}: the evaluated set with the lowest FID-MNIST
+    seconds: float = 0.0  # the run's training time when this set was written, over all its processes
+    evaluations: list[dict] = field(default_factory=list)  # every quality check: see Evaluation
 
     def sets(self) -> list[dict[str, str]]:
         """Every checkpoint set still on disk, oldest first (the best one too, where it is older)."""
@@ -57,6 +59,18 @@ class RunState:
         if self.best and self.best["files"] not in kept:
             kept.insert(0, self.best["files"])
         return kept
+
+
+@dataclass
+class Evaluation:
+    """An in-training quality check of the newest checkpoint set, as ``state.json`` keeps it."""
+
+    epoch: int
+    iteration: int
+    seconds: float  # the run's training time when the check began
+    fid: float  # FID-MNIST of the weights ``mxgan sample`` draws (the moving average where the run keeps one)
+    fid_raw: float  # the same, of the raw weights
+    check_seconds: float  # what the check itself took
 
 
 def set_names(dataset: str, progress: Progress, epoch_end: bool, ema: bool = False) -> dict[str, str]:
@@ -80,7 +94,7 @@ class EmaSnapshot:
 
 def save_run_checkpoint(
     out: Path, dataset: str, gan: GAN, progress: Progress, epoch_end: bool, keep: int = 0,
-    optimizer_states: bool = True, ema: EmaSnapshot | None = None,
+    optimizer_states: bool = True, ema: EmaSnapshot | None = None, seconds: float = 0.0,
 ) -> Path:
     """Write a complete checkpoint set, then ``state.json``; keep the newest ``keep`` sets (0: all),
     and always the best one.
@@ -107,6 +121,7 @@ def save_run_checkpoint(
         progress=progress, files=names, history=history[cut:],
         optimizer_counts={"G": optimizer_counts(gan.optG), "D": optimizer_counts(gan.optD)},
         ema_updates=0 if ema is None else ema.updates, best=previous.best if previous else None,
+        seconds=seconds, evaluations=previous.evaluations if previous else [],
     )
     _write_state(out, state)
     _remove_sets(out, [old for old in history[:cut] if not state.best or old != state.best["files"]])
@@ -124,17 +139,21 @@ def _remove_sets(out: Path, sets: list[dict[str, str]]) -> None:
             (out / name).unlink(missing_ok=True)
 
 
-def record_evaluation(out: Path, epoch: int, fid: float) -> bool:
-    """Note the FID-MNIST of the newest checkpoint set; keep it as the run's best if it is the lowest yet.
+def record_evaluation(out: Path, evaluation: Evaluation) -> bool:
+    """Note a quality check of the newest checkpoint set; keep the set as the run's best if its FID-MNIST is
+    the lowest yet.
 
     Returns whether it became the best. A best set that ``--keep`` already let go
     of is deleted when a better one replaces it.
     """
     state = read_run_state(out)
-    if state.best is not None and state.best["fid"] <= fid:
+    state.evaluations.append({**asdict(evaluation), "files": state.files})
+    if state.best is not None and state.best["fid"] <= evaluation.fid:
+        _write_state(out, state)
         return False
     replaced = state.best["files"] if state.best else None
-    state.best = {"epoch": epoch, "fid": fid, "files": state.files}
+    state.best = {"epoch": evaluation.epoch, "iteration": evaluation.iteration, "fid": evaluation.fid,
+                  "files": state.files}
     _write_state(out, state)
     if replaced is not None and replaced not in [*state.history, state.files]:
         _remove_sets(out, [replaced])
@@ -149,7 +168,8 @@ def read_run_state(out: Path) -> RunState:
         return RunState(
             progress=Progress(**raw["progress"]), files=raw["files"],
             optimizer_counts=raw["optimizer_counts"], history=raw.get("history", []),
-            ema_updates=raw.get("ema_updates", 0), best=raw.get("best"),
+            ema_updates=raw.get("ema_updates", 0), best=raw.get("best"), seconds=raw.get("seconds", 0.0),
+            evaluations=raw.get("evaluations", []),
         )
     except FileNotFoundError as exc:
         raise MxganError(

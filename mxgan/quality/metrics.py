@@ -21,21 +21,23 @@ resampling alone moves FID-MNIST by 15-70 at 64-16 px.
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from mxgan.constants import EVAL_SIZES
 from mxgan.data.batches import resize_images
 from mxgan.errors import MxganError
 from mxgan.quality.classifier import Classifier, load_mnist
+from mxgan.runtime.humanize import duration
 
 RARE_SHARE = 0.02
 NEIGHBOURS = 5  # k of the k-nearest-neighbour balls (Naeem et al.'s choice)
 MANIFOLD_REALS = 10000  # test images the neighbourhood metrics compare against, at most
 FLOOR_SAMPLES = 10000
-EVAL_SIZES = (16, 32, 64)
 
 
 def check_mnist_shaped(nc: int, image_size: int) -> None:
@@ -230,20 +232,34 @@ def evaluate_run(run: Path, weights: str | None, recalibrate: int, data_dir: Pat
 
     state = read_run_state(run)
     best = state.best["files"] if state.best else None
+    checks = {json.dumps(e["files"], sort_keys=True): e for e in state.evaluations}
     classifier, reference, rows = load_classifier(contexts=contexts), None, []
     for files in state.sets():
         ckpt = load_for_sampling(str(run / files["G"]), weights or ("ema" if EMA_ROLE in files else "raw"),
                                  recalibrate, seed, contexts)
         reference = reference or mnist_reference(classifier, data_dir, ckpt.arch.image_size)
         report = evaluate_generator(ckpt, data_dir, num, seed, batch_size, contexts, (classifier, reference))
-        rows.append({"file": ckpt.path.name, "best": files == best, **report.to_json()})
+        check = checks.get(json.dumps(files, sort_keys=True), {})
+        in_training = {key: check.get(key) for key in ("iteration", "seconds", "fid", "fid_raw")}
+        rows.append({"file": ckpt.path.name, "best": files == best, "in_training": in_training, **report.to_json()})
     return rows
 
 
+def _known(value: float | None, form: str) -> str:
+    return "-" if value is None else form.format(value)
+
+
 def format_run_table(rows: list[dict]) -> str:
-    """The rows of :func:`evaluate_run` as a table (``*``: the run's best, as ``RUN_DIR:best`` selects it)."""
-    lines = ["checkpoint | FID-MNIST | rarest digit | mean confidence | precision | recall | density | coverage"]
-    lines += [f"{r['file']}{' *' if r['best'] else ''} | {r['fid']:.2f} | {100 * min(r['histogram']):.1f}% | "
-              f"{r['mean_confidence']:.3f} | {r['precision']:.3f} | {r['recall']:.3f} | {r['density']:.3f} | "
-              f"{r['coverage']:.3f}" for r in rows]
+    """The rows of :func:`evaluate_run` as a table (``*``: the run's best, as ``RUN_DIR:best`` selects it), with
+    when and how each set was judged during training, where it was (``-``: it was not)."""
+    lines = ["checkpoint | iteration | training time | FID in training (sampled / raw) | FID-MNIST | rarest digit | "
+             "mean confidence | precision | recall | density | coverage"]
+    for r in rows:
+        check = r["in_training"]
+        trained = "-" if check["seconds"] is None else duration(check["seconds"])
+        lines.append(
+            f"{r['file']}{' *' if r['best'] else ''} | {_known(check['iteration'], '{:d}')} | {trained} | "
+            f"{_known(check['fid'], '{:.2f}')} / {_known(check['fid_raw'], '{:.2f}')} | {r['fid']:.2f} | "
+            f"{100 * min(r['histogram']):.1f}% | {r['mean_confidence']:.3f} | {r['precision']:.3f} | "
+            f"{r['recall']:.3f} | {r['density']:.3f} | {r['coverage']:.3f}")
     return "\n".join(lines)

@@ -10,22 +10,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from tqdm import tqdm
 
 from mxgan.checkpoints.formats import GeneratorCheckpoint
-from mxgan.checkpoints.run_folder import record_evaluation, save_run_checkpoint
+from mxgan.checkpoints.run_folder import Evaluation, record_evaluation, save_run_checkpoint
 from mxgan.config import TrainConfig
 from mxgan.constants import CLASSES
 from mxgan.errors import DivergenceError
 from mxgan.inference.grids import make_grid, save_png
 from mxgan.inference.sampling import generate_all, latent
 from mxgan.quality.classifier import Classifier, load_classifier
-from mxgan.quality.metrics import EVAL_SIZES, QualityReport, Reference, judge, mnist_reference
+from mxgan.quality.metrics import QualityReport, Reference, judge, mnist_reference
 from mxgan.runtime.distributed import Watchdog
+from mxgan.runtime.humanize import duration
 from mxgan.runtime.streams import stream
 from mxgan.train.alarms import OverpoweringAlarm, collapse_warning
 from mxgan.train.ema import EmaView
 from mxgan.train.log import step_metrics
+from mxgan.train.progress import ProgressDisplay, forecast
 from mxgan.train.step import StepOutputs
 
 if TYPE_CHECKING:
@@ -59,15 +60,13 @@ class EmaUpdate(Hook):
 
 
 class Heartbeat(Hook):
-    """dist_*: waits for each step and tells the watchdog (a step that never finishes means a peer died)."""
+    """dist_*: tells the watchdog that a step finished (a step that never finishes means a peer died)."""
 
     def __init__(self, watchdog: Watchdog) -> None:
         self.watchdog = watchdog
 
     def after_step(self, trainer: Trainer) -> None:
-        assert trainer.outputs is not None
-        trainer.outputs.D_x.wait_to_read()
-        self.watchdog.beat()
+        self.watchdog.beat()  # the trainer waited for the step to run
 
 
 class _Window:
@@ -91,19 +90,18 @@ class _Window:
 
 
 class MetricsLog(Hook):
-    """Every ``--log-every`` steps (and at an epoch's or the run's end): a metrics.jsonl line, the progress bar,
-    TensorBoard scalars, the overpowering alarm and unreadable pictures. Checks D's outputs for NaN/Inf, so it
-    must run before any hook that writes a checkpoint."""
+    """Every ``--log-every`` steps (and at an epoch's or the run's end): a metrics.jsonl line, TensorBoard
+    scalars, the overpowering alarm and unreadable pictures. Checks D's outputs for NaN/Inf, so it must run
+    before any hook that writes a checkpoint."""
 
-    def __init__(self, alarm: OverpoweringAlarm, bar: tqdm) -> None:
-        self.alarm, self.bar = alarm, bar
+    def __init__(self, alarm: OverpoweringAlarm) -> None:
+        self.alarm = alarm
         self.window = _Window()
         self.unreadable = 0
 
     def after_step(self, trainer: Trainer) -> None:
         assert trainer.outputs is not None
         self.window.steps.append((trainer.progress.iteration - 1, trainer.outputs))
-        self.bar.update()
         due = trainer.progress.iteration % trainer.cfg.log_every == 0
         if not (due or trainer.epoch_ends or trainer.run_ends or trainer.stop_requested):
             return
@@ -113,8 +111,6 @@ class MetricsLog(Hook):
                   **{k: None if v is None else round(v, 6) for k, v in metrics.items()}}
         trainer.log.write(record)
         trainer.metrics = record
-        shown = {"facc": "facc", "errD": "errD", "errG": "errG", "img_s": "images_per_sec"}
-        self.bar.set_postfix({k: "-" if metrics[v] is None else f"{metrics[v]:.3f}" for k, v in shown.items()})
         if trainer.board:
             trainer.board.scalars(record, trainer.progress.iteration)
         trainer.warn(self.alarm.update(metrics["facc"], trainer.progress.iteration))
@@ -131,7 +127,6 @@ class MetricsLog(Hook):
             self.unreadable = len(found)
 
     def on_stop(self, trainer: Trainer) -> None:
-        self.bar.close()
         if trainer.board:
             trainer.board.close()
 
@@ -170,7 +165,7 @@ class Checkpointer(Hook):
 
     def after_step(self, trainer: Trainer) -> None:
         every = trainer.cfg.checkpoint_every
-        due = every and trainer.progress.iteration % every == 0
+        due = (every and trainer.progress.iteration % every == 0) or trainer.evaluation_due
         if not trainer.epoch_ends and (due or trainer.run_ends or trainer.stop_requested):
             self.save(trainer, epoch_end=False)
 
@@ -180,48 +175,92 @@ class Checkpointer(Hook):
     def save(self, trainer: Trainer, epoch_end: bool) -> None:
         trainer.checkpoint = save_run_checkpoint(
             trainer.out, trainer.cfg.dataset, trainer.gan, trainer.progress, epoch_end, self.keep,
-            optimizer_states=self.optimizer_states, ema=self.ema_view.snapshot() if self.ema_view else None)
+            optimizer_states=self.optimizer_states, ema=self.ema_view.snapshot() if self.ema_view else None,
+            seconds=trainer.elapsed())
 
 
 class QualityCheck(Hook):
-    """Every ``--eval-every`` epochs of an MNIST run: FID-MNIST, the digit histogram and the neighbourhood
-    metrics of the raw G (and of its moving average), logged, shown, and remembered as the run's best
-    when the samples ``mxgan sample`` would draw have the lowest FID-MNIST yet."""
+    """Every ``--eval-every`` epochs (or fraction of one) of an MNIST run, right after a checkpoint: FID-MNIST,
+    the digit histogram and the neighbourhood metrics of the raw G (and of its moving average), logged, shown,
+    and kept in ``state.json`` with the run's time; the set becomes the run's best when the samples ``mxgan
+    sample`` would draw have the lowest FID-MNIST yet. Stops the run once that FID-MNIST reaches ``--until-fid``.
+    """
 
     def __init__(self, cfg: TrainConfig, ema_view: EmaView | None) -> None:
         self.z = latent(stream(cfg.seed, "quality"), cfg.eval_samples, cfg.nz, cfg.noise)
         self.ema_view = ema_view
         self.judged_by: tuple[Classifier, Reference] | None = None  # loaded at the first check, not at start-up
+        self.latest: float | None = None  # the newest check's FID-MNIST of the sampled weights
 
-    @staticmethod
-    def applies(cfg: TrainConfig) -> bool:
-        return cfg.eval_every > 0 and cfg.dataset == "mnist" and cfg.image_size in EVAL_SIZES
+    def after_step(self, trainer: Trainer) -> None:
+        if trainer.evaluation_due and not trainer.epoch_ends:  # at an epoch's end, after its checkpoint
+            self.check(trainer)
 
     def after_epoch(self, trainer: Trainer) -> None:
-        if (trainer.progress.epoch + 1) % trainer.cfg.eval_every:
-            return
+        if trainer.evaluation_due:
+            self.check(trainer)
+
+    def check(self, trainer: Trainer) -> None:
+        began, seconds = time.perf_counter(), trainer.elapsed()
         reports = {"eval": self.judge(trainer, trainer.generator())}
         if self.ema_view:
             reports["eval_ema"] = self.judge(trainer, self.ema_view.checkpoint())
-        epoch = trainer.progress.epoch
-        trainer.log.write({"epoch": epoch, "iteration": trainer.progress.iteration,
+        epoch, iteration = trainer.progress.epoch, trainer.progress.iteration
+        trainer.log.write({"epoch": epoch, "iteration": iteration, "seconds": round(seconds, 1),
                            **{key: report.to_json() for key, report in reports.items()}})
-        for key, report in reports.items():
-            if trainer.board:
-                trainer.board.scalars(report.to_json(), trainer.progress.iteration, prefix=f"{key.replace('_', '/')}/")
-            weights = "EMA" if key == "eval_ema" else "raw"
-            tqdm.write(f"epoch {epoch} ({weights} weights): FID-MNIST {report.fid:.2f} (floor {report.fid_floor:.2f}), "
-                       f"mean confidence {report.mean_confidence:.3f}, coverage {report.coverage:.3f}")
+        if trainer.board:
+            for key, report in reports.items():
+                trainer.board.scalars(report.to_json(), iteration, prefix=f"{key.replace('_', '/')}/")
         sampled = reports.get("eval_ema", reports["eval"])
-        if record_evaluation(trainer.out, epoch, sampled.fid):
-            tqdm.write(f"epoch {epoch} is the best so far (FID-MNIST {sampled.fid:.2f}): {trainer.out}:best selects it")
+        self.latest = sampled.fid
+        evaluation = Evaluation(epoch, iteration, round(seconds, 1), sampled.fid, reports["eval"].fid,
+                                round(time.perf_counter() - began, 2))
+        best = record_evaluation(trainer.out, evaluation)
+        where = f"iteration {iteration} (epoch {epoch}, {duration(seconds)} in)"
+        fids = ", ".join(f"{r.fid:.2f} {'EMA' if key == 'eval_ema' else 'raw'}" for key, r in reports.items())
+        trainer.say(f"{where}: FID-MNIST {fids} (floor {sampled.fid_floor:.2f}), mean confidence "
+                    f"{sampled.mean_confidence:.3f}, coverage {sampled.coverage:.3f}"
+                    + (f"; the best so far ({trainer.out}:best)" if best else ""))
         trainer.warn(collapse_warning(sampled.rare_digits, sampled.mean_confidence))
+        goal = trainer.cfg.until_fid
+        if goal and sampled.fid <= goal:
+            trainer.reach_goal(f"FID-MNIST {sampled.fid:.2f} <= {goal:g} (--until-fid) at {where}")
 
     def judge(self, trainer: Trainer, generator: GeneratorCheckpoint) -> QualityReport:
         cfg = trainer.cfg
         if self.judged_by is None:
+            began = time.perf_counter()
             classifier = load_classifier(contexts=trainer.contexts)
             self.judged_by = classifier, mnist_reference(classifier, Path(cfg.data_dir), cfg.image_size)
+            trainer.pace.set_aside(time.perf_counter() - began)  # once a run: not a cost of every check
         digits = np.arange(len(self.z)) % CLASSES if cfg.conditional else None
         images = generate_all(generator, self.z, "eval", 250, trainer.contexts, digits)
         return judge(images, *self.judged_by, digits)
+
+
+class ProgressReport(Hook):
+    """Counts each finished step on the progress bar (or the plain status lines), with the latest metrics and
+    FID-MNIST beside the rate; once the pace is known, one line with the time per epoch and the run's end."""
+
+    def __init__(self, display: ProgressDisplay, quality: QualityCheck | None) -> None:
+        self.display, self.quality = display, quality
+        self.forecast_given = False
+        self.shown_iteration = -1  # the metrics line shown last
+
+    def after_step(self, trainer: Trainer) -> None:
+        metrics = trainer.metrics
+        if metrics.get("iteration", -1) != self.shown_iteration:
+            self.shown_iteration = metrics["iteration"]
+            self.display.note(**{k: f"{metrics[k]:.3f}" for k in ("errD", "errG") if metrics.get(k) is not None})
+        if self.quality and self.quality.latest is not None:
+            self.display.note(FID=f"{self.quality.latest:.2f}")
+        progress = trainer.progress
+        self.display.step(trainer.pace, f"epoch {progress.epoch}, batch {progress.batch}/"
+                                        f"{trainer.batches.batches_per_epoch}")
+        if not self.forecast_given and self.shown_iteration == progress.iteration and trainer.pace.known:
+            self.forecast_given = True
+            self.display.write(forecast(trainer.pace, trainer.cfg.batch_size, trainer.batches.batches_per_epoch,
+                                        int(trainer.total) - progress.iteration))
+
+    def on_stop(self, trainer: Trainer) -> None:
+        self.display.close()

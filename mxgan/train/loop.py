@@ -8,10 +8,11 @@ import math
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import mxnet as mx
 import numpy as np
@@ -49,8 +50,18 @@ from mxgan.runtime.fileio import FolderLock, write_bytes_atomic
 from mxgan.runtime.streams import stream
 from mxgan.train.alarms import GENERIC_HINT, GRAY_AS_RGB_HINT, OverpoweringAlarm
 from mxgan.train.ema import EmaView, GeneratorEMA
-from mxgan.train.hooks import Checkpointer, EmaUpdate, Heartbeat, Hook, MetricsLog, QualityCheck, SampleGrids
+from mxgan.train.hooks import (
+    Checkpointer,
+    EmaUpdate,
+    Heartbeat,
+    Hook,
+    MetricsLog,
+    ProgressReport,
+    QualityCheck,
+    SampleGrids,
+)
 from mxgan.train.log import JsonlLog, TensorboardLog
+from mxgan.train.progress import Pace, ProgressDisplay
 from mxgan.train.step import Labels, StepInputs, StepOutputs, schedule, train_step
 
 
@@ -73,6 +84,7 @@ class TrainResult:
     iterations: int
     checkpoint: Path | None
     metrics: dict = field(default_factory=dict)
+    stopped: str = ""  # why the run stopped before its --epochs / --max-steps (--until-fid), if it did
 
 
 class _CtrlC:
@@ -156,12 +168,16 @@ class Trainer:
     """
 
     def __init__(self, cfg: TrainConfig, gan: GAN, batches: Batches, progress: Progress, contexts: list[mx.Context],
-                 cluster: Cluster = LOCAL) -> None:
+                 cluster: Cluster = LOCAL, seconds: float = 0.0) -> None:
         self.cfg, self.gan, self.batches, self.progress = cfg, gan, batches, progress
         self.contexts, self.cluster = contexts, cluster
         self.out = Path(cfg.out)
         self.architecture = architecture(cfg)
         self.total = min(cfg.epochs * batches.batches_per_epoch, cfg.max_steps or math.inf)
+        # steps between quality checks (0: none); a fraction of an epoch rounds to whole steps
+        self.eval_interval = max(1, round(cfg.eval_every * batches.batches_per_epoch)) if cfg.quality_checked else 0
+        self.pace = Pace()  # the times of the steps finished in this process
+        self.seconds_before = seconds  # the run's training time in earlier processes (--resume)
         self.labels = Labels.create(cfg.batch_size, cfg.dtype, cfg.real_label)
         self.log = JsonlLog(self.out / "metrics.jsonl" if cluster.lead else None)
         self.board = TensorboardLog(cfg.tensorboard) if cfg.tensorboard and cluster.lead else None
@@ -169,7 +185,8 @@ class Trainer:
         self.g_updated = False
         self.checkpoint: Path | None = None
         self.metrics: dict = {}
-        self.stop_requested = False
+        self.stop_requested = False  # Ctrl-C: checkpoint and stop after this step
+        self.goal_reached = ""  # --until-fid: why the run stops (its checkpoint is written)
 
     @property
     def epoch_ends(self) -> bool:
@@ -179,6 +196,20 @@ class Trainer:
     def run_ends(self) -> bool:
         return self.progress.iteration == self.total
 
+    @property
+    def evaluation_due(self) -> bool:
+        """Whether the quality check runs after this step (with a checkpoint to pin it to)."""
+        return bool(self.eval_interval) and self.progress.iteration % self.eval_interval == 0
+
+    def elapsed(self) -> float:
+        """The run's training time so far, in seconds: this process's since its first step, and earlier ones'."""
+        began = self.pace.started
+        return self.seconds_before + (0.0 if began is None else time.perf_counter() - began)
+
+    def reach_goal(self, reason: str) -> None:
+        """Stop after this step's hooks: the run has what it was asked for (``reason`` says what)."""
+        self.goal_reached = reason
+
     def generator(self) -> GeneratorCheckpoint:
         """The training G as a checkpoint object (standard shapes), for sampling and judging."""
         return GeneratorCheckpoint(self.out, "module", *standard_params(self.gan.modG), self.architecture)
@@ -187,6 +218,10 @@ class Trainer:
         if message:
             self.log.write({"iteration": self.progress.iteration, "warning": message})
             tqdm.write(f"warning: {message}", file=sys.stderr)
+
+    def say(self, line: str) -> None:
+        """A line for the user, above the progress bar."""
+        tqdm.write(line, file=sys.stdout)
 
     def _z(self, index: int = 0) -> mx.nd.NDArray:
         cfg = self.cfg
@@ -203,7 +238,9 @@ class Trainer:
         return {"real_cond": one_hot(labels, cfg.dtype), "fake_cond": one_hot(asked, cfg.dtype)}
 
     def run_step(self, real: np.ndarray) -> None:
-        """The phases :func:`schedule` gives this iteration (D, then G's), on ``real`` and fresh z; count the step."""
+        """The phases :func:`schedule` gives this iteration (D, then G's), on ``real`` and fresh z; wait for it
+        to finish, then count and time it."""
+        began = time.perf_counter()
         cfg, gan = self.cfg, self.gan
         phases = schedule(self.progress.iteration, cfg.d_steps, cfg.g_steps, cfg.pretrain_d)
         self.g_updated = "G" in phases
@@ -211,6 +248,8 @@ class Trainer:
         inputs = StepInputs(mx.nd.array(real, dtype=cfg.dtype), [self._z(i) for i in range(max(1, len(phases) - 1))],
                             **self._classes())
         self.outputs = train_step(gan.modG, gan.modD, inputs, self.labels, phases, gan.modD_G)
+        self.outputs.wait()  # Python queued the step; count it once it has run
+        self.pace.add(began, time.perf_counter() - began)
         self.progress = Progress(self.progress.epoch, self.progress.batch + 1, self.progress.iteration + 1)
 
     def train(self, hooks: list[Hook]) -> TrainResult:
@@ -223,7 +262,7 @@ class Trainer:
                         self.stop_requested = ctrl_c.requested
                         for hook in hooks:
                             hook.after_step(self)
-                        if self.epoch_ends or self.run_ends or self.stop_requested:
+                        if self.epoch_ends or self.run_ends or self.stop_requested or self.goal_reached:
                             break
                     if self.epoch_ends:
                         for hook in hooks:
@@ -232,6 +271,8 @@ class Trainer:
                     if self.stop_requested:
                         raise Interrupted(f"interrupted at iteration {self.progress.iteration}; checkpoint saved "
                                           f"({self.checkpoint}); continue with: mxgan train --resume {self.out}")
+                    if self.goal_reached:
+                        break
         except DivergenceError as exc:
             raise DivergenceError(
                 f"training diverged: {exc} (stopped at iteration {self.progress.iteration}); last good checkpoint: "
@@ -241,7 +282,8 @@ class Trainer:
         finally:
             for hook in hooks:
                 hook.on_stop(self)
-        return TrainResult(iterations=self.progress.iteration, checkpoint=self.checkpoint, metrics=self.metrics)
+        return TrainResult(iterations=self.progress.iteration, checkpoint=self.checkpoint, metrics=self.metrics,
+                           stopped=self.goal_reached)
 
 
 def default_hooks(trainer: Trainer, ema_view: EmaView | None, watchdog: Watchdog | None) -> list[Hook]:
@@ -252,20 +294,28 @@ def default_hooks(trainer: Trainer, ema_view: EmaView | None, watchdog: Watchdog
     if watchdog:
         hooks.append(Heartbeat(watchdog))
     gray_as_rgb = cfg.channels == 3 and cfg.dataset in IDX_DATASETS
-    bar = tqdm(initial=trainer.progress.iteration, total=trainer.total, unit="step",
-               disable=not (cfg.progress and cluster.lead), dynamic_ncols=True)
-    hooks.append(MetricsLog(OverpoweringAlarm(GRAY_AS_RGB_HINT if gray_as_rgb else GENERIC_HINT), bar))
+    hooks.append(MetricsLog(OverpoweringAlarm(GRAY_AS_RGB_HINT if gray_as_rgb else GENERIC_HINT)))
+    display = ProgressDisplay(trainer.progress.iteration, int(trainer.total), cfg.batch_size, cfg.progress,
+                              cfg.status_every, show=cluster.lead)
     if not cluster.lead:
-        return hooks
+        return [*hooks, ProgressReport(display, None)]
     hooks += [Checkpointer(cfg.keep, not cluster.updates_on_servers, ema_view),
               SampleGrids(fixed_noise(cfg.seed, cfg.batch_size, cfg.nz, cfg.noise), ema_view)]
-    if QualityCheck.applies(cfg):
-        hooks.append(QualityCheck(cfg, ema_view))
-    return hooks
+    quality = QualityCheck(cfg, ema_view) if cfg.quality_checked else None
+    return [*hooks, *([quality] if quality else []), ProgressReport(display, quality)]
 
 
-def _prepare(cfg: TrainConfig, announce: Callable[[str], object], lock: FolderLock,
-             ) -> tuple[GAN, Batches, Progress, Cluster]:
+class _Start(NamedTuple):
+    """What a run starts from: its modules and data, and where it is (a new run: nowhere yet)."""
+
+    gan: GAN
+    batches: Batches
+    progress: Progress
+    cluster: Cluster
+    seconds: float = 0.0  # training time already spent (a resumed run)
+
+
+def _prepare(cfg: TrainConfig, announce: Callable[[str], object], lock: FolderLock) -> _Start:
     """The modules, data and position of a run, its folder started and locked (nothing is written before every
     check passed; the lead worker alone writes)."""
     out = Path(cfg.out)
@@ -288,7 +338,7 @@ def _prepare(cfg: TrainConfig, announce: Callable[[str], object], lock: FolderLo
         if start or startD:
             announce(_start_from(gan, start, startD))
         gan.attach_optimizers(cluster.kvstore, cluster.workers)
-        return gan, batches, Progress(), cluster
+        return _Start(gan, batches, Progress(), cluster)
     if cluster.lead:
         remove_stale_temporaries(out)
     state = restore_weights(out, gan)
@@ -299,7 +349,7 @@ def _prepare(cfg: TrainConfig, announce: Callable[[str], object], lock: FolderLo
     if progress.batch >= batches.batches_per_epoch:  # the checkpoint closed its epoch
         progress = Progress(progress.epoch + 1, 0, progress.iteration)
     announce(f"resuming {out} at iteration {progress.iteration} (epoch {progress.epoch}, batch {progress.batch})")
-    return gan, batches, progress, cluster
+    return _Start(gan, batches, progress, cluster, state.seconds)
 
 
 def train(cfg: TrainConfig, announce: Callable[[str], object] = print) -> TrainResult:
@@ -322,9 +372,9 @@ def train(cfg: TrainConfig, announce: Callable[[str], object] = print) -> TrainR
 
 
 def _train(cfg: TrainConfig, announce: Callable[[str], object], lock: FolderLock) -> TrainResult:
-    gan, batches, progress, cluster = _prepare(cfg, announce, lock)
+    gan, batches, progress, cluster, seconds = _prepare(cfg, announce, lock)
     contexts = parse_ctx(cfg.ctx)
-    trainer = Trainer(cfg, gan, batches, progress, contexts, cluster)
+    trainer = Trainer(cfg, gan, batches, progress, contexts, cluster, seconds)
     ema_view = None
     if cfg.ema_decay:
         ema = GeneratorEMA(gan.modG, cfg.ema_decay)

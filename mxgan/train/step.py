@@ -51,6 +51,12 @@ class StepOutputs:
     D_x: mx.nd.NDArray            # D(x) on the real batch, in the D update
     D_G_z1: mx.nd.NDArray         # D(G(z)) on the fake batch, in the D update
     D_G_z2: mx.nd.NDArray | None  # D(G(z)) on the fake batch, in the (first) G update; None if G rested
+    last: mx.nd.NDArray | None = None  # D's output in the step's last phase
+
+    def wait(self) -> None:
+        """Block until the step has run (MXNet's engine is asynchronous): wait for its last output, a few
+        bytes, which needs D's update and every phase before the last G update's backward pass."""
+        (self.last if self.last is not None else self.D_x).wait_to_read()
 
 
 @dataclass
@@ -153,11 +159,11 @@ def train_step(modG: mx.mod.Module, modD: mx.mod.Module, inputs: StepInputs, lab
     # A further G phase draws a fresh fake batch first.
     ############################
     judge = modD_G or modD
-    D_G_z2 = None
+    D_G_z2 = D_G_z = None
     for number in range(1, len(phases)):
         if number > 1:
             modG.forward(mx.io.DataBatch([inputs.noise[number - 1], *fake_class]), is_train=True)
             fake = modG.get_outputs() + fake_class
         D_G_z = _update_generator(modG, judge, fake, labels.real)
         D_G_z2 = D_G_z if D_G_z2 is None else D_G_z2  # the first G phase's, as PyTorch's example reports
-    return StepOutputs(D_x=D_x, D_G_z1=D_G_z1, D_G_z2=D_G_z2)
+    return StepOutputs(D_x=D_x, D_G_z1=D_G_z1, D_G_z2=D_G_z2, last=D_G_z)
