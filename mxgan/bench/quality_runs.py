@@ -13,7 +13,9 @@ import sys
 from pathlib import Path
 
 from mxgan.checkpoints.formats import load_generator
+from mxgan.checkpoints.run_folder import read_run_state
 from mxgan.quality.metrics import evaluate_generator
+from mxgan.runtime.humanize import duration
 
 # name: (what it is, extra training flags)
 RUNS = {
@@ -23,6 +25,7 @@ RUNS = {
     "conditional": ("64 px, the default recipe, --conditional", ["--conditional"]),
 }
 FINAL_SAMPLES = 10000
+MNIST_TRAIN = 60000  # images in an MNIST epoch
 
 
 # The recipe search (bench/recipe_search.py), name: (what was predicted, training flags). Every run keeps
@@ -108,4 +111,86 @@ def format_results(results: list[dict]) -> str:
         lines.append(f"{result['name']} | final, {final['num']} samples | {final['fid']:.2f} | "
                      f"{final['fid_floor']:.2f} | {100 * min(final['histogram']):.1f}% | "
                      f"{final['mean_confidence']:.3f} | {agreement}")
+    return "\n".join(lines)
+
+
+# The search for time to a good model (bench/recipe_search.py --time), name: (what was predicted, flags on top of
+# the default recipe)
+TIME_CANDIDATES = {
+    "default": ("the default recipe (2 G updates, G at 4e-4, D at 2e-4, batch 64, EMA 0.999): the baseline", []),
+    "g1": ("1 G update a step: steps 1.3x cheaper but each does less; about even in time", ["--g-steps", "1"]),
+    "g3": ("3 G updates a step: best per step (issue 10) but 1.3x the cost; slower in time", ["--g-steps", "3"]),
+    "batch32": ("batch 32: twice the updates for the same images; faster in time", ["--batch-size", "32"]),
+    "lr2x": ("both rates doubled (G 8e-4, D 4e-4): faster early, less stable later", ["--lr-g", "8e-4", "--lr-d",
+                                                                                        "4e-4"]),
+    "lr-d1e-4": ("D at 1e-4: G keeps up with less help; about even", ["--lr-d", "1e-4"]),
+    "ema0.99": ("a shorter moving average (0.99): follows G's fast early gains; reaches FID 10 sooner",
+                ["--ema-decay", "0.99"]),
+    "beta2-0.99": ("Adam beta2 0.99: a little faster adaptation; about even", ["--beta2", "0.99"]),
+}
+
+# Time to a good model (bench/quality.py --time-to-fid, bench/recipe_search.py --time): every run checks its
+# quality a few times an epoch and stops at the last goal; state.json keeps each check with the run's time.
+GOALS = (10.0, 5.0)
+
+
+def train_until(run: Path, data_dir: Path, flags: list[str], every: float, goal: float, epochs: int) -> Path:
+    """Train (unless ``run`` already finished) until FID-MNIST ``goal`` or ``epochs``, checking every ``every``
+    epochs; return the run folder. A folder left by an interrupted run continues with --resume."""
+    if (run / "state.json").exists():
+        state = read_run_state(run)
+        if state.evaluations and (state.evaluations[-1]["fid"] <= goal or state.progress.epoch >= epochs):
+            return run
+        env = {**os.environ, "MXGAN_DATA_DIR": str(data_dir)}
+        subprocess.run([sys.executable, "-m", "mxgan.cli", "train", "--resume", str(run), "--no-progress"],
+                       env=env, check=True)
+        return run
+    return train_flags(run, data_dir, ["--eval-every", str(every), "--until-fid", str(goal), "--epochs",
+                                       str(epochs), *flags])
+
+
+def time_to_fid(run: Path, goals: tuple[float, ...] = GOALS) -> dict:
+    """When a run's checks first reached each goal, for the sampled (EMA) and the raw weights: the check's
+    iteration, epochs and training time (None: not reached); and every check."""
+    options = json.loads((run / "run.json").read_text())
+    steps_per_epoch = MNIST_TRAIN // options["batch_size"]
+    state = read_run_state(run)
+    checks, spent = [], 0.0  # spent: on the checks before this one
+    for e in state.evaluations:
+        checks.append({"iteration": e["iteration"], "epochs": e["iteration"] / steps_per_epoch,
+                       "seconds": e["seconds"], "training_seconds": e["seconds"] - spent, "fid": e["fid"],
+                       "fid_raw": e["fid_raw"], "check_seconds": e["check_seconds"]})
+        spent += e["check_seconds"]
+    reached = {}
+    for goal in goals:
+        for weights, key in (("sampled", "fid"), ("raw", "fid_raw")):
+            first = next((c for c in checks if c[key] <= goal), None)
+            reached[f"{goal:g} {weights}"] = first
+    seconds = [r["images_per_sec"] for r in _records(run) if "images_per_sec" in r]
+    total = max([state.seconds] + [c["seconds"] + c["check_seconds"] for c in checks])
+    return {"run": str(run), "checks": checks, "reached": reached, "images_per_sec": sorted(seconds)[len(seconds) // 2],
+            "check_share": sum(c["check_seconds"] for c in checks) / total if total else 0.0}
+
+
+def _records(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def _when(check: dict | None) -> str:
+    if check is None:
+        return "not reached"
+    return (f"{duration(check['seconds'])} ({duration(check['training_seconds'])} without the checks), "
+            f"{check['epochs']:.2f} epochs (FID {check['fid']:.2f} EMA / {check['fid_raw']:.2f} raw)")
+
+
+def format_time_to_fid(name: str, result: dict, checks: bool = True) -> str:
+    """The goals a run reached and when (the EMA's and the raw weights' FID side by side), then every check."""
+    lines = [f"{name} ({Path(result['run']).name}): {result['images_per_sec']:.1f} images/s; the checks took "
+             f"{result['check_share']:.1%} of the run"]
+    lines += [f"  FID-MNIST <= {goal} ({weights} weights): {_when(check)}"
+              for key, check in result["reached"].items() for goal, weights in [key.split()]]
+    if checks:
+        lines.append("  iteration | epochs | training time | FID-MNIST EMA | raw | the check took")
+        lines += [f"  {c['iteration']} | {c['epochs']:.2f} | {duration(c['seconds'])} | {c['fid']:.2f} | "
+                  f"{c['fid_raw']:.2f} | {c['check_seconds']:.1f} s" for c in result["checks"]]
     return "\n".join(lines)
