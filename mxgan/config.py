@@ -75,7 +75,8 @@ class TrainConfig:
     dataset: str = option("mnist", "training images: mnist, fashion-mnist, folder (of pictures), rec (from mxgan "
                           "pack) or synthetic (random, for smoke runs)", choices=DATASETS)
     data_dir: str = option("", "mnist/fashion-mnist: the folder holding <dataset>/ (default: $MXGAN_DATA_DIR, else "
-                           "./data); folder: the folder of pictures; rec: the .rec file")
+                           "./data); folder: the folder of pictures; rec: the .rec file (--resume: where the run's "
+                           "images are now, if they moved)", resume=True)
     out: str = option("", "run folder for checkpoints, samples and metrics (default: runs/<dataset>-<timestamp>)")
     ctx: str = option("cpu", "devices: cpu, gpu0, gpu0,gpu1 or cpu0,cpu1 (the batch is split across them)",
                       resume=True)
@@ -147,6 +148,8 @@ class TrainConfig:
                        resume=True)
     resume: str = option("", "continue a run exactly where its last checkpoint left it, with its own options",
                          metavar="RUN_DIR")
+    allow_data_change: bool = option(False, "--resume: continue although the run's data changed since the "
+                                     "checkpoint (its saved position then means other batches)", resume=True)
     # False when --checkpoint's generator (--discriminator's D) learned its BatchNorm gamma (Gluon)
     g_fix_gamma: bool = option(True, "", cli=False)
     d_fix_gamma: bool = option(True, "", cli=False)

@@ -5,7 +5,9 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent
 CLASSIFIER_WEIGHTS = PACKAGE / "quality" / "weights" / "mnist_lenet.params"  # made by: mxgan classifier train
 RUN_OPTIONS_FILE = "run.json"  # a run folder's options (TrainConfig)
-STATE_FILE = "state.json"  # a run folder's newest checkpoint set, written last
+STATE_FILE = "state.json"  # a run folder's checkpoint sets, the newest last; written after them
+STATE_PREVIOUS = "state.previous.json"  # the state.json it replaced: read when state.json is lost or damaged
+METRICS_FILE = "metrics.jsonl"  # a run folder's log: a JSON object a line
 
 CLASSES = 10  # conditional models: one-hot digits
 D_INPUT = "data"

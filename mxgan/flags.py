@@ -14,7 +14,7 @@ import os
 import tempfile
 import time
 import typing
-from dataclasses import Field, dataclass
+from dataclasses import Field, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from mxgan.constants import (
     EVAL_SIZES,
     GRAY_DATASETS,
     IMAGE_SIZES,
+    RUN_OPTIONS_FILE,
     STATE_FILE,
 )
 from mxgan.errors import MxganError
@@ -126,8 +127,12 @@ def validate_train_args(args: argparse.Namespace) -> TrainConfig:
     values["data_dir"] = values["data_dir"] or str(default_data_dir())
     out = Path(values["out"] or Path("runs") / f"{values['dataset']}-{time.strftime('%Y%m%d-%H%M%S')}")
     values["out"] = str(out)
-    # a folder whose run failed before its first checkpoint holds nothing to lose: the same command may reuse it
-    if (out / STATE_FILE).exists() or any(out.glob("*.params")):
+    if out.exists() and not out.is_dir():
+        raise MxganError(f"--out {out} is a file; choose a folder for the run")
+    from mxgan.checkpoints.run_folder import usable_checkpoint
+
+    # a folder whose run died before its first complete checkpoint holds nothing to lose: the same command reuses it
+    if usable_checkpoint(out):
         raise MxganError(f"--out {out} already holds a run; continue it with --resume {out}, or choose a new --out")
     _check_writable(out)
     from mxgan.checkpoints.formats import resolve
@@ -186,38 +191,110 @@ def _check_memory(values: dict[str, Any]) -> None:
 
 
 def _resume_config(args: argparse.Namespace, given: dict[str, Any]) -> TrainConfig:
-    """The saved options of ``--resume RUN_DIR``, with the flags that may change taken from the command line."""
+    """The saved options of ``--resume RUN_DIR`` (checked as the flags are), with the flags that may change
+    taken from the command line."""
     run = Path(args.resume)
     fixed = sorted(set(given) - set(RESUME_OVERRIDES) - {"resume"}) + (["lr"] if args.lr is not None else [])
     if fixed:
         names = {f.name: _flag(f) for f in config_fields()} | {"lr": "--lr"}
         raise MxganError(f"--resume keeps the run's own {', '.join(names[n] for n in fixed)}; "
                          f"only {', '.join(names[n] for n in RESUME_OVERRIDES)} may change")
-    try:
-        saved = json.loads((run / "run.json").read_text())
-        if "lr" in saved:  # written before G and D had a learning rate each
-            saved.setdefault("lr_g", saved["lr"])
-            saved.setdefault("lr_d", saved["lr"])
-        cfg = TrainConfig(**{k: v for k, v in saved.items() if k in TrainConfig.__dataclass_fields__})
-    except FileNotFoundError as exc:
-        raise MxganError(f"--resume {run}: no run.json there; pass the run folder a training run created") from exc
-    except (ValueError, TypeError, AttributeError) as exc:
-        raise MxganError(f"--resume {run}: run.json is damaged ({exc})") from exc
-    if not (run / STATE_FILE).exists():
-        raise MxganError(f"--resume {run}: no checkpoint was written in that run yet; start it again "
-                         "(the same command may reuse its --out)")
-    from mxgan.checkpoints.run_folder import read_run_state
-
-    read_run_state(run)  # a damaged state.json is one line now, not an error after the data has loaded
+    if run.exists() and not run.is_dir():
+        raise MxganError(f"--resume {run} is a file; pass the run's folder (the --out it was started with)")
+    cfg = _run_options(run)
     fields_by_name = {f.name: f for f in config_fields()}
     for name in RESUME_OVERRIDES:
         if name in given:
             _check_value(fields_by_name[name], given[name])
             setattr(cfg, name, given[name])
+    if "data_dir" not in given and cfg.dataset != "synthetic" and not Path(cfg.data_dir).exists():
+        raise MxganError(f"--resume {run}: the run's data, {cfg.data_dir}, is gone (moved?); pass --data-dir "
+                         "where the same images are now")
     _check_combinations(vars(cfg))
     _check_writable(run)
+    from mxgan.checkpoints.run_folder import has_state, read_run_state
+
+    if has_state(run):
+        read_run_state(run)  # a damaged state.json (and its previous copy) is one line now, not after the data loaded
     cfg.out, cfg.resume = str(run), str(run)
     return cfg
+
+
+def _run_options(run: Path) -> TrainConfig:
+    """The ``run.json`` of a run folder as a :class:`TrainConfig`, each value checked as its flag is; a bad
+    one is one line naming the field."""
+    try:
+        saved = json.loads((run / RUN_OPTIONS_FILE).read_text())
+    except FileNotFoundError as exc:
+        raise MxganError(f"--resume {run}: no {RUN_OPTIONS_FILE} there; pass the run folder a training run created"
+                         ) from exc
+    except (OSError, ValueError) as exc:
+        raise MxganError(f"--resume {run}: {RUN_OPTIONS_FILE} is damaged ({exc})") from exc
+    if not isinstance(saved, dict):
+        raise MxganError(f"--resume {run}: {RUN_OPTIONS_FILE} is damaged (not a JSON object)")
+    if "lr" in saved:  # written before G and D had a learning rate each
+        saved.setdefault("lr_g", saved["lr"])
+        saved.setdefault("lr_d", saved["lr"])
+    missing = [name for name in RUN_ESSENTIALS if name not in saved]
+    if missing:
+        raise MxganError(f"--resume {run}: {RUN_OPTIONS_FILE} is damaged (it lacks {', '.join(missing)})")
+    hints = typing.get_type_hints(TrainConfig)
+    values = {}
+    for f in fields(TrainConfig):
+        if f.name not in saved:
+            continue
+        value = saved[f.name]
+        kind = hints[f.name]
+        if not _of_type(value, kind):
+            expected = {int: "a whole number", float: "a number", bool: "true or false"}.get(kind, "a string")
+            raise MxganError(f"--resume {run}: {RUN_OPTIONS_FILE}'s {f.name} is {value!r}, not {expected}")
+        if f.metadata.get("cli", True):
+            try:
+                _check_value(f, value)
+            except MxganError as exc:
+                raise MxganError(f"--resume {run}: {RUN_OPTIONS_FILE}'s {f.name}: {exc}") from exc
+        values[f.name] = value
+    cfg = TrainConfig(**values)
+    try:
+        _check_combinations(vars(cfg))
+        _check_run_architecture(run, cfg)
+    except MxganError as exc:
+        raise MxganError(f"--resume {run}: {RUN_OPTIONS_FILE}: {exc}") from exc
+    return cfg
+
+
+# what every run.json mxgan ever wrote holds; newer options missing from an older run's take their defaults
+RUN_ESSENTIALS = ("dataset", "data_dir", "image_size", "channels", "batch_size", "nz", "ngf", "ndf", "seed", "epochs")
+
+
+def _of_type(value: Any, kind: Any) -> bool:
+    """Whether a JSON value has a :class:`TrainConfig` field's type (an int stands for a float)."""
+    if kind is bool:
+        return isinstance(value, bool)
+    if kind is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, str)
+
+
+def _check_run_architecture(run: Path, cfg: TrainConfig) -> None:
+    """The networks the options build are those of the run's newest checkpoint (a hand-edited run.json
+    might say otherwise)."""
+    from mxgan.checkpoints.formats import load_generator
+    from mxgan.checkpoints.run_folder import has_state, read_run_state
+
+    if not has_state(run):
+        return
+    try:
+        saved = load_generator(str(run / read_run_state(run).files["G"])).arch
+    except MxganError:
+        return  # an unreadable set: the resume passes over it (and says so)
+    built = (cfg.nz, cfg.ngf, cfg.channels, cfg.image_size, cfg.conditional)
+    if built != (saved.nz, saved.ngf, saved.nc, saved.image_size, saved.conditional):
+        raise MxganError(f"its --nz {cfg.nz} --ngf {cfg.ngf} --channels {cfg.channels} --image-size "
+                         f"{cfg.image_size} do not build the network of the run's checkpoint, which was trained with "
+                         f"--nz {saved.nz} --ngf {saved.ngf} --channels {saved.nc} --image-size {saved.image_size}")
 
 
 def _positive(name: str, value: float) -> None:

@@ -61,13 +61,21 @@ def test_batch_larger_than_the_dataset(tmp_path):
 
 
 def test_existing_run_is_never_overwritten(tmp_path):
+    import mxnet as mx
+
+    from mxgan.checkpoints.run_folder import Progress, save_run_checkpoint
+    from mxgan.model.modules import build_gan
+
     run = tmp_path / "run"
     run.mkdir()
     (run / "run.json").write_text("{}")
-    (run / "mnist_G-0000.params").write_bytes(b"precious")
+    gan = build_gan([mx.cpu()], 4, 10, 8, 8, 1, 16, 2e-4, 0.5, 0.0, 0.02)
+    gan.attach_optimizers()
+    save_run_checkpoint(run, "mnist", gan, Progress(0, 10, 10), True)  # a complete set: a run to continue
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
     line = _one_line_error(run_main("run_dcgan.py", "--out", str(run)))
-    assert "already holds a run" in line
-    assert (run / "mnist_G-0000.params").read_bytes() == b"precious" and (run / "run.json").read_text() == "{}"
+    assert "already holds a run; continue it with --resume" in line
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before
 
 
 def test_a_folder_whose_run_failed_before_its_first_checkpoint_is_reused(tmp_path):

@@ -1,6 +1,5 @@
 """Parameter-server training on 127.0.0.1 with real MXNet scheduler, server and worker processes."""
 
-import json
 import os
 import re
 import signal
@@ -12,6 +11,7 @@ import numpy as np
 import pytest
 from helpers import REPO, data_dir, run_cli
 
+from mxgan.checkpoints.run_folder import read_run_state
 from mxgan.runtime.launch import free_port
 
 TINY = ["--dataset", "synthetic", "--image-size", "16", "--ngf", "8", "--ndf", "8", "--batch-size", "32",
@@ -114,12 +114,11 @@ def test_dist_async_trains_and_its_resume_says_adam_restarts(tmp_path):
     launch = ["-m", "mxgan.cli", "launch", "--workers", "2", "--", "--kvstore", "dist_async"]
     result = run_cli(*launch, *TINY, "--max-steps", "10", "--out", str(run), timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
-    state = json.loads((run / "state.json").read_text())
-    assert set(state["files"]) == {"G", "D", "G_ema"}  # Adam's state stayed on the servers
+    assert set(read_run_state(run).files) == {"G", "D", "G_ema"}  # Adam's state stayed on the servers
     resumed = run_cli(*launch, "--resume", str(run), "--max-steps", "15", "--no-progress", timeout=300)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert "Adam restarts" in resumed.stdout and "resuming" in resumed.stdout
-    assert json.loads((run / "state.json").read_text())["progress"]["iteration"] == 15
+    assert read_run_state(run).progress.iteration == 15
 
 
 def test_a_worker_refusing_its_input_ends_the_launch_with_its_line_and_code(tmp_path):

@@ -45,13 +45,13 @@ def test_n_steps_then_resume_n_more_equals_2n_straight(tmp_path, ctx, flags, pos
 
 
 def test_resume_errors_are_one_line(tmp_path):
-    empty, damaged, unstarted = tmp_path / "empty", tmp_path / "damaged", tmp_path / "unstarted"
+    empty, damaged, unstarted = tmp_path / "empty", tmp_path / "damaged", tmp_path / "bare"
     for folder in (empty, damaged, unstarted):
         folder.mkdir()
     (damaged / "run.json").write_text("{not json")
     (unstarted / "run.json").write_text("{}")
     for folder, expected in ((empty, "no run.json there"), (tmp_path / "missing", "no run.json there"),
-                             (damaged, "run.json is damaged"), (unstarted, "no checkpoint was written")):
+                             (damaged, "run.json is damaged"), (unstarted, "run.json is damaged (it lacks dataset, ")):
         result = run_main("run_dcgan.py", "--resume", str(folder))
         assert result.returncode == 2 and expected in result.stderr and len(result.stderr.splitlines()) == 1
 

@@ -30,7 +30,7 @@ import numpy as np
 from mxgan.checkpoints.gluon import from_gluon
 from mxgan.checkpoints.module_format import split_arg_aux
 from mxgan.checkpoints.params_file import read_params
-from mxgan.checkpoints.run_folder import EMA_ROLE, STATE_FILE, read_run_state
+from mxgan.checkpoints.run_folder import EMA_ROLE, STATE_FILE, WEIGHT_ROLES, has_state, read_run_state
 from mxgan.constants import CLASSES, IMAGE_SIZES
 from mxgan.errors import MxganError
 from mxgan.model.symbols import COND, make_discriminator_sym, make_generator_sym
@@ -105,7 +105,10 @@ def _run_set(run: Path, spec: str) -> dict[str, str]:
     """The checkpoint set ``spec`` names in run folder ``run``: its newest, or (``RUN_DIR:best``) its best."""
     state = read_run_state(run)
     if not spec.endswith(BEST):
-        return state.files
+        for checkpoint in reversed(state.checkpoints):  # the newest set whose weights are as written
+            if checkpoint.problem(run, WEIGHT_ROLES) is None:
+                return checkpoint.files
+        raise MxganError(f"{spec}: no checkpoint set of that run is whole ({state.newest.problem(run, WEIGHT_ROLES)})")
     if state.best is None:
         raise MxganError(f"{spec}: that run never evaluated its generator (no best epoch in {STATE_FILE}); "
                          "only MNIST runs with --eval-every check their quality")
@@ -137,10 +140,10 @@ def resolve(spec: str, role: str = "G", weights: str | None = None, flag: str = 
     file as it is. Errors name ``flag``, the option that gave ``spec``.
     """
     run = Path(spec[: -len(BEST)]) if spec.endswith(BEST) else Path(spec)
-    if spec.endswith(BEST) and not (run / STATE_FILE).is_file():
+    if spec.endswith(BEST) and not has_state(run):
         raise MxganError(f"{flag} {spec}: {run} is not a run folder with a {STATE_FILE}")
     path = Path(spec)
-    if run.is_dir() and (run / STATE_FILE).is_file():
+    if run.is_dir() and has_state(run):
         files = _run_set(run, spec)
         ema = role == "G" and weights != "raw" and EMA_ROLE in files
         if weights == "ema" and not ema:

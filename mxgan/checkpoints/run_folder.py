@@ -8,20 +8,28 @@ A checkpoint set is four files, each written to a temporary name and renamed:
 BatchNorm statistics re-estimated for them. Epoch-end sets are named by the epoch as
 the example names them; a set taken mid-epoch (Ctrl-C, ``--checkpoint-every``,
 ``--max-steps``) adds the iteration, ``-NNNN-IIIIIII``, so no set is ever
-overwritten. ``state.json`` is written last and names the newest complete
-set: a process killed mid-write leaves the previous set in charge.
+overwritten.
+
+``state.json``, written last, lists every set still on disk with what makes it
+complete (each file's size and SHA-256), where the run was, Adam's update counts and
+the run's training time; the copy it replaces stays as ``state.previous.json``. A
+process killed at any instant leaves a folder whose newest complete set can be
+found: resuming takes the newest set whose files all verify, and says why it
+skipped any newer one.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import pickle
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import mxnet as mx
 
 from mxgan.checkpoints.module_format import keyed_params, load_module_params, save_module_params, save_params
-from mxgan.constants import STATE_FILE
+from mxgan.constants import STATE_FILE, STATE_PREVIOUS
 from mxgan.errors import MxganError
 from mxgan.model.modules import GAN, set_generator_params
 from mxgan.runtime.compat import optimizer_counts, restore_optimizer_counts
@@ -29,6 +37,7 @@ from mxgan.runtime.fileio import write_atomic, write_bytes_atomic
 
 ROLES = ("G", "D")
 EMA_ROLE = "G_ema"  # G's moving average, in sets of runs with --ema-decay
+WEIGHT_ROLES = (*ROLES, EMA_ROLE)  # what a set needs to resume the networks (Adam's moments aside)
 
 
 @dataclass
@@ -40,25 +49,97 @@ class Progress:
     iteration: int = 0
 
 
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass
+class CheckpointSet:
+    """One checkpoint set as ``state.json`` keeps it: its files, and what resuming from it restores."""
+
+    files: dict[str, str]  # 'G', 'D', 'G.states', 'D.states' (, 'G_ema') -> file name
+    progress: Progress | None  # None: a set listed by an older mxgan, which kept no more than its names
+    optimizer_counts: dict[str, dict] = field(default_factory=dict)  # 'G', 'D' -> Adam's update counts
+    ema_updates: int = 0  # updates folded into G's moving average (its ramp-up)
+    seconds: float = 0.0  # the run's training time when the set was written, over all its processes
+    sizes: dict[str, int] = field(default_factory=dict)  # role -> bytes written
+    sha256: dict[str, str] = field(default_factory=dict)  # role -> SHA-256 of what was written
+    kept_for_best: bool = False  # --keep let it go, but it is the run's best: deleted once a better one comes
+
+    def describe(self) -> str:
+        where = f"iteration {self.progress.iteration}" if self.progress else "an older mxgan's"
+        return f"the set of {where} ({self.files['G']})"
+
+    def problem(self, out: Path, roles: tuple[str, ...] | None = None) -> str | None:
+        """Why the set (its ``roles``' files) cannot be trusted: a file missing, cut short or changed since it
+        was written; None when every file is as written."""
+        for role, name in self.files.items():
+            if roles is not None and role not in roles:
+                continue
+            path = Path(out) / name
+            if not path.is_file():
+                return f"{name} is missing"
+            size = path.stat().st_size
+            if role in self.sizes and size != self.sizes[role]:
+                return f"{name} has {size} bytes where {self.sizes[role]} were written"
+            if role in self.sha256 and sha256_of(path) != self.sha256[role]:
+                return f"{name} changed since it was written (its SHA-256 differs)"
+        return None
+
+
 @dataclass
 class RunState:
     """The content of ``state.json``."""
 
-    progress: Progress
-    files: dict[str, str]                       # 'G', 'D', 'G.states', 'D.states' -> file name
-    optimizer_counts: dict[str, dict]           # 'G', 'D' -> Adam update counts
-    history: list[dict[str, str]] = field(default_factory=list)  # older sets, oldest first
-    ema_updates: int = 0  # updates folded into G's moving average (its ramp-up)
+    checkpoints: list[CheckpointSet]  # every set on disk, oldest first (the best one too); the last is the newest
     best: dict | None = None  # {'epoch', 'iteration', 'fid', 'files'}: the evaluated set with the lowest FID-MNIST
-    seconds: float = 0.0  # the run's training time when this set was written, over all its processes
     evaluations: list[dict] = field(default_factory=list)  # every quality check: see Evaluation
+    data: dict = field(default_factory=dict)  # what the run trains on (see mxgan.data.sources.data_identity)
+    source: str = STATE_FILE  # the file it was read from (state.previous.json when state.json was unusable)
+    source_problem: str = ""  # why state.json was not used, when it was not
 
-    def sets(self) -> list[dict[str, str]]:
-        """Every checkpoint set still on disk, oldest first (the best one too, where it is older)."""
-        kept = [*self.history, self.files]
-        if self.best and self.best["files"] not in kept:
-            kept.insert(0, self.best["files"])
-        return kept
+    @property
+    def newest(self) -> CheckpointSet:
+        return self.checkpoints[-1]
+
+    @property
+    def files(self) -> dict[str, str]:
+        return self.newest.files
+
+    @property
+    def progress(self) -> Progress:
+        if self.newest.progress is None:
+            raise MxganError(f"{STATE_FILE} names no position for {self.newest.files['G']}")
+        return self.newest.progress
+
+    @property
+    def optimizer_counts(self) -> dict[str, dict]:
+        return self.newest.optimizer_counts
+
+    @property
+    def ema_updates(self) -> int:
+        return self.newest.ema_updates
+
+    @property
+    def seconds(self) -> float:
+        return self.newest.seconds
+
+    @property
+    def history(self) -> list[dict[str, str]]:
+        """The older sets' files, oldest first."""
+        return [s.files for s in self.checkpoints[:-1]]
+
+    def file_sets(self) -> list[dict[str, str]]:
+        """Every checkpoint set still on disk, oldest first, as role -> file name."""
+        return [s.files for s in self.checkpoints]
+
+    def to_json(self) -> dict:
+        return {"checkpoints": [asdict(s) for s in self.checkpoints], "best": self.best,
+                "evaluations": self.evaluations, "data": self.data}
 
 
 @dataclass
@@ -94,14 +175,15 @@ class EmaSnapshot:
 
 def save_run_checkpoint(
     out: Path, dataset: str, gan: GAN, progress: Progress, epoch_end: bool, keep: int = 0,
-    optimizer_states: bool = True, ema: EmaSnapshot | None = None, seconds: float = 0.0,
+    optimizer_states: bool = True, ema: EmaSnapshot | None = None, seconds: float = 0.0, data: dict | None = None,
 ) -> Path:
     """Write a complete checkpoint set, then ``state.json``; keep the newest ``keep`` sets (0: all),
     and always the best one.
 
     Returns the path of G's ``.params``. Raises :class:`DivergenceError` (and
     writes nothing) when a weight is not finite. ``optimizer_states`` False:
-    no ``.states`` (dist_async keeps Adam on the servers, out of reach).
+    no ``.states`` (dist_async keeps Adam on the servers, out of reach). ``data``:
+    what the run trains on, for a new ``state.json``.
     """
     names = set_names(dataset, progress, epoch_end, ema is not None)
     if not optimizer_states:
@@ -113,26 +195,35 @@ def save_run_checkpoint(
     if optimizer_states:
         for role, mod in (("G", gan.modG), ("D", gan.modD)):
             write_atomic(out / names[f"{role}.states"], mod.save_optimizer_states)
-    previous = read_run_state(out) if (out / STATE_FILE).exists() else None
-    history = [*previous.history, previous.files] if previous else []
-    history = [old for old in history if old != names]
-    cut = max(0, len(history) - (keep - 1)) if keep else 0
-    state = RunState(
-        progress=progress, files=names, history=history[cut:],
-        optimizer_counts={"G": optimizer_counts(gan.optG), "D": optimizer_counts(gan.optD)},
-        ema_updates=0 if ema is None else ema.updates, best=previous.best if previous else None,
-        seconds=seconds, evaluations=previous.evaluations if previous else [],
+    counts = {"G": optimizer_counts(gan.optG), "D": optimizer_counts(gan.optD)}
+    written = CheckpointSet(
+        files=names, progress=progress, optimizer_counts=counts,
+        ema_updates=0 if ema is None else ema.updates, seconds=round(seconds, 1),
+        sizes={role: (out / name).stat().st_size for role, name in names.items()},
+        sha256={role: sha256_of(out / name) for role, name in names.items()},
     )
-    _write_state(out, state)
-    _remove_sets(out, [old for old in history[:cut] if not state.best or old != state.best["files"]])
+    previous = read_run_state(out) if has_state(out) else RunState([], data=data or {})
+    sets = [s for s in previous.checkpoints if s.files != names] + [written]
+    best = previous.best["files"] if previous.best else None
+    beyond = sets[:-keep] if keep else []
+    for old in beyond:
+        old.kept_for_best = old.files == best
+    dropped = [s for s in beyond if not s.kept_for_best]
+    state = RunState([s for s in sets if s not in dropped], previous.best, previous.evaluations, previous.data)
+    write_state(out, state)
+    remove_sets(out, [s.files for s in dropped])
     return out / names["G"]
 
 
-def _write_state(out: Path, state: RunState) -> None:
-    write_bytes_atomic(out / STATE_FILE, json.dumps(asdict(state), indent=1).encode())
+def write_state(out: Path, state: RunState) -> None:
+    """``state.json``, atomically; the copy it replaces becomes ``state.previous.json`` (the reader's fallback)."""
+    current = Path(out) / STATE_FILE
+    if current.is_file():
+        write_bytes_atomic(Path(out) / STATE_PREVIOUS, current.read_bytes())
+    write_bytes_atomic(current, json.dumps(state.to_json(), indent=1, allow_nan=False).encode())
 
 
-def _remove_sets(out: Path, sets: list[dict[str, str]]) -> None:
+def remove_sets(out: Path, sets: list[dict[str, str]]) -> None:
     """Delete the files of ``sets`` (call only once ``state.json`` no longer names them)."""
     for old in sets:
         for name in old.values():
@@ -149,59 +240,130 @@ def record_evaluation(out: Path, evaluation: Evaluation) -> bool:
     state = read_run_state(out)
     state.evaluations.append({**asdict(evaluation), "files": state.files})
     if state.best is not None and state.best["fid"] <= evaluation.fid:
-        _write_state(out, state)
+        write_state(out, state)
         return False
-    replaced = state.best["files"] if state.best else None
     state.best = {"epoch": evaluation.epoch, "iteration": evaluation.iteration, "fid": evaluation.fid,
                   "files": state.files}
-    _write_state(out, state)
-    if replaced is not None and replaced not in [*state.history, state.files]:
-        _remove_sets(out, [replaced])
+    superseded = [s for s in state.checkpoints if s.kept_for_best]
+    state.checkpoints = [s for s in state.checkpoints if not s.kept_for_best]
+    write_state(out, state)
+    remove_sets(out, [s.files for s in superseded])
     return True
+
+
+def has_state(out: Path) -> bool:
+    """Whether a run folder has a ``state.json`` (or its previous copy) to read."""
+    return (Path(out) / STATE_FILE).is_file() or (Path(out) / STATE_PREVIOUS).is_file()
 
 
 def read_run_state(out: Path) -> RunState:
-    """``state.json`` of a run folder, or a clear error."""
-    path = Path(out) / STATE_FILE
-    try:
-        raw = json.loads(path.read_text())
-        return RunState(
-            progress=Progress(**raw["progress"]), files=raw["files"],
-            optimizer_counts=raw["optimizer_counts"], history=raw.get("history", []),
-            ema_updates=raw.get("ema_updates", 0), best=raw.get("best"), seconds=raw.get("seconds", 0.0),
-            evaluations=raw.get("evaluations", []),
-        )
-    except FileNotFoundError as exc:
-        raise MxganError(
-            f"{out} has no {STATE_FILE}: not an mxgan run folder, or no checkpoint was written yet"
-        ) from exc
-    except (ValueError, KeyError, TypeError) as exc:
-        raise MxganError(f"{path} is damaged ({exc}); resume from a copy of the run folder") from exc
+    """``state.json`` of a run folder (or, when it is missing or damaged, the copy it replaced), or a clear error."""
+    problem = ""
+    for name in (STATE_FILE, STATE_PREVIOUS):
+        path = Path(out) / name
+        try:
+            state = _parse_state(json.loads(path.read_text()))
+        except FileNotFoundError:
+            problem = problem or f"{name} is missing"
+            continue
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            problem = problem or f"{path} is damaged ({exc})"
+            continue
+        state.source, state.source_problem = name, problem
+        return state
+    if problem.endswith("is missing"):
+        raise MxganError(f"{out} has no {STATE_FILE}: not an mxgan run folder, or no checkpoint was written yet")
+    raise MxganError(f"{problem}, and so is {STATE_PREVIOUS}; resume from a copy of the run folder")
 
 
-def restore_weights(out: Path, gan: GAN) -> RunState:
-    """Load the weights of the newest checkpoint set of ``out`` into ``gan`` (before its optimizers)."""
-    state = read_run_state(out)
-    set_generator_params(gan.modG, *load_module_params(out / state.files["G"]))
-    gan.modD.set_params(*load_module_params(out / state.files["D"]))
-    return state
+def _parse_state(raw: dict) -> RunState:
+    if "checkpoints" in raw:  # this mxgan's
+        sets = [CheckpointSet(**{**s, "progress": Progress(**s["progress"]) if s["progress"] else None})
+                for s in raw["checkpoints"]]
+    else:  # an older mxgan's: the newest set in full, the older ones by name
+        newest = CheckpointSet(raw["files"], Progress(**raw["progress"]), raw["optimizer_counts"],
+                               raw.get("ema_updates", 0), raw.get("seconds", 0.0))
+        sets = [CheckpointSet(files, None) for files in raw.get("history", [])] + [newest]
+        best = raw.get("best")
+        if best and best["files"] not in [s.files for s in sets]:
+            sets.insert(0, CheckpointSet(best["files"], None))
+    if not sets or not all(isinstance(s.files, dict) and "G" in s.files for s in sets):
+        raise ValueError("it names no checkpoint set")
+    return RunState(sets, raw.get("best"), raw.get("evaluations", []), raw.get("data", {}))
 
 
-def restore_optimizers(out: Path, gan: GAN, state: RunState, on_servers: bool = False) -> bool:
-    """Load Adam's moments and update counts of ``state`` (after :meth:`GAN.attach_optimizers`).
+@dataclass
+class ResumePoint:
+    """The set a resumed run continues from, and what it had to pass over to get there."""
 
-    Returns False, restoring nothing, for a set saved without them (a dist_async
-    run's), or when Adam now runs on dist_async servers, out of reach.
-    """
-    if on_servers or "G.states" not in state.files:
+    checkpoint: CheckpointSet
+    adam: bool  # whether Adam's moments and counts are restored (else they restart, said in ``notes``)
+    notes: list[str]
+
+
+def resume_point(out: Path, state: RunState) -> ResumePoint | None:
+    """The newest set whose files all verify; failing that, the newest whose weights do (Adam then restarts);
+    None when no set can be resumed. ``notes`` say which newer sets were passed over and why."""
+    notes = [f"{state.source_problem}: read {STATE_PREVIOUS}"] if state.source_problem else []
+    candidates = [s for s in reversed(state.checkpoints) if s.progress is not None]
+    for checkpoint in candidates:
+        problem = checkpoint.problem(out)
+        if problem is None:
+            return ResumePoint(checkpoint, True, notes)
+        notes.append(f"skipped {checkpoint.describe()}: {problem}")
+    for checkpoint in candidates:
+        if checkpoint.problem(out, WEIGHT_ROLES) is None:
+            return ResumePoint(checkpoint, False, [*notes, f"{checkpoint.describe()}: its weights are whole but "
+                                                           "not its Adam state: Adam restarts from zero moments"])
+    return None
+
+
+def usable_checkpoint(out: Path) -> bool:
+    """Whether a run folder holds a set a resume could start from (its weights, at least, as written)."""
+    if not has_state(out):
         return False
+    try:
+        return resume_point(out, read_run_state(out)) is not None
+    except MxganError:
+        return False
+
+
+def resume_from(out: Path, state: RunState, point: ResumePoint) -> RunState:
+    """The run's state cut back to ``point``: later sets, checks and lines of metrics.jsonl are dropped
+    (their files deleted), so that the run continues from there as if they had never been written."""
+    iteration = point.checkpoint.progress.iteration if point.checkpoint.progress else 0
+    kept = state.checkpoints[:state.checkpoints.index(point.checkpoint) + 1]
+    best = state.best if state.best and state.best["files"] in [s.files for s in kept] else None
+    cut = RunState(kept, best, [e for e in state.evaluations if e["iteration"] <= iteration], state.data)
+    write_state(out, cut)
+    remove_sets(out, [s.files for s in state.checkpoints if s not in kept])
+    return cut
+
+
+def restore_weights(out: Path, gan: GAN, checkpoint: CheckpointSet) -> None:
+    """Load the weights of ``checkpoint`` into ``gan`` (before its optimizers)."""
+    set_generator_params(gan.modG, *load_module_params(out / checkpoint.files["G"]))
+    gan.modD.set_params(*load_module_params(out / checkpoint.files["D"]))
+
+
+def restore_optimizers(out: Path, gan: GAN, checkpoint: CheckpointSet, on_servers: bool = False) -> str:
+    """Load Adam's moments and update counts of ``checkpoint`` (after :meth:`GAN.attach_optimizers`).
+
+    Returns "" when restored, else why Adam restarts: a set saved without them (a dist_async run's), Adam
+    now on dist_async servers, out of reach, or ``.states`` files that do not load.
+    """
+    if on_servers or "G.states" not in checkpoint.files:
+        return "Adam restarts: this run's Adam state lived on its dist_async servers, which do not save it"
+    files = {role: out / checkpoint.files[f"{role}.states"] for role in ROLES}
+    for path in files.values():  # both load, or neither: G and D restart alike
+        try:
+            pickle.loads(path.read_bytes())  # what Module.load_optimizer_states unpickles
+        except Exception as exc:  # a pickle cut short or garbled raises many kinds
+            return f"Adam restarts from zero moments: {path.name} does not load ({type(exc).__name__})"
     for role, mod, opt in (("G", gan.modG, gan.optG), ("D", gan.modD, gan.optD)):
-        states = out / state.files[f"{role}.states"]
-        if not states.is_file():
-            raise MxganError(f"{states} is missing; the run folder is incomplete")
-        mod.load_optimizer_states(str(states))
-        restore_optimizer_counts(opt, state.optimizer_counts[role])
-    return True
+        mod.load_optimizer_states(str(files[role]))
+        restore_optimizer_counts(opt, checkpoint.optimizer_counts[role])
+    return ""
 
 
 def remove_stale_temporaries(out: Path) -> None:

@@ -84,6 +84,11 @@ class ShuffledBatches:
     def batches_per_epoch(self) -> int:
         return self.size // self.shard.parts // self.batch_size
 
+    @property
+    def image_count(self) -> int:
+        """Images in the whole dataset (all workers' parts)."""
+        return self.size
+
     def epoch_order(self, epoch: int) -> np.ndarray:
         """The indices this process reads in ``epoch``, in order."""
         part = self.size // self.shard.parts

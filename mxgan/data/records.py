@@ -197,6 +197,7 @@ class RecordBatches:
             raise MxganError(f"--batch-size {batch_size} is larger than {rec}'s {smallest_part} images per worker; "
                              "use a smaller --batch-size")
         self.batches_per_epoch = smallest_part // batch_size
+        self.image_count = self.records
 
     def _iterator(self, epoch: int):
         import mxnet as mx

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
@@ -10,6 +11,7 @@ import numpy as np
 
 from mxgan.data.batches import WHOLE, ImageBatches, Shard, load_dataset
 from mxgan.data.folder import FolderBatches, scan_folder
+from mxgan.data.idx import IDX_DATASETS, find_idx_file, locate_dataset, read_idx_bytes
 from mxgan.data.records import RecordBatches
 
 
@@ -32,6 +34,9 @@ class Batches(Protocol):
     @property
     def batches_per_epoch(self) -> int: ...
 
+    @property
+    def image_count(self) -> int: ...
+
     def epoch(self, epoch: int, start: int = 0) -> Iterator[np.ndarray]: ...
 
 
@@ -50,3 +55,15 @@ def training_batches(cfg: BatchOptions, shard: Shard = WHOLE) -> tuple[Batches, 
     images, classes = load_dataset(cfg.dataset, source, cfg.image_size, cfg.seed)
     return (ImageBatches(images, cfg.batch_size, cfg.channels, cfg.seed, classes, shard),
             f"data: {len(images)} {cfg.dataset} images")
+
+
+def data_identity(cfg: BatchOptions, batches: Batches) -> dict:
+    """What a run trains on, so that a resume tells the same data from other data: the folder, the number of
+    images and, for MNIST-format data, the MD5 of the training images."""
+    identity: dict = {"data_dir": str(Path(cfg.data_dir).resolve()), "images": batches.image_count}
+    spec = IDX_DATASETS.get(cfg.dataset)
+    folder = locate_dataset(spec, Path(cfg.data_dir)) if spec else None
+    if spec and folder:
+        path = find_idx_file(folder, spec.files["train-images"].name)
+        identity["md5"] = hashlib.md5(read_idx_bytes(path)).hexdigest() if path else None
+    return identity

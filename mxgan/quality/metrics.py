@@ -234,7 +234,7 @@ def evaluate_run(run: Path, weights: str | None, recalibrate: int, data_dir: Pat
     best = state.best["files"] if state.best else None
     checks = {json.dumps(e["files"], sort_keys=True): e for e in state.evaluations}
     classifier, reference, rows = load_classifier(contexts=contexts), None, []
-    for files in state.sets():
+    for files in state.file_sets():
         ckpt = load_for_sampling(str(run / files["G"]), weights or ("ema" if EMA_ROLE in files else "raw"),
                                  recalibrate, seed, contexts)
         reference = reference or mnist_reference(classifier, data_dir, ckpt.arch.image_size)

@@ -176,7 +176,7 @@ class Checkpointer(Hook):
         trainer.checkpoint = save_run_checkpoint(
             trainer.out, trainer.cfg.dataset, trainer.gan, trainer.progress, epoch_end, self.keep,
             optimizer_states=self.optimizer_states, ema=self.ema_view.snapshot() if self.ema_view else None,
-            seconds=trainer.elapsed())
+            seconds=trainer.elapsed(), data=trainer.data)
 
 
 class QualityCheck(Hook):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import signal
 import sys
@@ -31,22 +30,21 @@ from mxgan.checkpoints.run_folder import (
     EMA_ROLE,
     Progress,
     read_run_state,
-    remove_stale_temporaries,
     restore_optimizers,
     restore_weights,
 )
 from mxgan.config import TrainConfig
-from mxgan.constants import CLASSES, RUN_OPTIONS_FILE
+from mxgan.constants import CLASSES
 from mxgan.data.batches import Shard, prefetch
 from mxgan.data.idx import IDX_DATASETS
-from mxgan.data.sources import Batches, training_batches
+from mxgan.data.sources import Batches, data_identity, training_batches
 from mxgan.errors import DivergenceError, Interrupted, InterruptedTwice, MxganError
 from mxgan.inference.sampling import latent
 from mxgan.model.modules import GAN, build_gan, one_hot, set_generator_params
 from mxgan.model.symbols import make_discriminator_sym, pad_single_filter_params
 from mxgan.runtime.devices import parse_ctx
 from mxgan.runtime.distributed import LOCAL, Cluster, Watchdog, connect
-from mxgan.runtime.fileio import FolderLock, write_bytes_atomic
+from mxgan.runtime.fileio import FolderLock
 from mxgan.runtime.streams import stream
 from mxgan.train.alarms import GENERIC_HINT, GRAY_AS_RGB_HINT, OverpoweringAlarm
 from mxgan.train.ema import EmaView, GeneratorEMA
@@ -62,6 +60,7 @@ from mxgan.train.hooks import (
 )
 from mxgan.train.log import JsonlLog, TensorboardLog
 from mxgan.train.progress import Pace, ProgressDisplay
+from mxgan.train.resume import begin_run_folder, check_same_data, cut_back, find_resume_point
 from mxgan.train.step import Labels, StepInputs, StepOutputs, schedule, train_step
 
 
@@ -153,8 +152,8 @@ def _start_from(gan: GAN, start: GeneratorCheckpoint | None, startD: Discriminat
 
 
 def _restore_ema(out: Path, gan: GAN, ema: GeneratorEMA) -> None:
-    """Continue G's moving average from the run's newest set (a run that had none starts it from G)."""
-    state = read_run_state(out)
+    """Continue G's moving average from the set the run resumed from (a run that had none starts it from G)."""
+    state = read_run_state(out)  # cut back to that set by now
     if EMA_ROLE in state.files:
         arg_params, _ = load_module_params(out / state.files[EMA_ROLE])
         ema.restore(pad_single_filter_params(gan.modG.symbol, arg_params), state.ema_updates)
@@ -168,7 +167,7 @@ class Trainer:
     """
 
     def __init__(self, cfg: TrainConfig, gan: GAN, batches: Batches, progress: Progress, contexts: list[mx.Context],
-                 cluster: Cluster = LOCAL, seconds: float = 0.0) -> None:
+                 cluster: Cluster = LOCAL, seconds: float = 0.0, data: dict | None = None) -> None:
         self.cfg, self.gan, self.batches, self.progress = cfg, gan, batches, progress
         self.contexts, self.cluster = contexts, cluster
         self.out = Path(cfg.out)
@@ -178,6 +177,7 @@ class Trainer:
         self.eval_interval = max(1, round(cfg.eval_every * batches.batches_per_epoch)) if cfg.quality_checked else 0
         self.pace = Pace()  # the times of the steps finished in this process
         self.seconds_before = seconds  # the run's training time in earlier processes (--resume)
+        self.data = data or {}  # what the run trains on, for state.json
         self.labels = Labels.create(cfg.batch_size, cfg.dtype, cfg.real_label)
         self.log = JsonlLog(self.out / "metrics.jsonl" if cluster.lead else None)
         self.board = TensorboardLog(cfg.tensorboard) if cfg.tensorboard and cluster.lead else None
@@ -312,44 +312,64 @@ class _Start(NamedTuple):
     batches: Batches
     progress: Progress
     cluster: Cluster
+    data: dict  # what it trains on (mxgan.data.sources.data_identity), kept in state.json
     seconds: float = 0.0  # training time already spent (a resumed run)
 
 
+def _build_gan(cfg: TrainConfig) -> GAN:
+    mx.random.seed(cfg.seed)
+    return build_gan(parse_ctx(cfg.ctx), cfg.batch_size, cfg.nz, cfg.ngf, cfg.ndf, cfg.channels, cfg.image_size,
+                     cfg.lr_g, cfg.beta1, cfg.wd, cfg.init_sigma, fix_gamma_G=cfg.g_fix_gamma,
+                     dtype=cfg.dtype, cudnn_tune=cfg.cudnn_tune or None, conditional=cfg.conditional,
+                     lr_d=cfg.lr_d, beta2=cfg.beta2, fix_gamma_D=cfg.d_fix_gamma)
+
+
 def _prepare(cfg: TrainConfig, announce: Callable[[str], object], lock: FolderLock) -> _Start:
-    """The modules, data and position of a run, its folder started and locked (nothing is written before every
-    check passed; the lead worker alone writes)."""
+    """The modules, data and position of a run, its folder started (or cut back to its newest complete set)
+    and locked. Nothing is written before every check passed; the lead worker alone writes."""
     out = Path(cfg.out)
     cluster = connect(cfg.kvstore)
     if cluster.distributed:
         announce(f"kvstore {cfg.kvstore}: this worker has rank {cluster.rank} of {cluster.workers}")
     batches, described = training_batches(cfg, Shard(cluster.rank, cluster.workers))
     announce(described)
-    start, startD = (None, None) if cfg.resume else _starting_points(cfg)
+    data = data_identity(cfg, batches)
+    state, point = find_resume_point(out) if cfg.resume else (None, None)
+    if cfg.resume and point is None:
+        announce(f"{out} holds no complete checkpoint set yet: the run starts from its beginning, with its options")
+    if state is not None and point is not None:
+        check_same_data(cfg, state.data, data, _position(point.checkpoint.progress))
+    start, startD = _starting_points(cfg) if point is None else (None, None)
     if cluster.lead:
         lock.acquire("--resume" if cfg.resume else "--out")  # one writer per run folder
-        if not cfg.resume:
-            write_bytes_atomic(out / RUN_OPTIONS_FILE, json.dumps(cfg.to_json(), indent=2).encode())
-    mx.random.seed(cfg.seed)
-    gan = build_gan(parse_ctx(cfg.ctx), cfg.batch_size, cfg.nz, cfg.ngf, cfg.ndf, cfg.channels, cfg.image_size,
-                    cfg.lr_g, cfg.beta1, cfg.wd, cfg.init_sigma, fix_gamma_G=cfg.g_fix_gamma,
-                    dtype=cfg.dtype, cudnn_tune=cfg.cudnn_tune or None, conditional=cfg.conditional,
-                    lr_d=cfg.lr_d, beta2=cfg.beta2, fix_gamma_D=cfg.d_fix_gamma)
-    if not cfg.resume:
+        if point is None:
+            begin_run_folder(out, cfg)
+        else:
+            assert state is not None
+            state = cut_back(out, cfg, state, point, data)
+    gan = _build_gan(cfg)
+    if point is None:
         if start or startD:
             announce(_start_from(gan, start, startD))
         gan.attach_optimizers(cluster.kvstore, cluster.workers)
-        return _Start(gan, batches, Progress(), cluster)
-    if cluster.lead:
-        remove_stale_temporaries(out)
-    state = restore_weights(out, gan)
+        return _Start(gan, batches, Progress(), cluster, data)
+    checkpoint = point.checkpoint
+    restore_weights(out, gan, checkpoint)
     gan.attach_optimizers(cluster.kvstore, cluster.workers)
-    if not restore_optimizers(out, gan, state, cluster.updates_on_servers):
-        announce("Adam restarts: this run's Adam state lived on its dist_async servers, which do not save it")
-    progress = state.progress
+    restarted = restore_optimizers(out, gan, checkpoint, cluster.updates_on_servers) if point.adam else ""
+    for note in [*point.notes, restarted]:
+        if note:
+            announce(f"{out}: {note}")
+    progress = checkpoint.progress
+    assert progress is not None
     if progress.batch >= batches.batches_per_epoch:  # the checkpoint closed its epoch
         progress = Progress(progress.epoch + 1, 0, progress.iteration)
-    announce(f"resuming {out} at iteration {progress.iteration} (epoch {progress.epoch}, batch {progress.batch})")
-    return _Start(gan, batches, progress, cluster, state.seconds)
+    announce(f"resuming {out} at iteration {progress.iteration} ({_position(progress)})")
+    return _Start(gan, batches, progress, cluster, data, checkpoint.seconds)
+
+
+def _position(progress: Progress | None) -> str:
+    return "the start" if progress is None else f"epoch {progress.epoch}, batch {progress.batch}"
 
 
 def train(cfg: TrainConfig, announce: Callable[[str], object] = print) -> TrainResult:
@@ -372,13 +392,13 @@ def train(cfg: TrainConfig, announce: Callable[[str], object] = print) -> TrainR
 
 
 def _train(cfg: TrainConfig, announce: Callable[[str], object], lock: FolderLock) -> TrainResult:
-    gan, batches, progress, cluster, seconds = _prepare(cfg, announce, lock)
+    gan, batches, progress, cluster, data, seconds = _prepare(cfg, announce, lock)
     contexts = parse_ctx(cfg.ctx)
-    trainer = Trainer(cfg, gan, batches, progress, contexts, cluster, seconds)
+    trainer = Trainer(cfg, gan, batches, progress, contexts, cluster, seconds, data)
     ema_view = None
     if cfg.ema_decay:
         ema = GeneratorEMA(gan.modG, cfg.ema_decay)
-        if cfg.resume:
+        if progress.iteration:
             _restore_ema(trainer.out, gan, ema)
         ema_view = EmaView(ema, gan.modG, trainer.architecture, trainer.out, cfg.seed, contexts)
     if not cluster.distributed:
