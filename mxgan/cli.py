@@ -121,6 +121,12 @@ def run_train(args: argparse.Namespace) -> int:
     result = train(cfg)
     if result.stopped:
         print(f"stopped: {result.stopped}")
+    if not result.steps:
+        end = f"--max-steps {cfg.max_steps}" if cfg.max_steps and result.iterations >= cfg.max_steps else \
+            f"--epochs {cfg.epochs}"
+        print(f"nothing to train: {cfg.out} already ended at iteration {result.iterations} ({end}); train it further "
+              f"with --resume {cfg.out} {end.split()[0]} N")
+        return 0
     print(f"trained {result.iterations} steps; checkpoint: {result.checkpoint or 'written by worker rank 0'}; "
           f"run folder: {cfg.out}")
     return 0

@@ -102,10 +102,11 @@ def test_plot_says_which_grid_is_damaged_and_skips_garbage_log_lines(tmp_path):
     assert f"{run / 'samples-0000002.png'} is not a readable picture" in line
 
 
-def test_resume_of_a_damaged_state_json_is_one_line_before_any_work(tmp_path):
+def test_a_plain_resume_of_a_finished_run_says_there_is_nothing_to_do(tmp_path):
     run = tmp_path / "run"
     assert run_cli("run_dcgan.py", "--dataset", "synthetic", "--image-size", "16", "--ngf", "8", "--ndf", "8",
                    "--batch-size", "500", "--max-steps", "2", "--no-progress", "--out", str(run)).returncode == 0
-    (run / "state.json").write_text("[1, 2]")
-    line = _one_line(run_cli("run_dcgan.py", "--resume", str(run)))
-    assert "state.json is damaged" in line
+    result = run_cli("run_dcgan.py", "--resume", str(run), "--no-progress")
+    assert result.returncode == 0 and "worker rank" not in result.stdout, result.stdout
+    assert (f"nothing to train: {run} already ended at iteration 2 (--max-steps 2); train it further with "
+            f"--resume {run} --max-steps N") in result.stdout

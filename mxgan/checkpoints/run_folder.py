@@ -216,11 +216,11 @@ def save_run_checkpoint(
 
 
 def write_state(out: Path, state: RunState) -> None:
-    """``state.json``, atomically; the copy it replaces becomes ``state.previous.json`` (the reader's fallback)."""
-    current = Path(out) / STATE_FILE
-    if current.is_file():
-        write_bytes_atomic(Path(out) / STATE_PREVIOUS, current.read_bytes())
-    write_bytes_atomic(current, json.dumps(state.to_json(), indent=1, allow_nan=False).encode())
+    """``state.json``, atomically; the copy it replaces (the first time, the same) becomes ``state.previous.json``,
+    the reader's fallback."""
+    current, content = Path(out) / STATE_FILE, json.dumps(state.to_json(), indent=1, allow_nan=False).encode()
+    write_bytes_atomic(Path(out) / STATE_PREVIOUS, current.read_bytes() if current.is_file() else content)
+    write_bytes_atomic(current, content)
 
 
 def remove_sets(out: Path, sets: list[dict[str, str]]) -> None:
@@ -273,7 +273,8 @@ def read_run_state(out: Path) -> RunState:
         return state
     if problem.endswith("is missing"):
         raise MxganError(f"{out} has no {STATE_FILE}: not an mxgan run folder, or no checkpoint was written yet")
-    raise MxganError(f"{problem}, and so is {STATE_PREVIOUS}; resume from a copy of the run folder")
+    raise MxganError(f"{problem}, and {STATE_PREVIOUS} cannot stand in for it; resume from a copy of the run "
+                     "folder, or start the run again in this one with the same command")
 
 
 def _parse_state(raw: dict) -> RunState:

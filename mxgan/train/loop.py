@@ -84,6 +84,7 @@ class TrainResult:
     checkpoint: Path | None
     metrics: dict = field(default_factory=dict)
     stopped: str = ""  # why the run stopped before its --epochs / --max-steps (--until-fid), if it did
+    steps: int = 0  # steps this process trained
 
 
 class _CtrlC:
@@ -254,6 +255,7 @@ class Trainer:
 
     def train(self, hooks: list[Hook]) -> TrainResult:
         """Run the epochs from ``self.progress`` on, calling ``hooks``; see :func:`train` for what it raises."""
+        began = self.progress.iteration
         try:
             with _CtrlC() as ctrl_c:
                 while self.progress.iteration < self.total and self.progress.epoch < self.cfg.epochs:
@@ -283,7 +285,7 @@ class Trainer:
             for hook in hooks:
                 hook.on_stop(self)
         return TrainResult(iterations=self.progress.iteration, checkpoint=self.checkpoint, metrics=self.metrics,
-                           stopped=self.goal_reached)
+                           stopped=self.goal_reached, steps=self.progress.iteration - began)
 
 
 def default_hooks(trainer: Trainer, ema_view: EmaView | None, watchdog: Watchdog | None) -> list[Hook]:

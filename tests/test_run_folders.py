@@ -1,0 +1,208 @@
+"""A run folder is always usable: a damaged or missing file, a folder with no complete set, moved or changed data.
+
+Each damaged run is resumed to the same step as an uninterrupted one and must end with the same weights.
+"""
+
+import json
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+from helpers import data_dir, final_params, run_cli, run_main
+
+from mxgan.checkpoints.run_folder import Progress, read_run_state, save_run_checkpoint
+from mxgan.config import TrainConfig
+
+# 1000-image batches of the 10000 synthetic images: an epoch is 10 steps; sets at 4, 8, 10 (epoch end) and 12
+TINY = ["--dataset", "synthetic", "--image-size", "16", "--ngf", "8", "--ndf", "8", "--batch-size", "1000",
+        "--no-progress", "--log-every", "2", "--checkpoint-every", "4"]
+STEPS = 12
+
+
+def _train(out, *flags):
+    result = run_cli("run_dcgan.py", *TINY, *flags, "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def _resume(run, *flags):
+    result = run_cli("run_dcgan.py", "--resume", str(run), "--max-steps", str(STEPS), "--no-progress", *flags)
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def _same_weights(a, b):
+    worst = max(np.abs(a[r][k] - b[r][k]).max() for r in a for k in a[r])
+    assert worst <= 1e-6, worst
+
+
+@pytest.fixture(scope="module")
+def straight(tmp_path_factory):
+    """The weights of an uninterrupted run of STEPS steps."""
+    run = tmp_path_factory.mktemp("straight") / "run"
+    _train(run, "--max-steps", str(STEPS))
+    return final_params(run)
+
+
+def _truncate(path):
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+DAMAGE = {  # what is done to a finished run's folder, and what its resume says
+    "G deleted": (lambda run, files: (run / files["G"]).unlink(), "synthetic_G-0001-0000012.params is missing"),
+    "G cut short": (lambda run, files: _truncate(run / files["G"]), "synthetic_G-0001-0000012.params has "),
+    "EMA deleted": (lambda run, files: (run / files["G_ema"]).unlink(), "synthetic_G_ema-0001-0000012.params is"),
+    "D deleted": (lambda run, files: (run / files["D"]).unlink(), "synthetic_D-0001-0000012.params is missing"),
+    "Adam state cut short": (lambda run, files: _truncate(run / files["G.states"]), "synthetic_G-0001-0000012.states"),
+    "state.json deleted": (lambda run, files: (run / "state.json").unlink(), "state.json is missing: read "
+                                                                             "state.previous.json"),
+    "state.json garbled": (lambda run, files: (run / "state.json").write_text('{"checkpoints": [1'),
+                           "state.json is damaged"),
+}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGE))
+def test_a_damaged_file_falls_back_to_the_newest_complete_set_and_resumes_exactly(tmp_path, straight, damage):
+    run = tmp_path / "run"
+    _train(run, "--max-steps", str(STEPS))
+    spoil, said = DAMAGE[damage]
+    spoil(run, read_run_state(run).files)
+    result = _resume(run)
+    assert said in result.stdout, result.stdout
+    assert "resuming" in result.stdout and "at iteration 10 (epoch 1, batch 0)" in result.stdout  # the set before
+    _same_weights(final_params(run), straight)
+    iterations = [json.loads(line)["iteration"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert iterations == sorted(set(iterations)) and iterations[-1] == STEPS  # cut back, then logged again
+
+
+def test_a_folder_with_no_complete_set_is_taken_by_the_same_command_or_by_resume(tmp_path, straight):
+    """What a process killed while writing its first set leaves: run.json, the D of that set, a temporary."""
+    first = tmp_path / "first"
+    _train(first, "--max-steps", "4")
+    for way in ("same command", "resume"):
+        run = tmp_path / way
+        run.mkdir()
+        shutil.copy(first / "run.json", run / "run.json")
+        shutil.copy(first / "synthetic_D-0000-0000004.params", run / "synthetic_D-0000-0000004.params")
+        (run / ".synthetic_G-0000-0000004.params.tmp-99999").write_bytes(b"half a file")
+        if way == "resume":
+            result = _resume(run)
+            assert "holds no complete checkpoint set yet: the run starts from its beginning" in result.stdout
+        else:
+            _train(run, "--max-steps", str(STEPS))
+        _same_weights(final_params(run), straight)
+        assert not list(run.glob(".*.tmp-*"))
+
+
+def test_garbled_adam_state_without_checksums_restarts_adam_and_says_so(tmp_path):
+    """A set listed by an older mxgan (no sizes, no checksums): its .states must load, or Adam restarts."""
+    run = tmp_path / "run"
+    _train(run, "--max-steps", "4")
+    state = json.loads((run / "state.json").read_text())
+    for checkpoint in state["checkpoints"]:
+        checkpoint["sizes"], checkpoint["sha256"] = {}, {}
+    (run / "state.json").write_text(json.dumps(state))
+    (run / read_run_state(run).files["D.states"]).write_bytes(b"\x80\x04garbage")
+    result = _resume(run, "--max-steps", "6")
+    assert "Adam restarts from zero moments: synthetic_D-0000-0000004.states does not load" in result.stdout
+    assert read_run_state(run).progress.iteration == 6
+
+
+def _pictures(folder, count, seed=0):
+    folder.mkdir()
+    rng = np.random.default_rng(seed)
+    for i in range(count):
+        cv2.imwrite(str(folder / f"{i:03d}.png"), rng.integers(0, 256, (16, 16, 3), dtype=np.uint8))
+    return folder
+
+
+def test_resume_on_moved_changed_or_other_data(tmp_path):
+    pictures, other, run = _pictures(tmp_path / "a", 40), _pictures(tmp_path / "b", 30, seed=1), tmp_path / "run"
+    flags = ["--dataset", "folder", "--data-dir", str(pictures), "--image-size", "16", "--ngf", "8", "--ndf", "8",
+             "--batch-size", "10", "--no-progress", "--max-steps", "2"]
+    assert run_cli("run_dcgan.py", *flags, "--out", str(run)).returncode == 0
+    line = _one_line(run_cli("run_dcgan.py", "--resume", str(run), "--data-dir", str(other), "--max-steps", "3"))
+    assert f"--data-dir {other} holds other data than the run trained on (30 images, not 40)" in line
+    moved = tmp_path / "moved"
+    pictures.rename(moved)
+    line = _one_line(run_cli("run_dcgan.py", "--resume", str(run), "--max-steps", "3"))
+    assert f"the run's data, {pictures}, is gone (moved?); pass --data-dir" in line
+    result = run_cli("run_dcgan.py", "--resume", str(run), "--data-dir", str(moved), "--max-steps", "3",
+                     "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert json.loads((run / "run.json").read_text())["data_dir"] == str(moved)  # the next resume looks there
+    (moved / "000.png").unlink()
+    line = _one_line(run_cli("run_dcgan.py", "--resume", str(run), "--max-steps", "4"))
+    assert f"the data in {moved} changed since the checkpoint (39 images, not 40)" in line
+    assert "pass --allow-data-change to resume anyway" in line
+    result = run_cli("run_dcgan.py", "--resume", str(run), "--max-steps", "4", "--allow-data-change",
+                     "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert read_run_state(run).progress.iteration == 4
+
+
+def test_mnist_elsewhere_is_the_same_data(tmp_path):
+    run, elsewhere = tmp_path / "run", tmp_path / "elsewhere"
+    (elsewhere / "mnist").mkdir(parents=True)
+    for file in (data_dir() / "mnist").iterdir():
+        (elsewhere / "mnist" / file.name).symlink_to(file)
+    flags = ["--image-size", "16", "--ngf", "8", "--ndf", "8", "--batch-size", "500", "--no-progress"]
+    assert run_cli("run_dcgan.py", *flags, "--max-steps", "1", "--out", str(run)).returncode == 0
+    result = run_cli("run_dcgan.py", "--resume", str(run), "--data-dir", str(elsewhere), "--max-steps", "2",
+                     "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert read_run_state(run).data["md5"] == "6bbc9ace898e44ae57da46a324031adb"  # MNIST's training images
+
+
+def _one_line(result):
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    return lines[0]
+
+
+@pytest.fixture
+def finished(tmp_path):
+    """A run folder with one complete set of a 16 px, ngf 8 network and its run.json, made in this process."""
+    import mxnet as mx
+
+    from mxgan.model.modules import build_gan
+
+    run = tmp_path / "run"
+    run.mkdir()
+    cfg = TrainConfig(dataset="synthetic", image_size=16, ngf=8, ndf=8, channels=3, batch_size=4, out=str(run),
+                      data_dir=str(tmp_path))
+    (run / "run.json").write_text(json.dumps(cfg.to_json()))
+    gan = build_gan([mx.cpu()], 4, cfg.nz, 8, 8, 3, 16, 2e-4, 0.5, 0.0, 0.02)
+    gan.attach_optimizers()
+    save_run_checkpoint(run, "synthetic", gan, Progress(0, 3, 3), False)
+    return run
+
+
+@pytest.mark.parametrize("edit, expected", [
+    ({"batch_size": 0}, "run.json's batch_size: --batch-size must be positive, got 0"),
+    ({"batch_size": "64"}, "run.json's batch_size is '64', not a whole number"),
+    ({"lr_g": None}, "run.json's lr_g is None, not a number"),
+    ({"noise": "gaussian"}, "run.json's noise: --noise 'gaussian' is not one of normal, uniform"),
+    ({"ngf": 16}, "do not build the network of the run's checkpoint, which was trained with --nz 100 --ngf 8"),
+    ({"dataset": None}, "run.json's dataset is None, not a string"),
+])
+def test_a_hand_edited_run_json_is_one_line_naming_the_field(finished, edit, expected):
+    options = json.loads((finished / "run.json").read_text())
+    (finished / "run.json").write_text(json.dumps({**options, **edit}))
+    line = _one_line(run_main("run_dcgan.py", "--resume", str(finished)))
+    assert f"--resume {finished}: " in line and expected in line
+
+
+def test_resume_given_a_file_is_one_line(finished):
+    line = _one_line(run_main("run_dcgan.py", "--resume", str(finished / "run.json")))
+    assert line.endswith(f"--resume {finished / 'run.json'} is a file; pass the run's folder (the --out it was "
+                         "started with)")
+
+
+def test_both_state_files_garbled_is_one_line_and_the_same_command_starts_over(finished):
+    for name in ("state.json", "state.previous.json"):
+        (finished / name).write_text("{")
+    line = _one_line(run_main("run_dcgan.py", "--resume", str(finished)))
+    assert "state.json is damaged" in line and "start the run again in this one with the same command" in line
