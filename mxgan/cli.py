@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 from mxgan.constants import RUN_OPTIONS_FILE
 from mxgan.data.download import dataset_folder, verify_dataset
 from mxgan.data.idx import IDX_DATASETS, default_data_dir
-from mxgan.errors import STARTUP_INTERRUPTED, Interrupted, InterruptedTwice, MxganError
+from mxgan.errors import Interrupted, MxganError
 from mxgan.flags import (
     add_bench_arguments,
     add_classifier_arguments,
@@ -36,7 +36,8 @@ from mxgan.flags import (
     validate_train_args,
 )
 from mxgan.runtime.env import prepare_mxnet
-from mxgan.runtime.fileio import write_bytes_atomic
+from mxgan.runtime.fileio import COMMITTED, check_writable, sole_writer, write_bytes_atomic
+from mxgan.runtime.signals import StoppedTwice, interruption_line, stopped_by
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -136,8 +137,9 @@ def run_sample(args: argparse.Namespace) -> int:
     cfg = validate_sample_args(args)
     from mxgan.inference.sampling import draw_samples  # imports MXNet, after prepare_mxnet()
 
-    written = draw_samples(cfg)
-    print(f"wrote {written[0]}" + (f" and {len(written) - 1} more files" if len(written) > 1 else ""))
+    with sole_writer(Path(cfg.out), "--out"):
+        written = draw_samples(cfg)
+    print("wrote " + ", ".join(map(str, written)))
     return 0
 
 
@@ -146,8 +148,10 @@ def run_export(args: argparse.Namespace) -> int:
     from mxgan.checkpoints.export import export_generator
     from mxgan.inference.recalibrate import load_for_sampling
 
-    ckpt = load_for_sampling(args.checkpoint, args.weights, args.recalibrate_bn)
-    for path in export_generator(ckpt, args.out, onnx=args.onnx):
+    with sole_writer(Path(args.out), "--out"):
+        ckpt = load_for_sampling(args.checkpoint, args.weights, args.recalibrate_bn)
+        written = export_generator(ckpt, args.out, onnx=args.onnx)
+    for path in written:
         print(f"wrote {path}")
     return 0
 
@@ -182,7 +186,7 @@ def run_eval(args: argparse.Namespace) -> int:
         print(report.format())
         result = report.to_json()
     if args.json:
-        write_bytes_atomic(Path(args.json), json.dumps(result, indent=1).encode())
+        write_bytes_atomic(Path(args.json), json.dumps(result, indent=1, allow_nan=False).encode())
     return 0
 
 
@@ -198,6 +202,9 @@ def run_classifier(args: argparse.Namespace) -> int:
 
 def run_plot(args: argparse.Namespace) -> int:
     from mxgan.inference.plots import plot_run
+
+    if Path(args.run).is_dir():  # (plot_run says what is wrong with a run folder that is not one)
+        check_writable(Path(args.run), "RUN_DIR")
 
     for path in plot_run(Path(args.run)):
         print(f"wrote {path}")
@@ -217,8 +224,9 @@ def run_pack(args: argparse.Namespace) -> int:
     validate_pack_args(args)
     from mxgan.data.records import pack_folder
 
-    report = pack_folder(Path(args.folder), Path(args.out), args.size, args.channels, args.format, args.quality,
-                         progress=args.progress)
+    with sole_writer(Path(args.out), "OUT.rec"):
+        report = pack_folder(Path(args.folder), Path(args.out), args.size, args.channels, args.format, args.quality,
+                             progress=args.progress)
     print(report.describe())
     return 0
 
@@ -271,12 +279,13 @@ def main(argv: list[str] | None = None, prog: str = "mxgan") -> int:
     except MxganError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except InterruptedTwice:
-        print(f"{prog}: interrupted twice; stopped without a checkpoint", file=sys.stderr)
-        return 130
-    except KeyboardInterrupt:  # before training started (loading data, binding): nothing to save yet
-        print(f"{prog}: {STARTUP_INTERRUPTED}", file=sys.stderr)
-        return 130
+    except StoppedTwice as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM or SIGHUP outside the training loop
+        stop = stopped_by(exc)
+        print(f"{prog}: {interruption_line(args.command, stop, list(COMMITTED))}", file=sys.stderr)
+        return stop.exit_code
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import math
 from dataclasses import MISSING, Field, asdict, dataclass, field, fields
 from typing import Any
 
-from mxgan.constants import DATASETS, EVAL_SIZES, IMAGE_SIZES, NOISE_KINDS
+from mxgan.constants import DATASETS, EVAL_SIZES, FEWEST_JUDGED, IMAGE_SIZES, NOISE_KINDS
 
 # Training defaults a recipe sets; a flag given on the command line wins over its recipe.
 # "example" is MXNet's example/gan/dcgan.py exactly; "default" departs from it where
@@ -111,8 +111,8 @@ class TrainConfig:
     until_fid: float = option(0.0, "stop, with a checkpoint, at the first quality check whose FID-MNIST (of the "
                               "weights sample draws: the moving average where kept) is this or lower (0: never)",
                               bounds=COUNT, resume=True, metavar="FID")
-    eval_samples: int = option(2000, "samples judged at each quality check", bounds=Range(10, hint=" (a Frechet "
-                               "distance and the neighbourhood metrics need a sample of some size)"), resume=True)
+    eval_samples: int = option(2000, "samples judged at each quality check", resume=True, bounds=Range(
+        FEWEST_JUDGED, hint=" (a Frechet distance and the neighbourhood metrics need a sample of some size)"))
     real_label: float = option(1.0, "D's target for real images; 0.9 is one-sided label smoothing (G still aims at "
                                "1)", bounds=Range(0, 1, low_open=True, hint=" (0.9 is the usual smoothing)"))
     noise: str = option("normal", "z ~ N(0, 1) (the example's) or U(-1, 1)", choices=NOISE_KINDS)

@@ -1,18 +1,27 @@
 """The entry point of every command (``mxgan``, ``run_dcgan.py``, ``bench/*.py``): :func:`mxgan.cli.main`, with
-a Ctrl-C while the CLI itself is still being imported answered as one line too."""
+Ctrl-C, SIGTERM and SIGHUP interrupting like Ctrl-C from the first instant, while the CLI itself is still being
+imported too."""
 
 from __future__ import annotations
 
+import os
 import sys
 
-from mxgan.errors import STARTUP_INTERRUPTED
+from mxgan.runtime.signals import interrupt_on_stop_signals, interruption_line, stopped_by
 
 
 def run(argv: list[str] | None = None, prog: str = "mxgan") -> int:
     """Run the command ``argv`` (default: the command line); return its exit code."""
+    interrupt_on_stop_signals()
     try:
         from mxgan.cli import main  # numpy, OpenCV, ...: a quarter of a second to import
-    except KeyboardInterrupt:
-        print(f"{prog}: {STARTUP_INTERRUPTED}", file=sys.stderr)
-        return 130
-    return main(argv, prog)
+    except KeyboardInterrupt as exc:
+        stop = stopped_by(exc)
+        command = (sys.argv[1:] if argv is None else argv)[:1]
+        print(f"{prog}: {interruption_line(command[0] if command else '', stop, [])}", file=sys.stderr)
+        return stop.exit_code
+    try:
+        return main(argv, prog)
+    except BrokenPipeError:  # the reader went away (mxgan ... | head): its output is not wanted, nor a traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
+        return 0

@@ -18,14 +18,8 @@ class DivergenceError(MxganError):
 
 
 class Interrupted(MxganError):
-    """Training stopped by Ctrl-C after saving a checkpoint."""
+    """Training stopped by a signal (Ctrl-C, SIGTERM, SIGHUP) after saving a checkpoint."""
 
-    exit_code = 130
-
-
-class InterruptedTwice(KeyboardInterrupt):
-    """A second Ctrl-C while training stopped at the first: no checkpoint is written."""
-
-
-# what a Ctrl-C before any work began leaves: nothing (a folder holding only run.json is reused by the same command)
-STARTUP_INTERRUPTED = "interrupted before training started; nothing was saved (the same command starts over)"
+    def __init__(self, message: str, exit_code: int = 130) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code

@@ -11,7 +11,7 @@ import argparse
 import json
 import math
 import os
-import tempfile
+import socket
 import time
 import typing
 from dataclasses import Field, dataclass, fields
@@ -25,6 +25,7 @@ from mxgan.constants import (
     CLASSIFIER_WEIGHTS,
     DATASET_CHANNELS,
     EVAL_SIZES,
+    FEWEST_JUDGED,
     GRAY_DATASETS,
     IMAGE_SIZES,
     RUN_OPTIONS_FILE,
@@ -32,6 +33,7 @@ from mxgan.constants import (
 )
 from mxgan.errors import MxganError
 from mxgan.runtime.distributed import check_kvstore
+from mxgan.runtime.fileio import LONGEST_INSIDE, check_name_fits, check_writable
 
 WEIGHTS = ("raw", "ema")  # a run's generator weights: as trained, or their moving average
 MAX_SAMPLES = 100_000  # images sample and eval hold at once (64 px RGB: 5 GB as float32)
@@ -127,6 +129,7 @@ def validate_train_args(args: argparse.Namespace) -> TrainConfig:
     values["data_dir"] = values["data_dir"] or str(default_data_dir())
     out = Path(values["out"] or Path("runs") / f"{values['dataset']}-{time.strftime('%Y%m%d-%H%M%S')}")
     values["out"] = str(out)
+    check_name_fits(out, "--out", inside=LONGEST_INSIDE)
     if out.exists() and not out.is_dir():
         raise MxganError(f"--out {out} is a file; choose a folder for the run")
     from mxgan.checkpoints.run_folder import usable_checkpoint
@@ -134,7 +137,7 @@ def validate_train_args(args: argparse.Namespace) -> TrainConfig:
     # a folder whose run died before its first complete checkpoint holds nothing to lose: the same command reuses it
     if usable_checkpoint(out):
         raise MxganError(f"--out {out} already holds a run; continue it with --resume {out}, or choose a new --out")
-    _check_writable(out)
+    check_writable(out)
     from mxgan.checkpoints.formats import resolve
 
     for flag, role in (("checkpoint", "G"), ("discriminator", "D")):
@@ -164,7 +167,7 @@ def _check_combinations(values: dict[str, Any]) -> None:
             import tensorboardX  # noqa: F401
         except ImportError as exc:
             raise MxganError("--tensorboard needs tensorboardX: pip install '.[tensorboard]'") from exc
-        _check_writable(Path(values["tensorboard"]))
+        check_writable(Path(values["tensorboard"]))
     from mxgan.runtime.devices import parse_ctx  # imports MXNet: call after mxgan.runtime.env.prepare_mxnet()
 
     contexts = parse_ctx(values["ctx"])
@@ -211,7 +214,7 @@ def _resume_config(args: argparse.Namespace, given: dict[str, Any]) -> TrainConf
         raise MxganError(f"--resume {run}: the run's data, {cfg.data_dir}, is gone (moved?); pass --data-dir "
                          "where the same images are now")
     _check_combinations(vars(cfg))
-    _check_writable(run)
+    check_writable(run)
     from mxgan.checkpoints.run_folder import has_state, read_run_state
 
     if has_state(run):
@@ -302,20 +305,6 @@ def _positive(name: str, value: float) -> None:
         raise MxganError(f"--{name} must be positive, got {value}")
 
 
-def _check_writable(out: Path, flag: str = "--out") -> None:
-    """Prove folder ``out`` can be created and written, without creating it (a failed run leaves no folder)."""
-    existing = out.absolute()
-    while not existing.exists():
-        existing = existing.parent
-    if not existing.is_dir():
-        raise MxganError(f"{flag} {out}: {existing} is a file, not a folder; choose another {flag}")
-    try:
-        with tempfile.TemporaryFile(dir=existing):
-            pass
-    except OSError as exc:
-        raise MxganError(f"{flag} {out} is not writable ({exc.strerror}); choose another folder") from exc
-
-
 def add_generator_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags that choose the generator of ``sample``, ``eval`` and ``export``."""
     add = parser.add_argument
@@ -387,13 +376,14 @@ def _check_output_file(flag: str, path: str, image: bool = False) -> None:
     """A file ``flag`` will write: its folder exists and takes files (``image``: OpenCV can encode its type)."""
     target = Path(path)
     folder = target.parent if str(target.parent) else Path(".")
+    check_name_fits(target, flag)
     if target.is_dir():
         raise MxganError(f"{flag} {path} is a folder; give a file name")
     if folder.exists() and not folder.is_dir():
         raise MxganError(f"{flag} {path}: {folder} is a file, not a folder; choose another {flag}")
     if not folder.is_dir():
         raise MxganError(f"{flag} {path}: the folder {folder} does not exist; create it or choose another {flag}")
-    _check_writable(folder, flag)
+    check_writable(target, flag, folder=False)
     if image and not cv2.haveImageWriter(str(target)):
         raise MxganError(f"{flag} {path}: OpenCV cannot write a {target.suffix or 'suffix-less'} picture; "
                          "name it .png (or .jpg, .bmp, .webp)")
@@ -425,7 +415,11 @@ def validate_sample_args(args: argparse.Namespace) -> SampleConfig:
     if args.npy:
         _check_output_file("--npy", args.npy)
     if args.separate:
-        _check_writable(Path(args.separate), "--separate")
+        separate = Path(args.separate)
+        check_writable(separate, "--separate")
+        if separate.exists() and (not separate.is_dir() or any(separate.iterdir())):
+            raise MxganError(f"--separate {separate} already holds files; give a new or empty folder (its pictures "
+                             "appear all at once when every one is drawn)")
     from mxgan.runtime.devices import parse_ctx
 
     parse_ctx(args.ctx)
@@ -446,6 +440,9 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
 def validate_export_args(args: argparse.Namespace) -> argparse.Namespace:
     """Check ``mxgan export`` flags; one clear :class:`MxganError` otherwise."""
     check_generator_args(args)
+    if not Path(args.out).name or args.out.endswith(("/", os.sep)):
+        raise MxganError(f"--out {args.out!r} is a prefix: export writes PREFIX-symbol.json and PREFIX-0000.params; "
+                         "give it a name, such as export/gen")
     _check_output_file("--out", f"{args.out}-symbol.json")
     return args
 
@@ -546,8 +543,9 @@ def validate_eval_args(args: argparse.Namespace) -> argparse.Namespace:
         raise MxganError(f"--all needs a run folder of mxgan train as --checkpoint; {args.checkpoint} is not one")
     _check_count("--num", args.num, MAX_SAMPLES, "samples")
     _positive("batch-size", args.batch_size)
-    if args.num < 2:
-        raise MxganError("--num must be at least 2 (a covariance needs two samples)")
+    if args.num < FEWEST_JUDGED:
+        raise MxganError(f"--num must be {FEWEST_JUDGED} or more, got {args.num} (a Frechet distance and the "
+                         "neighbourhood metrics need a sample of some size)")
     if args.json:
         _check_output_file("--json", args.json)
     return _with_data_dir(args)
@@ -617,6 +615,13 @@ def validate_launch_args(args: argparse.Namespace) -> list[str]:
     _positive("servers", args.servers)
     if not 0 <= args.port <= 65535:
         raise MxganError(f"--port must be a TCP port, 1-65535 (or 0: a free one), got {args.port}")
+    if args.port:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", args.port))
+            except OSError as exc:
+                raise MxganError(f"--port {args.port} is in use on 127.0.0.1 ({exc.strerror}); choose another, or "
+                                 "0 for a free one") from exc
     train_args = args.train_args[1:] if args.train_args[:1] == ["--"] else args.train_args
     kvstores = [value for flag, value in zip(train_args, train_args[1:]) if flag == "--kvstore"]
     kvstores += [arg.split("=", 1)[1] for arg in train_args if arg.startswith("--kvstore=")]

@@ -9,7 +9,7 @@ import numpy as np
 
 from mxgan.checkpoints.formats import GeneratorCheckpoint
 from mxgan.errors import MxganError
-from mxgan.runtime.fileio import write_atomic
+from mxgan.runtime.fileio import StagedOutputs
 
 ONNX_INSTALL = "pip install '.[onnx]' (and, for running it, pip install --no-deps onnxruntime==1.16.3)"
 
@@ -24,18 +24,18 @@ def export_generator(ckpt: GeneratorCheckpoint, prefix: str, onnx: bool = False)
     symbol = ckpt.symbol()
     params = {f"arg:{k}": v for k, v in ckpt.arg_params.items()}
     params.update({f"aux:{k}": v for k, v in ckpt.aux_params.items()})
-    written = [
-        write_atomic(Path(f"{prefix}-symbol.json"), symbol.save),
-        write_atomic(Path(f"{prefix}-0000.params"), lambda tmp: mx.nd.save(tmp, params)),
-    ]
     if onnx:
         try:
             import onnx as _onnx  # noqa: F401  (mx.onnx needs it)
         except ImportError as exc:
             raise MxganError(f"--onnx needs the onnx package: {ONNX_INSTALL}") from exc
-        shapes = list(ckpt.arch.inputs().values())
-        written.append(write_atomic(Path(f"{prefix}.onnx"), lambda tmp: mx.onnx.export_model(
-            symbol, {**ckpt.arg_params, **ckpt.aux_params}, in_shapes=shapes, in_types=[np.float32] * len(shapes),
-            onnx_file_path=tmp, dynamic=True, dynamic_input_shapes=[(None, *s[1:]) for s in shapes],
-        )))
-    return written
+    with StagedOutputs() as outputs:  # all of them, or none (interrupted, failed)
+        outputs.file(Path(f"{prefix}-symbol.json"), symbol.save)
+        outputs.file(Path(f"{prefix}-0000.params"), lambda tmp: mx.nd.save(tmp, params))
+        if onnx:
+            shapes = list(ckpt.arch.inputs().values())
+            outputs.file(Path(f"{prefix}.onnx"), lambda tmp: mx.onnx.export_model(
+                symbol, {**ckpt.arg_params, **ckpt.aux_params}, in_shapes=shapes,
+                in_types=[np.float32] * len(shapes), onnx_file_path=tmp, dynamic=True,
+                dynamic_input_shapes=[(None, *s[1:]) for s in shapes]))
+        return outputs.commit()

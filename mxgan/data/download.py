@@ -13,6 +13,7 @@ from tqdm import tqdm
 
 from mxgan.data.idx import IdxDataset, IdxFile, find_idx_file, locate_dataset, read_idx_bytes
 from mxgan.errors import MxganError
+from mxgan.runtime.fileio import check_writable
 
 CHUNK = 1 << 16
 TIMEOUT_S = 30
@@ -73,10 +74,21 @@ def download_file(spec: IdxFile, folder: Path, mirrors: tuple[str, ...], progres
 def ensure_dataset(
     dataset: IdxDataset, folder: Path, mirrors: tuple[str, ...] | None = None, progress: bool = True
 ) -> Path:
-    """Make sure all four files of ``dataset`` are in ``folder``, downloading the missing ones."""
-    for spec in dataset.files.values():
-        if find_idx_file(folder, spec.name) is None:
+    """Make sure all four files of ``dataset`` are in ``folder``, downloading the missing ones. A download that
+    fails leaves no folder it made behind."""
+    missing = [spec for spec in dataset.files.values() if find_idx_file(folder, spec.name) is None]
+    if not missing:
+        return folder
+    check_writable(folder, "--data-dir", needs=sum(spec.size for spec in missing) // 2)  # gzip halves them at least
+    made = [p for p in (folder, *folder.parents) if not p.exists()]  # innermost first
+    try:
+        for spec in missing:
             download_file(spec, folder, mirrors or mirrors_for(dataset), progress)
+    except BaseException:
+        for empty in made:
+            if empty.is_dir() and not any(empty.iterdir()):
+                empty.rmdir()
+        raise
     return folder
 
 

@@ -37,10 +37,10 @@ class FolderScan:
         return f"{len(self.files)} images under {self.root}{skipped}"
 
 
-def scan_folder(root: Path) -> FolderScan:
-    """List the images under ``root``; a clear :class:`MxganError` when there are none."""
+def scan_folder(root: Path, flag: str = "--data-dir") -> FolderScan:
+    """List the images under ``root``; a clear :class:`MxganError` naming ``flag`` when there are none."""
     if not root.is_dir():
-        raise MxganError(f"--data-dir {root} is not a folder; give the folder holding the training images")
+        raise MxganError(f"{flag} {root} is not a folder; give the folder holding the pictures")
     files, others = [], 0
     for path in sorted(root.rglob("*")):
         if path.is_file():
@@ -51,10 +51,15 @@ def scan_folder(root: Path) -> FolderScan:
     if not files:
         also = f"; its {others} files have other extensions" if others else ""
         raise MxganError(
-            f"--data-dir {root} holds no images ({'/'.join(e[1:] for e in IMAGE_EXTENSIONS)}, searched in "
-            f"subfolders too){also}; point --data-dir at a folder of pictures"
+            f"{flag} {root} holds no images ({'/'.join(e[1:] for e in IMAGE_EXTENSIONS)}, searched in "
+            f"subfolders too){also}; point {flag} at a folder of pictures"
         )
     return FolderScan(root, files, others)
+
+
+# OpenCV's own warnings about files that do not decode ("PNG input buffer is incomplete", twenty at a time):
+# mxgan reports such files itself, in one line
+cv2.setLogLevel(2)  # errors only
 
 
 def load_image(path: Path, image_size: int, channels: int) -> np.ndarray | None:

@@ -8,7 +8,6 @@ reader aborts the process or waits forever on a truncated file.
 
 from __future__ import annotations
 
-import os
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from mxgan.data.batches import WHOLE, Shard
 from mxgan.data.folder import FolderBatches, scan_folder
 from mxgan.errors import MxganError
 from mxgan.runtime.env import available_cores
+from mxgan.runtime.fileio import StagedOutputs
 from mxgan.runtime.streams import stream
 
 RECORD_MAGIC = 0xCED7230A  # dmlc RecordIO: each record starts with this uint32, then its length
@@ -65,29 +65,25 @@ def pack_folder(folder: Path, rec: Path, size: int, channels: int, encoding: str
     """
     import mxnet as mx
 
-    scan = scan_folder(folder)
+    scan = scan_folder(folder, "DIR")
     images = FolderBatches(scan, size, batch_size=1, channels=channels, seed=0)
     images.require_readable()  # before any file is written
     idx = index_path(rec)
-    rec_tmp, idx_tmp = rec.with_name(f".{rec.name}.tmp"), idx.with_name(f".{idx.name}.tmp")
     # PNG takes a compression level (0-9) where JPEG takes a quality
     level = quality if encoding == "jpg" else 3
-    writer = mx.recordio.MXIndexedRecordIO(str(idx_tmp), str(rec_tmp), "w")
     records = 0
-    try:
-        for _, image in tqdm(images.decoded(), total=len(scan.files), unit="img", disable=not progress,
-                             desc=f"packing {rec.name}"):
-            stored = image[0] if channels == 1 else cv2.cvtColor(image.transpose(1, 2, 0), cv2.COLOR_RGB2BGR)
-            header = mx.recordio.IRHeader(0, 0.0, records, 0)
-            writer.write_idx(records, mx.recordio.pack_img(header, stored, level, f".{encoding}"))
-            records += 1
-        writer.close()
-        os.replace(rec_tmp, rec)
-        os.replace(idx_tmp, idx)
-    finally:
-        writer.close()
-        for temporary in (rec_tmp, idx_tmp):
-            temporary.unlink(missing_ok=True)
+    with StagedOutputs() as outputs:  # both files, whole, or neither
+        writer = mx.recordio.MXIndexedRecordIO(str(outputs.reserve(idx)), str(outputs.reserve(rec)), "w")
+        try:
+            for _, image in tqdm(images.decoded(), total=len(scan.files), unit="img", disable=not progress,
+                                 desc=f"packing {rec.name}"):
+                stored = image[0] if channels == 1 else cv2.cvtColor(image.transpose(1, 2, 0), cv2.COLOR_RGB2BGR)
+                header = mx.recordio.IRHeader(0, 0.0, records, 0)
+                writer.write_idx(records, mx.recordio.pack_img(header, stored, level, f".{encoding}"))
+                records += 1
+        finally:
+            writer.close()
+        outputs.commit()
     return PackReport(records, scan.not_images, images.unreadable, rec, idx)
 
 

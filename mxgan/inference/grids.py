@@ -24,15 +24,20 @@ def make_grid(images: np.ndarray, columns: int | None = None) -> np.ndarray:
     return grid
 
 
-def save_png(path: Path, image: np.ndarray) -> Path:
-    """Write an RGB or gray uint8 image to ``path`` atomically, as PNG (or what its name says: .jpg, ...)."""
+def encode(path: Path, image: np.ndarray) -> bytes:
+    """An RGB or gray uint8 image as the file ``path`` names: PNG (or .jpg, ...)."""
     if image.ndim == 3 and image.shape[2] == 3:
         image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)  # cv2 writes BGR
     suffix = Path(path).suffix.lower() or ".png"
     ok, encoded = cv2.imencode(suffix, image)
     if not ok:
         raise MxganError(f"could not encode {path} as {suffix}")
-    return write_bytes_atomic(path, encoded.tobytes())
+    return encoded.tobytes()
+
+
+def save_png(path: Path, image: np.ndarray) -> Path:
+    """Write an RGB or gray uint8 image to ``path`` atomically, as PNG (or what its name says: .jpg, ...)."""
+    return write_bytes_atomic(path, encode(path, image))
 
 
 def save_grid(path: Path, images: np.ndarray, columns: int | None = None) -> Path:

@@ -19,7 +19,7 @@ from mxgan.constants import CLASSES, D_INPUT, D_LABEL, G_INPUT
 from mxgan.errors import MxganError
 from mxgan.model.modules import one_hot
 from mxgan.model.symbols import COND
-from mxgan.runtime.fileio import write_atomic
+from mxgan.runtime.fileio import StagedOutputs
 
 NICE_OVERSAMPLING = 20
 
@@ -150,19 +150,21 @@ def _latents(cfg, ckpt) -> tuple[np.ndarray, np.ndarray | None, int | None]:
 
 
 def _write_outputs(cfg, images: np.ndarray, columns: int | None) -> list[Path]:
-    from mxgan.inference.grids import make_grid, save_grid, save_png
+    """The grid, and the .npy and one picture per image where asked: all of them, or none (interrupted)."""
+    from mxgan.inference.grids import encode, make_grid
 
-    written = [save_grid(Path(cfg.out), images, columns)]
-    if cfg.npy:
-        def save_npy(tmp: str) -> None:
-            with open(tmp, "wb") as f:
-                np.save(f, images)
-        written.append(write_atomic(Path(cfg.npy), save_npy))
-    if cfg.separate:
-        folder = Path(cfg.separate)
-        folder.mkdir(parents=True, exist_ok=True)
-        written += [save_png(folder / f"{i:04d}.png", make_grid(images[i:i + 1])) for i in range(len(images))]
-    return written
+    with StagedOutputs() as outputs:
+        if cfg.separate:
+            folder = outputs.folder(Path(cfg.separate))
+            for i in range(len(images)):
+                (folder / f"{i:04d}.png").write_bytes(encode(Path("x.png"), make_grid(images[i:i + 1])))
+        if cfg.npy:
+            def save_npy(tmp: str) -> None:
+                with open(tmp, "wb") as f:
+                    np.save(f, images)
+            outputs.file(Path(cfg.npy), save_npy)
+        outputs.content(Path(cfg.out), encode(Path(cfg.out), make_grid(images, columns)))
+        return outputs.commit()
 
 
 def draw_samples(cfg) -> list[Path]:

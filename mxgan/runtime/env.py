@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+from mxgan.errors import MxganError
+
 # With the batch split over CPU devices, SyncBatchNorm blocks a device's engine
 # worker until every device reached it, while copies between the devices
 # (kvstore updates) queue on those same workers: with MXNet's default of one
@@ -20,9 +22,27 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
+# thread counts MXNet reads at start-up, and aborts on (exit code 134) when they are not numbers
+THREAD_VARIABLES = ("OMP_NUM_THREADS", CPU_WORKERS, "MXNET_CPU_PRIORITY_NTHREADS", "MXNET_GPU_WORKER_NTHREADS",
+                    "MXNET_GPU_COPY_NTHREADS", "MXNET_OMP_MAX_THREADS")
+
+
+def check_thread_variables() -> None:
+    """One clear error for a thread count in the environment that is not a positive whole number."""
+    for name in THREAD_VARIABLES:
+        value = os.environ.get(name)
+        if value is None or value == "":
+            continue
+        first = value.split(",")[0].strip()  # OpenMP takes a list, one count per nesting level
+        if not (first.isdigit() and int(first) > 0):
+            raise MxganError(f"{name}={value!r} in the environment is not a positive number of threads; set it to "
+                             f"1-{available_cores()} (the cores here) or unset it")
+
+
 def prepare_mxnet(ctx: str = "cpu") -> None:
-    """Everything to do before ``import mxnet``: thread settings for ``ctx``, and, for the GPU
+    """Everything to do before ``import mxnet``: thread settings for ``ctx`` (checked first), and, for the GPU
     build, loading the CUDA libraries of NVIDIA's pip wheels (see :mod:`mxgan.runtime.cuda`)."""
+    check_thread_variables()
     configure_threads(ctx)
     from mxgan.runtime.cuda import preload
 

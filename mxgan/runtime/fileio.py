@@ -1,37 +1,100 @@
-"""Atomic file writes: a reader never sees half a file, a crash never loses the old one."""
+"""Atomic file writes: a reader never sees half a file, a crash or a stop never loses the old one."""
 
 from __future__ import annotations
 
 import errno
 import fcntl
 import os
-from collections.abc import Callable
+import shutil
+import tempfile
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
 from mxgan.errors import MxganError
+from mxgan.runtime.signals import stop_signals_held
+
+TEMPORARY = ".{name}.tmp-{pid}"  # where a file is written before it is renamed into place
+PID_DIGITS = 7  # Linux pids reach 4194304
+COMMITTED: deque[str] = deque(maxlen=50)  # the outputs this process has put in place, newest last
+
+
+def temporary(path: Path) -> Path:
+    """Where ``path`` is written before it is renamed into place: beside it (so the rename is atomic), hidden,
+    named with this process's pid (two processes never share one)."""
+    return path.with_name(TEMPORARY.format(name=path.name, pid=os.getpid()))
+
+
+class StagedOutputs:
+    """A command's outputs, all of them or none: each is written under a temporary name beside it, removed if
+    the command fails or is stopped, and :meth:`commit` renames them all into place in one step that stop
+    signals wait for. A full disk is one :class:`MxganError` (an older file of the same name, untouched)."""
+
+    def __init__(self) -> None:
+        self._staged: list[tuple[Path, Path]] = []  # (temporary, final)
+
+    def __enter__(self) -> StagedOutputs:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for tmp, _ in self._staged:  # what commit did not put in place
+            if tmp.is_dir() and not tmp.is_symlink():
+                shutil.rmtree(tmp, ignore_errors=True)
+            elif tmp.is_symlink() or tmp.exists():
+                tmp.unlink()
+        self._staged = []
+
+    def reserve(self, path: Path) -> Path:
+        """The temporary path to write ``path``'s content to (by any means), put in place at the commit."""
+        tmp = temporary(Path(path))
+        self._staged.append((tmp, Path(path)))
+        return tmp
+
+    def file(self, path: Path, write: Callable[[str], None]) -> None:
+        """Write ``path``'s content with ``write(temporary_path)``."""
+        tmp = self.reserve(path)
+        try:
+            write(str(tmp))
+        except Exception as exc:
+            if _disk_full(exc):
+                raise MxganError(f"could not write {path}: no space left on the device; free some and run again "
+                                 "(nothing earlier was overwritten; a training run continues with --resume)") from exc
+            raise
+
+    def content(self, path: Path, content: bytes) -> None:
+        """``path`` holding ``content``."""
+
+        def write(tmp: str) -> None:
+            Path(tmp).write_bytes(content)
+
+        self.file(path, write)
+
+    def folder(self, path: Path) -> Path:
+        """A new folder to fill, which becomes ``path`` (absent or empty) at the commit."""
+        tmp = self.reserve(path)
+        tmp.mkdir()
+        return tmp
+
+    def commit(self) -> list[Path]:
+        """Put every output in place; return their paths."""
+        with stop_signals_held():
+            for tmp, final in self._staged:
+                if tmp.is_dir() and final.is_dir():
+                    final.rmdir()  # empty (checked before any work): the new one takes its place
+                os.replace(tmp, final)
+                COMMITTED.append(str(final))
+        finals = [final for _, final in self._staged]
+        self._staged = []
+        return finals
 
 
 def write_atomic(path: Path, write: Callable[[str], None]) -> Path:
-    """Call ``write(tmp_path)`` then rename the temporary file over ``path``.
-
-    The temporary file sits in the same folder (so the rename is atomic) and is
-    removed if ``write`` fails. A full disk is one :class:`MxganError` (the old file, if any, untouched).
-    """
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        write(str(tmp))
-        os.replace(tmp, path)
-    except Exception as exc:
-        if _disk_full(exc):
-            raise MxganError(f"could not write {path}: no space left on the device; free some and run again "
-                             "(nothing earlier was overwritten; a training run continues with --resume)") from exc
-        raise
-    finally:
-        if tmp.is_symlink() or tmp.exists():
-            tmp.unlink()
-    return path
+    """Call ``write(tmp_path)`` then rename the temporary file over ``path`` (see :class:`StagedOutputs`)."""
+    with StagedOutputs() as outputs:
+        outputs.file(path, write)
+        return outputs.commit()[0]
 
 
 def _disk_full(exc: BaseException) -> bool:
@@ -41,11 +104,9 @@ def _disk_full(exc: BaseException) -> bool:
 
 def write_bytes_atomic(path: Path, content: bytes) -> Path:
     """Write ``content`` to ``path`` atomically."""
-
-    def write(tmp: str) -> None:
-        Path(tmp).write_bytes(content)
-
-    return write_atomic(path, write)
+    with StagedOutputs() as outputs:
+        outputs.content(path, content)
+        return outputs.commit()[0]
 
 
 class FolderLock:
@@ -54,22 +115,25 @@ class FolderLock:
 
     NAME = ".lock"
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, name: str = NAME) -> None:
         self.folder = Path(folder)
+        self.path = self.folder / name
         self._file: IO[str] | None = None
 
-    def acquire(self, flag: str = "--out") -> FolderLock:
-        """Create the folder if needed and lock it, or raise one :class:`MxganError` naming the holder."""
+    def acquire(self, flag: str = "--out", busy: str = "") -> FolderLock:
+        """Create the folder if needed and lock it, or raise one :class:`MxganError` naming the holder (``busy``:
+        what the message says is going on, by default another training run in the folder)."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        handle = open(self.folder / self.NAME, "a+")
+        handle = open(self.path, "a+")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.seek(0)
             holder = handle.read().strip() or "unknown"
             handle.close()
-            raise MxganError(f"{flag} {self.folder} is in use by another mxgan train (pid {holder}); wait for it "
-                             "to finish or stop it, or choose another folder") from None
+            busy = busy or f"{flag} {self.folder} is in use by another mxgan train"
+            raise MxganError(f"{busy} (pid {holder}); wait for it to finish or stop it, or choose another "
+                             f"{'folder' if flag == '--out' or flag == '--resume' else flag}") from None
         handle.seek(0)
         handle.truncate()
         handle.write(str(os.getpid()))
@@ -77,8 +141,79 @@ class FolderLock:
         self._file = handle
         return self
 
-    def release(self) -> None:
+    def release(self, remove: bool = False) -> None:
+        """Unlock (``remove``: and delete the lock file, which a folder of pictures need not keep)."""
         if self._file is not None:
+            if remove:
+                self.path.unlink(missing_ok=True)
             fcntl.flock(self._file, fcntl.LOCK_UN)
             self._file.close()
             self._file = None
+
+
+@contextmanager
+def sole_writer(path: Path, flag: str) -> Iterator[None]:
+    """Within the block this process is the only mxgan writing ``path`` (``flag`` names the option that gave it):
+    a second one is refused with one :class:`MxganError` naming the holder, so an output is never a mix."""
+    lock = FolderLock(Path(path).parent, f".{Path(path).name}.lock")
+    lock.acquire(flag, f"{flag} {path} is being written by another mxgan")
+    try:
+        yield
+    finally:
+        lock.release(remove=True)
+
+
+MIN_FREE = 1 << 20  # bytes a writing command wants free before it starts (more where it knows it needs more)
+LONGEST_INSIDE = 64  # bytes of the longest name mxgan writes inside a folder it fills (a temporary checkpoint file)
+
+
+def check_name_fits(path: Path, flag: str, inside: int = 0) -> None:
+    """Refuse a path the file system cannot hold, before any work: a name longer than it allows, counted with
+    the temporary suffix mxgan writes under (``inside``: ``path`` is a folder that will hold names that long)."""
+    absolute = Path(path).absolute()
+    existing = _existing_ancestor(absolute)
+    name_max, path_max = os.pathconf(existing, "PC_NAME_MAX"), os.pathconf(existing, "PC_PATH_MAX")
+    written = absolute if inside else absolute.with_name(TEMPORARY.format(name=absolute.name, pid="9" * PID_DIGITS))
+    for part in written.parts[1:]:
+        if len(os.fsencode(part)) > name_max:
+            shown = part if len(part) <= 40 else part[:37] + "..."
+            raise MxganError(f"{flag} {path}: the name {shown!r} is {len(os.fsencode(part))} bytes (with what mxgan "
+                             f"adds while writing), more than the {name_max} this file system takes; choose a "
+                             f"shorter {flag}")
+    longest = len(os.fsencode(str(written))) + (1 + inside if inside else 0)
+    if longest > path_max:
+        raise MxganError(f"{flag} {path}: the path is too long for this file system ({longest} bytes with what "
+                         f"mxgan writes, {path_max} at most); choose a shorter {flag}")
+
+
+def _existing_ancestor(path: Path) -> Path:
+    existing = path
+    while not _exists(existing) and existing != existing.parent:
+        existing = existing.parent
+    return existing
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:  # a name too long to look up
+        return False
+
+
+def check_writable(out: Path, flag: str = "--out", needs: int = MIN_FREE, folder: bool = True) -> None:
+    """Prove that ``out`` (a folder, or with ``folder`` False a file) can be created and written and has room
+    (``needs`` bytes free), without creating anything: a refused command leaves no trace."""
+    check_name_fits(out, flag, inside=LONGEST_INSIDE if folder else 0)
+    target = Path(out).absolute() if folder else Path(out).absolute().parent
+    existing = _existing_ancestor(target)
+    if not existing.is_dir():
+        raise MxganError(f"{flag} {out}: {existing} is a file, not a folder; choose another {flag}")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as exc:
+        raise MxganError(f"{flag} {out} is not writable ({exc.strerror}); choose another folder") from exc
+    free = shutil.disk_usage(existing).free
+    if free < needs:
+        raise MxganError(f"{flag} {out}: no space left on its device ({free / 2**20:.1f} MiB free, about "
+                         f"{needs / 2**20:.0f} MiB needed); free some, or choose another {flag}")

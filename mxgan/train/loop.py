@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import math
-import signal
 import sys
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import mxnet as mx
 import numpy as np
@@ -38,13 +36,14 @@ from mxgan.constants import CLASSES
 from mxgan.data.batches import Shard, prefetch
 from mxgan.data.idx import IDX_DATASETS
 from mxgan.data.sources import Batches, data_identity, training_batches
-from mxgan.errors import DivergenceError, Interrupted, InterruptedTwice, MxganError
+from mxgan.errors import DivergenceError, Interrupted, MxganError
 from mxgan.inference.sampling import latent
 from mxgan.model.modules import GAN, build_gan, one_hot, set_generator_params
 from mxgan.model.symbols import make_discriminator_sym, pad_single_filter_params
 from mxgan.runtime.devices import parse_ctx
 from mxgan.runtime.distributed import LOCAL, Cluster, Watchdog, connect
 from mxgan.runtime.fileio import FolderLock
+from mxgan.runtime.signals import Stopped, StopRequests
 from mxgan.runtime.streams import stream
 from mxgan.train.alarms import GENERIC_HINT, GRAY_AS_RGB_HINT, OverpoweringAlarm
 from mxgan.train.ema import EmaView, GeneratorEMA
@@ -76,6 +75,9 @@ def fixed_noise(seed: int, batch_size: int, nz: int, kind: str = "normal") -> np
     return latent(stream(seed, "grid"), batch_size, nz, kind)
 
 
+LARGE_INIT_SIGMA = 0.1  # five times the example's 0.02: weights that large are what a divergence is blamed on
+
+
 @dataclass
 class TrainResult:
     """What a finished run leaves: steps done, last checkpoint, last logged metrics."""
@@ -85,28 +87,6 @@ class TrainResult:
     metrics: dict = field(default_factory=dict)
     stopped: str = ""  # why the run stopped before its --epochs / --max-steps (--until-fid), if it did
     steps: int = 0  # steps this process trained
-
-
-class _CtrlC:
-    """The first Ctrl-C asks the loop to checkpoint and stop after the current step; a second one aborts."""
-
-    def __init__(self) -> None:
-        self.requested = False
-        self._previous: Any = None  # the SIGINT handler to put back
-
-    def _handle(self, signum, frame) -> None:
-        if self.requested:
-            raise InterruptedTwice
-        self.requested = True
-
-    def __enter__(self) -> _CtrlC:
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
 
 
 def architecture(cfg: TrainConfig) -> Architecture:
@@ -186,7 +166,7 @@ class Trainer:
         self.g_updated = False
         self.checkpoint: Path | None = None
         self.metrics: dict = {}
-        self.stop_requested = False  # Ctrl-C: checkpoint and stop after this step
+        self.stop_requested = False  # Ctrl-C, SIGTERM, SIGHUP: checkpoint and stop after this step
         self.goal_reached = ""  # --until-fid: why the run stops (its checkpoint is written)
 
     @property
@@ -238,6 +218,13 @@ class Trainer:
         labels = self.batches.labels_of(progress.epoch, progress.batch)  # type: ignore[attr-defined]  # IDX data
         return {"real_cond": one_hot(labels, cfg.dtype), "fake_cond": one_hot(asked, cfg.dtype)}
 
+    def _divergence_hint(self) -> str:
+        cfg = self.cfg
+        if cfg.init_sigma > LARGE_INIT_SIGMA:
+            return (f"--init-sigma {cfg.init_sigma:g} starts the weights far larger than the example's 0.02: "
+                    "lower it")
+        return f"lower --lr-g/--lr-d (now {cfg.lr_g:g}, {cfg.lr_d:g}) or check the data"
+
     def run_step(self, real: np.ndarray) -> None:
         """The phases :func:`schedule` gives this iteration (D, then G's), on ``real`` and fresh z; wait for it
         to finish, then count and time it."""
@@ -257,11 +244,11 @@ class Trainer:
         """Run the epochs from ``self.progress`` on, calling ``hooks``; see :func:`train` for what it raises."""
         began = self.progress.iteration
         try:
-            with _CtrlC() as ctrl_c:
+            with StopRequests() as stop:
                 while self.progress.iteration < self.total and self.progress.epoch < self.cfg.epochs:
                     for real in prefetch(self.batches.epoch(self.progress.epoch, self.progress.batch)):
                         self.run_step(real)
-                        self.stop_requested = ctrl_c.requested
+                        self.stop_requested = stop.requested
                         for hook in hooks:
                             hook.after_step(self)
                         if self.epoch_ends or self.run_ends or self.stop_requested or self.goal_reached:
@@ -270,16 +257,17 @@ class Trainer:
                         for hook in hooks:
                             hook.after_epoch(self)
                         self.progress = Progress(self.progress.epoch + 1, 0, self.progress.iteration)
-                    if self.stop_requested:
-                        raise Interrupted(f"interrupted at iteration {self.progress.iteration}; checkpoint saved "
-                                          f"({self.checkpoint}); continue with: mxgan train --resume {self.out}")
+                    if stop.signum is not None:
+                        signal = Stopped(stop.signum)
+                        raise Interrupted(f"{signal.name} at iteration {self.progress.iteration}; checkpoint saved "
+                                          f"({self.checkpoint}); continue with: mxgan train --resume {self.out}",
+                                          signal.exit_code)
                     if self.goal_reached:
                         break
         except DivergenceError as exc:
             raise DivergenceError(
                 f"training diverged: {exc} (stopped at iteration {self.progress.iteration}); last good checkpoint: "
-                f"{self.checkpoint or _last_checkpoint(self.out)}; lower --lr-g/--lr-d (now {self.cfg.lr_g:g}, "
-                f"{self.cfg.lr_d:g}) or check the data"
+                f"{self.checkpoint or _last_checkpoint(self.out)}; {self._divergence_hint()}"
             ) from exc
         finally:
             for hook in hooks:
