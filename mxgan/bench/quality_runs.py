@@ -179,7 +179,7 @@ def _records(run: Path) -> list[dict]:
 def _when(check: dict | None) -> str:
     if check is None:
         return "not reached"
-    return (f"{duration(check['seconds'])} ({duration(check['training_seconds'])} without the checks), "
+    return (f"{check['seconds'] / 60:.1f} min ({check['training_seconds'] / 60:.1f} min without the checks), "
             f"{check['epochs']:.2f} epochs (FID {check['fid']:.2f} EMA / {check['fid_raw']:.2f} raw)")
 
 
