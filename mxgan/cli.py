@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -282,6 +283,9 @@ def main(argv: list[str] | None = None, prog: str = "mxgan") -> int:
     except StoppedTwice as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:  # the reader went away (mxgan ... | head): its output is not wanted, nor a traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
+        return 0
     except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM or SIGHUP outside the training loop
         stop = stopped_by(exc)
         print(f"{prog}: {interruption_line(args.command, stop, list(COMMITTED))}", file=sys.stderr)

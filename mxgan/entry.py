@@ -4,7 +4,6 @@ imported too."""
 
 from __future__ import annotations
 
-import os
 import sys
 
 from mxgan.runtime.signals import interrupt_on_stop_signals, interruption_line, stopped_by
@@ -20,8 +19,4 @@ def run(argv: list[str] | None = None, prog: str = "mxgan") -> int:
         command = (sys.argv[1:] if argv is None else argv)[:1]
         print(f"{prog}: {interruption_line(command[0] if command else '', stop, [])}", file=sys.stderr)
         return stop.exit_code
-    try:
-        return main(argv, prog)
-    except BrokenPipeError:  # the reader went away (mxgan ... | head): its output is not wanted, nor a traceback
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
-        return 0
+    return main(argv, prog)

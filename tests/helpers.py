@@ -57,6 +57,14 @@ def run_main(*args: str) -> subprocess.CompletedProcess:
     return subprocess.CompletedProcess([prog, *argv], code, out.getvalue(), err.getvalue())
 
 
+def one_line(result: subprocess.CompletedProcess, code: int = 2) -> str:
+    """The single line a refused command printed (exit ``code``, no traceback)."""
+    assert result.returncode == code, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    return lines[0]
+
+
 def wait_for(predicate: Callable[[], object], timeout: float = 60, what: str = "the condition") -> None:
     """Poll ``predicate`` until it holds; fail after ``timeout`` seconds (a deadline, not a speed claim)."""
     deadline = time.monotonic() + timeout

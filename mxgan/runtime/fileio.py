@@ -120,9 +120,10 @@ class FolderLock:
         self.path = self.folder / name
         self._file: IO[str] | None = None
 
-    def acquire(self, flag: str = "--out", busy: str = "") -> FolderLock:
+    def acquire(self, flag: str = "--out", busy: str = "", instead: str = "another folder") -> FolderLock:
         """Create the folder if needed and lock it, or raise one :class:`MxganError` naming the holder (``busy``:
-        what the message says is going on, by default another training run in the folder)."""
+        what the message says is going on, by default another training run in the folder; ``instead``: what to
+        choose then)."""
         self.folder.mkdir(parents=True, exist_ok=True)
         handle = open(self.path, "a+")
         try:
@@ -132,8 +133,7 @@ class FolderLock:
             holder = handle.read().strip() or "unknown"
             handle.close()
             busy = busy or f"{flag} {self.folder} is in use by another mxgan train"
-            raise MxganError(f"{busy} (pid {holder}); wait for it to finish or stop it, or choose another "
-                             f"{'folder' if flag == '--out' or flag == '--resume' else flag}") from None
+            raise MxganError(f"{busy} (pid {holder}); wait for it to finish or stop it, or choose {instead}") from None
         handle.seek(0)
         handle.truncate()
         handle.write(str(os.getpid()))
@@ -156,7 +156,7 @@ def sole_writer(path: Path, flag: str) -> Iterator[None]:
     """Within the block this process is the only mxgan writing ``path`` (``flag`` names the option that gave it):
     a second one is refused with one :class:`MxganError` naming the holder, so an output is never a mix."""
     lock = FolderLock(Path(path).parent, f".{Path(path).name}.lock")
-    lock.acquire(flag, f"{flag} {path} is being written by another mxgan")
+    lock.acquire(flag, f"{flag} {path} is being written by another mxgan", f"another {flag}")
     try:
         yield
     finally:

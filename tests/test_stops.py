@@ -1,0 +1,230 @@
+"""Stops and hostile surroundings: SIGTERM and SIGHUP, Ctrl-C in every command that writes, two writers of one
+output, read-only and full targets, names too long, thread variables that are not numbers, a busy port."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from helpers import FIXTURES, REPO, data_dir, one_line, run_cli, run_main, wait_for
+
+from mxgan.checkpoints.run_folder import read_run_state
+from mxgan.runtime.fileio import StagedOutputs
+
+TINY = ["--dataset", "synthetic", "--image-size", "16", "--ngf", "8", "--ndf", "8", "--batch-size", "1000",
+        "--no-progress"]
+G64 = str(FIXTURES / "module_save_params")  # the example's own 64 px generator
+
+
+def _start(*args, cwd=REPO):
+    env = {**os.environ, "MXGAN_DATA_DIR": str(data_dir()), "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen([sys.executable, *args], cwd=cwd, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _stop(proc, signum, when, timeout=120):
+    """Send ``signum`` once ``when()`` holds; the process's exit code and stderr."""
+    try:
+        wait_for(lambda: when() or proc.poll() is not None, timeout=timeout, what="the moment to stop it")
+        proc.send_signal(signum)
+        _, stderr = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert "Traceback" not in stderr, stderr
+    return proc.returncode, stderr.strip()
+
+
+@pytest.mark.parametrize("signum, name, code", [(signal.SIGTERM, "SIGTERM", 143), (signal.SIGHUP, "SIGHUP", 129)])
+def test_sigterm_and_sighup_checkpoint_and_stop_training_like_ctrl_c(tmp_path, signum, name, code):
+    run = tmp_path / "run"
+    proc = _start("run_dcgan.py", *TINY, "--max-steps", "100000", "--checkpoint-every", "3", "--out", str(run))
+    returncode, stderr = _stop(proc, signum, lambda: (run / "state.json").exists())
+    assert returncode == code and len(stderr.splitlines()) == 1, stderr
+    stopped = read_run_state(run).progress.iteration
+    assert stderr.endswith(f"{name} at iteration {stopped}; checkpoint saved ({run / read_run_state(run).files['G']}); "
+                           f"continue with: mxgan train --resume {run}")
+    result = run_cli("run_dcgan.py", "--resume", str(run), "--max-steps", str(stopped + 2), "--no-progress")
+    assert result.returncode == 0, result.stderr
+
+
+def test_sigterm_before_training_started_is_one_line(tmp_path):
+    run = tmp_path / "run"
+    proc = _start("run_dcgan.py", *TINY, "--max-steps", "5", "--out", str(run))
+    returncode, stderr = _stop(proc, signal.SIGTERM, lambda: (run / "run.json").exists())  # while MXNet binds
+    assert returncode == 143 and len(stderr.splitlines()) == 1, stderr
+    before = stderr.endswith("stopped by SIGTERM before training started; nothing was saved (run the same command "
+                             "again)")
+    assert before or "SIGTERM at iteration 1; checkpoint saved" in stderr, stderr  # (a slow signal: after step 1)
+    retry = run_cli("run_dcgan.py", *TINY, "--max-steps", "2", "--out", str(run)) if before else \
+        run_cli("run_dcgan.py", "--resume", str(run), "--max-steps", "2", "--no-progress")
+    assert retry.returncode == 0, retry.stderr
+
+
+def _no_trace_of(*paths):
+    for path in paths:
+        assert not path.exists(), path
+        assert not list(path.parent.glob(f".{path.name}.*")), list(path.parent.iterdir())  # no temporary, no lock
+
+
+def test_ctrl_c_in_sample_leaves_none_of_its_outputs(tmp_path):
+    out, npy, separate = tmp_path / "grid.png", tmp_path / "all.npy", tmp_path / "each"
+    proc = _start("-m", "mxgan.cli", "sample", "--checkpoint", G64, "--num", "4000", "--out", str(out),
+                  "--npy", str(npy), "--separate", str(separate))
+    returncode, stderr = _stop(proc, signal.SIGINT, lambda: list(tmp_path.glob(".each.tmp-*/0100.png")))
+    assert returncode == 130 and stderr == "mxgan: interrupted; nothing was written", stderr
+    _no_trace_of(out, npy, separate)
+
+
+def test_ctrl_c_in_pack_leaves_no_pack(tmp_path):
+    pictures = tmp_path / "pictures"
+    pictures.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(3000):
+        cv2.imwrite(str(pictures / f"{i:04d}.png"), rng.integers(0, 256, (64, 64, 3), dtype=np.uint8))
+    rec = tmp_path / "p.rec"
+    proc = _start("-m", "mxgan.cli", "pack", str(pictures), str(rec), "--no-progress")
+    returncode, stderr = _stop(proc, signal.SIGINT, lambda: list(tmp_path.glob(".p.rec.tmp-*")))
+    assert returncode == 130 and stderr == "mxgan: interrupted; nothing was written", stderr
+    _no_trace_of(rec, tmp_path / "p.idx")
+
+
+def test_ctrl_c_in_eval_writes_no_json(tmp_path):
+    report = tmp_path / "q.json"
+    proc = _start("-m", "mxgan.cli", "eval", "--checkpoint", G64, "--num", "60000", "--json", str(report))
+    began = time.monotonic()
+    returncode, stderr = _stop(proc, signal.SIGINT, lambda: time.monotonic() - began > 8)  # drawing, judging
+    assert returncode == 130 and stderr == "mxgan: interrupted; nothing was written", stderr
+    _no_trace_of(report)
+
+
+def test_staged_outputs_are_all_written_or_none(tmp_path):
+    first, second, folder = tmp_path / "a.json", tmp_path / "b.params", tmp_path / "each"
+    second.write_text("the older file")
+
+    def interrupted(tmp):
+        Path(tmp).write_text("half")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt), StagedOutputs() as outputs:
+        outputs.content(first, b"{}")
+        (outputs.folder(folder) / "0000.png").write_bytes(b"png")
+        outputs.file(second, interrupted)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.params"] and second.read_text() == "the older file"
+    with StagedOutputs() as outputs:
+        outputs.content(first, b"{}")
+        (outputs.folder(folder) / "0000.png").write_bytes(b"png")
+        assert outputs.commit() == [first, folder]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "b.params", "each"]
+
+
+def test_a_second_writer_of_one_output_is_refused_and_the_first_finishes(tmp_path):
+    out = tmp_path / "grid.png"
+    first = _start("-m", "mxgan.cli", "sample", "--checkpoint", G64, "--num", "1000", "--nice", "--out", str(out))
+    try:
+        wait_for(lambda: (tmp_path / ".grid.png.lock").exists() or first.poll() is not None, what="the first writer")
+        second = run_cli("-m", "mxgan.cli", "sample", "--checkpoint", G64, "--num", "4", "--out", str(out))
+        assert one_line(second).endswith(f"--out {out} is being written by another mxgan (pid {first.pid}); wait "
+                                         "for it to finish or stop it, or choose another --out")
+        assert first.wait(timeout=300) == 0, first.stderr.read()
+    finally:
+        first.kill()
+    assert cv2.imread(str(out)).shape == (32 * 64, 32 * 64, 3)  # the first one's 1000 pictures, whole
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["grid.png"]  # the lock went with its holder
+
+
+@pytest.mark.parametrize("variable, value", [("OMP_NUM_THREADS", "abc"), ("MXNET_CPU_WORKER_NTHREADS", "abc"),
+                                             ("OMP_NUM_THREADS", "0"), ("MXNET_CPU_WORKER_NTHREADS", "-2")])
+def test_thread_variables_that_are_not_positive_numbers_are_one_line_before_mxnet_starts(tmp_path, variable, value):
+    result = run_cli("run_dcgan.py", *TINY, "--max-steps", "1", "--out", str(tmp_path / "run"),
+                     env={variable: value})
+    assert one_line(result).endswith(f"{variable}={value!r} in the environment is not a positive number of threads; "
+                                     f"set it to 1-{len(os.sched_getaffinity(0))} (the cores here) or unset it")
+    assert not (tmp_path / "run").exists()
+
+
+LONG = "x" * 250  # fits a file system's 255 bytes, until mxgan's temporary suffix is added
+
+
+@pytest.mark.parametrize("command, flag, names", [
+    (["run_dcgan.py", *TINY, "--out"], "--out", ["y" * 300]),  # a folder: its own name is written as it is
+    (["-m", "mxgan.cli", "sample", "--checkpoint", G64, "--out"], "--out", [LONG + ".png", "y" * 300]),
+    (["-m", "mxgan.cli", "export", "--checkpoint", G64, "--out"], "--out", [LONG, "y" * 300]),
+    (["-m", "mxgan.cli", "eval", "--checkpoint", G64, "--json"], "--json", [LONG + ".json", "y" * 300]),
+])
+def test_names_too_long_for_the_file_system_are_refused_before_any_work(tmp_path, command, flag, names):
+    for name in names:
+        line = one_line(run_main(*command, str(tmp_path / name)))
+        assert f"{flag} {tmp_path / name}" in line and "this file system takes; choose a shorter" in line, line
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_long_pack_name_is_refused_before_any_work(tmp_path):
+    line = one_line(run_main("-m", "mxgan.cli", "pack", str(FIXTURES), str(tmp_path / f"{LONG}.rec")))
+    assert "OUT.rec" in line and "choose a shorter OUT.rec" in line
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.fixture(params=["read-only", "full"])
+def bad_target(request, tmp_path):
+    """A folder on a file system of its own (tmpfs, 64 KiB): mounted read-only, or filled to the last byte."""
+    folder = tmp_path / "target"
+    folder.mkdir()
+    options = "size=64k,ro" if request.param == "read-only" else "size=64k"
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({mounted.stderr.decode().strip()}): needs root")
+    try:
+        if request.param == "full":
+            (folder / "filler").write_bytes(b"\0" * 65536)
+        yield request.param, folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=True)
+
+
+def _writing_commands(folder):
+    return {
+        "train": (["run_dcgan.py", *TINY, "--out", str(folder / "run")], "--out"),
+        "sample": (["-m", "mxgan.cli", "sample", "--checkpoint", G64, "--out", str(folder / "g.png")], "--out"),
+        "sample --separate": (["-m", "mxgan.cli", "sample", "--checkpoint", G64, "--out", str(folder.parent / "g.png"),
+                               "--separate", str(folder / "each")], "--separate"),
+        "export": (["-m", "mxgan.cli", "export", "--checkpoint", G64, "--out", str(folder / "gen")], "--out"),
+        "eval": (["-m", "mxgan.cli", "eval", "--checkpoint", G64, "--json", str(folder / "q.json")], "--json"),
+        "classifier": (["-m", "mxgan.cli", "classifier", "train", "--out", str(folder / "c.params")], "--out"),
+        "bench": (["-m", "mxgan.cli", "bench", "--json", str(folder / "b.json")], "--json"),
+        "pack": (["-m", "mxgan.cli", "pack", str(FIXTURES), str(folder / "p.rec")], "OUT.rec"),
+        "download": (["-m", "mxgan.cli", "download", "mnist", "--data-dir", str(folder)], "--data-dir"),
+    }
+
+
+@pytest.mark.parametrize("command", ["train", "sample", "sample --separate", "export", "eval", "classifier", "bench",
+                                     "pack", "download"])
+def test_read_only_and_full_targets_are_one_line_before_any_work(bad_target, command):
+    kind, folder = bad_target
+    before = sorted(p.name for p in folder.iterdir())
+    args, flag = _writing_commands(folder)[command]
+    line = one_line(run_main(*args))
+    expected = "is not writable (Read-only file system)" if kind == "read-only" else "no space left on its device"
+    assert flag in line and expected in line, line
+    assert sorted(p.name for p in folder.iterdir()) == before
+
+
+def test_a_launch_port_in_use_is_one_line_before_any_process_starts():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        line = one_line(run_main("-m", "mxgan.cli", "launch", "--port", str(port), "--", "--kvstore", "dist_sync"))
+    assert line.endswith(f"--port {port} is in use on 127.0.0.1 (Address already in use); choose another, or 0 for "
+                         "a free one")
+
+
+def test_a_reader_that_goes_away_ends_the_output_quietly():
+    result = subprocess.run(f"{sys.executable} -m mxgan.cli train --dry-run | true", shell=True, cwd=REPO,
+                            capture_output=True, text=True)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
