@@ -5,7 +5,7 @@ import shutil
 
 import numpy as np
 import pytest
-from helpers import FIXTURES, data_dir, fixtures, run_cli, run_main
+from helpers import FIXTURES, REPO, data_dir, fixtures, run_cli, run_main
 
 from mxgan.checkpoints.params_file import read_params
 
@@ -110,3 +110,55 @@ def test_a_plain_resume_of_a_finished_run_says_there_is_nothing_to_do(tmp_path):
     assert result.returncode == 0 and "worker rank" not in result.stdout, result.stdout
     assert (f"nothing to train: {run} already ended at iteration 2 (--max-steps 2); train it further with "
             f"--resume {run} --max-steps N") in result.stdout
+
+
+@pytest.mark.parametrize("prefix", ["", "ex/"])
+def test_an_export_prefix_without_a_name_is_one_line(tmp_path, prefix):
+    line = _one_line(run_main("-m", "mxgan.cli", "export", "--checkpoint", str(fixtures() / "module_save_params"),
+                              "--out", prefix))
+    assert f"--out {prefix!r} is a prefix: export writes PREFIX-symbol.json and PREFIX-0000.params" in line
+    assert not list(REPO.glob("-symbol.json")) and not (REPO / "ex").exists()
+
+
+def test_pack_names_its_own_argument(tmp_path):
+    line = _one_line(run_main("-m", "mxgan.cli", "pack", str(tmp_path), str(tmp_path / "p.rec")))
+    assert f"DIR {tmp_path} holds no images" in line and "point DIR at a folder of pictures" in line
+    assert "--data-dir" not in line
+
+
+def test_a_huge_init_sigma_is_named_as_the_cause_of_a_divergence(tmp_path):
+    result = run_cli("run_dcgan.py", "--dataset", "synthetic", "--image-size", "16", "--ngf", "8", "--ndf", "8",
+                     "--batch-size", "100", "--max-steps", "3", "--init-sigma", "1e10", "--no-progress",
+                     "--out", str(tmp_path / "run"))
+    assert result.returncode == 3 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "--init-sigma 1e+10 starts the weights far larger than the example's 0.02: lower it" in result.stderr
+    assert "--lr-g" not in result.stderr
+
+
+def test_a_failed_offline_download_leaves_no_folder(tmp_path):
+    result = run_cli("-m", "mxgan.cli", "download", "mnist", "--data-dir", str(tmp_path / "new" / "data"),
+                     env={"MXGAN_MIRROR": "http://127.0.0.1:9/"})
+    assert "could not download" in _one_line(result)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_pictures_that_do_not_decode_are_one_line_without_the_decoders_own_complaints(tmp_path):
+    pictures = tmp_path / "pictures"
+    pictures.mkdir()
+    for i in range(20):
+        (pictures / f"{i}.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(40))
+        (pictures / f"{i}.jpg").write_bytes(b"\xff\xd8\xff\xe0" + bytes(range(256)) * 4)
+    for command in (["run_dcgan.py", "--dataset", "folder", "--data-dir", str(pictures), "--batch-size", "8",
+                     "--out", str(tmp_path / "run")],
+                    ["-m", "mxgan.cli", "pack", str(pictures), str(tmp_path / "p.rec"), "--no-progress"]):
+        line = _one_line(run_cli(*command))  # in a process: the decoders write to its file descriptor 2
+        assert "none of the 40 image files" in line and "could be decoded" in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pictures"]
+
+
+@pytest.mark.parametrize("spelling", ["{run}:best", "{run}/:best"])
+def test_a_runs_best_is_found_with_or_without_a_slash(mnist_run, tmp_path, spelling):
+    run, _ = mnist_run
+    result = run_main("-m", "mxgan.cli", "sample", "--checkpoint", spelling.format(run=run), "--num", "4",
+                      "--out", str(tmp_path / "best.png"))
+    assert result.returncode == 0, result.stderr

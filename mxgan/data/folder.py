@@ -20,6 +20,7 @@ import numpy as np
 from mxgan.data.batches import WHOLE, Shard, ShuffledBatches
 from mxgan.errors import MxganError
 from mxgan.runtime.env import available_cores
+from mxgan.runtime.fileio import quiet_stderr
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 
@@ -118,8 +119,9 @@ class FolderBatches(ShuffledBatches):
 
     def require_readable(self) -> None:
         """Raise :class:`MxganError` unless some file decodes (before a run creates its folder)."""
-        if self._load(0) is None:
-            self._replacement(0)
+        with quiet_stderr():  # libjpeg's complaint about each damaged file: the error (or the run's warning) says it
+            if self._load(0) is None:
+                self._replacement(0)
 
     def read(self, indices: np.ndarray) -> np.ndarray:
         images = list(self._pool.map(self._load, indices))

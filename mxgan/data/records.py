@@ -21,7 +21,7 @@ from mxgan.data.batches import WHOLE, Shard
 from mxgan.data.folder import FolderBatches, scan_folder
 from mxgan.errors import MxganError
 from mxgan.runtime.env import available_cores
-from mxgan.runtime.fileio import StagedOutputs
+from mxgan.runtime.fileio import StagedOutputs, quiet_stderr
 from mxgan.runtime.streams import stream
 
 RECORD_MAGIC = 0xCED7230A  # dmlc RecordIO: each record starts with this uint32, then its length
@@ -155,7 +155,8 @@ def stored_side(rec: Path) -> int:
 
     reader = mx.recordio.MXIndexedRecordIO(str(index_path(rec)), str(rec), "r")
     try:
-        _, image = mx.recordio.unpack_img(reader.read_idx(reader.keys[0]), cv2.IMREAD_UNCHANGED)
+        with quiet_stderr():  # libjpeg's own complaint about a damaged first record: the error below says it
+            _, image = mx.recordio.unpack_img(reader.read_idx(reader.keys[0]), cv2.IMREAD_UNCHANGED)
     finally:
         reader.close()
     if image is None:

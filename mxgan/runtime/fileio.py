@@ -6,6 +6,7 @@ import errno
 import fcntl
 import os
 import shutil
+import sys
 import tempfile
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -217,3 +218,19 @@ def check_writable(out: Path, flag: str = "--out", needs: int = MIN_FREE, folder
     if free < needs:
         raise MxganError(f"{flag} {out}: no space left on its device ({free / 2**20:.1f} MiB free, about "
                          f"{needs / 2**20:.0f} MiB needed); free some, or choose another {flag}")
+
+
+@contextmanager
+def quiet_stderr() -> Iterator[None]:
+    """Within the block, what C libraries print to the standard error goes nowhere (libjpeg's "Corrupt JPEG data"
+    while mxgan probes a picture it then reports itself). Only for short blocks with no other output."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
