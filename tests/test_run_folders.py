@@ -206,3 +206,55 @@ def test_both_state_files_garbled_is_one_line_and_the_same_command_starts_over(f
         (finished / name).write_text("{")
     line = _one_line(run_main("run_dcgan.py", "--resume", str(finished)))
     assert "state.json is damaged" in line and "start the run again in this one with the same command" in line
+
+
+def _halfway_through_a_set(run):
+    """Whether a checkpoint set was being written: a temporary, or set files that state.json does not name yet."""
+    from mxgan.checkpoints.run_folder import has_state
+
+    named = {name for files in read_run_state(run).file_sets() for name in files.values()} if has_state(run) else set()
+    written = {p.name for p in run.glob("*") if p.suffix in (".params", ".states")}
+    return bool(list(run.glob(".*.tmp-*")) or written - named)
+
+
+def test_sigkill_at_any_instant_then_the_same_command_or_resume_ends_with_the_uninterrupted_weights(tmp_path):
+    """SIGKILL at random instants across start-up, steps and checkpoint writes (a set every step, of a model big
+    enough that writing takes much of a step); after each, the same command (no complete set yet) or --resume
+    goes on, until the run ends: with the weights of a run never interrupted."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from helpers import REPO
+
+    from mxgan.checkpoints.run_folder import usable_checkpoint
+
+    steps, kills = 30, int(os.environ.get("MXGAN_TEST_KILLS", "8"))  # more, for the figures: MXGAN_TEST_KILLS=40
+    flags = ["--dataset", "synthetic", "--image-size", "32", "--ngf", "32", "--ndf", "32", "--batch-size", "4",
+             "--no-progress", "--checkpoint-every", "1", "--keep", "2", "--max-steps", str(steps), "--log-every", "5"]
+    straight = tmp_path / "straight"
+    began = time.monotonic()
+    assert run_cli("run_dcgan.py", *flags, "--out", str(straight)).returncode == 0
+    lifetime = time.monotonic() - began  # the instants are drawn over the first part of a run's life
+    run, rng = tmp_path / "run", np.random.default_rng(0)
+    env = {**os.environ, "MXGAN_DATA_DIR": str(data_dir())}
+    inside_a_write = 0
+    for attempt in range(kills + 1):
+        args = ["--resume", str(run), "--no-progress"] if usable_checkpoint(run) else [*flags, "--out", str(run)]
+        proc = subprocess.Popen([sys.executable, "run_dcgan.py", *args], cwd=REPO, env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            if attempt < kills:  # in start-up, or after some steps: each process gets some way before the next kill
+                time.sleep(rng.uniform(0.15, 0.6) * lifetime)
+                proc.send_signal(signal.SIGKILL)
+            assert proc.wait(timeout=600) in (0, -signal.SIGKILL), proc.stderr.read().decode()
+            inside_a_write += attempt < kills and _halfway_through_a_set(run)
+        finally:
+            proc.kill()
+    assert proc.returncode == 0  # the last one, not killed, finished the run
+    print(f"{kills} kills, {inside_a_write} of them inside a checkpoint write")  # pytest -s shows the figures
+    _same_weights(final_params(run), final_params(straight))
+    iterations = [json.loads(line)["iteration"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert iterations == sorted(set(iterations)) and iterations[-1] == steps
