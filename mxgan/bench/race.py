@@ -12,6 +12,7 @@ This module imports neither framework: a child imports only its own.
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -19,7 +20,8 @@ import time
 from collections.abc import Callable
 
 WARMUP = 2  # untimed blocks before the first timed one (MKLDNN's primitives, torch.compile's kernels)
-MXGAN = "mxgan"
+MXGAN = "mxgan"  # mxgan's step, unwaited and with the EMA too, and its generator
+MXGAN_STEP = "mxgan step"  # mxgan's step alone, as the trainer runs it
 TORCH = ("torch eager", "torch channels_last", "torch.compile")  # PyTorch's example as a user would run it
 _VARIANTS = dict(zip(TORCH, ("eager", "channels_last", "compile")))
 
@@ -33,12 +35,14 @@ def timed(run: Callable[[], None], sync: Callable[[], None]) -> float:
 
 
 class Contender:
-    """A child process holding one framework's contenders, warmed up; :meth:`time` runs one block."""
+    """A child process holding one framework's contenders (``kind``), warmed up; :meth:`time` runs one block.
+    ``env``: settings added to its environment (read when MXNet or OpenMP start)."""
 
-    def __init__(self, name: str, config: dict, batch: int) -> None:
+    def __init__(self, name: str, kind: str, config: dict, batch: int, env: dict[str, str] | None = None) -> None:
         self.name = name
-        self.process = subprocess.Popen([sys.executable, "-m", "mxgan.bench.race", name, json.dumps(config),
-                                         str(batch)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen([sys.executable, "-m", "mxgan.bench.race", kind, json.dumps(config),
+                                         str(batch)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                        env={**os.environ, **(env or {})})
         self.measures: list[str] = []
 
     def ready(self) -> list[str]:
@@ -65,9 +69,12 @@ class Contender:
         self.process.wait(timeout=60)
 
 
-def race(names: list[str], config: dict, batch: int, repeats: int) -> dict[str, dict[str, float]]:
-    """Median seconds per block of each contender's each measure, ``repeats`` rounds of alternating blocks."""
-    contenders = [Contender(name, config, batch) for name in names]
+def race(names: list[str] | dict[str, tuple[str, dict[str, str]]], config: dict, batch: int, repeats: int,
+         ) -> dict[str, dict[str, float]]:
+    """Median seconds per block of each contender's each measure, ``repeats`` rounds of alternating blocks.
+    ``names``: kinds of contender, or ``{name: (kind, environment added)}``."""
+    chosen = names if isinstance(names, dict) else {name: (name, {}) for name in names}
+    contenders = [Contender(name, kind, config, batch, env) for name, (kind, env) in chosen.items()]
     try:
         for contender in contenders:
             contender.ready()
@@ -84,13 +91,14 @@ def race(names: list[str], config: dict, batch: int, repeats: int) -> dict[str, 
 
 def _child_contenders(name: str, config: dict, batch: int) -> tuple[dict, dict]:
     """The child's blocks and how to wait for each."""
-    if name == MXGAN:
+    if name in (MXGAN, MXGAN_STEP):
         from mxgan.runtime.env import prepare_mxnet
 
         prepare_mxnet(config["ctx"])
         from mxgan.bench.throughput import BenchConfig, mxgan_contenders
 
-        return mxgan_contenders(BenchConfig(**config), batch)
+        blocks, syncs = mxgan_contenders(BenchConfig(**config), batch)
+        return (blocks, syncs) if name == MXGAN else ({"train": blocks["train"]}, {"train": syncs["train"]})
     from mxgan.bench import torch_twin
 
     blocks = torch_twin.contenders(config["nz"], config["ngf"], config["ndf"], config["channels"],

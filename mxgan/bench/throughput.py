@@ -119,13 +119,14 @@ def gemm_gflops(n: int, repeats: int) -> dict[str, float]:
     return {k: 2 * n**3 / s / 1e9 for k, s in seconds.items()}
 
 
-def training_step(cfg: BenchConfig, batch: int) -> tuple[Callable[[], StepOutputs], GAN]:
+def training_step(cfg: BenchConfig, batch: int, d_input_gradient: bool = False,
+                  ) -> tuple[Callable[[], StepOutputs], GAN]:
     """A training step of ``cfg``'s networks (``cfg.g_steps`` G updates) as the trainer runs it, host arrays in,
     and the networks it trains. The step returns once it is queued: wait on its outputs."""
     contexts = parse_ctx(cfg.ctx)
     mx.random.seed(0)
     gan = build_gan(contexts, batch, cfg.nz, cfg.ngf, cfg.ndf, cfg.channels, cfg.image_size,
-                    2e-4, 0.5, 0.0, 0.02)
+                    2e-4, 0.5, 0.0, 0.02, d_input_gradient=d_input_gradient)
     gan.attach_optimizers()
     rng = np.random.default_rng(0)
     real = rng.uniform(-1, 1, (batch, cfg.channels, cfg.image_size, cfg.image_size)).astype(np.float32)
@@ -176,13 +177,17 @@ def mxgan_contenders(cfg: BenchConfig, batch: int) -> tuple[dict, dict]:
 
 
 def step_variants(cfg: BenchConfig, batch: int) -> dict[str, float]:
-    """images/s of the same step written three ways, from the same weights, in one process."""
+    """images/s of the same step written four ways, from the same weights, in one process."""
     from mxgan.bench.example_step import bind_example_modules, example_step
 
     contexts = parse_ctx(cfg.ctx)
-    mx.random.seed(0)
-    gan = build_gan(contexts, batch, cfg.nz, cfg.ngf, cfg.ndf, cfg.channels, cfg.image_size, 2e-4, 0.5, 0.0, 0.02)
-    gan.attach_optimizers()
+    gans = []
+    for d_input_gradient in (True, False):
+        mx.random.seed(0)
+        gans.append(build_gan(contexts, batch, cfg.nz, cfg.ngf, cfg.ndf, cfg.channels, cfg.image_size, 2e-4, 0.5,
+                              0.0, 0.02, d_input_gradient=d_input_gradient))
+        gans[-1].attach_optimizers()
+    gan, lean = gans
     symG, symD = make_dcgan_sym(cfg.ngf, cfg.ndf, cfg.channels, image_size=cfg.image_size)
     size = cfg.image_size
     refG, refD = bind_example_modules(symG, symD, batch, cfg.nz, (cfg.channels, size, size), contexts)
@@ -202,8 +207,10 @@ def step_variants(cfg: BenchConfig, batch: int) -> dict[str, float]:
             repeat(lambda: example_step(refG, refD, real, z, batch, read_metrics=True)),
         "+ grad_req='add' (no gradient copies), metrics every --log-every":
             repeat(lambda: train_step(gan.modG, gan.modD, StepInputs(real, [z]), labels)),
-        "+ G update through a D view without weight gradients (mxgan)":
+        "+ G update through a D view without weight gradients":
             repeat(lambda: train_step(gan.modG, gan.modD, StepInputs(real, [z]), labels, modD_G=gan.modD_G)),
+        "+ D's own passes without the gradient of its input (mxgan)":
+            repeat(lambda: train_step(lean.modG, lean.modD, StepInputs(real, [z]), labels, modD_G=lean.modD_G)),
     }
     seconds = interleaved(contenders, {name: mx.nd.waitall for name in contenders}, cfg.repeats)
     return {name: cfg.steps * batch / s for name, s in seconds.items()}

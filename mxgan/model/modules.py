@@ -24,13 +24,15 @@ def one_hot(classes, dtype: str = "float32") -> mx.nd.NDArray:
 
 def bind_discriminator(
     symD: mx.sym.Symbol, batch_shape: tuple[int, ...], contexts: list[mx.Context], dtype: str = "float32",
-    conditional: bool = False,
+    conditional: bool = False, input_gradient: bool = False,
 ) -> mx.mod.Module:
-    """D bound for training with summed parameter gradients and input gradients for G.
+    """D bound for training, its parameter gradients summed over several passes.
 
     Parameter gradients use ``grad_req='add'`` so that several backward passes
-    sum (see :func:`accumulate_gradients`); the input gradient stays ``'write'``
-    so ``get_input_grads()`` is the gradient of the last pass alone.
+    sum (see :func:`accumulate_gradients`). D's own update needs no gradient of
+    its input: G's update gets it from :func:`bind_input_gradient_module`'s view.
+    ``input_gradient`` computes it here too (``'write'``: the last pass's alone),
+    for a step that pushes G through this module itself.
     """
     inputs = (D_INPUT, COND) if conditional else (D_INPUT,)
     modD = mx.mod.Module(symD, data_names=inputs, label_names=(D_LABEL,), context=contexts)
@@ -39,7 +41,7 @@ def bind_discriminator(
     modD.bind(
         data_shapes=[mx.io.DataDesc(D_INPUT, batch_shape, dtype=dtype), *cond_shape],
         label_shapes=[mx.io.DataDesc(D_LABEL, (batch_shape[0],), dtype=dtype)],
-        inputs_need_grad=True,
+        inputs_need_grad=input_gradient,
         grad_req={name: "add" for name in params},
     )
     return modD
@@ -111,7 +113,7 @@ def build_gan(
     contexts: list[mx.Context], batch_size: int, nz: int, ngf: int, ndf: int, channels: int,
     image_size: int, lr: float, beta1: float, wd: float, init_sigma: float, fix_gamma_G: bool = True,
     dtype: str = "float32", cudnn_tune: str | None = None, conditional: bool = False,
-    lr_d: float | None = None, beta2: float = 0.999, fix_gamma_D: bool = True,
+    lr_d: float | None = None, beta2: float = 0.999, fix_gamma_D: bool = True, d_input_gradient: bool = False,
 ) -> GAN:
     """G and D bound on ``contexts``, initialized with Normal(``init_sigma``); Adam not yet attached.
 
@@ -124,7 +126,8 @@ def build_gan(
     parameters stay float32 (MXNet's type inference) and Adam keeps float32
     master weights. On several devices BatchNorm is synchronized across them,
     so the split does not change the result. ``lr`` is G's learning rate, and
-    D's too unless ``lr_d`` is given.
+    D's too unless ``lr_d`` is given. ``d_input_gradient``: D itself computes the
+    gradient of its input too (see :func:`bind_discriminator`).
     """
     symG = make_generator_sym(ngf, channels, fix_gamma=fix_gamma_G, image_size=image_size, pad_single_filter=True,
                               cudnn_tune=cudnn_tune, conditional=conditional, devices=len(contexts))
@@ -138,7 +141,8 @@ def build_gan(
     modG.init_params(initializer=init)
     set_generator_params(modG, *modG.get_params())
 
-    modD = bind_discriminator(symD, (batch_size, channels, image_size, image_size), contexts, dtype, conditional)
+    modD = bind_discriminator(symD, (batch_size, channels, image_size, image_size), contexts, dtype, conditional,
+                              d_input_gradient)
     modD.init_params(initializer=init)
     optG = adam(lr, beta1, wd, batch_size, dtype, beta2)
     optD = adam(lr if lr_d is None else lr_d, beta1, wd, batch_size, dtype, beta2)

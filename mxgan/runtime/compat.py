@@ -30,6 +30,15 @@ def live_parameters(mod: mx.mod.Module) -> dict[str, mx.nd.NDArray]:
     return {name: arrays[0] for name, arrays in zip(group.param_names, group.param_arrays)}
 
 
+def optimizer_state_arrays(mod: mx.mod.Module) -> list[mx.nd.NDArray]:
+    """Every array of the optimizer state ``mod`` keeps (Adam's two moments per parameter), where it keeps them
+    itself (not in a kvstore). ``Module`` exposes them only pickled, through ``save_optimizer_states``."""
+    arrays: list[mx.nd.NDArray] = []
+    for state in mod._updater.states.values():
+        arrays += list(state) if isinstance(state, (tuple, list)) else [state]
+    return arrays
+
+
 @contextmanager
 def adam_in_kvstore(enabled: bool) -> Iterator[None]:
     """Within the block, ``Module.init_optimizer`` puts Adam in the kvstore (``enabled``) or in the module.
