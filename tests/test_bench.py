@@ -20,7 +20,7 @@ def test_smoke_run_prints_a_table_and_writes_json(tmp_path):
     for key in ("mxgan_train", "mxgan_infer", "train_gflops", "train_vs_gemm_peak", "data", "data_vs_train"):
         assert row[key] > 0, key
     assert data["gemm_gflops"]["numpy"] > 0 and data["peak_rss_mb_mnist_training"] > 0
-    assert len(data["variants"]) == 7 and all(v > 0 for v in data["variants"].values())
+    assert len(data["variants"]) == 8 and all(v > 0 for v in data["variants"].values())
     recipes = [name for name in data["variants"] if name.startswith("a step of --recipe")]
     assert len(recipes) == 2 and any("2 G updates, EMA" in name for name in recipes)
     assert 0 < row["ema_vs_train"] < 2  # the step with the EMA update, next to the step without
