@@ -127,6 +127,13 @@ TIME_CANDIDATES = {
     "ema0.99": ("a shorter moving average (0.99): follows G's fast early gains; reaches FID 10 sooner",
                 ["--ema-decay", "0.99"]),
     "beta2-0.99": ("Adam beta2 0.99: a little faster adaptation; about even", ["--beta2", "0.99"]),
+    # the second round, on top of the first round's winner (both rates doubled)
+    "lr3x": ("both rates tripled (G 1.2e-3, D 6e-4): faster still, or unstable", ["--lr-g", "1.2e-3", "--lr-d",
+                                                                                 "6e-4"]),
+    "lr2x-g1": ("rates doubled, 1 G update: the cheaper step now gains more than it loses",
+                ["--lr-g", "8e-4", "--lr-d", "4e-4", "--g-steps", "1"]),
+    "lr2x-ema0.99": ("rates doubled, a shorter average: reaches FID 10 sooner",
+                     ["--lr-g", "8e-4", "--lr-d", "4e-4", "--ema-decay", "0.99"]),
 }
 
 # Time to a good model (bench/quality.py --time-to-fid, bench/recipe_search.py --time): every run checks its
