@@ -1,19 +1,40 @@
-"""What a training run depends on: :class:`TrainConfig`, each field declared once with its flag's help,
-choices, range and ``--resume`` behaviour (field metadata), and the recipes that set its training defaults.
+"""Every option of mxgan, declared once: default, help, choices, range and ``--resume`` behaviour together.
 
-The command line (:mod:`mxgan.flags`) derives the ``train`` flags, their validation and
-``--resume``'s overrides from these declarations; the library reads the dataclass alone.
+- :class:`TrainConfig`: a training run, saved as ``run.json``; the training defaults of its ``recipe`` are
+  resolved inside it, so ``TrainConfig(dataset="mnist")`` is the default recipe's run, as the command's is.
+- :class:`SampleConfig`, :class:`BenchConfig`: what ``mxgan sample`` and ``mxgan bench`` do.
+- Options several commands share (:data:`CTX`, :data:`SEED`, :data:`DATA_DIR`, :data:`PROGRESS`,
+  :func:`batch_size`) are declared here once, and each command uses that declaration.
+- :func:`load_run_options`: a run folder's ``run.json``, checked as the flags are.
+
+The command line (:mod:`mxgan.commands`) derives its flags and their checks from these declarations;
+this module imports no MXNet.
 """
 
 from __future__ import annotations
 
+import json
 import math
-from dataclasses import MISSING, Field, asdict, dataclass, field, fields
+import typing
+from dataclasses import Field, asdict, dataclass, field, fields, replace
+from pathlib import Path
 from typing import Any
 
-from mxgan.constants import DATASETS, EVAL_SIZES, FEWEST_JUDGED, IMAGE_SIZES, NOISE_KINDS
+from mxgan.constants import (
+    BN_MODES,
+    DATASET_CHANNELS,
+    DATASETS,
+    EVAL_SIZES,
+    FEWEST_JUDGED,
+    IMAGE_SIZES,
+    KVSTORES,
+    NOISE_KINDS,
+    RUN_OPTIONS_FILE,
+    WEIGHTS,
+)
+from mxgan.errors import MxganError
 
-# Training defaults a recipe sets; a flag given on the command line wins over its recipe.
+# Training defaults a recipe sets; an option given explicitly wins over its recipe.
 # "example" is MXNet's example/gan/dcgan.py exactly; "default" departs from it where
 # bench/README.md ("Choosing the default recipe") measured a gain. channels None: the data's own.
 RECIPES: dict[str, dict[str, Any]] = {
@@ -53,106 +74,185 @@ COUNT = Range(0)  # 0 or more
 UNIT = Range(0, 1, high_open=True)  # [0, 1)
 
 
-def option(default: Any, help: str, *, choices: tuple | None = None, bounds: Range | None = None,
-           resume: bool = False, recipe: bool = False, flag: str | None = None, metavar: str | None = None,
-           cli: bool = True) -> Any:
-    """A :class:`TrainConfig` field and its ``train`` flag, declared together.
+@dataclass(frozen=True)
+class Option:
+    """One option: what its flag says and takes, and what ``--resume`` may do with it.
 
-    ``resume``: ``--resume`` may change it (else the run's own value is kept); ``recipe``: its default
-    comes from ``--recipe``; ``flag``: a switch's own spelling (``--no-progress``); ``cli`` False: no flag.
+    ``recipe``: its default comes from the run's recipe; ``resume``: ``--resume`` may change it (else the
+    run's own value is kept); ``spelling``: a switch's own flag (``--no-progress``); ``cli`` False: no flag.
     """
-    return field(default=default, metadata={"help": help, "choices": choices, "bounds": bounds, "resume": resume,
-                                            "recipe": recipe, "flag": flag, "metavar": metavar, "cli": cli})
+
+    help: str
+    default: Any = None
+    choices: tuple | None = None
+    bounds: Range | None = None
+    resume: bool = False
+    recipe: bool = False
+    spelling: str | None = None
+    metavar: str | None = None
+    cli: bool = True
+    required: bool = False  # the command cannot run without it
+
+    def flag(self, name: str) -> str:
+        return self.spelling or "--" + name.replace("_", "-")
+
+    def check(self, name: str, value: Any) -> None:
+        """One :class:`MxganError` naming the flag when ``value`` (each of them, for a list) is not one of its
+        choices or out of range."""
+        if isinstance(value, list):
+            for each in value:
+                self.check(name, each)
+            return
+        if self.choices is not None and value not in self.choices and value not in ("", None):
+            raise MxganError(f"{self.flag(name)} {value!r} is not one of {', '.join(map(str, self.choices))}")
+        if self.bounds is not None and not self.bounds.holds(value):
+            raise MxganError(f"{self.flag(name)} must be {self.bounds.describe()}, got {value}{self.bounds.hint}")
+
+
+def declared(option: Option, **changes: Any) -> Any:
+    """A dataclass field carrying ``option`` (with ``changes``: the same option, as one command takes it)."""
+    option = replace(option, **changes) if changes else option
+    return field(default=option.default, metadata={"option": option})
+
+
+def option_of(f: Field) -> Option:
+    return f.metadata["option"]
+
+
+def options(config: type) -> list[tuple[str, Option]]:
+    """``(name, option)`` of each field of a config dataclass that is a flag, in declaration order."""
+    return [(f.name, option_of(f)) for f in fields(config) if option_of(f).cli]
+
+
+def check_options(config: Any) -> None:
+    """Every option of a config instance within its choices and range; one :class:`MxganError` naming the flag."""
+    for name, option in options(type(config)):
+        option.check(name, getattr(config, name))
+
+
+# --- options several commands share: declared once ---------------------------------------------------------
+CTX = Option("devices: cpu, gpu0, gpu0,gpu1 or cpu0,cpu1 (the batch is split across them)", "cpu")
+SEED = Option("seed of every random draw (a CPU run repeats exactly)", 0, bounds=COUNT)
+DATA_DIR = Option("the folder holding mnist/ (or fashion-mnist/) (default: $MXGAN_DATA_DIR, else ./data)", "")
+PROGRESS = Option("no progress bar", True, spelling="--no-progress")
+NOISE = Option("z ~ N(0, 1) (the example's) or U(-1, 1)", "normal", choices=NOISE_KINDS)
+# the generator of sample, eval and export
+CHECKPOINT = Option("generator checkpoint: a file, a prefix or a run folder, in any of the 4 formats; RUN_DIR:best "
+                    "is a run's evaluated checkpoint with the lowest FID-MNIST", "", required=True)
+WEIGHTS_OPTION = Option("raw: G's weights at the checkpoint; ema: their moving average (--ema-decay runs; default: "
+                        "ema where a run folder has it, else the file given)", "", choices=WEIGHTS)
+RECALIBRATE_BN = Option("re-estimate BatchNorm's moving statistics over K training-mode batches of fresh z first "
+                        "(precise BN; 0: use the saved ones)", 0, bounds=COUNT, metavar="K")
+
+
+def batch_size(what: str, default: int | None) -> Option:
+    """``--batch-size``: how many images ``what`` (a step, a forward pass) takes at once."""
+    return Option(f"images per {what}", default, bounds=POSITIVE)
 
 
 @dataclass
 class TrainConfig:
-    """Everything a training run depends on; saved as ``run.json`` in the run folder."""
+    """Everything a training run depends on; saved as ``run.json`` in the run folder.
 
-    recipe: str = option("default", "training defaults: default (measured in bench/README.md) or example (MXNet's "
-                         "example/gan exactly: 3 channels, its Adam, 1 G update per step, no EMA); flags given "
-                         "explicitly override either", choices=tuple(RECIPES))
-    dataset: str = option("mnist", "training images: mnist, fashion-mnist, folder (of pictures), rec (from mxgan "
-                          "pack) or synthetic (random, for smoke runs)", choices=DATASETS)
-    data_dir: str = option("", "mnist/fashion-mnist: the folder holding <dataset>/ (default: $MXGAN_DATA_DIR, else "
-                           "./data); folder: the folder of pictures; rec: the .rec file (--resume: where the run's "
-                           "images are now, if they moved)", resume=True)
-    out: str = option("", "run folder for checkpoints, samples and metrics (default: runs/<dataset>-<timestamp>)")
-    ctx: str = option("cpu", "devices: cpu, gpu0, gpu0,gpu1 or cpu0,cpu1 (the batch is split across them)",
-                      resume=True)
-    image_size: int = option(64, "image side in pixels (28x28 inputs are resized)", choices=IMAGE_SIZES)
-    channels: int = option(3, "image channels (default: the data's own, 1 for mnist and fashion-mnist; --recipe "
-                           "example: 3, gray tiled to RGB as the example does)", choices=(1, 3), recipe=True)
-    batch_size: int = option(64, "images per step", bounds=POSITIVE, recipe=True)
-    nz: int = option(100, "latent vector length", bounds=POSITIVE)
-    ngf: int = option(64, "generator width", bounds=POSITIVE)
-    ndf: int = option(64, "discriminator width", bounds=POSITIVE)
-    lr_g: float = option(2e-4, "G's Adam learning rate (default: --lr, else the recipe's)", bounds=POSITIVE,
-                         recipe=True)
-    lr_d: float = option(2e-4, "D's Adam learning rate (default: --lr, else the recipe's)", bounds=POSITIVE,
-                         recipe=True)
-    beta1: float = option(0.5, "Adam beta1", bounds=UNIT, recipe=True)
-    beta2: float = option(0.999, "Adam beta2", bounds=UNIT, recipe=True)
-    wd: float = option(0.0, "weight decay", bounds=COUNT)
-    init_sigma: float = option(0.02, "std of the Normal weight initializer", bounds=POSITIVE)
-    epochs: int = option(25, "passes over the dataset", bounds=POSITIVE, resume=True)
-    max_steps: int = option(0, "stop after this many steps (0: no limit)", bounds=COUNT, resume=True)
-    seed: int = option(0, "seed for weights, noise and data order (a CPU run repeats exactly)", bounds=COUNT)
-    log_every: int = option(10, "steps between metrics lines in metrics.jsonl", bounds=POSITIVE, resume=True)
-    sample_every: int = option(200, "steps between fixed-noise sample grids (0: end of epoch only)", bounds=COUNT,
-                               resume=True)
-    progress: bool = option(True, "no progress bar (metrics still go to metrics.jsonl)", resume=True,
-                            flag="--no-progress")
-    status_every: float = option(60.0, "--no-progress: seconds between plain status lines (step, rate, time "
-                                 "left, FID-MNIST; 0: none)", bounds=COUNT, resume=True)
-    eval_every: float = option(1.0, "epochs between quality checks of MNIST generators (FID-MNIST, digit "
-                               "histogram), fractions too: 0.25 checks four times an epoch, each with a "
-                               "checkpoint (0: off)", bounds=COUNT, resume=True)
-    until_fid: float = option(0.0, "stop, with a checkpoint, at the first quality check whose FID-MNIST (of the "
-                              "weights sample draws: the moving average where kept) is this or lower (0: never)",
-                              bounds=COUNT, resume=True, metavar="FID")
-    eval_samples: int = option(2000, "samples judged at each quality check", resume=True, bounds=Range(
-        FEWEST_JUDGED, hint=" (a Frechet distance and the neighbourhood metrics need a sample of some size)"))
-    real_label: float = option(1.0, "D's target for real images; 0.9 is one-sided label smoothing (G still aims at "
-                               "1)", bounds=Range(0, 1, low_open=True, hint=" (0.9 is the usual smoothing)"))
-    noise: str = option("normal", "z ~ N(0, 1) (the example's) or U(-1, 1)", choices=NOISE_KINDS)
-    d_steps: int = option(1, "D updates per G update (each on its own real batch)", bounds=POSITIVE)
-    g_steps: int = option(1, "G updates after each G turn, each on a fresh z", bounds=POSITIVE, recipe=True)
-    pretrain_d: int = option(0, "steps at the start in which only D is trained", bounds=COUNT)
-    ema_decay: float = option(0.0, "keep an exponential moving average of G's weights with this decay, ramped up "
-                              "early on, saved as <dataset>_G_ema-NNNN.params and used for samples (0: off)",
-                              bounds=Range(0, 1, high_open=True, hint=" (0 turns the EMA off; 0.999 is usual)"),
-                              recipe=True)
-    rand_crop: bool = option(True, "rec: crop a random 75-100%% square of each image, as the example (else the "
-                             "whole image)")
-    rand_mirror: bool = option(True, "rec: flip half the images left-right, as the example")
-    kvstore: str = option("local", "how devices and workers share gradients: local, device, dist_sync or "
-                          "dist_async (dist_*: start the processes with mxgan launch)", resume=True)
-    dist_timeout: float = option(120.0, "dist_*: seconds a worker waits for a step before it decides another "
-                                 "process died and stops", bounds=POSITIVE, resume=True)
-    conditional: bool = option(False, "cDCGAN: G and D also see the digit (mnist, fashion-mnist); sample --digit 7 "
-                               "then draws sevens")
-    tensorboard: str = option("", "also log scalars and sample grids for TensorBoard into DIR (the tensorboard "
-                              "extra)", metavar="DIR", resume=True)
-    dtype: str = option("float32", "float16 (GPU only): half-precision weights and activations, Adam on float32 "
-                        "master copies", choices=("float32", "float16"))
-    cudnn_tune: str = option("", "cuDNN convolution algorithm search (GPU only; default: MXNet's, "
-                             "limited_workspace)", choices=("off", "limited_workspace", "fastest"))
-    checkpoint: str = option("", "start from this generator checkpoint (a file, a prefix or a run folder; 4 "
-                             "formats; RUN_DIR:best)")
-    discriminator: str = option("", "start D from this checkpoint (Module or Gluon files; default: the D file beside "
-                                "--checkpoint's G, if any)")
-    checkpoint_every: int = option(0, "steps between extra checkpoints within an epoch (0: at epoch ends only)",
-                                   bounds=COUNT, resume=True)
-    keep: int = option(0, "keep only the newest N checkpoints, and the best (0: keep all)", bounds=COUNT,
-                       resume=True)
-    resume: str = option("", "continue a run exactly where its last checkpoint left it, with its own options",
-                         metavar="RUN_DIR")
-    allow_data_change: bool = option(False, "--resume: continue although the run's data changed since the "
-                                     "checkpoint (its saved position then means other batches)", resume=True)
+    An option left at None is the ``recipe``'s (``channels``: the data's own, for the default recipe).
+    """
+
+    recipe: str = declared(Option("training defaults: default (measured in bench/README.md) or example (MXNet's "
+                                  "example/gan exactly: 3 channels, its Adam, 1 G update per step, no EMA); options "
+                                  "given explicitly override either", "default", choices=tuple(RECIPES)))
+    dataset: str = declared(Option("training images: mnist, fashion-mnist, folder (of pictures), rec (from mxgan "
+                                   "pack) or synthetic (random, for smoke runs)", "mnist", choices=DATASETS))
+    data_dir: str = declared(DATA_DIR, help="mnist/fashion-mnist: the folder holding <dataset>/ (default: "
+                             "$MXGAN_DATA_DIR, else ./data); folder: the folder of pictures; rec: the .rec file "
+                             "(--resume: where the run's images are now, if they moved)", resume=True)
+    out: str = declared(Option("run folder for checkpoints, samples and metrics (default: "
+                               "runs/<dataset>-<timestamp>)", ""))
+    ctx: str = declared(CTX, resume=True)
+    image_size: int = declared(Option("image side in pixels (28x28 inputs are resized)", 64, choices=IMAGE_SIZES))
+    channels: int = declared(Option("image channels (default: the data's own, 1 for mnist and fashion-mnist; "
+                                    "--recipe example: 3, gray tiled to RGB as the example does)", choices=(1, 3),
+                                    recipe=True))
+    batch_size: int = declared(batch_size("step", None), recipe=True)
+    nz: int = declared(Option("latent vector length", 100, bounds=POSITIVE))
+    ngf: int = declared(Option("generator width", 64, bounds=POSITIVE))
+    ndf: int = declared(Option("discriminator width", 64, bounds=POSITIVE))
+    lr_g: float = declared(Option("G's Adam learning rate (default: --lr, else the recipe's)", bounds=POSITIVE,
+                                  recipe=True))
+    lr_d: float = declared(Option("D's Adam learning rate (default: --lr, else the recipe's)", bounds=POSITIVE,
+                                  recipe=True))
+    beta1: float = declared(Option("Adam beta1", bounds=UNIT, recipe=True))
+    beta2: float = declared(Option("Adam beta2", bounds=UNIT, recipe=True))
+    wd: float = declared(Option("weight decay", 0.0, bounds=COUNT))
+    init_sigma: float = declared(Option("std of the Normal weight initializer", 0.02, bounds=POSITIVE))
+    epochs: int = declared(Option("passes over the dataset", 25, bounds=POSITIVE, resume=True))
+    max_steps: int = declared(Option("stop after this many steps (0: no limit)", 0, bounds=COUNT, resume=True))
+    seed: int = declared(SEED, help="seed for weights, noise and data order (a CPU run repeats exactly)")
+    log_every: int = declared(Option("steps between metrics lines in metrics.jsonl", 10, bounds=POSITIVE,
+                                     resume=True))
+    sample_every: int = declared(Option("steps between fixed-noise sample grids (0: end of epoch only)", 200,
+                                        bounds=COUNT, resume=True))
+    progress: bool = declared(PROGRESS, help="no progress bar (a status line every --status-every seconds instead; "
+                              "metrics still go to metrics.jsonl)", resume=True)
+    status_every: float = declared(Option("--no-progress: seconds between plain status lines (step, rate, time "
+                                          "left, FID-MNIST; 0: none)", 60.0, bounds=COUNT, resume=True))
+    eval_every: float = declared(Option("epochs between quality checks of MNIST generators (FID-MNIST, digit "
+                                        "histogram), fractions too: 0.25 checks four times an epoch, each with a "
+                                        "checkpoint (0: off)", 1.0, bounds=COUNT, resume=True))
+    until_fid: float = declared(Option("stop, with a checkpoint, at the first quality check whose FID-MNIST (of "
+                                       "the weights sample draws: the moving average where kept) is this or lower "
+                                       "(0: never)", 0.0, bounds=COUNT, resume=True, metavar="FID"))
+    eval_samples: int = declared(Option("samples judged at each quality check", 2000, resume=True, bounds=Range(
+        FEWEST_JUDGED, hint=" (a Frechet distance and the neighbourhood metrics need a sample of some size)")))
+    real_label: float = declared(Option("D's target for real images; 0.9 is one-sided label smoothing (G still "
+                                        "aims at 1)", 1.0,
+                                        bounds=Range(0, 1, low_open=True, hint=" (0.9 is the usual smoothing)")))
+    noise: str = declared(NOISE)
+    d_steps: int = declared(Option("D updates per G update (each on its own real batch)", 1, bounds=POSITIVE))
+    g_steps: int = declared(Option("G updates after each G turn, each on a fresh z", bounds=POSITIVE, recipe=True))
+    pretrain_d: int = declared(Option("steps at the start in which only D is trained", 0, bounds=COUNT))
+    ema_decay: float = declared(Option("keep an exponential moving average of G's weights with this decay, ramped "
+                                       "up early on, saved as <dataset>_G_ema-NNNN.params and used for samples "
+                                       "(0: off)", recipe=True, bounds=Range(0, 1, high_open=True,
+                                                                             hint=" (0 turns the EMA off; 0.999 is "
+                                                                                  "usual)")))
+    rand_crop: bool = declared(Option("rec: crop a random 75-100%% square of each image, as the example (else the "
+                                      "whole image)", True))
+    rand_mirror: bool = declared(Option("rec: flip half the images left-right, as the example", True))
+    kvstore: str = declared(Option("how devices and workers share gradients (dist_*: start the processes with "
+                                   "mxgan launch)", "local", choices=KVSTORES, resume=True))
+    dist_timeout: float = declared(Option("dist_*: seconds a worker waits for a step before it decides another "
+                                          "process died and stops", 120.0, bounds=POSITIVE, resume=True))
+    conditional: bool = declared(Option("cDCGAN: G and D also see the digit (mnist, fashion-mnist); sample --digit "
+                                        "7 then draws sevens", False))
+    tensorboard: str = declared(Option("also log scalars and sample grids for TensorBoard into DIR (the "
+                                       "tensorboard extra)", "", metavar="DIR", resume=True))
+    dtype: str = declared(Option("float16 (GPU only): half-precision weights and activations, Adam on float32 "
+                                 "master copies", "float32", choices=("float32", "float16")))
+    cudnn_tune: str = declared(Option("cuDNN convolution algorithm search (GPU only; default: MXNet's, "
+                                      "limited_workspace)", "", choices=("off", "limited_workspace", "fastest")))
+    checkpoint: str = declared(Option("start from this generator checkpoint (a file, a prefix or a run folder; 4 "
+                                      "formats; RUN_DIR:best)", ""))
+    discriminator: str = declared(Option("start D from this checkpoint (Module or Gluon files; default: the D file "
+                                         "beside --checkpoint's G, if any)", ""))
+    checkpoint_every: int = declared(Option("steps between extra checkpoints within an epoch (0: at epoch ends "
+                                            "only)", 0, bounds=COUNT, resume=True))
+    keep: int = declared(Option("keep only the newest N checkpoints, and the best (0: keep all)", 0, bounds=COUNT,
+                                resume=True))
+    resume: str = declared(Option("continue a run exactly where its last checkpoint left it, with its own options",
+                                  "", metavar="RUN_DIR"))
+    allow_data_change: bool = declared(Option("--resume: continue although the run's data changed since the "
+                                              "checkpoint (its saved position then means other batches)", False,
+                                              resume=True))
     # False when --checkpoint's generator (--discriminator's D) learned its BatchNorm gamma (Gluon)
-    g_fix_gamma: bool = option(True, "", cli=False)
-    d_fix_gamma: bool = option(True, "", cli=False)
+    g_fix_gamma: bool = declared(Option("", True, cli=False))
+    d_fix_gamma: bool = declared(Option("", True, cli=False))
+
+    def __post_init__(self) -> None:
+        if self.recipe not in RECIPES:
+            raise MxganError(f"--recipe {self.recipe!r} is not one of {', '.join(RECIPES)}")
+        for name, value in RECIPES[self.recipe].items():
+            if getattr(self, name) is None:
+                setattr(self, name, DATASET_CHANNELS.get(self.dataset, 3) if value is None else value)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -163,14 +263,117 @@ class TrainConfig:
         return self.eval_every > 0 and self.dataset == "mnist" and self.image_size in EVAL_SIZES
 
 
-def config_fields() -> list[Field]:
-    """The fields of :class:`TrainConfig` that are ``train`` flags, in declaration order."""
-    return [f for f in fields(TrainConfig) if f.metadata.get("cli", True)]
-
-
-def field_default(f: Field) -> Any:
-    return f.default if f.default is not MISSING else None
-
-
 # The options a --resume may change; all others come from the run's run.json.
-RESUME_OVERRIDES = tuple(f.name for f in config_fields() if f.metadata["resume"])
+RESUME_OVERRIDES = tuple(name for name, option in options(TrainConfig) if option.resume)
+# what every run.json mxgan ever wrote holds; newer options missing from an older run's take their defaults
+RUN_ESSENTIALS = ("dataset", "data_dir", "image_size", "channels", "batch_size", "nz", "ngf", "ndf", "seed", "epochs")
+
+
+def load_run_options(run: Path, flag: str = "--resume") -> TrainConfig | None:
+    """A run folder's ``run.json`` as a :class:`TrainConfig` (None when the folder has none), each value checked
+    as its flag is: a wrong type, a value out of range or a missing option is one :class:`MxganError` naming
+    the field (``flag``: the option that named the folder)."""
+    path = Path(run) / RUN_OPTIONS_FILE
+    try:
+        saved = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise MxganError(f"{flag} {run}: {RUN_OPTIONS_FILE} is damaged ({exc})") from exc
+    if not isinstance(saved, dict):
+        raise MxganError(f"{flag} {run}: {RUN_OPTIONS_FILE} is damaged (not a JSON object)")
+    if "lr" in saved:  # written before G and D had a learning rate each
+        saved.setdefault("lr_g", saved["lr"])
+        saved.setdefault("lr_d", saved["lr"])
+    missing = [name for name in RUN_ESSENTIALS if name not in saved]
+    if missing:
+        raise MxganError(f"{flag} {run}: {RUN_OPTIONS_FILE} is damaged (it lacks {', '.join(missing)})")
+    hints = typing.get_type_hints(TrainConfig)
+    values = {}
+    for f in fields(TrainConfig):
+        if f.name not in saved:
+            continue
+        value, kind = saved[f.name], hints[f.name]
+        if not _of_type(value, kind):
+            expected = {int: "a whole number", float: "a number", bool: "true or false"}.get(kind, "a string")
+            raise MxganError(f"{flag} {run}: {RUN_OPTIONS_FILE}'s {f.name} is {value!r}, not {expected}")
+        try:
+            option_of(f).check(f.name, value)
+        except MxganError as exc:
+            raise MxganError(f"{flag} {run}: {RUN_OPTIONS_FILE}'s {f.name}: {exc}") from exc
+        values[f.name] = value
+    return TrainConfig(**values)
+
+
+def _of_type(value: Any, kind: Any) -> bool:
+    """Whether a JSON value has a field's type (an int stands for a float)."""
+    if kind is bool:
+        return isinstance(value, bool)
+    if kind is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, str)
+
+
+MAX_SAMPLES = 100_000  # images sample and eval hold at once (64 px RGB: 5 GB as float32)
+NICE_OVERSAMPLING = 20  # sample --nice draws this many times more and keeps the ones D likes best
+
+
+@dataclass
+class SampleConfig:
+    """What ``mxgan sample`` draws (:func:`mxgan.inference.sampling.draw_samples`) and where it writes it."""
+
+    checkpoint: str = declared(CHECKPOINT)
+    num: int = declared(Option("images to draw", 64, bounds=Range(1, MAX_SAMPLES, hint=" (they are held in memory "
+                                                                                     "at once)")))
+    out: str = declared(Option("grid PNG to write", "samples.png"))
+    seed: int = declared(SEED, help="seed of the latent vectors")
+    npy: str = declared(Option("also save the images, (num, C, S, S) float32 in [-1, 1], as .npy", ""))
+    separate: str = declared(Option("also write one PNG per image into DIR (a new or empty folder)", "",
+                                    metavar="DIR"))
+    bn: str = declared(Option("BatchNorm statistics: eval = moving (an image depends only on its z), train = this "
+                              "batch's", "eval", choices=BN_MODES))
+    nice: bool = declared(Option(f"draw {NICE_OVERSAMPLING}x more and keep those the discriminator scores highest "
+                                 "(needs D)", False))
+    discriminator: str = declared(Option("D checkpoint for --nice, Module or Gluon (default: the D file beside G)",
+                                         ""))
+    interpolate: int = declared(Option("K rows, each a slerp walk between two random latent points", 0,
+                                       bounds=COUNT, metavar="K"))
+    ctx: str = declared(CTX, help="device: cpu or gpu0")
+    batch_size: int = declared(batch_size("forward pass", 64))
+    noise: str = declared(NOISE, default="", help="latent distribution (default: the run's, from run.json beside "
+                          "the checkpoint, else normal)")
+    digit: str = declared(Option("conditional models: draw this digit (0-9), or 'all' for a row per digit", ""))
+    weights: str = declared(WEIGHTS_OPTION)
+    recalibrate_bn: int = declared(RECALIBRATE_BN)
+
+
+@dataclass
+class BenchConfig:
+    """What ``mxgan bench`` (``bench/throughput.py``) measures."""
+
+    ctx: str = declared(CTX, help="device: cpu or gpu0")
+    batch_sizes: list[int] = field(default_factory=lambda: [64], metadata={"option": Option(
+        "one or more batch sizes", [64], bounds=POSITIVE, spelling="--batch-size")})
+    image_size: int = declared(Option("image side", 64, choices=IMAGE_SIZES))
+    channels: int = declared(Option("image channels", 3, choices=(1, 3)))
+    nz: int = declared(Option("latent vector length", 100, bounds=POSITIVE))
+    ngf: int = declared(Option("generator width", 64, bounds=POSITIVE))
+    ndf: int = declared(Option("discriminator width", 64, bounds=POSITIVE))
+    repeats: int = declared(Option("timed blocks per measurement (the median is reported)", 5, bounds=POSITIVE))
+    steps: int = declared(Option("steps (or forward passes) per timed block", 3, bounds=POSITIVE))
+    compare: str = declared(Option("also time PyTorch's DCGAN example, same sizes, each variant in a process of its "
+                                   "own", "", choices=("torch",)))
+    data_dir: str = declared(DATA_DIR, help="folder holding mnist/ for the data-pipeline and memory figures "
+                             "(default: $MXGAN_DATA_DIR, else ./data)")
+    rss_steps: int = declared(Option("steps of the MNIST training run whose peak memory is reported (0: skip)", 20,
+                                     bounds=COUNT))
+    gemm_size: int = declared(Option("side of the float32 GEMM timed as the machine's peak", 4096, bounds=POSITIVE))
+    variants: bool = declared(Option("also time the example's loop as written, each optimisation, and thread "
+                                     "settings", False))
+    g_steps: int = declared(Option("G updates per step (the default recipe: 2; PyTorch's example: 1)", 1,
+                                   bounds=POSITIVE))
+    profile: bool = declared(Option("instead, where one training step's time goes: each operator's share of the "
+                                    "step, and the (de)convolutions' speed against this machine's matrix product "
+                                    "(oneDNN's own timings)", False))

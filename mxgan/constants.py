@@ -18,6 +18,9 @@ IMAGE_SIZES = (16, 32, 64, 128)  # generator and discriminator sizes; others are
 EVAL_SIZES = (16, 32, 64)  # generator sizes the MNIST classifier judges (mxgan eval, the in-training check)
 FEWEST_JUDGED = 10  # samples a quality judgement needs: a covariance, and more than k = 5 nearest neighbours
 NOISE_KINDS = ("normal", "uniform")  # z ~ N(0, 1) (the example's) or U(-1, 1)
+WEIGHTS = ("raw", "ema")  # a run's generator weights: as trained, or their moving average
+BN_MODES = ("eval", "train")  # BatchNorm when sampling: moving statistics, or the batch's own
+KVSTORES = ("local", "device", "dist_sync", "dist_async")  # how devices and workers share gradients
 GRAY_DATASETS = ("mnist", "fashion-mnist")  # IDX files: gray, labelled
 DATASETS = (*GRAY_DATASETS, "synthetic", "folder", "rec")
 DATASET_CHANNELS = {name: 1 for name in GRAY_DATASETS} | {"synthetic": 3, "folder": 3, "rec": 3}

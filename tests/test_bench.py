@@ -5,7 +5,8 @@ import json
 import pytest
 from helpers import run_cli
 
-from mxgan.bench.throughput import BenchConfig, flops_per_training_image
+from mxgan.bench.throughput import flops_per_training_image
+from mxgan.config import BenchConfig
 
 TINY = ["--image-size", "16", "--ngf", "8", "--ndf", "8", "--batch-size", "8", "--repeats", "1", "--steps", "1",
         "--gemm-size", "128", "--rss-steps", "2", "--variants"]

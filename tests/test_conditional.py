@@ -9,7 +9,8 @@ import pytest
 from helpers import run_cli
 
 from mxgan.checkpoints.formats import load_generator
-from mxgan.inference.sampling import generate_all, noise
+from mxgan.inference.sampling import generate_all
+from mxgan.model.latent import noise
 from mxgan.model.modules import one_hot
 from mxgan.model.symbols import make_dcgan_sym
 

@@ -12,10 +12,11 @@ from mxgan.checkpoints.formats import load_generator
 from mxgan.checkpoints.params_file import read_params
 from mxgan.checkpoints.run_folder import read_run_state
 from mxgan.cli import build_parser
+from mxgan.commands.train import config
 from mxgan.config import RECIPES
-from mxgan.flags import validate_train_args
 from mxgan.inference.recalibrate import recalibrate_batchnorm
-from mxgan.inference.sampling import generate_all, noise
+from mxgan.inference.sampling import generate_all
+from mxgan.model.latent import noise
 from mxgan.model.modules import build_gan
 from mxgan.train.ema import INTERVAL, GeneratorEMA, ema_beta
 
@@ -25,7 +26,7 @@ TINY = ["--dataset", "synthetic", "--image-size", "16", "--ngf", "8", "--ndf", "
 
 def _config(tmp_path, *flags):
     args = build_parser().parse_args(["train", "--out", str(tmp_path / "run"), *flags])
-    return validate_train_args(args)
+    return config(args)
 
 
 def test_default_recipe_trains_on_the_datas_own_channels(tmp_path):

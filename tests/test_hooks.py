@@ -11,13 +11,13 @@ from mxgan.config import TrainConfig
 from mxgan.data.batches import Shard
 from mxgan.data.sources import training_batches
 from mxgan.errors import DivergenceError
+from mxgan.model.latent import fixed_noise
 from mxgan.model.modules import build_gan
 from mxgan.runtime.distributed import Watchdog
-from mxgan.train.alarms import GENERIC_HINT, OverpoweringAlarm
 from mxgan.train.ema import EmaView, GeneratorEMA
 from mxgan.train.hooks import Checkpointer, EmaUpdate, Heartbeat, MetricsLog, QualityCheck, SampleGrids
-from mxgan.train.loop import Trainer, fixed_noise
 from mxgan.train.step import StepOutputs
+from mxgan.train.trainer import Trainer
 
 
 @pytest.fixture
@@ -52,7 +52,7 @@ def test_ema_update_follows_g_updates_only(trainer):
 
 
 def test_metrics_log_writes_every_log_every_steps_and_stops_at_nan(trainer):
-    hook = MetricsLog(OverpoweringAlarm(GENERIC_HINT))
+    hook = MetricsLog()
     _steps(trainer, hook, 7)
     lines = [json.loads(line) for line in (trainer.out / "metrics.jsonl").read_text().splitlines()]
     assert [r["iteration"] for r in lines] == [3, 6] and trainer.metrics["iteration"] == 6

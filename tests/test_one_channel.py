@@ -12,8 +12,8 @@ from helpers import REPO, run_cli
 from mxgan.checkpoints.module_format import load_module_params, module_params
 from mxgan.constants import G_INPUT
 from mxgan.inference.sampling import bind_generator, generate
+from mxgan.model.latent import fixed_noise
 from mxgan.model.symbols import make_generator_sym, pad_single_filter_params
-from mxgan.train.loop import fixed_noise
 
 
 def test_one_channel_mnist_run_trains_checkpoints_and_reloads(tmp_path):

@@ -7,7 +7,8 @@ import pytest
 from helpers import REPO, run_cli, run_main
 
 from mxgan.checkpoints.formats import load_discriminator, load_generator
-from mxgan.inference.sampling import discriminator_scores, generate_all, noise
+from mxgan.inference.sampling import discriminator_scores, generate_all
+from mxgan.model.latent import noise
 
 FIXTURES = REPO.parent / "shared" / "fixtures" / "checkpoints"
 MODULE_G = FIXTURES / "module_save_params" / "mnist_G_2017_10_09-10_00-0000.params"
@@ -84,7 +85,7 @@ def test_interpolation_rows_walk_smoothly_between_their_ends(tmp_path):
 
 
 @pytest.mark.parametrize("flags, expected", [
-    (["--num", "0"], "--num must be positive"),
+    (["--num", "0"], "--num must be in [1, 100000], got 0"),
     (["--interpolate", "20", "--num", "8"], "--interpolate 20 must be between 1 and --num (8)"),
     (["--out", "/etc/hostname/grid.png"], "/etc/hostname is a file, not a folder"),
     (["--bn", "batch"], "--bn 'batch' is not one of eval, train"),

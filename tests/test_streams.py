@@ -4,8 +4,8 @@ import itertools
 
 import numpy as np
 
+from mxgan.model.latent import fixed_noise, noise_batch
 from mxgan.runtime.streams import STREAMS, stream
-from mxgan.train.loop import fixed_noise, noise_batch
 
 
 def _first(generator: np.random.Generator) -> float:

@@ -9,7 +9,7 @@ from helpers import run_cli
 from mxgan.checkpoints.formats import load_generator
 from mxgan.checkpoints.params_file import read_params
 from mxgan.checkpoints.run_folder import read_run_state
-from mxgan.train.loop import noise_batch
+from mxgan.model.latent import noise_batch
 from mxgan.train.step import EXAMPLE_PHASES, StepInputs, schedule, train_step
 
 SMALL = ["--dataset", "synthetic", "--image-size", "16", "--ngf", "8", "--ndf", "8", "--batch-size", "16",

@@ -17,8 +17,10 @@ from dataclasses import asdict
 import mxnet as mx
 import numpy as np
 
-from mxgan.bench.race import MXGAN_STEP, WARMUP, race
-from mxgan.bench.throughput import BenchConfig, interleaved, training_step
+from mxgan.bench.contenders import training_step
+from mxgan.bench.race import MXGAN_STEP, race
+from mxgan.bench.timing import WARMUP, interleaved
+from mxgan.config import BenchConfig
 from mxgan.runtime.compat import gradient_arrays, live_parameters, optimizer_state_arrays
 from mxgan.runtime.env import available_cores
 

@@ -9,7 +9,9 @@ import cv2
 import mxnet as mx
 import numpy as np
 
-from mxgan.bench.throughput import BenchConfig, interleaved, mxgan_contenders
+from mxgan.bench.contenders import mxgan_contenders
+from mxgan.bench.timing import interleaved
+from mxgan.config import BenchConfig
 from mxgan.data.batches import prefetch
 from mxgan.data.folder import FolderBatches, scan_folder
 from mxgan.data.records import RecordBatches, pack_folder

@@ -137,7 +137,8 @@ def child(argv: list[str]) -> None:
     prepare_mxnet(config["ctx"])
     import mxnet as mx
 
-    from mxgan.bench.throughput import BenchConfig, training_step
+    from mxgan.bench.contenders import training_step
+    from mxgan.config import BenchConfig
 
     step, _ = training_step(BenchConfig(**config), batch)
     for _ in range(WARMUP):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from mxgan.checkpoints.formats import load_generator
 from mxgan.checkpoints.run_folder import read_run_state
-from mxgan.quality.metrics import evaluate_generator
+from mxgan.quality.evaluate import evaluate_generator
 from mxgan.runtime.humanize import duration
 
 # name: (what it is, extra training flags)

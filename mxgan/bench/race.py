@@ -16,22 +16,13 @@ import os
 import statistics
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 
-WARMUP = 2  # untimed blocks before the first timed one (MKLDNN's primitives, torch.compile's kernels)
+from mxgan.bench.timing import WARMUP, timed
+
 MXGAN = "mxgan"  # mxgan's step, unwaited and with the EMA too, and its generator
 MXGAN_STEP = "mxgan step"  # mxgan's step alone, as the trainer runs it
 TORCH = ("torch eager", "torch channels_last", "torch.compile")  # PyTorch's example as a user would run it
 _VARIANTS = dict(zip(TORCH, ("eager", "channels_last", "compile")))
-
-
-def timed(run: Callable[[], None], sync: Callable[[], None]) -> float:
-    """Seconds of one block: ``run``, then ``sync`` (wait for the work queued)."""
-    start = time.perf_counter()
-    run()
-    sync()
-    return time.perf_counter() - start
 
 
 class Contender:
@@ -95,7 +86,8 @@ def _child_contenders(name: str, config: dict, batch: int) -> tuple[dict, dict]:
         from mxgan.runtime.env import prepare_mxnet
 
         prepare_mxnet(config["ctx"])
-        from mxgan.bench.throughput import BenchConfig, mxgan_contenders
+        from mxgan.bench.contenders import mxgan_contenders
+        from mxgan.config import BenchConfig
 
         blocks, syncs = mxgan_contenders(BenchConfig(**config), batch)
         return (blocks, syncs) if name == MXGAN else ({"train": blocks["train"]}, {"train": syncs["train"]})

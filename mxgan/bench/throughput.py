@@ -10,53 +10,31 @@ import ast
 import functools
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import mxnet as mx
 import numpy as np
 
+from mxgan.bench.contenders import mxgan_contenders
 from mxgan.bench.profile import format_profile, profile_step
-from mxgan.bench.race import MXGAN, TORCH, WARMUP, race, timed
-from mxgan.config import RECIPES
+from mxgan.bench.race import MXGAN, TORCH, race
+from mxgan.bench.timing import interleaved
+from mxgan.config import RECIPES, BenchConfig
 from mxgan.constants import DATASET_CHANNELS
 from mxgan.data.batches import ImageBatches, load_images, prefetch
-from mxgan.inference.sampling import bind_generator, generate
 from mxgan.model.modules import GAN, build_gan
 from mxgan.model.symbols import make_dcgan_sym
 from mxgan.runtime.devices import parse_ctx
 from mxgan.runtime.env import available_cores
 from mxgan.train.ema import GeneratorEMA
-from mxgan.train.step import Labels, StepInputs, StepOutputs, schedule, train_step
+from mxgan.train.step import Labels, StepInputs, schedule, train_step
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-@dataclass
-class BenchConfig:
-    """Options of ``bench/throughput.py``."""
-
-    ctx: str = "cpu"
-    batch_sizes: list[int] = field(default_factory=lambda: [64])
-    image_size: int = 64
-    channels: int = 3
-    nz: int = 100
-    ngf: int = 64
-    ndf: int = 64
-    repeats: int = 5
-    steps: int = 3
-    compare: str = ""
-    data_dir: str = ""
-    rss_steps: int = 20
-    gemm_size: int = 4096
-    variants: bool = False
-    g_steps: int = 1
-    profile: bool = False
 
 
 def layer_macs(symbol: mx.sym.Symbol, **inputs) -> int:
@@ -94,19 +72,6 @@ def flops_per_training_image(cfg: BenchConfig) -> float:
     return 3 * cfg.g_steps * g + 3 * (2 + cfg.g_steps) * d
 
 
-def interleaved(contenders: dict[str, Callable[[], None]], syncs: dict[str, Callable[[], None]],
-                repeats: int) -> dict[str, float]:
-    """Median seconds per call of each contender, in this process, repeats alternating between them."""
-    for name, run in contenders.items():
-        for _ in range(WARMUP):
-            timed(run, syncs[name])
-    times: dict[str, list[float]] = {name: [] for name in contenders}
-    for _ in range(repeats):
-        for name, run in contenders.items():
-            times[name].append(timed(run, syncs[name]))
-    return {name: statistics.median(t) for name, t in times.items()}
-
-
 def gemm_gflops(n: int, repeats: int) -> dict[str, float]:
     """float32 n x n matrix product speed of numpy and of MXNet, GFLOP/s (median)."""
     a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
@@ -117,63 +82,6 @@ def gemm_gflops(n: int, repeats: int) -> dict[str, float]:
         {"numpy": lambda: None, "mxnet": mx.nd.waitall}, repeats,
     )
     return {k: 2 * n**3 / s / 1e9 for k, s in seconds.items()}
-
-
-def training_step(cfg: BenchConfig, batch: int, d_input_gradient: bool = False,
-                  ) -> tuple[Callable[[], StepOutputs], GAN]:
-    """A training step of ``cfg``'s networks (``cfg.g_steps`` G updates) as the trainer runs it, host arrays in,
-    and the networks it trains. The step returns once it is queued: wait on its outputs."""
-    contexts = parse_ctx(cfg.ctx)
-    mx.random.seed(0)
-    gan = build_gan(contexts, batch, cfg.nz, cfg.ngf, cfg.ndf, cfg.channels, cfg.image_size,
-                    2e-4, 0.5, 0.0, 0.02, d_input_gradient=d_input_gradient)
-    gan.attach_optimizers()
-    rng = np.random.default_rng(0)
-    real = rng.uniform(-1, 1, (batch, cfg.channels, cfg.image_size, cfg.image_size)).astype(np.float32)
-    z = rng.standard_normal((batch, cfg.nz, 1, 1)).astype(np.float32)
-    labels, phases = Labels.create(batch), schedule(0, g_steps=cfg.g_steps)
-
-    def step() -> StepOutputs:
-        inputs = StepInputs(mx.nd.array(real), [mx.nd.array(z) for _ in range(cfg.g_steps)])
-        return train_step(gan.modG, gan.modD, inputs, labels, phases, gan.modD_G)
-
-    return step, gan
-
-
-def mxgan_contenders(cfg: BenchConfig, batch: int) -> tuple[dict, dict]:
-    """mxgan's timed blocks of ``cfg.steps`` steps (or forwards), and how to wait for each:
-
-    - ``train``: as the trainer runs a step: host arrays in, then a wait for the step's last output;
-    - ``train, queued``: the same steps queued back to back, unwaited (what the wait costs);
-    - ``train+EMA``: ``train`` with ``--ema-decay``'s update after each step;
-    - ``infer``: the generator in inference mode.
-    """
-    step, gan = training_step(cfg, batch)
-    arg, aux = gan.modG.get_params()
-    symG, _ = make_dcgan_sym(cfg.ngf, cfg.ndf, cfg.channels, image_size=cfg.image_size)
-    inference = bind_generator(symG, arg, aux, batch, cfg.nz, parse_ctx(cfg.ctx))
-    z = np.random.default_rng(0).standard_normal((batch, cfg.nz, 1, 1)).astype(np.float32)
-    ema = GeneratorEMA(gan.modG, RECIPES["default"]["ema_decay"] or 0.999)
-
-    def train() -> None:
-        for _ in range(cfg.steps):
-            step().wait()
-
-    def train_queued() -> None:
-        for _ in range(cfg.steps):
-            step()
-
-    def train_with_ema() -> None:
-        for _ in range(cfg.steps):
-            step().wait()
-            ema.update()
-
-    def infer() -> None:
-        for _ in range(cfg.steps):
-            generate(inference, z)
-
-    contenders = {"train": train, "train, queued": train_queued, "train+EMA": train_with_ema, "infer": infer}
-    return contenders, dict.fromkeys(contenders, mx.nd.waitall)
 
 
 def step_variants(cfg: BenchConfig, batch: int) -> dict[str, float]:
@@ -250,7 +158,8 @@ def _recipe_steps(gan: GAN, ema: GeneratorEMA | None, inputs: StepInputs, labels
 def thread_variants(cfg: BenchConfig, batch: int) -> dict[str, float]:
     """mxgan's training images/s in child processes with MXNet's default threads and with
     OMP_NUM_THREADS = the cores (what the mxgan command sets)."""
-    code = ("import json, sys; from mxgan.bench.throughput import BenchConfig, mxgan_contenders, interleaved; "
+    code = ("import json, sys; from mxgan.config import BenchConfig; "
+            "from mxgan.bench.contenders import mxgan_contenders; from mxgan.bench.timing import interleaved; "
             "cfg = BenchConfig(**json.loads(sys.argv[1])); c, s = mxgan_contenders(cfg, int(sys.argv[2])); "
             "print(interleaved({'t': c['train']}, {'t': s['train']}, cfg.repeats)['t'])")
     speeds = {}
@@ -309,7 +218,7 @@ def step_speeds(cfg: BenchConfig, batch: int) -> dict[str, dict[str, float]]:
     return {name: {m: cfg.steps * batch / s for m, s in measures.items()} for name, measures in seconds.items()}
 
 
-def run(cfg: BenchConfig) -> dict:
+def run_throughput(cfg: BenchConfig) -> dict:
     """All measurements; a dict that ``print_table`` shows and ``--json`` saves."""
     flops = flops_per_training_image(cfg)
     gemm = gemm_gflops(cfg.gemm_size, cfg.repeats)

@@ -21,8 +21,9 @@ from dataclasses import replace
 import mxnet as mx
 import numpy as np
 
+from mxgan.checkpoints.formats import load_generator
 from mxgan.constants import CLASSES, G_INPUT
-from mxgan.inference.sampling import latent
+from mxgan.model.latent import latent
 from mxgan.model.modules import one_hot
 from mxgan.model.symbols import COND
 from mxgan.runtime.streams import stream
@@ -85,6 +86,4 @@ def load_for_sampling(spec: str, weights: str | None = None, recalibrate: int = 
                       contexts: list[mx.Context] | None = None):
     """The generator ``sample``, ``eval`` and ``export`` use: ``--checkpoint`` with ``--weights``, its
     BatchNorm statistics re-estimated over ``recalibrate`` batches (``--recalibrate-bn``) when asked."""
-    from mxgan.checkpoints.formats import load_generator
-
     return recalibrate_batchnorm(load_generator(spec, weights), recalibrate, seed, contexts=contexts)

@@ -15,13 +15,16 @@ from pathlib import Path
 import mxnet as mx
 import numpy as np
 
+from mxgan.checkpoints.formats import DiscriminatorCheckpoint, GeneratorCheckpoint, starting_discriminator
+from mxgan.config import NICE_OVERSAMPLING, SampleConfig
 from mxgan.constants import CLASSES, D_INPUT, D_LABEL, G_INPUT
 from mxgan.errors import MxganError
+from mxgan.inference.recalibrate import load_for_sampling
+from mxgan.model.latent import interpolation_noise, noise
 from mxgan.model.modules import one_hot
 from mxgan.model.symbols import COND
+from mxgan.runtime.devices import parse_ctx
 from mxgan.runtime.fileio import StagedOutputs
-
-NICE_OVERSAMPLING = 20
 
 
 def bind_generator(
@@ -85,39 +88,8 @@ def discriminator_scores(ckptD, images: np.ndarray, batch_size: int = 64,
 
 
 
-def latent(rng: np.random.Generator, num: int, nz: int, kind: str = "normal") -> np.ndarray:
-    """``num`` latent vectors: z ~ N(0, 1) (the example's), or U(-1, 1) (``--noise uniform``)."""
-    if kind == "uniform":
-        return rng.uniform(-1.0, 1.0, (num, nz, 1, 1)).astype(np.float32)
-    return rng.standard_normal((num, nz, 1, 1), dtype=np.float32)
-
-
-def noise(seed: int, num: int, nz: int, kind: str = "normal") -> np.ndarray:
-    """``num`` latent vectors from ``seed``."""
-    return latent(np.random.default_rng(seed), num, nz, kind)
-
-
-def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
-    """Spherical interpolation between latent vectors (stays on the shell where N(0, I) lives)."""
-    a_flat, b_flat = a.ravel(), b.ravel()
-    cos = np.dot(a_flat, b_flat) / (np.linalg.norm(a_flat) * np.linalg.norm(b_flat))
-    omega = np.arccos(np.clip(cos, -1.0, 1.0))
-    if omega < 1e-6:
-        return (1 - t) * a + t * b
-    return (np.sin((1 - t) * omega) * a + np.sin(t * omega) * b) / np.sin(omega)
-
-
-def interpolation_noise(seed: int, rows: int, columns: int, nz: int, kind: str = "normal") -> np.ndarray:
-    """``rows`` walks of ``columns`` steps, each between two random latent points."""
-    ends = noise(seed, 2 * rows, nz, kind)
-    steps = np.linspace(0.0, 1.0, columns)
-    return np.stack([slerp(ends[2 * r], ends[2 * r + 1], t) for r in range(rows) for t in steps])
-
-
-def _nice_discriminator(cfg, ckpt):
+def _nice_discriminator(cfg: SampleConfig, ckpt: GeneratorCheckpoint) -> DiscriminatorCheckpoint:
     """The D that ``--nice`` ranks samples with: ``--discriminator``, or the D file beside G."""
-    from mxgan.checkpoints.formats import starting_discriminator
-
     if ckpt.arch.conditional:
         raise MxganError("--nice does not support conditional models yet (their D also needs the digit)")
     ckptD = starting_discriminator(cfg.discriminator, ckpt.path)
@@ -131,7 +103,7 @@ def _nice_discriminator(cfg, ckpt):
     return ckptD
 
 
-def _latents(cfg, ckpt) -> tuple[np.ndarray, np.ndarray | None, int | None]:
+def _latents(cfg: SampleConfig, ckpt: GeneratorCheckpoint) -> tuple[np.ndarray, np.ndarray | None, int | None]:
     """``(z, digits, grid columns)`` for the sampling mode ``cfg`` asks for."""
     arch, kind = ckpt.arch, cfg.noise or ckpt.arch.noise
     if cfg.digit and not arch.conditional:
@@ -140,16 +112,15 @@ def _latents(cfg, ckpt) -> tuple[np.ndarray, np.ndarray | None, int | None]:
         columns = max(1, cfg.num // CLASSES)
         digits = np.repeat(np.arange(CLASSES), columns)
         return noise(cfg.seed, len(digits), arch.nz, kind), digits, columns
-    if cfg.interpolate:
-        columns = max(2, cfg.num // cfg.interpolate)
-        z = interpolation_noise(cfg.seed, cfg.interpolate, columns, arch.nz, kind)
+    walk: int | None = max(2, cfg.num // cfg.interpolate) if cfg.interpolate else None  # a walk's columns
+    if walk:
+        z = interpolation_noise(cfg.seed, cfg.interpolate, walk, arch.nz, kind)
     else:
-        columns = None
         z = noise(cfg.seed, cfg.num * (NICE_OVERSAMPLING if cfg.nice else 1), arch.nz, kind)
-    return z, np.full(len(z), int(cfg.digit)) if cfg.digit else None, columns
+    return z, np.full(len(z), int(cfg.digit)) if cfg.digit else None, walk
 
 
-def _write_outputs(cfg, images: np.ndarray, columns: int | None) -> list[Path]:
+def _write_outputs(cfg: SampleConfig, images: np.ndarray, columns: int | None) -> list[Path]:
     """The grid, and the .npy and one picture per image where asked: all of them, or none (interrupted)."""
     from mxgan.inference.grids import encode, make_grid
 
@@ -167,13 +138,11 @@ def _write_outputs(cfg, images: np.ndarray, columns: int | None) -> list[Path]:
         return outputs.commit()
 
 
-def draw_samples(cfg) -> list[Path]:
-    """``mxgan sample``: draw images as ``cfg`` (a :class:`mxgan.flags.SampleConfig`) asks; return files written."""
-    from mxgan.inference.recalibrate import load_for_sampling
-    from mxgan.runtime.devices import parse_ctx
-
+def draw_samples(cfg: SampleConfig) -> list[Path]:
+    """Draw images as ``cfg`` asks (``mxgan sample``); write them (all of them, or none); return the files written.
+    """
     contexts = parse_ctx(cfg.ctx)
-    ckpt = load_for_sampling(cfg.checkpoint, cfg.weights, cfg.recalibrate_bn, cfg.seed, contexts)
+    ckpt = load_for_sampling(cfg.checkpoint, cfg.weights or None, cfg.recalibrate_bn, cfg.seed, contexts)
     ckptD = _nice_discriminator(cfg, ckpt) if cfg.nice else None
     z, digits, columns = _latents(cfg, ckpt)
     images = generate_all(ckpt, z, cfg.bn, cfg.batch_size, contexts, digits)

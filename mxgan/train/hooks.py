@@ -1,13 +1,14 @@
-"""What runs around each training step: the loop calls every hook after each step, after each
-epoch and when it stops, in the order given (as detectron2's ``engine/hooks.py``, or MXNet's
-``batch_end_callback``). Each hook does one job and reads the trainer's state; none changes training.
+"""mxgan's own hooks: what runs around each training step, one job each. The trainer calls every hook after
+each step, after each epoch and when it stops, in the order :func:`mxgan.train.loop.default_hooks` gives
+(as detectron2's ``engine/hooks.py``, or MXNet's ``batch_end_callback``). Each reads the run through
+:class:`mxgan.train.trainer.TrainerView` and reports what it found out to the run's record; none changes
+training.
 """
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -17,7 +18,8 @@ from mxgan.config import TrainConfig
 from mxgan.constants import CLASSES
 from mxgan.errors import DivergenceError
 from mxgan.inference.grids import make_grid, save_png
-from mxgan.inference.sampling import generate_all, latent
+from mxgan.inference.sampling import generate_all
+from mxgan.model.latent import latent
 from mxgan.quality.classifier import Classifier, load_classifier
 from mxgan.quality.metrics import QualityReport, Reference, judge, mnist_reference
 from mxgan.runtime.distributed import Watchdog
@@ -28,44 +30,29 @@ from mxgan.train.ema import EmaView
 from mxgan.train.log import step_metrics
 from mxgan.train.progress import ProgressDisplay, forecast
 from mxgan.train.step import StepOutputs
-
-if TYPE_CHECKING:
-    from mxgan.train.loop import Trainer
+from mxgan.train.trainer import TrainerHook, TrainerView
 
 GRID_SAMPLES = 64
 
 
-class Hook:
-    """Does nothing; subclasses override what they need."""
-
-    def after_step(self, trainer: Trainer) -> None:
-        """After each step (``trainer.progress`` already counts it)."""
-
-    def after_epoch(self, trainer: Trainer) -> None:
-        """After the last step of an epoch (not after a run that stops mid-epoch)."""
-
-    def on_stop(self, trainer: Trainer) -> None:
-        """When the loop ends, for whatever reason."""
-
-
-class EmaUpdate(Hook):
+class EmaUpdate(TrainerHook):
     """Folds G's weights into their moving average after each step that updated G."""
 
     def __init__(self, view: EmaView) -> None:
         self.view = view
 
-    def after_step(self, trainer: Trainer) -> None:
+    def after_step(self, trainer: TrainerView) -> None:
         if trainer.g_updated:
             self.view.ema.update()
 
 
-class Heartbeat(Hook):
+class Heartbeat(TrainerHook):
     """dist_*: tells the watchdog that a step finished (a step that never finishes means a peer died)."""
 
     def __init__(self, watchdog: Watchdog) -> None:
         self.watchdog = watchdog
 
-    def after_step(self, trainer: Trainer) -> None:
+    def after_step(self, trainer: TrainerView) -> None:
         self.watchdog.beat()  # the trainer waited for the step to run
 
 
@@ -89,17 +76,19 @@ class _Window:
         return {**step_metrics(D_x, D_G_z1, D_G_z2), "images_per_sec": len(arrays) * batch_size / elapsed}
 
 
-class MetricsLog(Hook):
-    """Every ``--log-every`` steps (and at an epoch's or the run's end): a metrics.jsonl line, TensorBoard
-    scalars, the overpowering alarm and unreadable pictures. Checks D's outputs for NaN/Inf, so it must run
-    before any hook that writes a checkpoint."""
+def _logged_now(trainer: TrainerView) -> bool:
+    """Whether this step wrote a metrics line (the hooks that read one run after :class:`MetricsLog`)."""
+    return trainer.metrics.get("iteration") == trainer.progress.iteration
 
-    def __init__(self, alarm: OverpoweringAlarm) -> None:
-        self.alarm = alarm
+
+class MetricsLog(TrainerHook):
+    """Every ``--log-every`` steps (and at an epoch's or the run's end): a metrics.jsonl line of D's outputs since
+    the last one, checked for NaN/Inf first, so it must run before any hook that writes a checkpoint."""
+
+    def __init__(self) -> None:
         self.window = _Window()
-        self.unreadable = 0
 
-    def after_step(self, trainer: Trainer) -> None:
+    def after_step(self, trainer: TrainerView) -> None:
         assert trainer.outputs is not None
         self.window.steps.append((trainer.progress.iteration - 1, trainer.outputs))
         due = trainer.progress.iteration % trainer.cfg.log_every == 0
@@ -107,31 +96,53 @@ class MetricsLog(Hook):
             return
         metrics = self.window.metrics(trainer.cfg.batch_size)
         self.window = _Window()
-        record = {"epoch": trainer.progress.epoch, "iteration": trainer.progress.iteration,
-                  **{k: None if v is None else round(v, 6) for k, v in metrics.items()}}
-        trainer.log.write(record)
-        trainer.metrics = record
-        if trainer.board:
-            trainer.board.scalars(record, trainer.progress.iteration)
-        trainer.warn(self.alarm.update(metrics["facc"], trainer.progress.iteration))
-        self._report_unreadable(trainer)
+        line = {"epoch": trainer.progress.epoch, "iteration": trainer.progress.iteration,
+                **{k: None if v is None else round(v, 6) for k, v in metrics.items()}}
+        trainer.log.write(line)
+        trainer.record.logged(line)
 
-    def _report_unreadable(self, trainer: Trainer) -> None:
-        """Folders: one warning for the files found unreadable since the last one."""
-        found = getattr(trainer.batches, "unreadable", [])
-        if len(found) > self.unreadable:
-            names = ", ".join(str(p) for p in found[self.unreadable:self.unreadable + 3])
-            more = len(found) - self.unreadable - 3
-            trainer.warn(f"skipped unreadable images: {names}{f' and {more} more' if more > 0 else ''} "
-                         f"({len(found)} so far; each replaced by the next file)")
-            self.unreadable = len(found)
 
-    def on_stop(self, trainer: Trainer) -> None:
+class TensorboardScalars(TrainerHook):
+    """Each metrics line as TensorBoard scalars (``--tensorboard``)."""
+
+    def after_step(self, trainer: TrainerView) -> None:
+        if trainer.board and _logged_now(trainer):
+            trainer.board.scalars(trainer.metrics, trainer.progress.iteration)
+
+    def on_stop(self, trainer: TrainerView) -> None:
         if trainer.board:
             trainer.board.close()
 
 
-class SampleGrids(Hook):
+class OverpoweringWarning(TrainerHook):
+    """A warning when D's accuracy has stayed at 1.0 for several metrics lines in a row."""
+
+    def __init__(self, alarm: OverpoweringAlarm) -> None:
+        self.alarm = alarm
+
+    def after_step(self, trainer: TrainerView) -> None:
+        if _logged_now(trainer):
+            trainer.warn(self.alarm.update(trainer.metrics["facc"], trainer.progress.iteration))
+
+
+class UnreadablePictures(TrainerHook):
+    """Folders of pictures: at each metrics line, one warning for the files found unreadable since the last."""
+
+    def __init__(self) -> None:
+        self.reported = 0
+
+    def after_step(self, trainer: TrainerView) -> None:
+        found = getattr(trainer.batches, "unreadable", [])
+        if not _logged_now(trainer) or len(found) <= self.reported:
+            return
+        names = ", ".join(str(p) for p in found[self.reported:self.reported + 3])
+        more = len(found) - self.reported - 3
+        trainer.warn(f"skipped unreadable images: {names}{f' and {more} more' if more > 0 else ''} "
+                     f"({len(found)} so far; each replaced by the next file)")
+        self.reported = len(found)
+
+
+class SampleGrids(TrainerHook):
     """The fixed-noise sample grid, a PNG in the run folder (and an image in TensorBoard): every
     ``--sample-every`` steps, at the end of a run that stops mid-epoch, and after each epoch. Drawn from
     G's moving average where the run keeps one, as ``mxgan sample`` draws."""
@@ -140,15 +151,15 @@ class SampleGrids(Hook):
         self.z, self.ema_view = z[:GRID_SAMPLES], ema_view
         self.digits = np.arange(len(self.z)) % CLASSES
 
-    def after_step(self, trainer: Trainer) -> None:
+    def after_step(self, trainer: TrainerView) -> None:
         every = trainer.cfg.sample_every
         if (every and trainer.progress.iteration % every == 0) or (trainer.run_ends and not trainer.epoch_ends):
             self.show(trainer, f"samples-{trainer.progress.iteration:07d}.png")
 
-    def after_epoch(self, trainer: Trainer) -> None:
+    def after_epoch(self, trainer: TrainerView) -> None:
         self.show(trainer, f"samples-epoch-{trainer.progress.epoch:04d}.png")
 
-    def show(self, trainer: Trainer, name: str) -> None:
+    def show(self, trainer: TrainerView, name: str) -> None:
         generator = self.ema_view.checkpoint() if self.ema_view else trainer.generator()
         digits = self.digits if trainer.cfg.conditional else None
         grid = make_grid(generate_all(generator, self.z, "eval", GRID_SAMPLES, trainer.contexts[:1], digits))
@@ -157,29 +168,30 @@ class SampleGrids(Hook):
             trainer.board.image("samples", grid, trainer.progress.iteration)
 
 
-class Checkpointer(Hook):
-    """A checkpoint set after each epoch, every ``--checkpoint-every`` steps, at the run's end and on Ctrl-C."""
+class Checkpointer(TrainerHook):
+    """A checkpoint set after each epoch, every ``--checkpoint-every`` steps, before each quality check, at the
+    run's end and on a stop signal."""
 
     def __init__(self, keep: int, optimizer_states: bool, ema_view: EmaView | None) -> None:
         self.keep, self.optimizer_states, self.ema_view = keep, optimizer_states, ema_view
 
-    def after_step(self, trainer: Trainer) -> None:
+    def after_step(self, trainer: TrainerView) -> None:
         every = trainer.cfg.checkpoint_every
         due = (every and trainer.progress.iteration % every == 0) or trainer.evaluation_due
         if not trainer.epoch_ends and (due or trainer.run_ends or trainer.stop_requested):
             self.save(trainer, epoch_end=False)
 
-    def after_epoch(self, trainer: Trainer) -> None:
+    def after_epoch(self, trainer: TrainerView) -> None:
         self.save(trainer, epoch_end=True)
 
-    def save(self, trainer: Trainer, epoch_end: bool) -> None:
-        trainer.checkpoint = save_run_checkpoint(
+    def save(self, trainer: TrainerView, epoch_end: bool) -> None:
+        trainer.record.wrote(save_run_checkpoint(
             trainer.out, trainer.cfg.dataset, trainer.gan, trainer.progress, epoch_end, self.keep,
             optimizer_states=self.optimizer_states, ema=self.ema_view.snapshot() if self.ema_view else None,
-            seconds=trainer.elapsed(), data=trainer.data)
+            seconds=trainer.elapsed(), data=trainer.data))
 
 
-class QualityCheck(Hook):
+class QualityCheck(TrainerHook):
     """Every ``--eval-every`` epochs (or fraction of one) of an MNIST run, right after a checkpoint: FID-MNIST,
     the digit histogram and the neighbourhood metrics of the raw G (and of its moving average), logged, shown,
     and kept in ``state.json`` with the run's time; the set becomes the run's best when the samples ``mxgan
@@ -190,17 +202,16 @@ class QualityCheck(Hook):
         self.z = latent(stream(cfg.seed, "quality"), cfg.eval_samples, cfg.nz, cfg.noise)
         self.ema_view = ema_view
         self.judged_by: tuple[Classifier, Reference] | None = None  # loaded at the first check, not at start-up
-        self.latest: float | None = None  # the newest check's FID-MNIST of the sampled weights
 
-    def after_step(self, trainer: Trainer) -> None:
+    def after_step(self, trainer: TrainerView) -> None:
         if trainer.evaluation_due and not trainer.epoch_ends:  # at an epoch's end, after its checkpoint
             self.check(trainer)
 
-    def after_epoch(self, trainer: Trainer) -> None:
+    def after_epoch(self, trainer: TrainerView) -> None:
         if trainer.evaluation_due:
             self.check(trainer)
 
-    def check(self, trainer: Trainer) -> None:
+    def check(self, trainer: TrainerView) -> None:
         began, seconds = time.perf_counter(), trainer.elapsed()
         reports = {"eval": self.judge(trainer, trainer.generator())}
         if self.ema_view:
@@ -212,7 +223,7 @@ class QualityCheck(Hook):
             for key, report in reports.items():
                 trainer.board.scalars(report.to_json(), iteration, prefix=f"{key.replace('_', '/')}/")
         sampled = reports.get("eval_ema", reports["eval"])
-        self.latest = sampled.fid
+        trainer.record.checked(sampled.fid)
         evaluation = Evaluation(epoch, iteration, round(seconds, 1), sampled.fid, reports["eval"].fid,
                                 round(time.perf_counter() - began, 2))
         best = record_evaluation(trainer.out, evaluation)
@@ -224,9 +235,9 @@ class QualityCheck(Hook):
         trainer.warn(collapse_warning(sampled.rare_digits, sampled.mean_confidence))
         goal = trainer.cfg.until_fid
         if goal and sampled.fid <= goal:
-            trainer.reach_goal(f"FID-MNIST {sampled.fid:.2f} <= {goal:g} (--until-fid) at {where}")
+            trainer.record.stop_after_this_step(f"FID-MNIST {sampled.fid:.2f} <= {goal:g} (--until-fid) at {where}")
 
-    def judge(self, trainer: Trainer, generator: GeneratorCheckpoint) -> QualityReport:
+    def judge(self, trainer: TrainerView, generator: GeneratorCheckpoint) -> QualityReport:
         cfg = trainer.cfg
         if self.judged_by is None:
             began = time.perf_counter()
@@ -238,29 +249,26 @@ class QualityCheck(Hook):
         return judge(images, *self.judged_by, digits)
 
 
-class ProgressReport(Hook):
+class ProgressReport(TrainerHook):
     """Counts each finished step on the progress bar (or the plain status lines), with the latest metrics and
     FID-MNIST beside the rate; once the pace is known, one line with the time per epoch and the run's end."""
 
-    def __init__(self, display: ProgressDisplay, quality: QualityCheck | None) -> None:
-        self.display, self.quality = display, quality
+    def __init__(self, display: ProgressDisplay) -> None:
+        self.display = display
         self.forecast_given = False
-        self.shown_iteration = -1  # the metrics line shown last
 
-    def after_step(self, trainer: Trainer) -> None:
-        metrics = trainer.metrics
-        if metrics.get("iteration", -1) != self.shown_iteration:
-            self.shown_iteration = metrics["iteration"]
+    def after_step(self, trainer: TrainerView) -> None:
+        metrics, progress = trainer.metrics, trainer.progress
+        if _logged_now(trainer):
             self.display.note(**{k: f"{metrics[k]:.3f}" for k in ("errD", "errG") if metrics.get(k) is not None})
-        if self.quality and self.quality.latest is not None:
-            self.display.note(FID=f"{self.quality.latest:.2f}")
-        progress = trainer.progress
+        if trainer.fid is not None:
+            self.display.note(FID=f"{trainer.fid:.2f}")
         self.display.step(trainer.pace, f"epoch {progress.epoch}, batch {progress.batch}/"
                                         f"{trainer.batches.batches_per_epoch}")
-        if not self.forecast_given and self.shown_iteration == progress.iteration and trainer.pace.known:
+        if not self.forecast_given and _logged_now(trainer) and trainer.pace.known:
             self.forecast_given = True
             self.display.write(forecast(trainer.pace, trainer.cfg.batch_size, trainer.batches.batches_per_epoch,
                                         int(trainer.total) - progress.iteration))
 
-    def on_stop(self, trainer: Trainer) -> None:
+    def on_stop(self, trainer: TrainerView) -> None:
         self.display.close()

@@ -1,0 +1,101 @@
+"""Flags made from the declarations of :mod:`mxgan.config`, and the checks several commands share.
+
+A flag's argparse default is None, meaning "not given": the config's own default (or the recipe's) then
+applies, and ``--resume`` knows what was given. The help shows the declared default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import typing
+from pathlib import Path
+from typing import Any
+
+import cv2
+
+from mxgan.config import Option, options
+from mxgan.errors import MxganError
+from mxgan.runtime.fileio import check_name_fits, check_writable
+
+
+def add_option(parser: argparse.ArgumentParser, name: str, option: Option, kind: Any) -> None:
+    """``option``'s flag, for a field ``name`` of type ``kind``."""
+    help_text = option.help + _default_note(option)
+    if kind is bool:
+        if option.spelling:  # a switch that turns a default-on option off
+            parser.add_argument(option.spelling, dest=name, action="store_const", const=False, default=None,
+                                help=help_text)
+        elif option.default:
+            parser.add_argument(option.flag(name), dest=name, action=argparse.BooleanOptionalAction, default=None,
+                                help=help_text)
+        else:
+            parser.add_argument(option.flag(name), dest=name, action="store_const", const=True, default=None,
+                                help=help_text)
+        return
+    many = typing.get_origin(kind) is list
+    metavar = option.metavar or (option.choices and "{" + ",".join(map(str, option.choices)) + "}")
+    parser.add_argument(option.flag(name), dest=name, type=typing.get_args(kind)[0] if many else kind, default=None,
+                        nargs="+" if many else None, metavar=metavar, help=help_text, required=option.required)
+
+
+def _default_note(option: Option) -> str:
+    if option.recipe:
+        return "" if "recipe" in option.help else " (default: the recipe's)"
+    if option.default in ("", None) or isinstance(option.default, bool) or "default:" in option.help:
+        return ""
+    shown = " ".join(map(str, option.default)) if isinstance(option.default, list) else option.default
+    return f" (default: {shown})"
+
+
+def add_options(parser: argparse.ArgumentParser, config: type, names: tuple[str, ...] | None = None) -> None:
+    """The flags of a config dataclass's options (``names``: only these)."""
+    hints = typing.get_type_hints(config)
+    for name, option in options(config):
+        if names is None or name in names:
+            add_option(parser, name, option, hints[name])
+
+
+Declared = tuple[tuple[str, Option, type], ...]  # a command's own options: (name, declaration, type)
+
+
+def add_declared(parser: argparse.ArgumentParser, declared: Declared) -> None:
+    for name, option, kind in declared:
+        add_option(parser, name, option, kind)
+
+
+def check_declared(args: argparse.Namespace, declared: Declared) -> None:
+    """Each option's declared default where it was not given, then its choices and range."""
+    for name, option, _ in declared:
+        if getattr(args, name) is None:
+            setattr(args, name, option.default)
+        option.check(name, getattr(args, name))
+
+
+def given(args: argparse.Namespace, config: type) -> dict[str, Any]:
+    """The options of ``config`` given on the command line."""
+    return {name: getattr(args, name) for name, _ in options(config) if getattr(args, name, None) is not None}
+
+
+def check_output_file(flag: str, path: str, image: bool = False) -> None:
+    """A file ``flag`` will write: its name fits, its folder exists and takes files (``image``: OpenCV can encode
+    its type)."""
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    check_name_fits(target, flag)
+    if target.is_dir():
+        raise MxganError(f"{flag} {path} is a folder; give a file name")
+    if folder.exists() and not folder.is_dir():
+        raise MxganError(f"{flag} {path}: {folder} is a file, not a folder; choose another {flag}")
+    if not folder.is_dir():
+        raise MxganError(f"{flag} {path}: the folder {folder} does not exist; create it or choose another {flag}")
+    check_writable(target, flag, folder=False)
+    if image and not cv2.haveImageWriter(str(target)):
+        raise MxganError(f"{flag} {path}: OpenCV cannot write a {target.suffix or 'suffix-less'} picture; "
+                         "name it .png (or .jpg, .bmp, .webp)")
+
+
+def data_dir(value: str | None) -> Path:
+    """``--data-dir``, else ``$MXGAN_DATA_DIR``, else ``./data``."""
+    from mxgan.data.idx import default_data_dir
+
+    return Path(value) if value else default_data_dir()

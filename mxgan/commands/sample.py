@@ -1,0 +1,58 @@
+"""``mxgan sample``: the flags of :class:`mxgan.config.SampleConfig`; checked, then
+:func:`mxgan.inference.sampling.draw_samples`."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from mxgan.commands.options import add_options, check_output_file, given
+from mxgan.config import SampleConfig, check_options
+from mxgan.errors import MxganError
+from mxgan.runtime.fileio import check_writable, sole_writer
+
+SUMMARY = "draw images from a generator checkpoint (any of 4 MXNet formats)"
+DESCRIPTION = "Draw images from a generator checkpoint, without training."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_options(parser, SampleConfig)
+
+
+def config(args: argparse.Namespace) -> SampleConfig:
+    """What the flags ask for, every check passed (nothing written yet)."""
+    cfg = SampleConfig(**given(args, SampleConfig))
+    check_options(cfg)
+    if cfg.interpolate > cfg.num:
+        raise MxganError(f"--interpolate {cfg.interpolate} must be between 1 and --num ({cfg.num}) rows")
+    if cfg.nice and cfg.interpolate:
+        raise MxganError("--nice and --interpolate do not combine; choose one")
+    if cfg.discriminator and not cfg.nice:
+        raise MxganError("--discriminator scores the samples of --nice; add --nice, or leave it out")
+    if cfg.digit not in ("", "all", *map(str, range(10))):
+        raise MxganError(f"--digit {cfg.digit!r}: give a digit 0-9, or 'all' for a row per digit")
+    if cfg.digit == "all" and (cfg.nice or cfg.interpolate):
+        raise MxganError("--digit all draws its own grid; combine --nice or --interpolate with one digit")
+    check_output_file("--out", cfg.out, image=True)
+    if cfg.npy:
+        check_output_file("--npy", cfg.npy)
+    if cfg.separate:
+        separate = Path(cfg.separate)
+        check_writable(separate, "--separate")
+        if separate.exists() and (not separate.is_dir() or any(separate.iterdir())):
+            raise MxganError(f"--separate {separate} already holds files; give a new or empty folder (its pictures "
+                             "appear all at once when every one is drawn)")
+    from mxgan.runtime.devices import parse_ctx
+
+    parse_ctx(cfg.ctx)
+    return cfg
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg = config(args)
+    from mxgan.inference.sampling import draw_samples
+
+    with sole_writer(Path(cfg.out), "--out"):
+        written = draw_samples(cfg)
+    print("wrote " + ", ".join(map(str, written)))
+    return 0

@@ -1,0 +1,63 @@
+"""``mxgan train`` (= ``python run_dcgan.py``): the flags of :class:`mxgan.config.TrainConfig`, ``--lr`` and
+``--dry-run``; checked, then :func:`mxgan.train.loop.train`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+from mxgan.commands.options import add_options, given
+from mxgan.config import TrainConfig
+from mxgan.errors import MxganError
+
+SUMMARY = "train a DCGAN"
+DESCRIPTION = "Train the DCGAN of MXNet's example/gan on MNIST-format data."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_options(parser, TrainConfig)
+    parser.add_argument("--lr", type=float, default=None,
+                        help="Adam learning rate of G and D (sets --lr-g and --lr-d)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="check the flags, print the resolved options and the run folder, and stop")
+
+
+def config(args: argparse.Namespace) -> TrainConfig:
+    """The run the flags ask for, every check passed (nothing created yet)."""
+    from mxgan.train.checks import check_train_config, resume_config
+
+    values = given(args, TrainConfig)
+    if args.resume:
+        if args.lr is not None:
+            raise MxganError("--resume keeps the run's own --lr-g and --lr-d; --lr may not change")
+        resumed = {name: value for name, value in values.items() if name != "resume"}
+        return check_train_config(resume_config(Path(args.resume), **resumed))
+    if args.lr is not None:
+        if not (args.lr > 0 and math.isfinite(args.lr)):
+            raise MxganError(f"--lr must be positive, got {args.lr}")
+        values = {"lr_g": args.lr, "lr_d": args.lr} | values
+    return check_train_config(TrainConfig(**values))
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg = config(args)
+    if args.dry_run:
+        print(json.dumps(cfg.to_json(), indent=1))
+        print(f"would {'continue' if cfg.resume else 'write'} the run folder {cfg.out}")
+        return 0
+    from mxgan.train.loop import train
+
+    result = train(cfg)
+    if result.stopped:
+        print(f"stopped: {result.stopped}")
+    if not result.steps:
+        end = f"--max-steps {cfg.max_steps}" if cfg.max_steps and result.iterations >= cfg.max_steps else \
+            f"--epochs {cfg.epochs}"
+        print(f"nothing to train: {cfg.out} already ended at iteration {result.iterations} ({end}); train it further "
+              f"with --resume {cfg.out} {end.split()[0]} N")
+        return 0
+    print(f"trained {result.iterations} steps; checkpoint: {result.checkpoint or 'written by worker rank 0'}; "
+          f"run folder: {cfg.out}")
+    return 0

@@ -1,0 +1,130 @@
+"""Everything checked about a training run before any work: its options, how they combine, the machine, its
+folder, and for ``--resume`` the run it continues. Each problem is one :class:`MxganError` naming the flag;
+nothing is created, and an existing run is never overwritten."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from mxgan.checkpoints.formats import load_generator, resolve
+from mxgan.checkpoints.run_folder import has_state, read_run_state, usable_checkpoint
+from mxgan.config import RESUME_OVERRIDES, TrainConfig, check_options, load_run_options, options
+from mxgan.constants import EVAL_SIZES, GRAY_DATASETS
+from mxgan.data.idx import default_data_dir
+from mxgan.errors import MxganError
+from mxgan.runtime.devices import parse_ctx
+from mxgan.runtime.distributed import check_kvstore
+from mxgan.runtime.fileio import LONGEST_INSIDE, check_name_fits, check_writable
+
+
+def resume_config(run: Path, **changes: Any) -> TrainConfig:
+    """The options of the run in folder ``run`` (its ``run.json``, checked as the flags are), with ``changes``
+    to those a resume may change (:data:`mxgan.config.RESUME_OVERRIDES`)."""
+    flags = dict(options(TrainConfig))
+    fixed = sorted(set(changes) - set(RESUME_OVERRIDES))
+    if fixed:
+        raise MxganError(f"--resume keeps the run's own {', '.join(flags[n].flag(n) for n in fixed)}; only "
+                         f"{', '.join(flags[n].flag(n) for n in RESUME_OVERRIDES)} may change")
+    if run.exists() and not run.is_dir():
+        raise MxganError(f"--resume {run} is a file; pass the run's folder (the --out it was started with)")
+    saved = load_run_options(run)
+    if saved is None:
+        raise MxganError(f"--resume {run}: no run.json there; pass the run folder a training run created")
+    for name, value in changes.items():
+        flags[name].check(name, value)
+    if "data_dir" not in changes and saved.dataset != "synthetic" and not Path(saved.data_dir).exists():
+        raise MxganError(f"--resume {run}: the run's data, {saved.data_dir}, is gone (moved?); pass --data-dir "
+                         "where the same images are now")
+    return replace(saved, **changes, out=str(run), resume=str(run))
+
+
+def check_train_config(cfg: TrainConfig) -> TrainConfig:
+    """``cfg`` with its folders filled in (``--out``: ``runs/<dataset>-<timestamp>``, ``--data-dir``: the
+    default one), after every check that can be made before data loads or MXNet binds."""
+    check_options(cfg)
+    cfg = replace(cfg, data_dir=cfg.data_dir or str(default_data_dir()))
+    if not cfg.resume:
+        cfg = replace(cfg, out=cfg.out or str(Path("runs") / f"{cfg.dataset}-{time.strftime('%Y%m%d-%H%M%S')}"))
+    _check_combinations(cfg)
+    out = Path(cfg.out)
+    if cfg.resume:
+        _check_resumed_run(out, cfg)
+        return cfg
+    check_name_fits(out, "--out", inside=LONGEST_INSIDE)
+    if out.exists() and not out.is_dir():
+        raise MxganError(f"--out {out} is a file; choose a folder for the run")
+    # a folder whose run died before its first complete checkpoint holds nothing to lose: the same command reuses it
+    if usable_checkpoint(out):
+        raise MxganError(f"--out {out} already holds a run; continue it with --resume {out}, or choose a new --out")
+    check_writable(out)
+    for flag, role in (("checkpoint", "G"), ("discriminator", "D")):
+        if getattr(cfg, flag):
+            resolve(getattr(cfg, flag), role, flag=f"--{flag}")  # exists, or one clear error now
+    return cfg
+
+
+def _check_resumed_run(run: Path, cfg: TrainConfig) -> None:
+    check_writable(run, "--resume")
+    if not has_state(run):
+        return  # no checkpoint yet: the resume starts the run from its beginning
+    state = read_run_state(run)  # a damaged state.json (and its previous copy) is one line now, not after the data
+    try:
+        saved = load_generator(str(run / state.files["G"])).arch
+    except MxganError:
+        return  # an unreadable set: the resume passes over it (and says so)
+    built = (cfg.nz, cfg.ngf, cfg.channels, cfg.image_size, cfg.conditional)
+    if built != (saved.nz, saved.ngf, saved.nc, saved.image_size, saved.conditional):
+        raise MxganError(f"--resume {run}: run.json: its --nz {cfg.nz} --ngf {cfg.ngf} --channels {cfg.channels} "
+                         f"--image-size {cfg.image_size} do not build the network of the run's checkpoint, which was "
+                         f"trained with --nz {saved.nz} --ngf {saved.ngf} --channels {saved.nc} --image-size "
+                         f"{saved.image_size}")
+
+
+def _check_combinations(cfg: TrainConfig) -> None:
+    """The checks that involve more than one option, the devices or an installed extra."""
+    dataset = cfg.dataset
+    if cfg.conditional and dataset not in GRAY_DATASETS:
+        raise MxganError(f"--conditional needs labelled data: --dataset mnist or fashion-mnist, not {dataset}")
+    if dataset in ("folder", "rec") and not cfg.data_dir:
+        what = "the folder of pictures" if dataset == "folder" else "the .rec file written by mxgan pack"
+        raise MxganError(f"--dataset {dataset} needs --data-dir: {what}")
+    if cfg.until_fid:
+        if dataset != "mnist" or cfg.image_size not in EVAL_SIZES:
+            raise MxganError("--until-fid needs the quality check of MNIST generators: --dataset mnist, "
+                             f"--image-size {', '.join(map(str, EVAL_SIZES))} (not --dataset {dataset}, "
+                             f"--image-size {cfg.image_size})")
+        if not cfg.eval_every:
+            raise MxganError("--until-fid needs quality checks: --eval-every 0 turns them off")
+    check_kvstore(cfg.kvstore)
+    if cfg.tensorboard:
+        try:
+            import tensorboardX  # noqa: F401
+        except ImportError as exc:
+            raise MxganError("--tensorboard needs tensorboardX: pip install '.[tensorboard]'") from exc
+        check_writable(Path(cfg.tensorboard), "--tensorboard")
+    contexts = parse_ctx(cfg.ctx)
+    _check_memory(cfg)
+    if cfg.dtype == "float16" and any(c.device_type == "cpu" for c in contexts):
+        raise MxganError("--dtype float16 needs a GPU (--ctx gpu0): MXNet 1.9.1 has no float16 GEMM on CPU")
+
+
+def _check_memory(cfg: TrainConfig) -> None:
+    """Refuse networks whose weights alone (with their gradients and Adam's two moments) exceed this machine's
+    memory, before MXNet tries to allocate them."""
+    from mxgan.model.symbols import make_dcgan_sym
+
+    symG, symD = make_dcgan_sym(cfg.ngf, cfg.ndf, cfg.channels, image_size=cfg.image_size)
+    size = cfg.image_size
+    shapes = (symG.infer_shape(rand=(1, cfg.nz, 1, 1))[0] +
+              symD.infer_shape(data=(1, cfg.channels, size, size), label=(1,))[0])
+    weights = sum(math.prod(shape) for shape in shapes)
+    needed, available = 16 * weights, os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    if needed > available:
+        raise MxganError(f"--ngf {cfg.ngf} / --ndf {cfg.ndf}: G and D would need {needed / 2**30:,.0f} GiB for their "
+                         f"weights, gradients and Adam's moments; this machine has {available / 2**30:.0f} GiB (64 is "
+                         "the example's width)")

@@ -1,0 +1,151 @@
+"""Where a run starts: its data, its modules, and its weights (fresh, from ``--checkpoint`` and
+``--discriminator``, or from the newest complete checkpoint set of a run it resumes), its folder started or
+cut back. Nothing is written before every check passed; the lead worker alone writes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import NamedTuple
+
+import mxnet as mx
+
+from mxgan.checkpoints.formats import (
+    Architecture,
+    DiscriminatorCheckpoint,
+    GeneratorCheckpoint,
+    check_shapes,
+    load_generator,
+    starting_discriminator,
+)
+from mxgan.checkpoints.module_format import load_module_params
+from mxgan.checkpoints.run_folder import EMA_ROLE, Progress, read_run_state, restore_optimizers, restore_weights
+from mxgan.config import TrainConfig
+from mxgan.data.batches import Shard
+from mxgan.data.sources import Batches, data_identity, training_batches
+from mxgan.errors import MxganError
+from mxgan.model.modules import GAN, build_gan, set_generator_params
+from mxgan.model.symbols import make_discriminator_sym, pad_single_filter_params
+from mxgan.runtime.distributed import Cluster, connect
+from mxgan.runtime.fileio import FolderLock
+from mxgan.train.ema import GeneratorEMA
+from mxgan.train.resume import begin_run_folder, check_same_data, cut_back, find_resume_point
+
+
+def architecture(cfg: TrainConfig) -> Architecture:
+    """The generator a training configuration builds (standard shapes, for inference and checks)."""
+    return Architecture(nz=cfg.nz, ngf=cfg.ngf, nc=cfg.channels, image_size=cfg.image_size,
+                        fix_gamma=cfg.g_fix_gamma, conditional=cfg.conditional, noise=cfg.noise)
+
+
+def _starting_points(cfg: TrainConfig) -> tuple[GeneratorCheckpoint | None, DiscriminatorCheckpoint | None]:
+    """``--checkpoint``'s G and ``--discriminator``'s D (else the D file beside G, if any), checked against the
+    flags before anything is written, so a mismatch leaves no folder behind. Records whether each learned gamma."""
+    start = load_generator(cfg.checkpoint) if cfg.checkpoint else None
+    if start is not None:
+        cfg.g_fix_gamma = not start.learns_gamma
+        mine = architecture(cfg)
+        try:
+            check_shapes(mine.symbol(), start.arg_params, start.aux_params, mine.inputs(), start.path)
+        except MxganError as exc:
+            raise MxganError(f"{exc}; the checkpoint was trained with {start.flags()}: pass those flags") from exc
+    startD = starting_discriminator(cfg.discriminator, start.path if start else None)
+    if startD is None:
+        return start, None
+    cfg.d_fix_gamma = not startD.learns_gamma
+    inputs = {"data": (1, cfg.channels, cfg.image_size, cfg.image_size), "label": (1,)}
+    try:
+        check_shapes(make_discriminator_sym(cfg.ndf, image_size=cfg.image_size), startD.arg_params,
+                     startD.aux_params, inputs, f"{startD.flag} {startD.path}")
+    except MxganError as exc:
+        raise MxganError(f"{exc}; that discriminator was trained with {startD.flags()}: pass those flags") from exc
+    return start, startD
+
+
+def _start_from(gan: GAN, start: GeneratorCheckpoint | None, startD: DiscriminatorCheckpoint | None) -> str:
+    """Load the starting G and D into the modules; say where each came from."""
+    fresh = "starts fresh"
+    if start is not None:
+        set_generator_params(gan.modG, start.arg_params, start.aux_params)
+    if startD is not None:
+        gan.modD.set_params(startD.arg_params, startD.aux_params)
+    whence_g = f"G from {start.path} ({start.format})" if start else f"G {fresh}"
+    whence_d = (f"D from {startD.path} ({startD.format})" if startD
+                else f"D {fresh}" + (" (no D file beside it)" if start else ""))
+    return f"{whence_g}, {whence_d}"
+
+
+def restore_ema(out: Path, gan: GAN, ema: GeneratorEMA) -> None:
+    """Continue G's moving average from the set the run resumed from (a run that had none starts it from G)."""
+    state = read_run_state(out)  # cut back to that set by now
+    if EMA_ROLE in state.files:
+        arg_params, _ = load_module_params(out / state.files[EMA_ROLE])
+        ema.restore(pad_single_filter_params(gan.modG.symbol, arg_params), state.ema_updates)
+
+
+class Start(NamedTuple):
+    """What a run starts from: its modules and data, and where it is (a new run: nowhere yet)."""
+
+    gan: GAN
+    batches: Batches
+    progress: Progress
+    cluster: Cluster
+    data: dict  # what it trains on (mxgan.data.sources.data_identity), kept in state.json
+    seconds: float = 0.0  # training time already spent (a resumed run)
+
+
+def _build_gan(cfg: TrainConfig, contexts: list[mx.Context]) -> GAN:
+    mx.random.seed(cfg.seed)
+    return build_gan(contexts, cfg.batch_size, cfg.nz, cfg.ngf, cfg.ndf, cfg.channels, cfg.image_size,
+                     cfg.lr_g, cfg.beta1, cfg.wd, cfg.init_sigma, fix_gamma_G=cfg.g_fix_gamma,
+                     dtype=cfg.dtype, cudnn_tune=cfg.cudnn_tune or None, conditional=cfg.conditional,
+                     lr_d=cfg.lr_d, beta2=cfg.beta2, fix_gamma_D=cfg.d_fix_gamma)
+
+
+def prepare(cfg: TrainConfig, contexts: list[mx.Context], announce: Callable[[str], object], lock: FolderLock,
+            ) -> Start:
+    """The modules, data and position of a run, its folder started (or cut back to its newest complete set)
+    and locked. Nothing is written before every check passed; the lead worker alone writes."""
+    out = Path(cfg.out)
+    cluster = connect(cfg.kvstore)
+    if cluster.distributed:
+        announce(f"kvstore {cfg.kvstore}: this worker has rank {cluster.rank} of {cluster.workers}")
+    batches, described = training_batches(cfg, Shard(cluster.rank, cluster.workers))
+    announce(described)
+    data = data_identity(cfg, batches)
+    state, point = find_resume_point(out) if cfg.resume else (None, None)
+    if cfg.resume and point is None:
+        announce(f"{out} holds no complete checkpoint set yet: the run starts from its beginning, with its options")
+    if state is not None and point is not None:
+        check_same_data(cfg, state.data, data, _position(point.checkpoint.progress))
+    start, startD = _starting_points(cfg) if point is None else (None, None)
+    if cluster.lead:
+        lock.acquire("--resume" if cfg.resume else "--out")  # one writer per run folder
+        if point is None:
+            begin_run_folder(out, cfg)
+        else:
+            assert state is not None
+            state = cut_back(out, cfg, state, point, data)
+    gan = _build_gan(cfg, contexts)
+    if point is None:
+        if start or startD:
+            announce(_start_from(gan, start, startD))
+        gan.attach_optimizers(cluster.kvstore, cluster.workers)
+        return Start(gan, batches, Progress(), cluster, data)
+    checkpoint = point.checkpoint
+    restore_weights(out, gan, checkpoint)
+    gan.attach_optimizers(cluster.kvstore, cluster.workers)
+    restarted = restore_optimizers(out, gan, checkpoint, cluster.updates_on_servers) if point.adam else ""
+    for note in [*point.notes, restarted]:
+        if note:
+            announce(f"{out}: {note}")
+    progress = checkpoint.progress
+    assert progress is not None
+    if progress.batch >= batches.batches_per_epoch:  # the checkpoint closed its epoch
+        progress = Progress(progress.epoch + 1, 0, progress.iteration)
+    announce(f"resuming {out} at iteration {progress.iteration} ({_position(progress)})")
+    return Start(gan, batches, progress, cluster, data, checkpoint.seconds)
+
+
+def _position(progress: Progress | None) -> str:
+    return "the start" if progress is None else f"epoch {progress.epoch}, batch {progress.batch}"
