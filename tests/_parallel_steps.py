@@ -17,7 +17,7 @@ import mxnet as mx  # noqa: E402
 from mxgan.checkpoints.module_format import standard_params  # noqa: E402
 from mxgan.model.modules import build_gan  # noqa: E402
 from mxgan.runtime.devices import parse_ctx  # noqa: E402
-from mxgan.train.step import Labels, StepInputs, train_step  # noqa: E402
+from mxgan.training.step import Labels, StepInputs, train_step  # noqa: E402
 
 BATCH, NZ, SIZE, STEPS = 32, 16, 16, 3
 

@@ -13,6 +13,13 @@ REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO.parent / "shared" / "fixtures" / "checkpoints"
 
 
+def tiny(batch_size: int = 1000, *more: str, dataset: str = "synthetic", progress: bool = False) -> list[str]:
+    """The flags of the tests' tiny network (16 px, 8 filters) on ``dataset``, with ``more`` flags after them
+    (a later flag wins): the one set every test of a training run starts from."""
+    flags = ["--image-size", "16", "--ngf", "8", "--ndf", "8", "--batch-size", str(batch_size)]
+    return [*(["--dataset", dataset] if dataset else []), *flags, *([] if progress else ["--no-progress"]), *more]
+
+
 def data_dir() -> Path:
     """The folder holding mnist/: $MXGAN_DATA_DIR (CI sets ../shared/data), else the repo's data/."""
     return Path(os.environ.get("MXGAN_DATA_DIR") or REPO / "data").resolve()

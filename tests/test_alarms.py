@@ -4,7 +4,7 @@ import json
 import re
 
 from mxgan.config import TrainConfig
-from mxgan.train.alarms import GRAY_AS_RGB_HINT, OverpoweringAlarm, collapse_warning
+from mxgan.training.alarms import GRAY_AS_RGB_HINT, OverpoweringAlarm, collapse_warning
 
 
 def test_overpowering_alarm_fires_once_per_streak():

@@ -24,7 +24,7 @@ def test_smoke_run_prints_a_table_and_writes_json(tmp_path):
     assert len(data["variants"]) == 8 and all(v > 0 for v in data["variants"].values())
     recipes = [name for name in data["variants"] if name.startswith("a step of --recipe")]
     assert len(recipes) == 2 and any("2 G updates, EMA" in name for name in recipes)
-    assert 0 < row["ema_vs_train"] < 2  # the step with the EMA update, next to the step without
+    assert row["ema_vs_train"] > 0 and row["wait_vs_queued"] > 0  # measured side by side (no speed is asserted)
 
 
 def test_flops_of_the_64px_dcgan_match_the_hand_count():

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from mxgan.checkpoints.formats import load_discriminator, load_generator
 from mxgan.checkpoints.params_file import read_params
 from mxgan.errors import MxganError
-from mxgan.inference.sampling import bind_generator, generate, generate_all
+from mxgan.inference.sampling import bind_generator, forward, generate_all
 from mxgan.model.symbols import make_dcgan_sym
 
 FIXTURE_SPECS = {
@@ -24,7 +24,7 @@ FIXTURE_SPECS = {
 
 
 def _run(ckpt, z):
-    return generate(bind_generator(ckpt.symbol(), ckpt.arg_params, ckpt.aux_params, len(z), ckpt.arch.nz), z)
+    return forward(bind_generator(ckpt.symbol(), ckpt.arg_params, ckpt.aux_params, len(z), ckpt.arch.nz), z)
 
 
 @pytest.mark.parametrize("folder", sorted(FIXTURE_SPECS))

@@ -5,16 +5,9 @@ import os
 import socket
 
 import pytest
-from helpers import run_cli, run_main
+from helpers import one_line, run_cli, run_main, tiny
 
-SMALL = ["--image-size", "16", "--ngf", "8", "--ndf", "8", "--batch-size", "16", "--no-progress"]
-
-
-def _one_line_error(result, code=2):
-    assert result.returncode == code, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
-    return lines[0]
+SMALL = tiny(16, dataset="")
 
 
 @pytest.mark.parametrize("flags, expected", [
@@ -44,18 +37,18 @@ def test_bad_flags_give_one_line_and_exit_2(flags, expected, tmp_path):
     if expected is None:
         assert run_main("run_dcgan.py", *SMALL, "--dataset", "synthetic", *args, "--dry-run").returncode == 0
         return
-    line = _one_line_error(run_main("run_dcgan.py", *SMALL, "--dataset", "synthetic", *args))
+    line = one_line(run_main("run_dcgan.py", *SMALL, "--dataset", "synthetic", *args))
     assert expected in line
     assert not (tmp_path / "run").exists()
 
 
 def test_gpu_on_a_cpu_build_says_what_to_install(tmp_path):
-    line = _one_line_error(run_main("run_dcgan.py", "--ctx", "gpu0", "--out", str(tmp_path / "r")))
+    line = one_line(run_main("run_dcgan.py", "--ctx", "gpu0", "--out", str(tmp_path / "r")))
     assert "CPU-only build" in line and "pip install '.[gpu]'" in line
 
 
 def test_batch_larger_than_the_dataset(tmp_path):
-    line = _one_line_error(run_main("run_dcgan.py", *SMALL[:-3], "--dataset", "synthetic",
+    line = one_line(run_main("run_dcgan.py", *SMALL[:-3], "--dataset", "synthetic",
                                     "--batch-size", "20000", "--out", str(tmp_path / "r")))
     assert "--batch-size 20000 is larger than the dataset (10000 images)" in line
 
@@ -73,7 +66,7 @@ def test_existing_run_is_never_overwritten(tmp_path):
     gan.attach_optimizers()
     save_run_checkpoint(run, "mnist", gan, Progress(0, 10, 10), True)  # a complete set: a run to continue
     before = {p.name: p.read_bytes() for p in run.iterdir()}
-    line = _one_line_error(run_main("run_dcgan.py", "--out", str(run)))
+    line = one_line(run_main("run_dcgan.py", "--out", str(run)))
     assert "already holds a run; continue it with --resume" in line
     assert {p.name: p.read_bytes() for p in run.iterdir()} == before
 
@@ -93,7 +86,7 @@ def test_offline_without_data_says_where_to_put_the_files(tmp_path):
         dead = f"http://127.0.0.1:{s.getsockname()[1]}/"
     result = run_cli("run_dcgan.py", "--data-dir", str(tmp_path / "empty"), "--out", str(tmp_path / "r"),
                      env={"MXGAN_MIRROR": dead})
-    line = _one_line_error(result)
+    line = one_line(result)
     assert "could not download train-images-idx3-ubyte.gz" in line
     assert f"copy the file into {tmp_path / 'empty' / 'mnist'}/" in line
     assert not (tmp_path / "r").exists()
@@ -107,7 +100,7 @@ def test_corrupt_data_names_the_file(mnist_dir, tmp_path):
             os.symlink(f, folder / f.name)
     (folder / "train-labels-idx1-ubyte.gz").unlink()
     (folder / "train-labels-idx1-ubyte").write_bytes(b"\x00\x00\x08\x01\x00\x00\xea\x60" + b"\x01" * 100)
-    line = _one_line_error(run_cli("run_dcgan.py", "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path / "r")))
+    line = one_line(run_cli("run_dcgan.py", "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path / "r")))
     assert "train-labels-idx1-ubyte: 108 bytes but its header (60000,) needs 60008" in line
 
 
@@ -115,7 +108,7 @@ def test_nan_stops_training_with_exit_3_and_no_bad_checkpoint(tmp_path):
     run = tmp_path / "run"
     result = run_cli("run_dcgan.py", *SMALL, "--dataset", "synthetic", "--max-steps", "30", "--lr", "1e30",
                      "--out", str(run))
-    line = _one_line_error(result, code=3)
+    line = one_line(result, code=3)
     assert "training diverged: D's output became NaN/Inf at iteration 0" in line
     assert "last good checkpoint: none written yet" in line
     assert not list(run.glob("*.params"))
@@ -147,5 +140,5 @@ def test_resume_keeps_the_runs_own_limits_and_refuses_what_it_cannot_change(tmp_
     changed = json.loads(run_main("run_dcgan.py", "--resume", str(run), "--max-steps", "4", "--dry-run")
                          .stdout.rsplit("}", 1)[0] + "}")
     assert (changed["max_steps"], changed["keep"]) == (4, 1)
-    line = _one_line_error(run_main("run_dcgan.py", "--resume", str(run), "--ngf", "16"))
+    line = one_line(run_main("run_dcgan.py", "--resume", str(run), "--ngf", "16"))
     assert "--resume keeps the run's own --ngf" in line

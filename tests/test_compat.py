@@ -14,7 +14,7 @@ from mxgan.runtime.compat import (
     optimizer_counts,
     restore_optimizer_counts,
 )
-from mxgan.train.step import Labels, StepInputs, train_step
+from mxgan.training.step import Labels, StepInputs, train_step
 
 
 def _gan():

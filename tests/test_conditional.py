@@ -6,7 +6,7 @@ import cv2
 import mxnet as mx
 import numpy as np
 import pytest
-from helpers import run_cli
+from helpers import run_cli, tiny
 
 from mxgan.checkpoints.formats import load_generator
 from mxgan.inference.sampling import generate_all
@@ -14,8 +14,7 @@ from mxgan.model.latent import noise
 from mxgan.model.modules import one_hot
 from mxgan.model.symbols import make_dcgan_sym
 
-TINY = ["--conditional", "--channels", "1", "--image-size", "16", "--ngf", "8", "--ndf", "8", "--batch-size", "64",
-        "--no-progress"]
+TINY = tiny(64, "--conditional", "--channels", "1", dataset="")
 
 
 def test_the_digit_enters_g_and_d():

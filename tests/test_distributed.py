@@ -9,13 +9,12 @@ import time
 
 import numpy as np
 import pytest
-from helpers import REPO, data_dir, run_cli
+from helpers import REPO, data_dir, run_cli, tiny
 
 from mxgan.checkpoints.run_folder import read_run_state
 from mxgan.runtime.launch import free_port
 
-TINY = ["--dataset", "synthetic", "--image-size", "16", "--ngf", "8", "--ndf", "8", "--batch-size", "32",
-        "--no-progress", "--eval-every", "0", "--log-every", "1"]
+TINY = tiny(32, "--eval-every", "0", "--log-every", "1")
 
 
 def _gone(pid: int) -> bool:

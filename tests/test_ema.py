@@ -6,7 +6,7 @@ from dataclasses import replace
 import mxnet as mx
 import numpy as np
 import pytest
-from helpers import run_cli, run_main
+from helpers import run_cli, run_main, tiny
 
 from mxgan.checkpoints.formats import load_generator
 from mxgan.checkpoints.params_file import read_params
@@ -18,10 +18,9 @@ from mxgan.inference.recalibrate import recalibrate_batchnorm
 from mxgan.inference.sampling import generate_all
 from mxgan.model.latent import noise
 from mxgan.model.modules import build_gan
-from mxgan.train.ema import INTERVAL, GeneratorEMA, ema_beta
+from mxgan.training.ema import INTERVAL, GeneratorEMA, ema_beta
 
-TINY = ["--dataset", "synthetic", "--image-size", "16", "--ngf", "8", "--ndf", "8", "--batch-size", "500",
-        "--no-progress"]
+TINY = tiny(500)
 
 
 def _config(tmp_path, *flags):

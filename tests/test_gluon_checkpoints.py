@@ -11,6 +11,7 @@ from helpers import (
     final_params,
     gluon_discriminator,
     gluon_generator,
+    one_line,
     run_cli,
     run_main,
 )
@@ -31,12 +32,6 @@ def _gluon_p_real(net, images: np.ndarray) -> np.ndarray:
     """P(real) as the Gluon example computes it: softmax over its (fake, real) logits."""
     logits = net(mx.nd.array(images)).reshape((len(images), 2))
     return mx.nd.softmax(logits, axis=1)[:, 1].asnumpy()
-
-
-def _one_line(result) -> str:
-    assert result.returncode == 2, result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr, result.stderr
-    return result.stderr.strip()
 
 
 @pytest.mark.parametrize("ndf, nc, size", [(8, 1, 16), (8, 3, 32), (4, 3, 64)])
@@ -110,7 +105,7 @@ def test_sample_discriminator_errors_name_the_flag(tmp_path, gluon_pair, problem
     (tmp_path / "notes.params").write_text("not weights")
     spec = {"missing": tmp_path / "nothing.params", "generator": pathG, "text": tmp_path / "notes.params",
             "other size": _save(gluon_discriminator(8, 3, 32), tmp_path / "d32.params")}[problem]
-    err = _one_line(run_main("-m", "mxgan.cli", "sample", "--checkpoint", str(pathG), "--nice", "--discriminator",
+    err = one_line(run_main("-m", "mxgan.cli", "sample", "--checkpoint", str(pathG), "--nice", "--discriminator",
                              str(spec), "--out", str(tmp_path / "s.png")))
     assert expected.format(spec=spec) in err and "--checkpoint" not in err.replace(str(pathG), "")
     assert not (tmp_path / "s.png").exists()
@@ -138,13 +133,13 @@ def test_train_discriminator_of_another_width_is_one_line_before_any_folder(tmp_
     pathG, _, _ = gluon_pair
     pathD = _save(gluon_discriminator(16, 3, 16), tmp_path / "wide.params")
     run = tmp_path / "run"
-    err = _one_line(run_cli(*TRAIN, "--checkpoint", str(pathG), "--discriminator", str(pathD), "--out", str(run)))
+    err = one_line(run_cli(*TRAIN, "--checkpoint", str(pathG), "--discriminator", str(pathD), "--out", str(run)))
     assert f"error: --discriminator {pathD}: parameter d1_weight has shape (16, 3, 4, 4)" in err
     assert "--ndf 16" in err and not run.exists()
 
 
 def test_train_discriminator_that_does_not_exist_names_the_flag(tmp_path):
-    err = _one_line(run_cli(*TRAIN, "--discriminator", str(tmp_path / "no.params"), "--out", str(tmp_path / "r")))
+    err = one_line(run_cli(*TRAIN, "--discriminator", str(tmp_path / "no.params"), "--out", str(tmp_path / "r")))
     assert f"--discriminator {tmp_path / 'no.params'}: no such file" in err
     assert not (tmp_path / "r").exists()
 

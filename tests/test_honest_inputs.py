@@ -5,14 +5,9 @@ import shutil
 
 import numpy as np
 import pytest
-from helpers import FIXTURES, REPO, data_dir, fixtures, run_cli, run_main
+from helpers import FIXTURES, REPO, data_dir, fixtures, one_line, run_cli, run_main
 
 from mxgan.checkpoints.params_file import read_params
-
-
-def _one_line(result):
-    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
-    return result.stderr
 
 
 def test_download_verifies_the_files_already_present(tmp_path):
@@ -23,12 +18,12 @@ def test_download_verifies_the_files_already_present(tmp_path):
     labels = bytearray(gzip.decompress(damaged.read_bytes()))
     labels[-1] = (labels[-1] + 1) % 10  # a readable file with one wrong label: only its checksum can tell
     damaged.write_bytes(gzip.compress(bytes(labels)))
-    line = _one_line(run_cli("-m", "mxgan.cli", "download", "mnist", "--data-dir", str(tmp_path)))
+    line = one_line(run_cli("-m", "mxgan.cli", "download", "mnist", "--data-dir", str(tmp_path)))
     assert f"{damaged} is damaged (md5" in line and "mxgan download mnist" in line
 
 
 def test_a_data_dir_one_level_too_deep_gets_a_hint(tmp_path):
-    line = _one_line(run_main("run_dcgan.py", "--data-dir", str(data_dir() / "mnist"), "--out", str(tmp_path / "r")))
+    line = one_line(run_main("run_dcgan.py", "--data-dir", str(data_dir() / "mnist"), "--out", str(tmp_path / "r")))
     assert f"holds the mnist files itself; pass the folder that holds mnist/, {data_dir()}" in line
     assert not (tmp_path / "r").exists()
 
@@ -43,9 +38,9 @@ def test_weights_holding_nan_are_refused_naming_the_parameter(tmp_path):
     mx.nd.save(str(bad), params)
     before = sorted(p.name for p in tmp_path.iterdir())
     for command in (["sample", "--out", str(tmp_path / "s.png")], ["eval"], ["export", "--out", str(tmp_path / "x")]):
-        line = _one_line(run_main("-m", "mxgan.cli", command[0], "--checkpoint", str(bad), *command[1:]))
+        line = one_line(run_main("-m", "mxgan.cli", command[0], "--checkpoint", str(bad), *command[1:]))
         assert "parameter g3_weight holds NaN or Inf" in line
-    line = _one_line(run_main("run_dcgan.py", "--checkpoint", str(bad), "--dataset", "synthetic", "--channels", "3",
+    line = one_line(run_main("run_dcgan.py", "--checkpoint", str(bad), "--dataset", "synthetic", "--channels", "3",
                               "--out", str(tmp_path / "run")))
     assert "parameter g3_weight holds NaN or Inf" in line
     assert sorted(p.name for p in tmp_path.iterdir()) == before
@@ -53,7 +48,7 @@ def test_weights_holding_nan_are_refused_naming_the_parameter(tmp_path):
 
 
 def test_launch_port_out_of_range(tmp_path):
-    line = _one_line(run_main("-m", "mxgan.cli", "launch", "--port", "70000", "--", "--kvstore", "dist_sync"))
+    line = one_line(run_main("-m", "mxgan.cli", "launch", "--port", "70000", "--", "--kvstore", "dist_sync"))
     assert "--port must be in [0, 65535], got 70000" in line
 
 
@@ -71,13 +66,13 @@ def test_outputs_and_sizes_are_checked_before_any_work(tmp_path, command, expect
     (tmp_path / "file").write_text("")
     checkpoint = str(fixtures() / "module_save_params" / "mnist_G_2017_10_09-10_00-0000.params")
     args = [a.format(tmp=tmp_path) for a in command]
-    line = _one_line(run_main("-m", "mxgan.cli", args[0], "--checkpoint", checkpoint, *args[1:]))
+    line = one_line(run_main("-m", "mxgan.cli", args[0], "--checkpoint", checkpoint, *args[1:]))
     assert expected.format(tmp=tmp_path) in line
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
 
 
 def test_a_network_too_large_for_the_machine_is_refused(tmp_path):
-    line = _one_line(run_cli("run_dcgan.py", "--ngf", "100000", "--out", str(tmp_path / "r")))
+    line = one_line(run_cli("run_dcgan.py", "--ngf", "100000", "--out", str(tmp_path / "r")))
     assert "--ngf 100000 / --ndf 64: G and D would need" in line and "GiB" in line
     assert not (tmp_path / "r").exists()
 
@@ -98,7 +93,7 @@ def test_plot_says_which_grid_is_damaged_and_skips_garbage_log_lines(tmp_path):
     with open(run / "metrics.jsonl", "a") as log:
         log.write('{"iteration": 5, "errD": \n[1, 2]\n\x00\x01garbage\n')
     (run / "samples-0000002.png").write_bytes(b"not a picture")
-    line = _one_line(run_cli("-m", "mxgan.cli", "plot", str(run)))
+    line = one_line(run_cli("-m", "mxgan.cli", "plot", str(run)))
     assert f"{run / 'samples-0000002.png'} is not a readable picture" in line
 
 
@@ -114,14 +109,14 @@ def test_a_plain_resume_of_a_finished_run_says_there_is_nothing_to_do(tmp_path):
 
 @pytest.mark.parametrize("prefix", ["", "ex/"])
 def test_an_export_prefix_without_a_name_is_one_line(tmp_path, prefix):
-    line = _one_line(run_main("-m", "mxgan.cli", "export", "--checkpoint", str(fixtures() / "module_save_params"),
+    line = one_line(run_main("-m", "mxgan.cli", "export", "--checkpoint", str(fixtures() / "module_save_params"),
                               "--out", prefix))
     assert f"--out {prefix!r} is a prefix: export writes PREFIX-symbol.json and PREFIX-0000.params" in line
     assert not list(REPO.glob("-symbol.json")) and not (REPO / "ex").exists()
 
 
 def test_pack_names_its_own_argument(tmp_path):
-    line = _one_line(run_main("-m", "mxgan.cli", "pack", str(tmp_path), str(tmp_path / "p.rec")))
+    line = one_line(run_main("-m", "mxgan.cli", "pack", str(tmp_path), str(tmp_path / "p.rec")))
     assert f"DIR {tmp_path} holds no images" in line and "point DIR at a folder of pictures" in line
     assert "--data-dir" not in line
 
@@ -138,7 +133,7 @@ def test_a_huge_init_sigma_is_named_as_the_cause_of_a_divergence(tmp_path):
 def test_a_failed_offline_download_leaves_no_folder(tmp_path):
     result = run_cli("-m", "mxgan.cli", "download", "mnist", "--data-dir", str(tmp_path / "new" / "data"),
                      env={"MXGAN_MIRROR": "http://127.0.0.1:9/"})
-    assert "could not download" in _one_line(result)
+    assert "could not download" in one_line(result)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -151,7 +146,7 @@ def test_pictures_that_do_not_decode_are_one_line_without_the_decoders_own_compl
     for command in (["run_dcgan.py", "--dataset", "folder", "--data-dir", str(pictures), "--batch-size", "8",
                      "--out", str(tmp_path / "run")],
                     ["-m", "mxgan.cli", "pack", str(pictures), str(tmp_path / "p.rec"), "--no-progress"]):
-        line = _one_line(run_cli(*command))  # in a process: the decoders write to its file descriptor 2
+        line = one_line(run_cli(*command))  # in a process: the decoders write to its file descriptor 2
         assert "none of the 40 image files" in line and "could be decoded" in line
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pictures"]
 

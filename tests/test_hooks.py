@@ -14,10 +14,10 @@ from mxgan.errors import DivergenceError
 from mxgan.model.latent import fixed_noise
 from mxgan.model.modules import build_gan
 from mxgan.runtime.distributed import Watchdog
-from mxgan.train.ema import EmaView, GeneratorEMA
-from mxgan.train.hooks import Checkpointer, EmaUpdate, Heartbeat, MetricsLog, QualityCheck, SampleGrids
-from mxgan.train.step import StepOutputs
-from mxgan.train.trainer import Trainer
+from mxgan.training.ema import EmaView, GeneratorEMA
+from mxgan.training.hooks import Checkpointer, EmaUpdate, Heartbeat, MetricsLog, QualityCheck, SampleGrids
+from mxgan.training.step import StepOutputs
+from mxgan.training.trainer import Trainer
 
 
 @pytest.fixture

@@ -12,12 +12,11 @@ import time
 import uuid
 
 import pytest
-from helpers import REPO, data_dir
+from helpers import REPO, data_dir, tiny
 
 from mxgan.checkpoints.run_folder import read_run_state
 
-TINY = ["--dataset", "synthetic", "--image-size", "16", "--ngf", "8", "--ndf", "8", "--batch-size", "32",
-        "--no-progress", "--eval-every", "0", "--log-every", "1"]
+TINY = tiny(32, "--eval-every", "0", "--log-every", "1")
 SUBNET = "10.213.77"  # inside the namespaces only: the host's own network never sees it
 PORT = "9091"
 

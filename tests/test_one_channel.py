@@ -11,7 +11,7 @@ from helpers import REPO, run_cli
 
 from mxgan.checkpoints.module_format import load_module_params, module_params
 from mxgan.constants import G_INPUT
-from mxgan.inference.sampling import bind_generator, generate
+from mxgan.inference.sampling import bind_generator, forward
 from mxgan.model.latent import fixed_noise
 from mxgan.model.symbols import make_generator_sym, pad_single_filter_params
 
@@ -24,7 +24,7 @@ def test_one_channel_mnist_run_trains_checkpoints_and_reloads(tmp_path):
     assert result.returncode == 0, result.stderr
     arg, aux = load_module_params(run / "mnist_G-0000-0000030.params")  # a mid-epoch checkpoint
     assert arg["g4_weight"].shape == (16, 1, 4, 4)  # the standard shape other MXNet code expects
-    images = generate(bind_generator(make_generator_sym(16, 1, image_size=32), arg, aux, 32, 100),
+    images = forward(bind_generator(make_generator_sym(16, 1, image_size=32), arg, aux, 32, 100),
                       fixed_noise(4, 32, 100))
     assert images.shape == (32, 1, 32, 32) and np.isfinite(images).all()
 

@@ -5,13 +5,12 @@ import re
 import time
 
 import pytest
-from helpers import run_cli, run_main
+from helpers import run_cli, run_main, tiny
 
 from mxgan.checkpoints.run_folder import read_run_state
-from mxgan.train.progress import Pace, ProgressDisplay, forecast
+from mxgan.training.progress import Pace, ProgressDisplay, forecast
 
-MNIST_16 = ["--dataset", "mnist", "--image-size", "16", "--ngf", "8", "--ndf", "8", "--batch-size", "500",
-            "--eval-samples", "500", "--log-every", "5"]  # 120 steps an epoch
+MNIST_16 = tiny(500, "--eval-samples", "500", "--log-every", "5", dataset="mnist", progress=True)  # 120 steps an epoch
 
 
 def test_the_rate_is_the_median_of_recent_steps_and_ignores_one_slow_step():

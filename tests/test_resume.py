@@ -9,14 +9,13 @@ import time
 
 import numpy as np
 import pytest
-from helpers import FIXTURES, REPO, data_dir, final_params, run_cli, run_main, wait_for
+from helpers import FIXTURES, REPO, data_dir, final_params, run_cli, run_main, tiny, wait_for
 
 from mxgan.checkpoints.params_file import read_params
 from mxgan.checkpoints.run_folder import read_run_state
 
 # 1000-image batches of the 10000 synthetic images: an epoch is 10 steps, so 6 + 6 steps cross epochs.
-TINY = ["--dataset", "synthetic", "--image-size", "16", "--ngf", "8", "--ndf", "8", "--batch-size", "1000",
-        "--no-progress", "--log-every", "2"]
+TINY = tiny(1000, "--log-every", "2")
 
 
 TRICKS = ["--d-steps", "2", "--g-steps", "2", "--pretrain-d", "1", "--real-label", "0.9", "--noise", "uniform"]

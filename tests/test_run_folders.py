@@ -9,14 +9,13 @@ import shutil
 import cv2
 import numpy as np
 import pytest
-from helpers import data_dir, final_params, run_cli, run_main
+from helpers import data_dir, final_params, one_line, run_cli, run_main, tiny
 
 from mxgan.checkpoints.run_folder import Progress, read_run_state, save_run_checkpoint
 from mxgan.config import TrainConfig
 
 # 1000-image batches of the 10000 synthetic images: an epoch is 10 steps; sets at 4, 8, 10 (epoch end) and 12
-TINY = ["--dataset", "synthetic", "--image-size", "16", "--ngf", "8", "--ndf", "8", "--batch-size", "1000",
-        "--no-progress", "--log-every", "2", "--checkpoint-every", "4"]
+TINY = tiny(1000, "--log-every", "2", "--checkpoint-every", "4")
 STEPS = 12
 
 
@@ -122,18 +121,18 @@ def test_resume_on_moved_changed_or_other_data(tmp_path):
     flags = ["--dataset", "folder", "--data-dir", str(pictures), "--image-size", "16", "--ngf", "8", "--ndf", "8",
              "--batch-size", "10", "--no-progress", "--max-steps", "2"]
     assert run_cli("run_dcgan.py", *flags, "--out", str(run)).returncode == 0
-    line = _one_line(run_cli("run_dcgan.py", "--resume", str(run), "--data-dir", str(other), "--max-steps", "3"))
+    line = one_line(run_cli("run_dcgan.py", "--resume", str(run), "--data-dir", str(other), "--max-steps", "3"))
     assert f"--data-dir {other} holds other data than the run trained on (30 images, not 40)" in line
     moved = tmp_path / "moved"
     pictures.rename(moved)
-    line = _one_line(run_cli("run_dcgan.py", "--resume", str(run), "--max-steps", "3"))
+    line = one_line(run_cli("run_dcgan.py", "--resume", str(run), "--max-steps", "3"))
     assert f"the run's data, {pictures}, is gone (moved?); pass --data-dir" in line
     result = run_cli("run_dcgan.py", "--resume", str(run), "--data-dir", str(moved), "--max-steps", "3",
                      "--no-progress")
     assert result.returncode == 0, result.stderr
     assert json.loads((run / "run.json").read_text())["data_dir"] == str(moved)  # the next resume looks there
     (moved / "000.png").unlink()
-    line = _one_line(run_cli("run_dcgan.py", "--resume", str(run), "--max-steps", "4"))
+    line = one_line(run_cli("run_dcgan.py", "--resume", str(run), "--max-steps", "4"))
     assert f"the data in {moved} changed since the checkpoint (39 images, not 40)" in line
     assert "pass --allow-data-change to resume anyway" in line
     result = run_cli("run_dcgan.py", "--resume", str(run), "--max-steps", "4", "--allow-data-change",
@@ -153,13 +152,6 @@ def test_mnist_elsewhere_is_the_same_data(tmp_path):
                      "--no-progress")
     assert result.returncode == 0, result.stderr
     assert read_run_state(run).data["md5"] == "6bbc9ace898e44ae57da46a324031adb"  # MNIST's training images
-
-
-def _one_line(result):
-    assert result.returncode == 2, result.stdout + result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
-    return lines[0]
 
 
 @pytest.fixture
@@ -191,12 +183,12 @@ def finished(tmp_path):
 def test_a_hand_edited_run_json_is_one_line_naming_the_field(finished, edit, expected):
     options = json.loads((finished / "run.json").read_text())
     (finished / "run.json").write_text(json.dumps({**options, **edit}))
-    line = _one_line(run_main("run_dcgan.py", "--resume", str(finished)))
+    line = one_line(run_main("run_dcgan.py", "--resume", str(finished)))
     assert f"--resume {finished}: " in line and expected in line
 
 
 def test_resume_given_a_file_is_one_line(finished):
-    line = _one_line(run_main("run_dcgan.py", "--resume", str(finished / "run.json")))
+    line = one_line(run_main("run_dcgan.py", "--resume", str(finished / "run.json")))
     assert line.endswith(f"--resume {finished / 'run.json'} is a file; pass the run's folder (the --out it was "
                          "started with)")
 
@@ -204,7 +196,7 @@ def test_resume_given_a_file_is_one_line(finished):
 def test_both_state_files_garbled_is_one_line_and_the_same_command_starts_over(finished):
     for name in ("state.json", "state.previous.json"):
         (finished / name).write_text("{")
-    line = _one_line(run_main("run_dcgan.py", "--resume", str(finished)))
+    line = one_line(run_main("run_dcgan.py", "--resume", str(finished)))
     assert "state.json is damaged" in line and "start the run again in this one with the same command" in line
 
 

@@ -9,7 +9,8 @@ from mxgan.checkpoints.module_format import module_params
 from mxgan.config import RECIPES
 from mxgan.model.modules import build_gan
 from mxgan.model.symbols import make_dcgan_sym
-from mxgan.train.step import Labels, StepInputs, accumulate_gradients, train_step
+from mxgan.runtime.compat import gradient_arrays
+from mxgan.training.step import Labels, StepInputs, accumulate_gradients, train_step
 
 EXAMPLE = RECIPES["example"]  # the loop is compared with the example's under the example's own settings
 BATCH, NZ, NGF, NDF, NC, SIZE = 8, 16, 8, 8, EXAMPLE["channels"], 32
@@ -129,13 +130,13 @@ def test_accumulate_gradients_sums_the_passes_and_forgets_earlier_ones(modules):
     for batch in batches:
         plain.forward(batch, is_train=True)
         plain.backward()
-        expected.append([g[0].asnumpy().copy() for g in plain._exec_group.grad_arrays])
+        expected.append([g[0].asnumpy().copy() for g in gradient_arrays(plain)])
     # stale gradients from an earlier pass must not leak into the sum
     modD.forward(batches[1], is_train=True)
     modD.backward()
     outputs = accumulate_gradients(modD, batches)
 
-    got = [g[0].asnumpy() for g in modD._exec_group.grad_arrays]
+    got = [g[0].asnumpy() for g in gradient_arrays(modD)]
     for g, e_fake, e_real in zip(got, *expected):
         np.testing.assert_allclose(g, e_fake + e_real, atol=1e-6, rtol=1e-5)
     assert [o.shape for o in outputs] == [(BATCH, 1), (BATCH, 1)]

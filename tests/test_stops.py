@@ -12,13 +12,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from helpers import FIXTURES, REPO, data_dir, one_line, run_cli, run_main, wait_for
+from helpers import FIXTURES, REPO, data_dir, one_line, run_cli, run_main, tiny, wait_for
 
 from mxgan.checkpoints.run_folder import read_run_state
 from mxgan.runtime.fileio import StagedOutputs
 
-TINY = ["--dataset", "synthetic", "--image-size", "16", "--ngf", "8", "--ndf", "8", "--batch-size", "1000",
-        "--no-progress"]
+TINY = tiny(1000)
 G64 = str(FIXTURES / "module_save_params")  # the example's own 64 px generator
 
 

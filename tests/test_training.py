@@ -12,7 +12,7 @@ from mxgan.checkpoints.module_format import load_module_params
 from mxgan.inference.grids import make_grid
 from mxgan.inference.sampling import generate_all
 from mxgan.model.latent import fixed_noise
-from mxgan.train.hooks import GRID_SAMPLES
+from mxgan.training.hooks import GRID_SAMPLES
 
 
 def test_short_mnist_run_learns_and_its_checkpoint_reproduces_its_samples(tmp_path):

@@ -4,16 +4,15 @@ import json
 
 import numpy as np
 import pytest
-from helpers import run_cli
+from helpers import run_cli, tiny
 
 from mxgan.checkpoints.formats import load_generator
 from mxgan.checkpoints.params_file import read_params
 from mxgan.checkpoints.run_folder import read_run_state
 from mxgan.model.latent import noise_batch
-from mxgan.train.step import EXAMPLE_PHASES, StepInputs, schedule, train_step
+from mxgan.training.step import EXAMPLE_PHASES, StepInputs, schedule, train_step
 
-SMALL = ["--dataset", "synthetic", "--image-size", "16", "--ngf", "8", "--ndf", "8", "--batch-size", "16",
-         "--no-progress", "--log-every", "1", "--seed", "2"]
+SMALL = tiny(16, "--log-every", "1", "--seed", "2")
 
 
 def test_schedule_of_phases():

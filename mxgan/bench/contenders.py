@@ -8,12 +8,12 @@ import mxnet as mx
 import numpy as np
 
 from mxgan.config import RECIPES, BenchConfig
-from mxgan.inference.sampling import bind_generator, generate
+from mxgan.inference.sampling import bind_generator, forward
 from mxgan.model.modules import GAN, build_gan
 from mxgan.model.symbols import make_dcgan_sym
 from mxgan.runtime.devices import parse_ctx
-from mxgan.train.ema import GeneratorEMA
-from mxgan.train.step import Labels, StepInputs, StepOutputs, schedule, train_step
+from mxgan.training.ema import GeneratorEMA
+from mxgan.training.step import Labels, StepInputs, StepOutputs, schedule, train_step
 
 
 def training_step(cfg: BenchConfig, batch: int, d_input_gradient: bool = False,
@@ -67,7 +67,7 @@ def mxgan_contenders(cfg: BenchConfig, batch: int) -> tuple[dict, dict]:
 
     def infer() -> None:
         for _ in range(cfg.steps):
-            generate(inference, z)
+            forward(inference, z)
 
     contenders = {"train": train, "train, queued": train_queued, "train+EMA": train_with_ema, "infer": infer}
     return contenders, dict.fromkeys(contenders, mx.nd.waitall)

@@ -3,7 +3,7 @@
 Kept as the example has it: D bound with grad_req='write', the fake batch's
 gradients copied out and added back after the real batch's backward, one
 update, one label array rewritten in place, and the metrics read every step.
-mxgan's :func:`mxgan.train.step.train_step` must produce the same parameters.
+mxgan's :func:`mxgan.training.step.train_step` must produce the same parameters.
 """
 
 import mxnet as mx

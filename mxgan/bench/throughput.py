@@ -31,8 +31,8 @@ from mxgan.model.modules import GAN, build_gan
 from mxgan.model.symbols import make_dcgan_sym
 from mxgan.runtime.devices import parse_ctx
 from mxgan.runtime.env import available_cores
-from mxgan.train.ema import GeneratorEMA
-from mxgan.train.step import Labels, StepInputs, schedule, train_step
+from mxgan.training.ema import GeneratorEMA
+from mxgan.training.step import Labels, StepInputs, schedule, train_step
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -1,5 +1,5 @@
 """``mxgan train`` (= ``python run_dcgan.py``): the flags of :class:`mxgan.config.TrainConfig`, ``--lr`` and
-``--dry-run``; checked, then :func:`mxgan.train.loop.train`."""
+``--dry-run``; checked, then :func:`mxgan.training.loop.train`."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def config(args: argparse.Namespace) -> TrainConfig:
     """The run the flags ask for, every check passed (nothing created yet)."""
-    from mxgan.train.checks import check_train_config, resume_config
+    from mxgan.training.checks import check_train_config, resume_config
 
     values = given(args, TrainConfig)
     if args.resume:
@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(cfg.to_json(), indent=1))
         print(f"would {'continue' if cfg.resume else 'write'} the run folder {cfg.out}")
         return 0
-    from mxgan.train.loop import train
+    from mxgan.training.loop import train
 
     result = train(cfg)
     if result.stopped:

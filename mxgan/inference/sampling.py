@@ -39,7 +39,7 @@ def bind_generator(
     return modG
 
 
-def generate(modG: mx.mod.Module, z: np.ndarray, bn: str = "eval", digits: np.ndarray | None = None) -> np.ndarray:
+def forward(modG: mx.mod.Module, z: np.ndarray, bn: str = "eval", digits: np.ndarray | None = None) -> np.ndarray:
     """Images (N, C, S, S) in [-1, 1] for noise ``z`` (N, nz, 1, 1) (and digits (N,)), N = the bound batch."""
     inputs = [mx.nd.array(z)] + ([] if digits is None else [one_hot(digits)])
     modG.forward(mx.io.DataBatch(inputs), is_train=bn == "train")
@@ -53,7 +53,35 @@ def padded_chunks(array: np.ndarray, chunk: int):
         yield np.concatenate([part, np.zeros((chunk - len(part), *part.shape[1:]), part.dtype)]), len(part)
 
 
-def generate_all(ckpt, z: np.ndarray, bn: str = "eval", batch_size: int = 64,
+def generate(generator: GeneratorCheckpoint, num: int = 64, seed: int = 0, digits: np.ndarray | None = None,
+             bn: str = "eval", contexts: list[mx.Context] | None = None) -> np.ndarray:
+    """Images drawn from a generator.
+
+    Parameters
+    ----------
+    generator : GeneratorCheckpoint
+        From :func:`mxgan.load_generator` (any of the four formats, a run folder, ``RUN_DIR:best``).
+    num : int
+        How many images.
+    seed : int
+        Seed of their latent vectors (drawn from the distribution the generator was trained on).
+    digits : array of int, optional
+        Conditional models: the digit each image shows (default: 0-9 in turn).
+    bn : {"eval", "train"}
+        BatchNorm on the moving statistics (an image depends on its own z only), or on the batch's.
+    contexts : list of mx.Context, optional
+        Where to run (default: the CPU).
+
+    Returns
+    -------
+    ndarray
+        ``(num, channels, size, size)`` float32 in [-1, 1].
+    """
+    z = noise(seed, num, generator.arch.nz, generator.arch.noise)
+    return generate_all(generator, z, bn, 64, contexts, digits)
+
+
+def generate_all(ckpt: GeneratorCheckpoint, z: np.ndarray, bn: str = "eval", batch_size: int = 64,
                  contexts: list[mx.Context] | None = None, digits: np.ndarray | None = None) -> np.ndarray:
     """Images for any number of z (and digits, for conditional models): in chunks of
     ``batch_size`` (eval), or as one batch (train)."""
@@ -65,8 +93,8 @@ def generate_all(ckpt, z: np.ndarray, bn: str = "eval", batch_size: int = 64,
     modG = bind_generator(ckpt.symbol(), ckpt.arg_params, ckpt.aux_params, chunk, a.nz, contexts, a.conditional)
     parts = padded_chunks(z, chunk)
     if digits is None:
-        return np.concatenate([generate(modG, part, bn)[:n_real] for part, n_real in parts])
-    return np.concatenate([generate(modG, part, bn, d)[:n_real]
+        return np.concatenate([forward(modG, part, bn)[:n_real] for part, n_real in parts])
+    return np.concatenate([forward(modG, part, bn, d)[:n_real]
                            for (part, n_real), (d, _) in zip(parts, padded_chunks(digits, chunk))])
 
 

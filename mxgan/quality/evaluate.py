@@ -10,6 +10,9 @@ import numpy as np
 
 from mxgan.checkpoints.formats import GeneratorCheckpoint
 from mxgan.checkpoints.run_folder import EMA_ROLE, read_run_state
+from mxgan.constants import FEWEST_JUDGED
+from mxgan.data.idx import default_data_dir
+from mxgan.errors import MxganError
 from mxgan.inference.recalibrate import load_for_sampling
 from mxgan.inference.sampling import generate_all
 from mxgan.model.latent import noise
@@ -34,6 +37,36 @@ def evaluate_generator(ckpt: GeneratorCheckpoint, data_dir: Path, num: int = 100
     digits = np.arange(num) % 10 if ckpt.arch.conditional else None
     images = generate_all(ckpt, noise(seed, num, ckpt.arch.nz, ckpt.arch.noise), "eval", batch_size, contexts, digits)
     return judge(images, *judged_by, digits)
+
+
+def evaluate(generator: GeneratorCheckpoint, num: int = 10000, seed: int = 0, data_dir: str | Path = "",
+             contexts: list | None = None) -> QualityReport:
+    """How MNIST-like a generator's samples are, by the classifier that ships with mxgan.
+
+    Parameters
+    ----------
+    generator : GeneratorCheckpoint
+        From :func:`mxgan.load_generator` (1 or 3 channels, 16, 32 or 64 px).
+    num : int
+        Samples to judge (10 or more; 10000 for figures to compare).
+    seed : int
+        Seed of their latent vectors.
+    data_dir : str or Path
+        The folder holding ``mnist/`` (default: ``$MXGAN_DATA_DIR``, else ``./data``).
+    contexts : list of mx.Context, optional
+        Where to run (default: the CPU).
+
+    Returns
+    -------
+    QualityReport
+        FID-MNIST (and its floor), the digit histogram, the mean confidence, precision, recall, density and
+        coverage; ``.format()`` is what ``mxgan eval`` prints.
+    """
+    if num < FEWEST_JUDGED:
+        raise MxganError(f"num must be {FEWEST_JUDGED} or more, got {num} (a Frechet distance and the neighbourhood "
+                         "metrics need a sample of some size)")
+    return evaluate_generator(generator, Path(data_dir) if data_dir else default_data_dir(), num, seed,
+                              contexts=contexts)
 
 
 def evaluate_run(run: Path, weights: str | None, recalibrate: int, data_dir: Path, num: int = 10000, seed: int = 0,

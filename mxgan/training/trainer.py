@@ -3,7 +3,7 @@
 :class:`Trainer` runs the example's step (:meth:`Trainer.run_step`) on batch after batch, and after each
 step, each epoch and at the end calls its hooks. A hook reads the run through a view: :class:`RunView`, the
 narrow one a user's :class:`Hook` gets, or :class:`TrainerView`, the wider one mxgan's own hooks
-(:mod:`mxgan.train.hooks`) read. No hook assigns the trainer's attributes: what they find out (a metrics
+(:mod:`mxgan.training.hooks`) read. No hook assigns the trainer's attributes: what they find out (a metrics
 line, a checkpoint, a quality check, a reason to stop) they report to :class:`RunRecord`.
 """
 
@@ -33,9 +33,9 @@ from mxgan.model.modules import GAN, one_hot
 from mxgan.runtime.distributed import LOCAL, Cluster
 from mxgan.runtime.signals import Stopped, StopRequests
 from mxgan.runtime.streams import stream
-from mxgan.train.log import JsonlLog, TensorboardLog
-from mxgan.train.progress import Pace
-from mxgan.train.step import Labels, StepInputs, StepOutputs, schedule, train_step
+from mxgan.training.log import JsonlLog, TensorboardLog
+from mxgan.training.progress import Pace
+from mxgan.training.step import Labels, StepInputs, StepOutputs, schedule, train_step
 
 LARGE_INIT_SIGMA = 0.1  # five times the example's 0.02: weights that large are what a divergence is blamed on
 
@@ -299,7 +299,7 @@ class Trainer:
         self.progress = Progress(self.progress.epoch, self.progress.batch + 1, self.progress.iteration + 1)
 
     def train(self, hooks: list[Called]) -> TrainResult:
-        """Run the epochs from ``self.progress`` on, calling ``hooks``; see :func:`mxgan.train.loop.train` for what
+        """Run the epochs from ``self.progress`` on, calling ``hooks``; see :func:`mxgan.training.loop.train` for what
         it raises."""
         began = self.progress.iteration
         try:

@@ -28,8 +28,8 @@ from mxgan.model.modules import GAN, build_gan, set_generator_params
 from mxgan.model.symbols import make_discriminator_sym, pad_single_filter_params
 from mxgan.runtime.distributed import Cluster, connect
 from mxgan.runtime.fileio import FolderLock
-from mxgan.train.ema import GeneratorEMA
-from mxgan.train.resume import begin_run_folder, check_same_data, cut_back, find_resume_point
+from mxgan.training.ema import GeneratorEMA
+from mxgan.training.resume import begin_run_folder, check_same_data, cut_back, find_resume_point
 
 
 def architecture(cfg: TrainConfig) -> Architecture:

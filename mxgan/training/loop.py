@@ -1,5 +1,5 @@
-"""Training a DCGAN: :func:`train` checks the options, prepares the run (:mod:`mxgan.train.start`), and runs
-the :class:`mxgan.train.trainer.Trainer` with mxgan's hooks and yours."""
+"""Training a DCGAN: :func:`train` checks the options, prepares the run (:mod:`mxgan.training.start`), and runs
+the :class:`mxgan.training.trainer.Trainer` with mxgan's hooks and yours."""
 
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ from mxgan.model.modules import GAN
 from mxgan.runtime.devices import parse_ctx
 from mxgan.runtime.distributed import Watchdog
 from mxgan.runtime.fileio import FolderLock
-from mxgan.train.alarms import GENERIC_HINT, GRAY_AS_RGB_HINT, OverpoweringAlarm
-from mxgan.train.checks import check_train_config
-from mxgan.train.ema import EmaView, GeneratorEMA
-from mxgan.train.hooks import (
+from mxgan.training.alarms import GENERIC_HINT, GRAY_AS_RGB_HINT, OverpoweringAlarm
+from mxgan.training.checks import check_train_config
+from mxgan.training.ema import EmaView, GeneratorEMA
+from mxgan.training.hooks import (
     Checkpointer,
     EmaUpdate,
     Heartbeat,
@@ -30,9 +30,9 @@ from mxgan.train.hooks import (
     TensorboardScalars,
     UnreadablePictures,
 )
-from mxgan.train.progress import ProgressDisplay
-from mxgan.train.start import prepare, restore_ema
-from mxgan.train.trainer import Called, Hook, Trainer, TrainerHook, TrainResult
+from mxgan.training.progress import ProgressDisplay
+from mxgan.training.start import prepare, restore_ema
+from mxgan.training.trainer import Called, Hook, Trainer, TrainerHook, TrainResult
 
 
 def default_hooks(trainer: Trainer, ema_view: EmaView | None, watchdog: Watchdog | None) -> list[TrainerHook]:

@@ -1,7 +1,7 @@
 """How far a run is and when it will end, measured on finished steps: a progress bar, or plain status lines.
 
 MXNet's engine is asynchronous: Python queues a step's work and returns long before it is done. The
-trainer waits for each step's last output (:meth:`mxgan.train.step.StepOutputs.wait`), so a step is
+trainer waits for each step's last output (:meth:`mxgan.training.step.StepOutputs.wait`), so a step is
 counted, and timed, when it has finished. The rate shown is the median of the recent steps' times,
 which a slow step (the first one, a checkpoint) does not swing; the time spent between steps
 (checkpoints, sample grids, quality checks) is added to the estimate of the end, spread over the steps.

@@ -1,7 +1,7 @@
 """mxgan's own hooks: what runs around each training step, one job each. The trainer calls every hook after
-each step, after each epoch and when it stops, in the order :func:`mxgan.train.loop.default_hooks` gives
+each step, after each epoch and when it stops, in the order :func:`mxgan.training.loop.default_hooks` gives
 (as detectron2's ``engine/hooks.py``, or MXNet's ``batch_end_callback``). Each reads the run through
-:class:`mxgan.train.trainer.TrainerView` and reports what it found out to the run's record; none changes
+:class:`mxgan.training.trainer.TrainerView` and reports what it found out to the run's record; none changes
 training.
 """
 
@@ -25,12 +25,12 @@ from mxgan.quality.metrics import QualityReport, Reference, judge, mnist_referen
 from mxgan.runtime.distributed import Watchdog
 from mxgan.runtime.humanize import duration
 from mxgan.runtime.streams import stream
-from mxgan.train.alarms import OverpoweringAlarm, collapse_warning
-from mxgan.train.ema import EmaView
-from mxgan.train.log import step_metrics
-from mxgan.train.progress import ProgressDisplay, forecast
-from mxgan.train.step import StepOutputs
-from mxgan.train.trainer import TrainerHook, TrainerView
+from mxgan.training.alarms import OverpoweringAlarm, collapse_warning
+from mxgan.training.ema import EmaView
+from mxgan.training.log import step_metrics
+from mxgan.training.progress import ProgressDisplay, forecast
+from mxgan.training.step import StepOutputs
+from mxgan.training.trainer import TrainerHook, TrainerView
 
 GRID_SAMPLES = 64
 
