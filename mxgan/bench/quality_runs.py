@@ -6,14 +6,15 @@ from ``metrics.jsonl``, and its final checkpoint is judged on 10000 samples.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 from mxgan.checkpoints.formats import load_generator
-from mxgan.checkpoints.run_folder import read_run_state
+from mxgan.checkpoints.run_folder import has_state, read_run_state
+from mxgan.config import load_run_options
+from mxgan.inference.plots import read_metrics
 from mxgan.quality.evaluate import evaluate_generator
 from mxgan.runtime.humanize import duration
 
@@ -64,10 +65,10 @@ def train_run(name: str, epochs: int, out: Path, data_dir: Path, extra: list[str
 
 def search_run(name: str, run: Path, data_dir: Path, extra: list[str], epochs: int = 1) -> dict:
     """Train candidate ``name`` (unless its run folder is complete) and return its last raw and EMA checks."""
-    if not (run / "state.json").exists():
+    if not has_state(run):
         train_flags(run, data_dir, ["--epochs", str(epochs), "--eval-samples", str(FINAL_SAMPLES),
                                     *CANDIDATES[name][1], *extra])
-    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    records = read_metrics(run)
     last = [r for r in records if "eval" in r][-1]
     speed = [r["images_per_sec"] for r in records if "images_per_sec" in r]
     return {"name": name, "run": str(run), "predicted": CANDIDATES[name][0], "raw": last["eval"],
@@ -91,7 +92,7 @@ def format_search(results: list[dict], header: bool = True) -> str:
 
 def summarize(name: str, run: Path, data_dir: Path) -> dict:
     """Per-epoch checks from the run's log, and the final checkpoint judged on 10000 samples."""
-    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    records = read_metrics(run)
     per_epoch = [{"epoch": r["epoch"] + 1, **r["eval"]} for r in records if "eval" in r]
     final = evaluate_generator(load_generator(str(run)), data_dir, FINAL_SAMPLES)
     warnings = [r["warning"] for r in records if "warning" in r]
@@ -144,7 +145,7 @@ GOALS = (10.0, 5.0)
 def train_until(run: Path, data_dir: Path, flags: list[str], every: float, goal: float, epochs: int) -> Path:
     """Train (unless ``run`` already finished) until FID-MNIST ``goal`` or ``epochs``, checking every ``every``
     epochs; return the run folder. A folder left by an interrupted run continues with --resume."""
-    if (run / "state.json").exists():
+    if has_state(run):
         state = read_run_state(run)
         if state.evaluations and (state.evaluations[-1]["fid"] <= goal or state.progress.epoch >= epochs):
             return run
@@ -159,8 +160,9 @@ def train_until(run: Path, data_dir: Path, flags: list[str], every: float, goal:
 def time_to_fid(run: Path, goals: tuple[float, ...] = GOALS) -> dict:
     """When a run's checks first reached each goal, for the sampled (EMA) and the raw weights: the check's
     iteration, epochs and training time (None: not reached); and every check."""
-    options = json.loads((run / "run.json").read_text())
-    steps_per_epoch = MNIST_TRAIN // options["batch_size"]
+    options = load_run_options(run, flag="the run")
+    assert options is not None, f"{run} has no run.json"
+    steps_per_epoch = MNIST_TRAIN // options.batch_size
     state = read_run_state(run)
     checks, spent = [], 0.0  # spent: on the checks before this one
     for e in state.evaluations:
@@ -173,14 +175,10 @@ def time_to_fid(run: Path, goals: tuple[float, ...] = GOALS) -> dict:
         for weights, key in (("sampled", "fid"), ("raw", "fid_raw")):
             first = next((c for c in checks if c[key] <= goal), None)
             reached[f"{goal:g} {weights}"] = first
-    seconds = [r["images_per_sec"] for r in _records(run) if "images_per_sec" in r]
+    seconds = [r["images_per_sec"] for r in read_metrics(run) if "images_per_sec" in r]
     total = max([state.seconds] + [c["seconds"] + c["check_seconds"] for c in checks])
     return {"run": str(run), "checks": checks, "reached": reached, "images_per_sec": sorted(seconds)[len(seconds) // 2],
             "check_share": sum(c["check_seconds"] for c in checks) / total if total else 0.0}
-
-
-def _records(run: Path) -> list[dict]:
-    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
 
 
 def _when(check: dict | None) -> str:

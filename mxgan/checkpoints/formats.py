@@ -31,6 +31,7 @@ from mxgan.checkpoints.gluon import from_gluon
 from mxgan.checkpoints.module_format import split_arg_aux
 from mxgan.checkpoints.params_file import read_params
 from mxgan.checkpoints.run_folder import EMA_ROLE, STATE_FILE, WEIGHT_ROLES, has_state, read_run_state
+from mxgan.config import load_run_options
 from mxgan.constants import CLASSES, IMAGE_SIZES
 from mxgan.errors import MxganError
 from mxgan.model.symbols import COND, make_discriminator_sym, make_generator_sym
@@ -185,15 +186,6 @@ def _standard_names(raw: dict[str, np.ndarray], source: str | Path) -> tuple[str
     )
 
 
-def run_options(checkpoint: Path) -> dict:
-    """The options of the mxgan run a checkpoint belongs to (its run.json), or {} for foreign files."""
-    try:
-        options = json.loads((Path(checkpoint).parent / "run.json").read_text())
-    except (OSError, ValueError):
-        return {}
-    return options if isinstance(options, dict) else {}
-
-
 def _infer_architecture(params: dict[str, np.ndarray], path: Path) -> Architecture:
     weights = sorted((int(m.group(1)), k) for k in params if (m := re.match(r"arg:g(\d+)_weight$", k)))
     if not weights:
@@ -209,12 +201,12 @@ def _infer_architecture(params: dict[str, np.ndarray], path: Path) -> Architectu
     image_size = 2 ** (layers + 1)
     if image_size not in IMAGE_SIZES:
         raise MxganError(f"{path}: {layers} generator layers means {image_size} px, which is not supported")
-    options = run_options(path)
-    conditional = bool(options.get("conditional"))
+    options = load_run_options(path.parent, flag="--checkpoint")  # its run's, or None for another program's
+    conditional = bool(options and options.conditional)
     return Architecture(
         nz=int(first.shape[0]) - (CLASSES if conditional else 0), ngf=int(last.shape[0]), nc=int(last.shape[1]),
         image_size=image_size, no_bias=not any(k.endswith("_bias") for k in params),
-        conditional=conditional, noise=options.get("noise", "normal"),
+        conditional=conditional, noise=options.noise if options else "normal",
     )
 
 

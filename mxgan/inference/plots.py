@@ -12,6 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from mxgan.constants import METRICS_FILE
 from mxgan.errors import MxganError
 from mxgan.runtime.fileio import write_atomic, write_bytes_atomic
 
@@ -21,7 +22,7 @@ MAX_FRAMES = 16
 
 def read_metrics(run: Path) -> list[dict]:
     """The records of ``metrics.jsonl``, skipping a last line cut short by a crash."""
-    path = Path(run) / "metrics.jsonl"
+    path = Path(run) / METRICS_FILE
     if not path.is_file():
         raise MxganError(f"{run} has no metrics.jsonl: pass a run folder that mxgan train wrote")
     records = []

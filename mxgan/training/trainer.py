@@ -24,7 +24,7 @@ from mxgan.checkpoints.formats import Architecture, GeneratorCheckpoint
 from mxgan.checkpoints.module_format import standard_params
 from mxgan.checkpoints.run_folder import Progress, read_run_state
 from mxgan.config import TrainConfig
-from mxgan.constants import CLASSES
+from mxgan.constants import CLASSES, METRICS_FILE
 from mxgan.data.batches import prefetch
 from mxgan.data.sources import Batches
 from mxgan.errors import DivergenceError, Interrupted, MxganError
@@ -220,7 +220,7 @@ class Trainer:
         self.seconds_before = seconds  # the run's training time in earlier processes (--resume)
         self.data = data or {}  # what the run trains on, for state.json
         self.labels = Labels.create(cfg.batch_size, cfg.dtype, cfg.real_label)
-        self.log = JsonlLog(self.out / "metrics.jsonl" if cluster.lead else None)
+        self.log = JsonlLog(self.out / METRICS_FILE if cluster.lead else None)
         self.board = TensorboardLog(cfg.tensorboard) if cfg.tensorboard and cluster.lead else None
         self.record = RunRecord()
         self.outputs: StepOutputs | None = None
