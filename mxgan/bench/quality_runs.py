@@ -101,18 +101,17 @@ def summarize(name: str, run: Path, data_dir: Path) -> dict:
 
 
 def format_results(results: list[dict]) -> str:
-    lines = ["run | epoch | FID-MNIST | floor | min digit share | mean confidence | agreement"]
+    lines = ["run | epoch | FID-MNIST | floor | min digit share | mean confidence | agreement | weakest digit's"]
     for result in results:
-        final = result["final"]
-        for check in result["per_epoch"]:
-            agreement = "-" if check.get("agreement") is None else f"{100 * check['agreement']:.1f}%"
+        for check in [*result["per_epoch"], {**result["final"], "epoch": f"final, {result['final']['num']} samples"}]:
             lines.append(f"{result['name']} | {check['epoch']} | {check['fid']:.2f} | {check['fid_floor']:.2f} | "
-                         f"{100 * min(check['histogram']):.1f}% | {check['mean_confidence']:.3f} | {agreement}")
-        agreement = "-" if final.get("agreement") is None else f"{100 * final['agreement']:.1f}%"
-        lines.append(f"{result['name']} | final, {final['num']} samples | {final['fid']:.2f} | "
-                     f"{final['fid_floor']:.2f} | {100 * min(final['histogram']):.1f}% | "
-                     f"{final['mean_confidence']:.3f} | {agreement}")
+                         f"{100 * min(check['histogram']):.1f}% | {check['mean_confidence']:.3f} | "
+                         f"{_share(check.get('agreement'))} | {_share(min(check.get('digit_agreement') or [None]))}")
     return "\n".join(lines)
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
 
 
 # The search for time to a good model (bench/recipe_search.py --time), name: (what was predicted, flags on top of
@@ -135,6 +134,8 @@ TIME_CANDIDATES = {
                 ["--lr-g", "8e-4", "--lr-d", "4e-4", "--g-steps", "1"]),
     "lr2x-ema0.99": ("rates doubled, a shorter average: reaches FID 10 sooner",
                      ["--lr-g", "8e-4", "--lr-d", "4e-4", "--ema-decay", "0.99"]),
+    "lr4x": ("both rates four times (G 1.6e-3, D 8e-4): past the best, unstable", ["--lr-g", "1.6e-3", "--lr-d",
+                                                                                   "8e-4"]),
 }
 
 # Time to a good model (bench/quality.py --time-to-fid, bench/recipe_search.py --time): every run checks its

@@ -160,6 +160,7 @@ class QualityReport:
     density: float = 0.0
     coverage: float = 0.0
     agreement: float | None = None  # conditional models: share classified as the digit asked for
+    digit_agreement: list[float] | None = None  # the same, for each digit 0..9 asked for
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -175,8 +176,9 @@ class QualityReport:
             f"mean top-1 confidence {self.mean_confidence:.3f}",
             f"precision {self.precision:.3f}  recall {self.recall:.3f}  density {self.density:.3f}  "
             f"coverage {self.coverage:.3f}  (k = {NEIGHBOURS} nearest neighbours in the classifier's features)",
-        ] + ([] if self.agreement is None else [
-            f"classifier agrees with the requested digit: {100 * self.agreement:.1f}%"]))
+        ] + ([] if self.agreement is None or self.digit_agreement is None else [
+            f"classifier agrees with the requested digit: {100 * self.agreement:.1f}% (the weakest digit, "
+            f"{int(np.argmin(self.digit_agreement))}: {100 * min(self.digit_agreement):.1f}%)"]))
 
 
 def judge(images: np.ndarray, classifier: Classifier, reference: Reference,
@@ -197,4 +199,6 @@ def judge(images: np.ndarray, classifier: Classifier, reference: Reference,
         mean_confidence=float(probs.max(axis=1).mean()),
         **neighbourhood_metrics(reals, features),
         agreement=None if requested is None else float((predicted == requested).mean()),
+        digit_agreement=None if requested is None else [
+            round(float((predicted[requested == d] == d).mean()), 6) for d in range(10)],
     )
