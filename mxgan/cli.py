@@ -65,7 +65,8 @@ def _devices(args: argparse.Namespace) -> str:
 
 
 def main(argv: list[str] | None = None, prog: str = "mxgan") -> int:
-    """Run a command; return its exit code (2: bad input, 3: diverged, 130: interrupted)."""
+    """Run a command; return its exit code (2: bad input, 3: diverged, 4: a lost peer, 130, 143, 129: stopped by
+    Ctrl-C, SIGTERM, SIGHUP)."""
     args = build_parser(prog).parse_args(argv)  # imports no MXNet
     try:
         if args.command != "launch":  # the launcher imports no MXNet, and shares the cores among its workers

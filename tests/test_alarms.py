@@ -32,7 +32,7 @@ def test_quality_checks_apply_to_mnist_generators_only():
 def test_each_mnist_epoch_logs_its_quality(mnist_run):
     run, result = mnist_run
     for epoch in (0, 1):  # 120 steps an epoch; raw and EMA weights side by side
-        assert re.search(rf"iteration {120 * (epoch + 1)} \(epoch {epoch}, \d+ s in\): FID-MNIST [\d.]+ raw, "
+        assert re.search(rf"iteration {120 * (epoch + 1)} \(epoch {epoch}, [\w ]+ in\): FID-MNIST [\d.]+ raw, "
                          r"[\d.]+ EMA \(floor", result.stdout), result.stdout
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     evals = [r["eval"] for r in records if "eval" in r]

@@ -96,7 +96,7 @@ def test_without_a_launcher_a_lost_peer_ends_the_worker_within_its_timeout(tmp_p
 
 @pytest.mark.parametrize("args, words", [
     (["train", "--kvstore", "dist_sync"], ["DMLC_ROLE", "mxgan launch --workers 2"]),
-    (["train", "--kvstore", "nccl"], ["--kvstore 'nccl' is unknown", "dist_sync"]),
+    (["train", "--kvstore", "nccl"], ["--kvstore 'nccl' is not one of local, device, dist_sync, dist_async"]),
     (["launch", "--", "--dataset", "synthetic"], ["add --kvstore dist_sync"]),
     (["launch", "--workers", "0", "--", "--kvstore", "dist_sync"], ["--workers must be positive"]),
 ])

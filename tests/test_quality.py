@@ -114,7 +114,7 @@ def test_missing_classifier_weights(tmp_path):
 
 
 @pytest.mark.parametrize("argv, expected", [
-    (["eval", "--checkpoint", "x.params", "--num", "3"], "--num must be 10 or more, got 3"),
+    (["eval", "--checkpoint", "x.params", "--num", "3"], "--num must be in [10, 100000], got 3"),
     (["eval", "--checkpoint", "x.params", "--batch-size", "0"], "--batch-size must be positive"),
     (["classifier", "train", "--epochs", "0"], "--epochs must be positive"),
     (["classifier", "train", "--train-size", "-5"], "--train-size must be 0 or more"),

@@ -103,7 +103,7 @@ def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(tmp_path):
     assert proc.returncode == 130, stderr
     assert len(stderr.strip().splitlines()) == 1 and f"mxgan train --resume {run}" in stderr
     stopped = read_run_state(run).progress.iteration
-    assert f"interrupted at iteration {stopped}" in stderr
+    assert f"Ctrl-C at iteration {stopped}; checkpoint saved" in stderr
     result = run_cli("run_dcgan.py", "--resume", str(run), "--max-steps", str(stopped + 3), "--no-progress")
     assert result.returncode == 0, result.stderr
     assert read_run_state(run).progress.iteration == stopped + 3
