@@ -73,7 +73,7 @@ def test_race_times_each_contender_in_a_process_of_its_own():
 
     from mxgan.bench.race import MXGAN, race
 
-    config = asdict(BenchConfig(image_size=16, ngf=8, ndf=8, steps=1))
+    config = asdict(BenchConfig(image_size=16, ngf=8, ndf=8, steps=1, channels=1, g_steps=2))  # the default recipe's
     seconds = race([MXGAN], config, 8, repeats=2)
     assert set(seconds[MXGAN]) == {"train", "train, queued", "train+EMA", "infer"}
     assert all(s > 0 for s in seconds[MXGAN].values())

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import mxnet as mx
 import numpy as np
 
+from mxgan.checkpoints.module_format import standard_params
 from mxgan.config import RECIPES, BenchConfig
 from mxgan.inference.sampling import bind_generator, forward
 from mxgan.model.modules import GAN, build_gan
@@ -46,7 +47,7 @@ def mxgan_contenders(cfg: BenchConfig, batch: int) -> tuple[dict, dict]:
     - ``infer``: the generator in inference mode.
     """
     step, gan = training_step(cfg, batch)
-    arg, aux = gan.modG.get_params()
+    arg, aux = standard_params(gan.modG)  # a 1-channel G trains padded to 2 filters
     symG, _ = make_dcgan_sym(cfg.ngf, cfg.ndf, cfg.channels, image_size=cfg.image_size)
     inference = bind_generator(symG, arg, aux, batch, cfg.nz, parse_ctx(cfg.ctx))
     z = np.random.default_rng(0).standard_normal((batch, cfg.nz, 1, 1)).astype(np.float32)
