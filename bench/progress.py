@@ -1,9 +1,9 @@
 """How steady the progress bar of the default command is: ``python bench/progress.py``.
 
 Runs ``mxgan train --dataset mnist --max-steps 80`` (the default command, cut short) in its own process,
-reads its bar as a user would, and prints the range of the rate and of the time left it showed at steps
-20-80. ``--checkout DIR`` runs the mxgan of another copy (an older commit, to compare). Results:
-bench/README.md.
+reads its bar as a user would, and prints the range of the rate and of the end (time elapsed + time
+left) it showed at steps 20-80. ``--checkout DIR`` runs the mxgan of another copy (an older commit, to
+compare). Results: bench/README.md.
 """
 
 import argparse
@@ -31,7 +31,8 @@ def main() -> int:
     print(f"mxgan train {' '.join(flags[:4] + args.flags)} ({args.checkout or 'this checkout'}), steps 20-{args.steps} "
           f"({s['steps']} updates):")
     print(f"rate shown: {s['rate_min']:.2f}-{s['rate_max']:.2f} s/step, max/min {s['rate_spread']:.2f}")
-    print(f"time left shown: {duration(s['left_min'])} - {duration(s['left_max'])}, max/min {s['left_spread']:.2f}")
+    print(f"end shown (time elapsed + time left): {duration(s['end_min'])} - {duration(s['end_max'])} after the "
+          f"start, max/min {s['end_spread']:.2f}")
     return 0
 
 

@@ -121,7 +121,8 @@ def test_bench_reads_the_rate_and_time_left_off_either_bar():
     tqdm_own = ("\r  0%|          | 20/23450 [00:12<29:02:11,  2.01step/s, facc=0.5]"
                 "\r  0%|          | 21/23450 [00:25<3:02:11, 13.00s/step, facc=0.5]")
     a, b = parse_bar(ours), parse_bar(tqdm_own)
-    assert [(s.step, s.seconds_per_step, s.seconds_left) for s in a] == [(20, 1.40, 32700), (21, 1.41, 32820)]
-    assert [(s.step, s.seconds_left) for s in b] == [(20, 104531), (21, 10931)]
+    assert [(s.step, s.seconds_per_step, s.seconds_left, s.end) for s in a] == [(20, 1.40, 32700, 32730),
+                                                                                (21, 1.41, 32820, 32851)]
+    assert [(s.step, s.seconds_left, s.end) for s in b] == [(20, 104531, 104543), (21, 10931, 10956)]
     assert b[0].seconds_per_step == pytest.approx(1 / 2.01) and b[1].seconds_per_step == 13.0
     assert steadiness(b, 20, 21)["rate_spread"] == pytest.approx(13.0 * 2.01)

@@ -19,6 +19,7 @@ _COUNT = re.compile(r"\| *(\d+)/(\d+) \[")
 _RATE = re.compile(r"([\d.]+) ?(s/step|step/s)")
 _LEFT_WORDS = re.compile(r", (?:(\d+) h )?(?:(\d+) min|(\d+) s) left")  # this mxgan's bar
 _LEFT_CLOCK = re.compile(r"<(?:(\d+):)?(\d+):(\d+)[,\]]")  # tqdm's own
+_ELAPSED = re.compile(r"\[(?:(\d+):)?(\d+):(\d+)[ <]")  # both bars begin their bracket with it
 
 
 @dataclass
@@ -28,6 +29,13 @@ class Shown:
     step: int
     seconds_per_step: float | None
     seconds_left: float | None
+    seconds_elapsed: float | None
+
+    @property
+    def end(self) -> float | None:
+        """When the run will end, as this update said, in seconds from the bar's start."""
+        known = self.seconds_left is not None and self.seconds_elapsed is not None
+        return self.seconds_elapsed + self.seconds_left if known else None  # type: ignore[operator]
 
 
 def parse_bar(stderr: str) -> list[Shown]:
@@ -39,7 +47,7 @@ def parse_bar(stderr: str) -> list[Shown]:
             continue
         rate = _RATE.search(line)
         per_step = None if rate is None else float(rate.group(1)) ** (1 if rate.group(2) == "s/step" else -1)
-        shown.append(Shown(int(count.group(1)), per_step, _seconds_left(line)))
+        shown.append(Shown(int(count.group(1)), per_step, _seconds_left(line), _clock(_ELAPSED.search(line))))
     return shown
 
 
@@ -48,11 +56,15 @@ def _seconds_left(line: str) -> float | None:
     if words:
         hours, minutes, seconds = (int(g) if g else 0 for g in words.groups())
         return 3600 * hours + 60 * minutes + seconds
-    clock = _LEFT_CLOCK.search(line)
-    if clock:
-        hours, minutes, seconds = (int(g) if g else 0 for g in clock.groups())
-        return 3600 * hours + 60 * minutes + seconds
-    return None
+    return _clock(_LEFT_CLOCK.search(line))
+
+
+def _clock(match: re.Match | None) -> float | None:
+    """[H:]MM:SS as seconds."""
+    if match is None:
+        return None
+    hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
+    return 3600 * hours + 60 * minutes + seconds
 
 
 def spread(values: list[float]) -> float:
@@ -61,12 +73,13 @@ def spread(values: list[float]) -> float:
 
 
 def steadiness(shown: list[Shown], first: int, last: int) -> dict:
-    """The range of the rate and of the time left the bar showed at steps ``first`` to ``last``."""
+    """The range of the rate, and of the end (time elapsed + time left), the bar showed at steps ``first`` to
+    ``last``."""
     window = {s.step: s for s in shown if first <= s.step <= last}  # the last update of each step
     rates = [s.seconds_per_step for s in window.values() if s.seconds_per_step is not None]
-    left = [s.seconds_left for s in window.values() if s.seconds_left is not None]
+    ends = [s.end for s in window.values() if s.end is not None]
     return {"steps": len(window), "rate_min": min(rates), "rate_max": max(rates), "rate_spread": spread(rates),
-            "left_min": min(left), "left_max": max(left), "left_spread": spread(left)}
+            "end_min": min(ends), "end_max": max(ends), "end_spread": spread(ends)}
 
 
 def watch_training(flags: list[str], checkout: Path | None = None) -> list[Shown]:
