@@ -21,10 +21,10 @@ TINY = tiny(1000)
 G64 = str(FIXTURES / "module_save_params")  # the example's own 64 px generator
 
 
-def _start(*args, cwd=REPO):
+def _start(*args, cwd=REPO, **popen):
     env = {**os.environ, "MXGAN_DATA_DIR": str(data_dir()), "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen([sys.executable, *args], cwd=cwd, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, **popen)
 
 
 def _stop(proc, signum, when, timeout=120):
@@ -50,6 +50,23 @@ def test_sigterm_and_sighup_checkpoint_and_stop_training_like_ctrl_c(tmp_path, s
                            f"continue with: mxgan train --resume {run}")
     result = run_cli("run_dcgan.py", "--resume", str(run), "--max-steps", str(stopped + 2), "--no-progress")
     assert result.returncode == 0, result.stderr
+
+
+def test_a_signal_ignored_by_whoever_started_the_run_stays_ignored(tmp_path):
+    """``nohup`` starts a run with SIGHUP ignored (a shell's background job, Ctrl-C): the run goes on through it."""
+    run = tmp_path / "run"
+    proc = _start("run_dcgan.py", *TINY, "--max-steps", "100000", "--checkpoint-every", "2", "--out", str(run),
+                  preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    try:
+        wait_for(lambda: (run / "state.json").exists() or proc.poll() is not None, what="the first checkpoint")
+        proc.send_signal(signal.SIGHUP)
+        reached = read_run_state(run).progress.iteration
+        wait_for(lambda: read_run_state(run).progress.iteration >= reached + 4 or proc.poll() is not None,
+                 what="more steps after the ignored SIGHUP")
+        assert proc.poll() is None  # still training
+    finally:
+        returncode, stderr = _stop(proc, signal.SIGTERM, lambda: True)
+    assert returncode == 143 and "SIGTERM at iteration" in stderr, stderr
 
 
 def test_sigterm_before_training_started_is_one_line(tmp_path):

@@ -43,10 +43,16 @@ def _raise_stopped(signum: int, frame: Any) -> None:
     raise Stopped(signum)
 
 
+def _heeded(signum: int) -> bool:
+    """Whether a signal is this process's to act on: not ignored by whoever started it (``nohup`` ignores SIGHUP,
+    a shell's background job Ctrl-C), and this is the main thread, where Python runs handlers."""
+    return threading.current_thread() is threading.main_thread() and signal.getsignal(signum) is not signal.SIG_IGN
+
+
 def interrupt_on_stop_signals() -> None:
     """From now on SIGTERM and SIGHUP interrupt like Ctrl-C (call first thing, in the main thread)."""
-    if threading.current_thread() is threading.main_thread():
-        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    for signum in STOP_SIGNALS:
+        if _heeded(signum):
             signal.signal(signum, _raise_stopped)
 
 
@@ -68,8 +74,8 @@ class StopRequests:
         self.signum = signum
 
     def __enter__(self) -> StopRequests:
-        if threading.current_thread() is threading.main_thread():
-            for signum in STOP_SIGNALS:
+        for signum in STOP_SIGNALS:
+            if _heeded(signum):
                 self._previous[signum] = signal.signal(signum, self._handle)
         return self
 
