@@ -185,6 +185,24 @@ def save_run_checkpoint(
     no ``.states`` (dist_async keeps Adam on the servers, out of reach). ``data``:
     what the run trains on, for a new ``state.json``.
     """
+    written = _write_set(out, dataset, gan, progress, epoch_end, optimizer_states, ema)
+    written.seconds = round(seconds, 1)
+    previous = read_run_state(out) if has_state(out) else RunState([], data=data or {})
+    sets = [s for s in previous.checkpoints if s.files != written.files] + [written]
+    best = previous.best["files"] if previous.best else None
+    beyond = sets[:-keep] if keep else []
+    for old in beyond:
+        old.kept_for_best = old.files == best
+    dropped = [s for s in beyond if not s.kept_for_best]
+    state = RunState([s for s in sets if s not in dropped], previous.best, previous.evaluations, previous.data)
+    write_state(out, state)
+    remove_sets(out, [s.files for s in dropped])
+    return out / written.files["G"]
+
+
+def _write_set(out: Path, dataset: str, gan: GAN, progress: Progress, epoch_end: bool, optimizer_states: bool,
+               ema: EmaSnapshot | None) -> CheckpointSet:
+    """The files of one set, each under a temporary name renamed when whole; what ``state.json`` keeps of them."""
     names = set_names(dataset, progress, epoch_end, ema is not None)
     if not optimizer_states:
         names = {role: name for role, name in names.items() if not role.endswith(".states")}
@@ -195,24 +213,13 @@ def save_run_checkpoint(
     if optimizer_states:
         for role, mod in (("G", gan.modG), ("D", gan.modD)):
             write_atomic(out / names[f"{role}.states"], mod.save_optimizer_states)
-    counts = {"G": optimizer_counts(gan.optG), "D": optimizer_counts(gan.optD)}
-    written = CheckpointSet(
-        files=names, progress=progress, optimizer_counts=counts,
-        ema_updates=0 if ema is None else ema.updates, seconds=round(seconds, 1),
+    return CheckpointSet(
+        files=names, progress=progress, optimizer_counts={"G": optimizer_counts(gan.optG),
+                                                          "D": optimizer_counts(gan.optD)},
+        ema_updates=0 if ema is None else ema.updates,
         sizes={role: (out / name).stat().st_size for role, name in names.items()},
         sha256={role: sha256_of(out / name) for role, name in names.items()},
     )
-    previous = read_run_state(out) if has_state(out) else RunState([], data=data or {})
-    sets = [s for s in previous.checkpoints if s.files != names] + [written]
-    best = previous.best["files"] if previous.best else None
-    beyond = sets[:-keep] if keep else []
-    for old in beyond:
-        old.kept_for_best = old.files == best
-    dropped = [s for s in beyond if not s.kept_for_best]
-    state = RunState([s for s in sets if s not in dropped], previous.best, previous.evaluations, previous.data)
-    write_state(out, state)
-    remove_sets(out, [s.files for s in dropped])
-    return out / names["G"]
 
 
 def write_state(out: Path, state: RunState) -> None:

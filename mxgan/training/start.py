@@ -19,7 +19,14 @@ from mxgan.checkpoints.formats import (
     starting_discriminator,
 )
 from mxgan.checkpoints.module_format import load_module_params
-from mxgan.checkpoints.run_folder import EMA_ROLE, Progress, read_run_state, restore_optimizers, restore_weights
+from mxgan.checkpoints.run_folder import (
+    EMA_ROLE,
+    Progress,
+    ResumePoint,
+    read_run_state,
+    restore_optimizers,
+    restore_weights,
+)
 from mxgan.config import TrainConfig
 from mxgan.data.batches import Shard
 from mxgan.data.sources import Batches, data_identity, training_batches
@@ -83,6 +90,14 @@ def restore_ema(out: Path, gan: GAN, ema: GeneratorEMA) -> None:
         ema.restore(pad_single_filter_params(gan.modG.symbol, arg_params), state.ema_updates)
 
 
+class Ground(NamedTuple):
+    """What a run stands on before its networks: its batches, what they are, and its place among the workers."""
+
+    batches: Batches
+    cluster: Cluster
+    data: dict  # what it trains on (mxgan.data.sources.data_identity), kept in state.json
+
+
 class Start(NamedTuple):
     """What a run starts from: its modules and data, and where it is (a new run: nowhere yet)."""
 
@@ -90,7 +105,7 @@ class Start(NamedTuple):
     batches: Batches
     progress: Progress
     cluster: Cluster
-    data: dict  # what it trains on (mxgan.data.sources.data_identity), kept in state.json
+    data: dict
     seconds: float = 0.0  # training time already spent (a resumed run)
 
 
@@ -112,27 +127,39 @@ def prepare(cfg: TrainConfig, contexts: list[mx.Context], announce: Callable[[st
         announce(f"kvstore {cfg.kvstore}: this worker has rank {cluster.rank} of {cluster.workers}")
     batches, described = training_batches(cfg, Shard(cluster.rank, cluster.workers))
     announce(described)
-    data = data_identity(cfg, batches)
+    ground = Ground(batches, cluster, data_identity(cfg, batches))
     state, point = find_resume_point(out) if cfg.resume else (None, None)
-    if cfg.resume and point is None:
-        announce(f"{out} holds no complete checkpoint set yet: the run starts from its beginning, with its options")
-    if state is not None and point is not None:
-        check_same_data(cfg, state.data, data, _position(point.checkpoint.progress))
-    start, startD = _starting_points(cfg) if point is None else (None, None)
+    if state is None or point is None:
+        if cfg.resume:
+            announce(f"{out} holds no complete checkpoint set yet: the run starts from its beginning, with its "
+                     "options")
+        return _begin(cfg, contexts, announce, lock, ground)
+    check_same_data(cfg, state.data, ground.data, _position(point.checkpoint.progress))
     if cluster.lead:
+        lock.acquire("--resume")  # one writer per run folder
+        cut_back(out, cfg, state, point, ground.data)
+    return _resume(cfg, contexts, announce, point, ground)
+
+
+def _begin(cfg: TrainConfig, contexts: list[mx.Context], announce: Callable[[str], object], lock: FolderLock,
+           ground: Ground) -> Start:
+    """A run from its beginning: its folder started, its networks fresh or from --checkpoint/--discriminator."""
+    startG, startD = _starting_points(cfg)
+    if ground.cluster.lead:
         lock.acquire("--resume" if cfg.resume else "--out")  # one writer per run folder
-        if point is None:
-            begin_run_folder(out, cfg)
-        else:
-            assert state is not None
-            state = cut_back(out, cfg, state, point, data)
+        begin_run_folder(Path(cfg.out), cfg)
     gan = _build_gan(cfg, contexts)
-    if point is None:
-        if start or startD:
-            announce(_start_from(gan, start, startD))
-        gan.attach_optimizers(cluster.kvstore, cluster.workers)
-        return Start(gan, batches, Progress(), cluster, data)
-    checkpoint = point.checkpoint
+    if startG or startD:
+        announce(_start_from(gan, startG, startD))
+    gan.attach_optimizers(ground.cluster.kvstore, ground.cluster.workers)
+    return Start(gan, ground.batches, Progress(), ground.cluster, ground.data)
+
+
+def _resume(cfg: TrainConfig, contexts: list[mx.Context], announce: Callable[[str], object], point: ResumePoint,
+            ground: Ground) -> Start:
+    """A run from ``point``, its newest complete set: weights, Adam's state, and the position after it."""
+    out, checkpoint, cluster = Path(cfg.out), point.checkpoint, ground.cluster
+    gan = _build_gan(cfg, contexts)
     restore_weights(out, gan, checkpoint)
     gan.attach_optimizers(cluster.kvstore, cluster.workers)
     restarted = restore_optimizers(out, gan, checkpoint, cluster.updates_on_servers) if point.adam else ""
@@ -141,10 +168,10 @@ def prepare(cfg: TrainConfig, contexts: list[mx.Context], announce: Callable[[st
             announce(f"{out}: {note}")
     progress = checkpoint.progress
     assert progress is not None
-    if progress.batch >= batches.batches_per_epoch:  # the checkpoint closed its epoch
+    if progress.batch >= ground.batches.batches_per_epoch:  # the checkpoint closed its epoch
         progress = Progress(progress.epoch + 1, 0, progress.iteration)
     announce(f"resuming {out} at iteration {progress.iteration} ({_position(progress)})")
-    return Start(gan, batches, progress, cluster, data, checkpoint.seconds)
+    return Start(gan, ground.batches, progress, cluster, ground.data, checkpoint.seconds)
 
 
 def _position(progress: Progress | None) -> str:
