@@ -38,7 +38,7 @@ from mxgan.errors import MxganError
 # "example" is MXNet's example/gan/dcgan.py exactly; "default" departs from it where
 # bench/README.md ("Choosing the default recipe") measured a gain. channels None: the data's own.
 RECIPES: dict[str, dict[str, Any]] = {
-    "default": {"channels": None, "batch_size": 64, "lr_g": 4e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999,
+    "default": {"channels": None, "batch_size": 64, "lr_g": 8e-4, "lr_d": 4e-4, "beta1": 0.5, "beta2": 0.999,
                 "g_steps": 2, "ema_decay": 0.999},
     "example": {"channels": 3, "batch_size": 64, "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999,
                 "g_steps": 1, "ema_decay": 0.0},

@@ -1,6 +1,6 @@
 """A LeNet-style MNIST classifier in MXNet: the judge of ``mxgan eval``.
 
-Its weights ship inside the package (``mxgan/weights/mnist_lenet.params``, made
+Its weights ship inside the package (``mxgan/quality/weights/mnist_lenet.params``, made
 by ``mxgan classifier train``, reproducible from ``--seed``), so evaluation needs
 no download. Inputs are (N, 1, 28, 28) in [0, 1]; the 128-d penultimate layer
 (``features``) is the embedding of FID-MNIST.
