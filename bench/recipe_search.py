@@ -25,6 +25,7 @@ from mxgan.bench.quality_runs import (  # noqa: E402
     CANDIDATES,
     TIME_CANDIDATES,
     format_search,
+    format_time_search,
     format_time_to_fid,
     search_run,
     time_to_fid,
@@ -49,7 +50,12 @@ def main() -> int:
     parser.add_argument("--out", default="runs/search", help="folder for the run folders")
     parser.add_argument("--data-dir", default=None, help="folder holding mnist/ (default: $MXGAN_DATA_DIR or ./data)")
     parser.add_argument("--json", default=None, help="also append each result to this JSONL file")
+    parser.add_argument("--summarize", metavar="JSONL", default=None,
+                        help="--time: print the table of the results in this file (from --json); train nothing")
     args = parser.parse_args()
+    if args.summarize:
+        print(format_time_search([json.loads(line) for line in Path(args.summarize).read_text().splitlines()]))
+        return 0
     data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
     chosen = TIME_CANDIDATES if args.time else CANDIDATES
     results = []
@@ -73,8 +79,7 @@ def main() -> int:
             if args.json:
                 with open(args.json, "a") as f:
                     f.write(json.dumps(result) + "\n")
-    if not args.time:
-        print(format_search(results))
+    print(format_time_search(results) if args.time else format_search(results))
     return 0
 
 

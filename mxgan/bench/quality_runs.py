@@ -202,3 +202,20 @@ def format_time_to_fid(name: str, result: dict, checks: bool = True) -> str:
         lines += [f"  {c['iteration']} | {c['epochs']:.2f} | {duration(c['seconds'])} | {c['fid']:.2f} | "
                   f"{c['fid_raw']:.2f} | {c['check_seconds']:.1f} s" for c in result["checks"]]
     return "\n".join(lines)
+
+
+def format_time_search(results: list[dict]) -> str:
+    """One row per run of the search for time: what was predicted, then the epochs (and training minutes,
+    checks left out) until each goal with the sampled (EMA) weights, and the best FID-MNIST its checks saw."""
+    goals = [key.split()[0] for key in results[0]["reached"] if key.endswith("sampled")] if results else []
+    lines = ["candidate | seed | predicted | " + " | ".join(f"FID <= {g}: epochs (min)" for g in goals)
+             + " | best FID EMA / raw | images/s"]
+    for r in results:
+        cells = []
+        for goal in goals:
+            check = r["reached"][f"{goal} sampled"]
+            cells.append("-" if check is None else f"{check['epochs']:.2f} ({check['training_seconds'] / 60:.1f})")
+        best = min(r["checks"], key=lambda c: c["fid"])
+        lines.append(f"{r['name']} | {r['seed']} | {r['predicted']} | {' | '.join(cells)} | "
+                     f"{best['fid']:.2f} / {min(c['fid_raw'] for c in r['checks']):.2f} | {r['images_per_sec']:.0f}")
+    return "\n".join(lines)
