@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import signal
 import sys
 import textwrap
 from collections.abc import Callable
@@ -16,6 +17,20 @@ from helpers import data_dir, run_cli
 from mxgan.runtime.env import prepare_mxnet
 
 prepare_mxnet()
+
+
+def _not_here(signum: int, frame: object) -> None:
+    """The suite's own hangup handler: a hangup does not stop the suite (as nohup meant), but this, unlike
+    an ignored signal, is not inherited by the processes the tests start."""
+
+
+# A suite started with Ctrl-C or hangups ignored (nohup, a background job of a script) would hand that on to
+# every mxgan the tests start, and mxgan rightly keeps an inherited SIG_IGN: the tests that stop mxgan with
+# SIGINT or SIGHUP need those signals to reach it.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+if signal.getsignal(signal.SIGHUP) is signal.SIG_IGN:
+    signal.signal(signal.SIGHUP, _not_here)
 
 # what starts a process (a training run, a launcher, a device split): pytest -m "not slow" leaves such tests out
 PROCESS_CALLS = {"run_cli", "_start", "_start_training", "_train", "Popen", "run"}
