@@ -43,6 +43,9 @@ RECIPES: dict[str, dict[str, Any]] = {
     "example": {"channels": 3, "batch_size": 64, "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999,
                 "g_steps": 1, "ema_decay": 0.0},
 }
+# --conditional under the default recipe keeps the rates before they were doubled: doubled, the conditional
+# model's raw weights collapsed in its second epoch at 64 px (bench/README.md, "Time to a good model")
+CONDITIONAL_RATES = {"lr_g": 4e-4, "lr_d": 2e-4}
 
 
 @dataclass(frozen=True)
@@ -176,10 +179,10 @@ class TrainConfig:
     nz: int = declared(Option("latent vector length", 100, bounds=POSITIVE))
     ngf: int = declared(Option("generator width", 64, bounds=POSITIVE))
     ndf: int = declared(Option("discriminator width", 64, bounds=POSITIVE))
-    lr_g: float = declared(Option("G's Adam learning rate (default: --lr, else the recipe's)", bounds=POSITIVE,
-                                  recipe=True))
-    lr_d: float = declared(Option("D's Adam learning rate (default: --lr, else the recipe's)", bounds=POSITIVE,
-                                  recipe=True))
+    lr_g: float = declared(Option("G's Adam learning rate (default: --lr, else the recipe's; --conditional: "
+                                  "4e-4)", bounds=POSITIVE, recipe=True))
+    lr_d: float = declared(Option("D's Adam learning rate (default: --lr, else the recipe's; --conditional: "
+                                  "2e-4)", bounds=POSITIVE, recipe=True))
     beta1: float = declared(Option("Adam beta1", bounds=UNIT, recipe=True))
     beta2: float = declared(Option("Adam beta2", bounds=UNIT, recipe=True))
     wd: float = declared(Option("weight decay", 0.0, bounds=COUNT))
@@ -250,7 +253,10 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.recipe not in RECIPES:
             raise MxganError(f"--recipe {self.recipe!r} is not one of {', '.join(RECIPES)}")
-        for name, value in RECIPES[self.recipe].items():
+        recipe = RECIPES[self.recipe]
+        if self.conditional and self.recipe == "default":
+            recipe = {**recipe, **CONDITIONAL_RATES}
+        for name, value in recipe.items():
             if getattr(self, name) is None:
                 setattr(self, name, DATASET_CHANNELS.get(self.dataset, 3) if value is None else value)
 

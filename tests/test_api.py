@@ -10,7 +10,7 @@ import pytest
 from helpers import REPO, data_dir, run_main
 
 import mxgan
-from mxgan.config import RECIPES, TrainConfig
+from mxgan.config import CONDITIONAL_RATES, RECIPES, TrainConfig
 from mxgan.training.checks import check_train_config
 
 
@@ -29,6 +29,11 @@ def test_train_config_resolves_its_recipe_as_the_command_does():
         {k: v for k, v in RECIPES["default"].items() if k != "channels"}
     assert {k: getattr(example, k) for k in RECIPES["example"]} == RECIPES["example"]
     assert TrainConfig(dataset="folder").channels == 3 and TrainConfig(lr_g=1e-3).lr_g == 1e-3  # a given value wins
+    # a conditional model keeps the rates before the doubling, which made its raw weights collapse; given rates win
+    conditional = TrainConfig(dataset="mnist", conditional=True)
+    assert {"lr_g": conditional.lr_g, "lr_d": conditional.lr_d} == CONDITIONAL_RATES == {"lr_g": 4e-4, "lr_d": 2e-4}
+    assert (TrainConfig(dataset="mnist", conditional=True, lr_g=1e-3).lr_g,
+            TrainConfig(recipe="example", conditional=True).lr_g) == (1e-3, 2e-4)
     with pytest.raises(mxgan.MxganError, match="--recipe 'fast' is not one of default, example"):
         TrainConfig(recipe="fast")
 
