@@ -179,10 +179,10 @@ class TrainConfig:
     nz: int = declared(Option("latent vector length", 100, bounds=POSITIVE))
     ngf: int = declared(Option("generator width", 64, bounds=POSITIVE))
     ndf: int = declared(Option("discriminator width", 64, bounds=POSITIVE))
-    lr_g: float = declared(Option("G's Adam learning rate (default: --lr, else the recipe's; --conditional: "
-                                  "4e-4)", bounds=POSITIVE, recipe=True))
-    lr_d: float = declared(Option("D's Adam learning rate (default: --lr, else the recipe's; --conditional: "
-                                  "2e-4)", bounds=POSITIVE, recipe=True))
+    lr_g: float = declared(Option("G's Adam learning rate (default: --lr, else the recipe's; the default recipe "
+                                  "with --conditional: 4e-4)", bounds=POSITIVE, recipe=True))
+    lr_d: float = declared(Option("D's Adam learning rate (default: --lr, else the recipe's; the default recipe "
+                                  "with --conditional: 2e-4)", bounds=POSITIVE, recipe=True))
     beta1: float = declared(Option("Adam beta1", bounds=UNIT, recipe=True))
     beta2: float = declared(Option("Adam beta2", bounds=UNIT, recipe=True))
     wd: float = declared(Option("weight decay", 0.0, bounds=COUNT))
