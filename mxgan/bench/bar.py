@@ -34,8 +34,9 @@ class Shown:
     @property
     def end(self) -> float | None:
         """When the run will end, as this update said, in seconds from the bar's start."""
-        known = self.seconds_left is not None and self.seconds_elapsed is not None
-        return self.seconds_elapsed + self.seconds_left if known else None  # type: ignore[operator]
+        if self.seconds_left is None or self.seconds_elapsed is None:
+            return None
+        return self.seconds_elapsed + self.seconds_left
 
 
 def parse_bar(stderr: str) -> list[Shown]:
