@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import typing
 from dataclasses import Field, asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -67,9 +68,16 @@ class Range:
 
     def describe(self) -> str:
         if self.high is None:
-            return "positive" if self.low_open and self.low == 0 else f"{self.low:g} or more"
+            return "positive" if self.low_open and self.low == 0 else f"{_shown(self.low)} or more"
         left, right = "(" if self.low_open else "[", ")" if self.high_open else "]"
-        return f"in {left}{self.low:g}, {self.high:g}{right}"
+        return f"in {left}{_shown(self.low)}, {_shown(self.high)}{right}"
+
+
+def _shown(bound: float | None) -> str:
+    """A bound as people write it: whole numbers in full (1000000, not 1e+06)."""
+    if isinstance(bound, int) or (isinstance(bound, float) and bound.is_integer() and abs(bound) < 1e15):
+        return str(int(bound))
+    return f"{bound:g}"
 
 
 POSITIVE = Range(0, low_open=True)
@@ -99,14 +107,14 @@ class Option:
     def flag(self, name: str) -> str:
         return self.spelling or "--" + name.replace("_", "-")
 
-    def check(self, name: str, value: Any) -> None:
+    def check(self, name: str, value: Any, unset_ok: bool = True) -> None:
         """One :class:`MxganError` naming the flag when ``value`` (each of them, for a list) is not one of its
-        choices or out of range."""
+        choices or out of range (``unset_ok``: "" or None, "not given", passes the choices)."""
         if isinstance(value, list):
             for each in value:
-                self.check(name, each)
+                self.check(name, each, unset_ok)
             return
-        if self.choices is not None and value not in self.choices and value not in ("", None):
+        if self.choices is not None and value not in self.choices and not (unset_ok and value in ("", None)):
             raise MxganError(f"{self.flag(name)} {value!r} is not one of {', '.join(map(str, self.choices))}")
         if self.bounds is not None and not self.bounds.holds(value):
             raise MxganError(f"{self.flag(name)} must be {self.bounds.describe()}, got {value}{self.bounds.hint}")
@@ -131,6 +139,59 @@ def check_options(config: Any) -> None:
     """Every option of a config instance within its choices and range; one :class:`MxganError` naming the flag."""
     for name, option in options(type(config)):
         option.check(name, getattr(config, name))
+
+
+def check_fields(config: Any, names: list[str] | None = None) -> None:
+    """Each field of a config instance (``names``: only these) of its declared type, then within its choices and
+    range: one :class:`MxganError` naming the field (a wrong type) or the flag (a value out of range)."""
+    kinds = field_types(type(config))
+    for f in fields(config):
+        if names is None or f.name in names:
+            value = getattr(config, f.name)
+            if not _of_type(value, kinds[f.name]):
+                raise MxganError(f"{type(config).__name__}.{f.name} must be {expected(kinds[f.name])}, got "
+                                 f"{value!r} ({type(value).__name__})")
+            option = option_of(f)
+            option.check(f.name, value, unset_ok=option.default in ("", None))  # "" stands for a default only
+
+
+def check_argument(name: str, value: Any, kind: Any, option: Option | None = None) -> None:
+    """An argument of the Python API of type ``kind`` (within ``option``'s choices and range, if given): one
+    :class:`MxganError` naming the argument."""
+    if not _of_type(value, kind):
+        raise MxganError(f"{name} must be {expected(kind)}, got {value!r} ({type(value).__name__})")
+    if option is not None:
+        replace(option, spelling=name).check(name, value, unset_ok=False)
+
+
+def declaration(config: type, name: str) -> Option:
+    """The option field ``name`` of a config dataclass declares (for an API argument that means the same)."""
+    return next(option_of(f) for f in fields(config) if f.name == name)
+
+
+_FIELD_TYPES: dict[type, dict[str, Any]] = {}
+
+
+def field_types(config: type) -> dict[str, Any]:
+    """``{field: type}`` of a config dataclass (its annotations are strings until resolved, once)."""
+    if config not in _FIELD_TYPES:
+        _FIELD_TYPES[config] = typing.get_type_hints(config)
+    return _FIELD_TYPES[config]
+
+
+def _paths_as_strings(config: Any) -> None:
+    """A :class:`pathlib.Path` given for a string field (a folder, a file) as its string, as run.json keeps it."""
+    kinds = field_types(type(config))
+    for f in fields(config):
+        value = getattr(config, f.name)
+        if kinds[f.name] is str and isinstance(value, os.PathLike):
+            setattr(config, f.name, os.fspath(value))
+
+
+def check_config(config: Any) -> None:
+    """A config dataclass's ``__post_init__`` (no recipe): paths as strings, then every field checked."""
+    _paths_as_strings(config)
+    check_fields(config)
 
 
 # --- options several commands share: declared once ---------------------------------------------------------
@@ -251,14 +312,17 @@ class TrainConfig:
     d_fix_gamma: bool = declared(Option("", True, cli=False))
 
     def __post_init__(self) -> None:
-        if self.recipe not in RECIPES:
-            raise MxganError(f"--recipe {self.recipe!r} is not one of {', '.join(RECIPES)}")
+        # what was given is checked before the recipe reads it; what the recipe filled in, after
+        _paths_as_strings(self)
+        from_recipe = [f.name for f in fields(self) if option_of(f).recipe and getattr(self, f.name) is None]
+        check_fields(self, [f.name for f in fields(self) if f.name not in from_recipe])
         recipe = RECIPES[self.recipe]
         if self.conditional and self.recipe == "default":
             recipe = {**recipe, **CONDITIONAL_RATES}
         for name, value in recipe.items():
             if getattr(self, name) is None:
                 setattr(self, name, DATASET_CHANNELS.get(self.dataset, 3) if value is None else value)
+        check_fields(self, from_recipe)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -286,33 +350,40 @@ def load_run_options(run: Path, flag: str = "--resume") -> TrainConfig | None:
         return None
     except (OSError, ValueError) as exc:
         raise MxganError(f"{flag} {run}: {RUN_OPTIONS_FILE} is damaged ({exc})") from exc
+    return run_options_from(saved, f"{flag} {run}: {RUN_OPTIONS_FILE}")
+
+
+def run_options_from(saved: object, where: str) -> TrainConfig:
+    """Saved options (a run.json's content, or state.json's copy of it) as a :class:`TrainConfig`, checked as
+    :func:`load_run_options` says; errors begin with ``where`` (the flag, the folder and the file)."""
     if not isinstance(saved, dict):
-        raise MxganError(f"{flag} {run}: {RUN_OPTIONS_FILE} is damaged (not a JSON object)")
+        raise MxganError(f"{where} is damaged (not a JSON object)")
     if "lr" in saved:  # written before G and D had a learning rate each
         saved.setdefault("lr_g", saved["lr"])
         saved.setdefault("lr_d", saved["lr"])
     missing = [name for name in RUN_ESSENTIALS if name not in saved]
     if missing:
-        raise MxganError(f"{flag} {run}: {RUN_OPTIONS_FILE} is damaged (it lacks {', '.join(missing)})")
-    hints = typing.get_type_hints(TrainConfig)
+        raise MxganError(f"{where} is damaged (it lacks {', '.join(missing)})")
+    hints = field_types(TrainConfig)
     values = {}
     for f in fields(TrainConfig):
         if f.name not in saved:
             continue
         value, kind = saved[f.name], hints[f.name]
         if not _of_type(value, kind):
-            expected = {int: "a whole number", float: "a number", bool: "true or false"}.get(kind, "a string")
-            raise MxganError(f"{flag} {run}: {RUN_OPTIONS_FILE}'s {f.name} is {value!r}, not {expected}")
+            raise MxganError(f"{where}'s {f.name} is {value!r}, not {expected(kind)}")
         try:
             option_of(f).check(f.name, value)
         except MxganError as exc:
-            raise MxganError(f"{flag} {run}: {RUN_OPTIONS_FILE}'s {f.name}: {exc}") from exc
+            raise MxganError(f"{where}'s {f.name}: {exc}") from exc
         values[f.name] = value
     return TrainConfig(**values)
 
 
 def _of_type(value: Any, kind: Any) -> bool:
-    """Whether a JSON value has a field's type (an int stands for a float)."""
+    """Whether a value (from JSON or Python) has a field's type: a bool is no number, an int stands for a float."""
+    if typing.get_origin(kind) is list:
+        return isinstance(value, list) and all(_of_type(each, typing.get_args(kind)[0]) for each in value)
     if kind is bool:
         return isinstance(value, bool)
     if kind is float:
@@ -322,8 +393,17 @@ def _of_type(value: Any, kind: Any) -> bool:
     return isinstance(value, str)
 
 
+def expected(kind: Any) -> str:
+    """What a value of type ``kind`` is, in words."""
+    if typing.get_origin(kind) is list:
+        return f"a list of {expected(typing.get_args(kind)[0]).removeprefix('a ')}s"
+    return {int: "a whole number", float: "a number", bool: "true or false"}.get(kind, "a string")
+
+
 MAX_SAMPLES = 100_000  # images sample and eval hold at once (64 px RGB: 5 GB as float32)
 NICE_OVERSAMPLING = 20  # sample --nice draws this many times more and keeps the ones D likes best
+JUDGED = Option("samples to judge", 10000, bounds=Range(FEWEST_JUDGED, MAX_SAMPLES, hint=" (a Frechet distance and "
+                "the neighbourhood metrics need a sample of some size; all are held in memory)"))
 
 
 @dataclass
@@ -353,6 +433,9 @@ class SampleConfig:
     digit: str = declared(Option("conditional models: draw this digit (0-9), or 'all' for a row per digit", ""))
     weights: str = declared(WEIGHTS_OPTION)
     recalibrate_bn: int = declared(RECALIBRATE_BN)
+
+    def __post_init__(self) -> None:
+        check_config(self)
 
 
 @dataclass
