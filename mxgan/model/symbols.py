@@ -10,25 +10,37 @@ the naming scheme: ``g1..gL`` / ``gbn1..gbn(L-1)`` / ``gact1..gactL`` and
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import mxnet as mx
 
+from mxgan.config import Option, Range, check_argument
 from mxgan.constants import IMAGE_SIZES
 from mxgan.errors import MxganError
 
 KERNEL = (4, 4)
 COND = "cond"  # conditional models: the one-hot class (N, classes, 1, 1), an input of G and of D
+# A width or channel count: a whole number, and at most a bound that only nonsense reaches (a symbol costs no
+# memory; whether a machine holds the weights of a wide network, training's memory check says in GiB).
+WIDTH = Option("", bounds=Range(1, 1_000_000))
+CUDNN_TUNES = ("off", "limited_workspace", "fastest")
 
 
 def num_layers(image_size: int) -> int:
     """Layers in G (and in D) for ``image_size``: 5 at 64 px, one more per doubling."""
-    if image_size not in IMAGE_SIZES:
+    if isinstance(image_size, bool) or image_size not in IMAGE_SIZES or not isinstance(image_size, int):
         sizes = ", ".join(str(s) for s in IMAGE_SIZES)
         raise MxganError(
-            f"image size {image_size} is not supported; use one of {sizes} "
+            f"image size {image_size!r} is not supported; use one of {sizes} "
             "(28x28 inputs such as MNIST are resized)"
         )
     return int(math.log2(image_size)) - 1
+
+
+def _check_widths(**widths: Any) -> None:
+    """Each of ``widths`` (ngf, ndf, nc) a whole number within :data:`WIDTH`: one :class:`MxganError` naming it."""
+    for name, value in widths.items():
+        check_argument(name, value, int, WIDTH)
 
 
 def _layer_options(
@@ -84,6 +96,7 @@ def make_generator_sym(
     ``conditional``: z is concatenated with the one-hot ``cond`` (N, classes, 1, 1) (cDCGAN).
     ``devices``: how many devices share a batch (see :func:`_batch_norm`).
     """
+    _check_widths(ngf=ngf, nc=nc)
     layers = num_layers(image_size)
     conv, bn = _layer_options(no_bias, fix_gamma, eps, cudnn_tune, devices)
     x = mx.sym.Variable("rand")                                    # (N, nz, 1, 1)
@@ -146,6 +159,7 @@ def make_discriminator_sym(
     ``conditional``: the image is concatenated with label maps, ``cond`` broadcast to (N, classes, S, S).
     ``devices``: how many devices share a batch (see :func:`_batch_norm`).
     """
+    _check_widths(ndf=ndf)
     layers = num_layers(image_size)
     conv, bn = _layer_options(no_bias, fix_gamma, eps, cudnn_tune, devices)
     x = mx.sym.Variable("data")                                    # (N, nc, S, S)
@@ -185,6 +199,14 @@ def make_dcgan_sym(
     conditional : bool
         cDCGAN: the one-hot ``cond`` is concatenated to G's z and, as label maps, to D's image.
     """
+    _check_widths(ngf=ngf, ndf=ndf, nc=nc)
+    num_layers(image_size)
+    for name, flag in (("no_bias", no_bias), ("fix_gamma", fix_gamma), ("pad_single_filter", pad_single_filter),
+                       ("conditional", conditional)):
+        check_argument(name, flag, bool)
+    check_argument("eps", eps, float, Option("", bounds=Range(0, low_open=True)))
+    if cudnn_tune is not None:
+        check_argument("cudnn_tune", cudnn_tune, str, Option("", choices=CUDNN_TUNES))
     symG = make_generator_sym(ngf, nc, no_bias, fix_gamma, eps, image_size, pad_single_filter, cudnn_tune,
                               conditional)
     symD = make_discriminator_sym(ndf, no_bias, fix_gamma, eps, image_size, cudnn_tune, conditional)
