@@ -29,7 +29,7 @@ _EXPORTS = {
     "TrainResult": "mxgan.training.trainer",
     "Hook": "mxgan.training.trainer",
     "RunView": "mxgan.training.trainer",
-    "load_generator": "mxgan.checkpoints.formats",
+    "load_generator": "mxgan.inference.sampling",  # formats' reader, its arguments checked
     "GeneratorCheckpoint": "mxgan.checkpoints.formats",
     "generate": "mxgan.inference.sampling",
     "evaluate": "mxgan.quality.evaluate",
@@ -41,10 +41,10 @@ __all__ = ["GeneratorCheckpoint", "Hook", "MxganError", "QualityReport", "RunVie
            "TrainResult", "evaluate", "generate", "load_generator", "make_dcgan_sym", "train"]
 
 if TYPE_CHECKING:  # what type checkers see of the names loaded on first use
-    from mxgan.checkpoints.formats import GeneratorCheckpoint, load_generator
+    from mxgan.checkpoints.formats import GeneratorCheckpoint
     from mxgan.config import SampleConfig, TrainConfig
     from mxgan.errors import MxganError
-    from mxgan.inference.sampling import generate
+    from mxgan.inference.sampling import generate, load_generator
     from mxgan.model.symbols import make_dcgan_sym
     from mxgan.quality.evaluate import evaluate
     from mxgan.quality.metrics import QualityReport

@@ -10,13 +10,16 @@ BatchNorm mode is always explicit:
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
 import mxnet as mx
 import numpy as np
 
 from mxgan.checkpoints.formats import DiscriminatorCheckpoint, GeneratorCheckpoint, starting_discriminator
-from mxgan.config import NICE_OVERSAMPLING, SampleConfig
+from mxgan.checkpoints.formats import load_generator as read_generator
+from mxgan.config import NICE_OVERSAMPLING, SEED, WEIGHTS_OPTION, SampleConfig, check_argument, declaration
 from mxgan.constants import CLASSES, D_INPUT, D_LABEL, G_INPUT
 from mxgan.errors import MxganError
 from mxgan.inference.recalibrate import load_for_sampling
@@ -77,8 +80,75 @@ def generate(generator: GeneratorCheckpoint, num: int = 64, seed: int = 0, digit
     ndarray
         ``(num, channels, size, size)`` float32 in [-1, 1].
     """
+    check_generator(generator)
+    check_argument("num", num, int, declaration(SampleConfig, "num"))
+    check_argument("seed", seed, int, SEED)
+    check_argument("bn", bn, str, declaration(SampleConfig, "bn"))
+    contexts = check_contexts(contexts)
+    digits = _checked_digits(digits, num, generator)
     z = noise(seed, num, generator.arch.nz, generator.arch.noise)
     return generate_all(generator, z, bn, 64, contexts, digits)
+
+
+def load_generator(spec: str | os.PathLike, weights: str | None = None) -> GeneratorCheckpoint:
+    """A generator checkpoint, read for :func:`generate` and :func:`mxgan.evaluate`.
+
+    Parameters
+    ----------
+    spec : str or Path
+        A ``.params`` file in any of the four formats, a prefix (its newest ``-NNNN.params``), a run folder (its
+        newest checkpoint) or ``RUN_DIR:best`` (its evaluated checkpoint with the lowest FID-MNIST).
+    weights : {"raw", "ema"}, optional
+        G's weights as trained, or their moving average (default: the average where a run folder has one, else
+        the file given).
+
+    Raises
+    ------
+    MxganError
+        A wrong argument, an unreadable file, an unknown layout, a discriminator, or inconsistent shapes.
+    """
+    if isinstance(spec, os.PathLike):
+        spec = os.fspath(spec)
+    if not isinstance(spec, str) or not spec:
+        raise MxganError(f"spec must be a checkpoint: a file, a prefix or a run folder (a str or Path), got "
+                         f"{spec!r} ({type(spec).__name__})")
+    if weights is not None:
+        check_argument("weights", weights, str, WEIGHTS_OPTION)
+    return read_generator(spec, weights)
+
+
+def check_generator(generator: Any) -> None:
+    """What :func:`load_generator` returns, or one :class:`MxganError` naming the argument."""
+    if not isinstance(generator, GeneratorCheckpoint):
+        hint = f" (mxgan.load_generator({generator!r}) reads it)" if isinstance(generator, (str, os.PathLike)) else ""
+        raise MxganError(f"generator must be a GeneratorCheckpoint from mxgan.load_generator, got "
+                         f"{type(generator).__name__}{hint}")
+
+
+def check_contexts(contexts: Any) -> list[mx.Context] | None:
+    """None (the CPU) or a non-empty list of devices, as a list; else one :class:`MxganError` naming the argument."""
+    if contexts is None:
+        return None
+    if isinstance(contexts, mx.Context):
+        contexts = [contexts]
+    if (not isinstance(contexts, (list, tuple)) or not contexts
+            or not all(isinstance(c, mx.Context) for c in contexts)):
+        raise MxganError(f"contexts must be a list of devices, such as [mx.cpu()] or [mx.gpu(0)], got {contexts!r}")
+    return list(contexts)
+
+
+def _checked_digits(digits: Any, num: int, generator: GeneratorCheckpoint) -> np.ndarray | None:
+    """``digits`` as an int array of ``num`` digits 0-9, for a conditional generator only."""
+    if digits is None:
+        return None
+    if not generator.arch.conditional:
+        raise MxganError(f"digits are for conditional models (trained with --conditional); {generator.path} is not "
+                         "one")
+    array = np.asarray(digits)
+    if array.shape != (num,) or array.dtype.kind not in "iu" or not ((array >= 0) & (array < CLASSES)).all():
+        raise MxganError(f"digits must be {num} whole numbers from 0 to {CLASSES - 1} (one per image), got "
+                         f"{np.array2string(array, threshold=10)} ({array.dtype}, shape {array.shape})")
+    return array
 
 
 def generate_all(ckpt: GeneratorCheckpoint, z: np.ndarray, bn: str = "eval", batch_size: int = 64,
@@ -112,8 +182,6 @@ def discriminator_scores(ckptD, images: np.ndarray, batch_size: int = 64,
         modD.forward(mx.io.DataBatch([mx.nd.array(part)], [mx.nd.zeros((chunk,))]), is_train=False)
         scores.append(modD.get_outputs()[0].asnumpy().ravel()[:n_real])
     return np.concatenate(scores)
-
-
 
 
 def _nice_discriminator(cfg: SampleConfig, ckpt: GeneratorCheckpoint) -> DiscriminatorCheckpoint:

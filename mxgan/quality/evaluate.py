@@ -4,17 +4,18 @@ with when each was checked in training."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
 
 from mxgan.checkpoints.formats import GeneratorCheckpoint
 from mxgan.checkpoints.run_folder import EMA_ROLE, read_run_state
-from mxgan.constants import FEWEST_JUDGED
+from mxgan.config import JUDGED, SEED, check_argument
 from mxgan.data.idx import default_data_dir
 from mxgan.errors import MxganError
 from mxgan.inference.recalibrate import load_for_sampling
-from mxgan.inference.sampling import generate_all
+from mxgan.inference.sampling import check_contexts, check_generator, generate_all
 from mxgan.model.latent import noise
 from mxgan.quality.classifier import Classifier, load_classifier
 from mxgan.quality.metrics import QualityReport, Reference, check_mnist_shaped, judge, mnist_reference
@@ -62,11 +63,13 @@ def evaluate(generator: GeneratorCheckpoint, num: int = 10000, seed: int = 0, da
         FID-MNIST (and its floor), the digit histogram, the mean confidence, precision, recall, density and
         coverage; ``.format()`` is what ``mxgan eval`` prints.
     """
-    if num < FEWEST_JUDGED:
-        raise MxganError(f"num must be {FEWEST_JUDGED} or more, got {num} (a Frechet distance and the neighbourhood "
-                         "metrics need a sample of some size)")
+    check_generator(generator)
+    check_argument("num", num, int, JUDGED)
+    check_argument("seed", seed, int, SEED)
+    if not isinstance(data_dir, (str, os.PathLike)):
+        raise MxganError(f"data_dir must be the folder holding mnist/ (a str or Path), got {data_dir!r}")
     return evaluate_generator(generator, Path(data_dir) if data_dir else default_data_dir(), num, seed,
-                              contexts=contexts)
+                              contexts=check_contexts(contexts))
 
 
 def evaluate_run(run: Path, weights: str | None, recalibrate: int, data_dir: Path, num: int = 10000, seed: int = 0,
