@@ -2,19 +2,22 @@
 
 :class:`Trainer` runs the example's step (:meth:`Trainer.run_step`) on batch after batch, and after each
 step, each epoch and at the end calls its hooks. A hook reads the run through a view: :class:`RunView`, the
-narrow one a user's :class:`Hook` gets, or :class:`TrainerView`, the wider one mxgan's own hooks
-(:mod:`mxgan.training.hooks`) read. No hook assigns the trainer's attributes: what they find out (a metrics
-line, a checkpoint, a quality check, a reason to stop) they report to :class:`RunRecord`.
+narrow one a user's :class:`Hook` gets (a :class:`ReadOnlyRun`: copies, and no assignment), or
+:class:`TrainerView`, the wider one mxgan's own hooks (:mod:`mxgan.training.hooks`) read. No hook assigns
+the trainer's attributes: what they find out (a metrics line, a checkpoint, a quality check, a reason to
+stop) they report to :class:`RunRecord`.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 import sys
 import time
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import mxnet as mx
 import numpy as np
@@ -143,6 +146,115 @@ class Hook:
         """When the loop ends, for whatever reason (an error or a stop included)."""
 
 
+HOOK_METHODS = ("after_step", "after_epoch", "on_stop")  # what the trainer calls: the whole contract
+# a method with one of these prefixes that the contract lacks is a misspelling the trainer would never call
+# (on_: Keras's and Lightning's on_epoch_end, on_train_end, ...)
+HOOK_PREFIXES = ("after_", "before_", "on_")
+
+
+def check_hooks(hooks: Any) -> list[Hook]:
+    """``hooks`` (what :func:`mxgan.train` was given) as a list, each a :class:`Hook` whose methods the trainer
+    can call; else one :class:`MxganError` naming the hook's position, before any work."""
+    if isinstance(hooks, (str, bytes, Hook)) or not isinstance(hooks, Sequence):
+        raise MxganError(f"hooks must be a list of mxgan.Hook instances, got {_kind(hooks)}")
+    for i, hook in enumerate(hooks):
+        _check_hook(f"hooks[{i}]", hook)
+    return list(hooks)
+
+
+def _kind(value: Any) -> str:
+    return f"the class {value.__name__}" if isinstance(value, type) else f"{value!r} ({type(value).__name__})"
+
+
+def _check_hook(where: str, hook: Any) -> None:
+    """One hook: a :class:`Hook` instance, its contract's methods taking the run, no misspelt method."""
+    if isinstance(hook, type) and issubclass(hook, Hook):
+        raise MxganError(f"{where} is the class {hook.__name__}, not a hook: pass an instance, {hook.__name__}()")
+    if not isinstance(hook, Hook):
+        raise MxganError(f"{where} is {_kind(hook)}, not an mxgan.Hook: subclass mxgan.Hook and override "
+                         f"{', '.join(HOOK_METHODS)}")
+    name = type(hook).__name__
+    for method in HOOK_METHODS:
+        try:
+            inspect.signature(getattr(hook, method)).bind(None)
+        except (TypeError, ValueError) as exc:
+            raise MxganError(f"{where} ({name}): {method} must take the run, as def {method}(self, run)") from exc
+    for attribute in dir(hook):
+        if (attribute.startswith(HOOK_PREFIXES) and attribute not in HOOK_METHODS
+                and callable(inspect.getattr_static(hook, attribute))):
+            raise MxganError(f"{where} ({name}) has {attribute}, which the trainer never calls; a hook's methods "
+                             f"are {', '.join(HOOK_METHODS)}")
+
+
+class FrozenConfig(TrainConfig):
+    """A copy of the run's options that refuses assignment: what a user's hook reads as ``run.cfg``."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "_frozen", True)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if getattr(self, "_frozen", False):
+            raise AttributeError(f"run.cfg.{name} is read-only: a run's options are fixed when it starts (set them "
+                                 "in TrainConfig before mxgan.train)")
+        super().__setattr__(name, value)
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"run.cfg.{name} is read-only: a run's options are fixed when it starts")
+
+
+class ReadOnlyRun:
+    """The :class:`RunView` a user's :class:`Hook` is given: exactly its members, read from the trainer through
+    copies (so a hook that changes what it read changes nothing of the run); any assignment raises."""
+
+    __slots__ = ("_trainer", "_cfg")
+    _trainer: Trainer
+    _cfg: FrozenConfig
+
+    def __init__(self, trainer: Trainer) -> None:
+        object.__setattr__(self, "_trainer", trainer)
+        object.__setattr__(self, "_cfg", FrozenConfig(**{f.name: getattr(trainer.cfg, f.name)
+                                                         for f in fields(trainer.cfg)}))
+
+    @property
+    def cfg(self) -> TrainConfig:
+        return self._cfg
+
+    @property
+    def progress(self) -> Progress:
+        return replace(self._trainer.progress)
+
+    @property
+    def outputs(self) -> StepOutputs | None:
+        outputs = self._trainer.outputs
+        return None if outputs is None else replace(outputs)
+
+    @property
+    def metrics(self) -> dict:
+        return dict(self._trainer.metrics)
+
+    @property
+    def checkpoint(self) -> Path | None:
+        return self._trainer.checkpoint
+
+    @property
+    def fid(self) -> float | None:
+        return self._trainer.fid
+
+    @property
+    def out(self) -> Path:
+        return self._trainer.out
+
+    def elapsed(self) -> float:
+        return self._trainer.elapsed()
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"run.{name} is read-only: a hook reads the run, it does not change it")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"run.{name} is read-only: a hook reads the run, it does not change it")
+
+
 class TrainerHook:
     """Base of mxgan's own hooks, which read the wider :class:`TrainerView`."""
 
@@ -164,6 +276,22 @@ class Called(Protocol):
     def after_epoch(self, trainer: Trainer) -> None: ...
 
     def on_stop(self, trainer: Trainer) -> None: ...
+
+
+class _ThroughView:
+    """A user's hook as the trainer calls it: given the read-only view, never the trainer."""
+
+    def __init__(self, hook: Any, view: RunView) -> None:  # a Hook (check_hooks refuses anything else)
+        self.hook, self.view = hook, view
+
+    def after_step(self, trainer: Trainer) -> None:
+        self.hook.after_step(self.view)
+
+    def after_epoch(self, trainer: Trainer) -> None:
+        self.hook.after_epoch(self.view)
+
+    def on_stop(self, trainer: Trainer) -> None:
+        self.hook.on_stop(self.view)
 
 
 @dataclass
@@ -300,7 +428,9 @@ class Trainer:
 
     def train(self, hooks: list[Called]) -> TrainResult:
         """Run the epochs from ``self.progress`` on, calling ``hooks``; see :func:`mxgan.training.loop.train` for what
-        it raises."""
+        it raises. mxgan's own hooks (:class:`TrainerHook`) read the trainer; any other, a :class:`ReadOnlyRun`."""
+        view = ReadOnlyRun(self)
+        hooks = [hook if isinstance(hook, TrainerHook) else _ThroughView(hook, view) for hook in hooks]
         began = self.progress.iteration
         try:
             with StopRequests() as stop:
