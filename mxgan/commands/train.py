@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
+from dataclasses import replace
 from pathlib import Path
 
 from mxgan.commands.options import add_options, given
-from mxgan.config import TrainConfig
+from mxgan.config import TrainConfig, declaration
 from mxgan.errors import MxganError
 
 SUMMARY = "train a DCGAN"
@@ -35,8 +35,7 @@ def config(args: argparse.Namespace) -> TrainConfig:
         resumed = {name: value for name, value in values.items() if name != "resume"}
         return check_train_config(resume_config(Path(args.resume), **resumed))
     if args.lr is not None:
-        if not (args.lr > 0 and math.isfinite(args.lr)):
-            raise MxganError(f"--lr must be positive, got {args.lr}")
+        replace(declaration(TrainConfig, "lr_g"), spelling="--lr").check("lr", args.lr)  # the range of both rates
         values = {"lr_g": args.lr, "lr_d": args.lr} | values
     return check_train_config(TrainConfig(**values))
 
