@@ -1,52 +1,95 @@
-"""Checkpoints from four MXNet APIs: the shared fixtures, stock-API files at other sizes, bad files."""
+"""Checkpoints from four MXNet APIs: fixtures stock MXNet writes, stock-API files at other sizes, bad files."""
 
+import json
 from pathlib import Path
 
 import mxnet as mx
 import numpy as np
 import pytest
-from helpers import FIXTURES, fixtures, gluon_generator
+from helpers import SHARED_FIXTURES, fixtures, gluon_generator
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from stock_checkpoints import GLUON_COLLECT_G, GLUON_G, MODEL_PREFIX, MODULE_D, MODULE_G
 
 from mxgan.checkpoints.formats import load_discriminator, load_generator
 from mxgan.checkpoints.params_file import read_params
 from mxgan.errors import MxganError
-from mxgan.inference.sampling import bind_generator, forward, generate_all
+from mxgan.inference.sampling import bind_generator, discriminator_scores, forward, generate_all
 from mxgan.model.symbols import make_dcgan_sym
 
 FIXTURE_SPECS = {
-    "module_save_params": ("module_save_params/mnist_G_2017_10_09-10_00-0000.params", "module"),
-    "model_save_checkpoint": ("model_save_checkpoint/dcgan_G", "model"),  # a prefix
-    "gluon_save_parameters": ("gluon_save_parameters/generator_epoch_0.params", "gluon"),
-    "gluon_collect_params_save": ("gluon_collect_params_save/netG.params", "gluon-collect"),
+    "module_save_params": (MODULE_G, "module"),
+    "model_save_checkpoint": (MODEL_PREFIX, "model"),  # a prefix
+    "gluon_save_parameters": (GLUON_G, "gluon"),
+    "gluon_collect_params_save": (GLUON_COLLECT_G, "gluon-collect"),
 }
+# the fixtures made here, always; CI's shared copy (64 filters, trained on MNIST) as well where it exists
+SOURCES = ["made", pytest.param("shared", marks=pytest.mark.skipif(
+    not SHARED_FIXTURES.is_dir(), reason=f"no shared checkpoint fixtures at {SHARED_FIXTURES} (CI's layout only)"))]
+
+
+def _fixtures(source: str) -> Path:
+    return fixtures() if source == "made" else SHARED_FIXTURES
+
+
+def _arch(root: Path) -> tuple[int, int, int, int]:
+    spec = json.loads((root / "fixture.json").read_text())
+    return spec["nz"], spec["ngf"], spec["nc"], spec["image_size"]
 
 
 def _run(ckpt, z):
     return forward(bind_generator(ckpt.symbol(), ckpt.arg_params, ckpt.aux_params, len(z), ckpt.arch.nz), z)
 
 
+@pytest.mark.parametrize("source", SOURCES)
 @pytest.mark.parametrize("folder", sorted(FIXTURE_SPECS))
-def test_fixture_reproduces_expected_output(folder):
+def test_fixture_reproduces_expected_output(folder, source):
+    root = _fixtures(source)
     spec, fmt = FIXTURE_SPECS[folder]
-    ckpt = load_generator(str(FIXTURES / spec))
+    ckpt = load_generator(str(root / spec))
     assert ckpt.format == fmt
-    assert (ckpt.arch.nz, ckpt.arch.ngf, ckpt.arch.nc, ckpt.arch.image_size) == (100, 64, 3, 64)
-    z, expected = np.load(FIXTURES / folder / "z.npy"), np.load(FIXTURES / folder / "expected.npy")
+    assert (ckpt.arch.nz, ckpt.arch.ngf, ckpt.arch.nc, ckpt.arch.image_size) == _arch(root)
+    z, expected = np.load(root / folder / "z.npy"), np.load(root / folder / "expected.npy")
     assert np.abs(_run(ckpt, z) - expected).max() <= 1e-4
 
 
-def test_reader_agrees_with_mxnet_on_every_fixture_file():
-    for path in fixtures().glob("*/*.params"):
+@pytest.mark.parametrize("source", SOURCES)
+def test_reader_agrees_with_mxnet_on_every_fixture_file(source):
+    paths = list(_fixtures(source).glob("*/*.params"))
+    assert len(paths) == 5  # G in four formats, and the example's D: none left out
+    for path in paths:
         ours, theirs = read_params(path), mx.nd.load(str(path))
         assert ours.keys() == theirs.keys()
         assert all(np.array_equal(ours[k], theirs[k].asnumpy()) for k in theirs)
 
 
-def test_fixture_discriminator_loads_and_scores():
-    ckpt = load_discriminator(str(FIXTURES / "module_save_params" / "mnist_D_2017_10_09-10_00-0000.params"))
-    assert (ckpt.ndf, ckpt.nc, ckpt.image_size) == (64, 3, 64)
+@pytest.mark.parametrize("source", SOURCES)
+def test_fixture_discriminator_loads_and_scores(source):
+    root = _fixtures(source)
+    ckpt = load_discriminator(str(root / MODULE_D))
+    _, ndf, nc, size = _arch(root)
+    assert (ckpt.ndf, ckpt.nc, ckpt.image_size) == (ndf, nc, size)
+    if (root / "module_save_params" / "scores.npy").exists():  # the made set's: stock D's P(real) (shared: none)
+        images = np.load(root / "module_save_params" / "expected.npy")
+        expected = np.load(root / "module_save_params" / "scores.npy")
+        assert np.abs(discriminator_scores(ckpt, images) - expected).max() <= 1e-5
+
+
+@pytest.mark.skipif(not SHARED_FIXTURES.is_dir(), reason=f"no shared checkpoint fixtures at {SHARED_FIXTURES}")
+def test_made_fixtures_are_laid_out_as_the_shared_copy():
+    """At the shared copy's width, the made set has its files, keys in their order, shapes, symbol file (to the
+    byte) and latent batch: the maker writes what the stock code that wrote CI's copy writes."""
+    made = fixtures(64)
+    shared_files = sorted(p.relative_to(SHARED_FIXTURES) for p in SHARED_FIXTURES.glob("*/*"))
+    assert shared_files and set(shared_files) <= {p.relative_to(made) for p in made.glob("*/*")}
+    for name in shared_files:
+        theirs, ours = SHARED_FIXTURES / name, made / name
+        if name.suffix == ".params":
+            a, b = mx.nd.load(str(theirs)), mx.nd.load(str(ours))
+            assert [(k, v.shape) for k, v in a.items()] == [(k, v.shape) for k, v in b.items()], name
+        elif name.suffix == ".json" or name.name == "z.npy":
+            assert theirs.read_bytes() == ours.read_bytes(), name
+    assert _arch(made) == _arch(SHARED_FIXTURES)
 
 
 # --- checkpoints written through stock MXNet APIs, at other sizes -----------------------------
@@ -121,7 +164,7 @@ def test_text_file_is_not_a_params_file(tmp_path):
 
 
 def test_truncated_fixture(tmp_path):
-    data = (FIXTURES / "gluon_save_parameters" / "generator_epoch_0.params").read_bytes()
+    data = (fixtures() / GLUON_G).read_bytes()
     path = tmp_path / "cut.params"
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(MxganError) as info:
@@ -131,7 +174,7 @@ def test_truncated_fixture(tmp_path):
 
 def test_discriminator_given_where_the_generator_is_needed():
     with pytest.raises(MxganError) as info:
-        load_generator(str(FIXTURES / "module_save_params" / "mnist_D_2017_10_09-10_00-0000.params"))
+        load_generator(str(fixtures() / MODULE_D))
     assert "is a discriminator (D) checkpoint; pass the generator's (_G) file" in _one_line(info)
 
 

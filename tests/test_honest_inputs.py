@@ -5,14 +5,14 @@ import shutil
 
 import numpy as np
 import pytest
-from helpers import FIXTURES, REPO, data_dir, fixtures, one_line, run_cli, run_main
+from helpers import REPO, data_dir, fixtures, mnist_data_dir, one_line, run_cli, run_main
 
 from mxgan.checkpoints.params_file import read_params
 
 
 def test_download_verifies_the_files_already_present(tmp_path):
     copy = tmp_path / "mnist"
-    shutil.copytree(data_dir() / "mnist", copy)
+    shutil.copytree(mnist_data_dir() / "mnist", copy)
     assert run_cli("-m", "mxgan.cli", "download", "mnist", "--data-dir", str(tmp_path)).returncode == 0
     damaged = next(p for p in sorted(copy.iterdir()) if "t10k-labels" in p.name)
     labels = bytearray(gzip.decompress(damaged.read_bytes()))
@@ -23,7 +23,7 @@ def test_download_verifies_the_files_already_present(tmp_path):
 
 
 def test_a_data_dir_one_level_too_deep_gets_a_hint(tmp_path):
-    line = one_line(run_main("run_dcgan.py", "--data-dir", str(data_dir() / "mnist"), "--out", str(tmp_path / "r")))
+    line = one_line(run_main("run_dcgan.py", "--data-dir", f"{mnist_data_dir()}/mnist", "--out", str(tmp_path / "r")))
     assert f"holds the mnist files itself; pass the folder that holds mnist/, {data_dir()}" in line
     assert not (tmp_path / "r").exists()
 
@@ -44,7 +44,7 @@ def test_weights_holding_nan_are_refused_naming_the_parameter(tmp_path):
                               "--out", str(tmp_path / "run")))
     assert "parameter g3_weight holds NaN or Inf" in line
     assert sorted(p.name for p in tmp_path.iterdir()) == before
-    assert FIXTURES.is_dir()
+    assert fixtures().is_dir()
 
 
 def test_launch_port_out_of_range(tmp_path):

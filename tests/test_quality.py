@@ -5,7 +5,7 @@ import json
 import mxnet as mx
 import numpy as np
 import pytest
-from helpers import data_dir, run_cli
+from helpers import mnist_data_dir, run_cli
 
 from mxgan.checkpoints.params_file import read_params
 from mxgan.errors import MxganError
@@ -21,11 +21,11 @@ def classifier():
 
 @pytest.fixture(scope="module")
 def references(classifier):
-    return {size: mnist_reference(classifier, data_dir(), size) for size in (16, 32, 64)}
+    return {size: mnist_reference(classifier, mnist_data_dir(), size) for size in (16, 32, 64)}
 
 
 def test_shipped_classifier_is_99_percent_accurate(classifier):
-    images, labels = load_mnist(data_dir(), "test")
+    images, labels = load_mnist(mnist_data_dir(), "test")
     probs, features = classifier.predict((images.astype(np.float32) / 255)[:, None])
     assert (probs.argmax(axis=1) == labels).mean() >= 0.99
     assert features.shape == (10000, 128)
@@ -58,7 +58,7 @@ def _mnist_as_generator_output(images: np.ndarray, size: int, channels: int) -> 
 
 @pytest.mark.parametrize("size, channels", [(16, 1), (32, 3), (64, 3)])
 def test_real_digits_score_the_floor(classifier, references, size, channels):
-    images, labels = load_mnist(data_dir(), "train")  # the floor used the first 10000: these are others
+    images, labels = load_mnist(mnist_data_dir(), "train")  # the floor used the first 10000: these are others
     report = judge(_mnist_as_generator_output(images[-10000:], size, channels), classifier, references[size])
     assert report.fid < 1.5 * report.fid_floor
     assert report.rare_digits == [] and report.mean_confidence > 0.9
@@ -67,7 +67,7 @@ def test_real_digits_score_the_floor(classifier, references, size, channels):
 
 
 def test_a_collapsed_generator_is_obvious(classifier, references):
-    images, labels = load_mnist(data_dir(), "test")
+    images, labels = load_mnist(mnist_data_dir(), "test")
     one_digit = images[labels == 3][:1].repeat(500, axis=0)  # a generator that only ever draws one 3
     report = judge(_mnist_as_generator_output(one_digit, 32, 1), classifier, references[32])
     assert report.rare_digits == [0, 1, 2, 4, 5, 6, 7, 8, 9]
