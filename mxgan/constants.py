@@ -8,6 +8,7 @@ RUN_OPTIONS_FILE = "run.json"  # a run folder's options (TrainConfig)
 STATE_FILE = "state.json"  # a run folder's checkpoint sets, the newest last; written after them
 STATE_PREVIOUS = "state.previous.json"  # the state.json it replaced: read when state.json is lost or damaged
 METRICS_FILE = "metrics.jsonl"  # a run folder's log: a JSON object a line
+TRAIN_LOG = "train.log"  # what training would have printed, once its standard output's reader went away
 
 CLASSES = 10  # conditional models: one-hot digits
 D_INPUT = "data"

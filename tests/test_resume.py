@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 import pytest
-from helpers import FIXTURES, REPO, data_dir, final_params, run_cli, run_main, tiny, wait_for
+from helpers import REPO, data_dir, final_params, fixtures, run_cli, run_main, tiny, wait_for
 
 from mxgan.checkpoints.params_file import read_params
 from mxgan.checkpoints.run_folder import read_run_state
@@ -155,7 +155,7 @@ def test_keep_prunes_old_checkpoints(tmp_path):
     assert len(state.history) == 1
     kept = {n for files in (state.files, *state.history) for n in files.values()}
     assert {p.name for p in run.iterdir() if p.suffix in (".params", ".states")} == kept
-    assert len(kept) == 10  # G, D, their Adam states and G's moving average, twice
+    assert len(kept) == 12  # G, D, their Adam states, G's moving average and its running state, twice
 
 
 @pytest.mark.parametrize("spec, expected", [
@@ -164,7 +164,7 @@ def test_keep_prunes_old_checkpoints(tmp_path):
 ])
 def test_keep_training_a_checkpoint_written_elsewhere(tmp_path, spec, expected):
     run = tmp_path / "run"
-    result = run_cli("run_dcgan.py", "--checkpoint", str(FIXTURES / spec), "--dataset", "synthetic",
+    result = run_cli("run_dcgan.py", "--checkpoint", str(fixtures(64) / spec), "--dataset", "synthetic",
                      "--batch-size", "4", "--max-steps", "2", "--no-progress", "--out", str(run))
     assert result.returncode == 0, result.stderr
     assert expected in result.stdout
@@ -173,14 +173,14 @@ def test_keep_training_a_checkpoint_written_elsewhere(tmp_path, spec, expected):
 
 
 def test_checkpoint_with_other_flags_names_parameter_shapes_and_the_flags_to_use(tmp_path):
-    result = run_cli("run_dcgan.py", "--checkpoint", str(FIXTURES / "gluon_collect_params_save" / "netG.params"),
+    result = run_cli("run_dcgan.py", "--checkpoint", str(fixtures(64) / "gluon_collect_params_save" / "netG.params"),
                      "--dataset", "synthetic", "--ngf", "32", "--out", str(tmp_path / "r"))
     assert result.returncode == 2 and len(result.stderr.splitlines()) == 1
     expected = "parameter g1_weight has shape (100, 512, 4, 4), but this architecture needs (100, 256, 4, 4)"
     assert expected in result.stderr
     assert "pass those flags" in result.stderr and "--ngf 64" in result.stderr
     assert not (tmp_path / "r").exists()  # checked before anything is written: the retry below can use --out
-    retry = run_cli("run_dcgan.py", "--checkpoint", str(FIXTURES / "gluon_collect_params_save" / "netG.params"),
+    retry = run_cli("run_dcgan.py", "--checkpoint", str(fixtures(64) / "gluon_collect_params_save" / "netG.params"),
                     "--dataset", "synthetic", "--batch-size", "4", "--max-steps", "1", "--no-progress",
                     "--out", str(tmp_path / "r"))
     assert retry.returncode == 0, retry.stderr

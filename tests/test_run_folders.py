@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from helpers import data_dir, final_params, one_line, run_cli, run_main, tiny
 
-from mxgan.checkpoints.run_folder import Progress, read_run_state, save_run_checkpoint
+from mxgan.checkpoints.run_folder import Progress, RunState, read_run_state, save_run_checkpoint, write_state
 from mxgan.config import TrainConfig
 
 # 1000-image batches of the 10000 synthetic images: an epoch is 10 steps; sets at 4, 8, 10 (epoch end) and 12
@@ -76,13 +76,15 @@ def test_a_damaged_file_falls_back_to_the_newest_complete_set_and_resumes_exactl
 
 
 def test_a_folder_with_no_complete_set_is_taken_by_the_same_command_or_by_resume(tmp_path, straight):
-    """What a process killed while writing its first set leaves: run.json, the D of that set, a temporary."""
+    """What a process killed while writing its first set leaves: run.json, a state.json that lists no set yet,
+    the D of that set, a temporary."""
     first = tmp_path / "first"
     _train(first, "--max-steps", "4")
     for way in ("same command", "resume"):
         run = tmp_path / way
         run.mkdir()
         shutil.copy(first / "run.json", run / "run.json")
+        write_state(run, RunState([], data=read_run_state(first).data))
         shutil.copy(first / "synthetic_D-0000-0000004.params", run / "synthetic_D-0000-0000004.params")
         (run / ".synthetic_G-0000-0000004.params.tmp-99999").write_bytes(b"half a file")
         if way == "resume":
@@ -193,11 +195,48 @@ def test_resume_given_a_file_is_one_line(finished):
                          "started with)")
 
 
-def test_both_state_files_garbled_is_one_line_and_the_same_command_starts_over(finished):
+def _contents(run):
+    return {p.name: p.read_bytes() for p in run.iterdir() if p.name != ".lock"}
+
+
+def test_both_state_files_garbled_beside_a_set_is_one_line_and_nothing_is_overwritten(finished):
     for name in ("state.json", "state.previous.json"):
         (finished / name).write_text("{")
+    before = _contents(finished)
+    for command in (["--resume", str(finished)], [*tiny(4), "--out", str(finished)]):
+        line = one_line(run_main("run_dcgan.py", *command))
+        assert "holds checkpoint files (synthetic_D-0000-0000003.params" in line and "state.json is damaged" in line
+        assert "will not overwrite them; to go on from one, start a new run with --checkpoint" in line
+    assert _contents(finished) == before
+
+
+def test_state_files_deleted_beside_sets_or_a_damaged_only_set_are_refused_and_kept(finished):
+    before = _contents(finished)
+    G = read_run_state(finished).files["G"]
+    for name in ("state.json", "state.previous.json"):
+        (finished / name).unlink()
     line = one_line(run_main("run_dcgan.py", "--resume", str(finished)))
-    assert "state.json is damaged" in line and "start the run again in this one with the same command" in line
+    assert "holds checkpoint files" in line and "but no state.json: mxgan will not overwrite them" in line
+    for name in ("state.json", "state.previous.json"):
+        (finished / name).write_bytes(before[name])
+    (finished / G).write_bytes(b"damaged")
+    for command in (["--resume", str(finished)], [*tiny(4), "--out", str(finished)]):
+        line = one_line(run_main("run_dcgan.py", *command))
+        assert "none of its 1 checkpoint sets can be resumed" in line and f"{G} has 7 bytes" in line
+        assert "nothing in it was changed" in line
+    assert _contents(finished) == {**before, G: b"damaged"}
+
+
+def test_a_folder_of_another_program_is_refused_and_kept(tmp_path):
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "metrics.jsonl").write_text('{"their": 1}\n')
+    (theirs / "state.json").write_text('{"epoch": 3}')
+    line = one_line(run_main("run_dcgan.py", "--resume", str(theirs)))
+    assert "no run.json there, and no state.json keeps a copy of the options" in line
+    line = one_line(run_main("run_dcgan.py", *tiny(4), "--out", str(theirs)))
+    assert "holds files that are not an mxgan run (metrics.jsonl, state.json): mxgan will not write" in line
+    assert _contents(theirs) == {"metrics.jsonl": b'{"their": 1}\n', "state.json": b'{"epoch": 3}'}
 
 
 def _halfway_through_a_set(run):

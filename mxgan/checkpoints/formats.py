@@ -30,7 +30,14 @@ import numpy as np
 from mxgan.checkpoints.gluon import from_gluon
 from mxgan.checkpoints.module_format import split_arg_aux
 from mxgan.checkpoints.params_file import read_params
-from mxgan.checkpoints.run_folder import EMA_ROLE, STATE_FILE, WEIGHT_ROLES, has_state, read_run_state
+from mxgan.checkpoints.run_folder import (
+    EMA_ROLE,
+    STATE_FILE,
+    WEIGHT_ROLES,
+    CheckpointSet,
+    has_state,
+    read_run_state,
+)
 from mxgan.config import load_run_options
 from mxgan.constants import CLASSES, IMAGE_SIZES
 from mxgan.errors import MxganError
@@ -113,6 +120,9 @@ def _run_set(run: Path, spec: str) -> dict[str, str]:
     if state.best is None:
         raise MxganError(f"{spec}: that run never evaluated its generator (no best epoch in {STATE_FILE}); "
                          "only MNIST runs with --eval-every check their quality")
+    problem = CheckpointSet(state.best["files"], None).problem(run, WEIGHT_ROLES)  # its files, inside the run
+    if problem:
+        raise MxganError(f"{spec}: the run's best checkpoint set cannot be read ({problem})")
     return state.best["files"]
 
 

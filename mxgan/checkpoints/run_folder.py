@@ -5,8 +5,9 @@ A checkpoint set is four files, each written to a temporary name and renamed:
 ``Module.save_params`` format), and ``_G-NNNN.states`` / ``_D-NNNN.states``
 (``Module.save_optimizer_states``); with ``--ema-decay``, a fifth,
 ``<dataset>_G_ema-NNNN.params``, holds G's averaged weights (same format) with
-BatchNorm statistics re-estimated for them. Epoch-end sets are named by the epoch as
-the example names them; a set taken mid-epoch (Ctrl-C, ``--checkpoint-every``,
+BatchNorm statistics re-estimated for them, and ``<dataset>_G_ema-NNNN.states`` the average as the run
+keeps it between its folds (every tenth update), from which a resume continues exactly. Epoch-end sets are
+named by the epoch as the example names them; a set taken mid-epoch (Ctrl-C, ``--checkpoint-every``,
 ``--max-steps``) adds the iteration, ``-NNNN-IIIIIII``, so no set is ever
 overwritten.
 
@@ -20,7 +21,9 @@ skipped any newer one.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
+import io
 import json
 import pickle
 from dataclasses import asdict, dataclass, field
@@ -29,6 +32,21 @@ from pathlib import Path
 import mxnet as mx
 
 from mxgan.checkpoints.module_format import keyed_params, load_module_params, save_module_params, save_params
+from mxgan.checkpoints.state_file import (
+    StateError,
+    check_best,
+    check_checksums,
+    check_count,
+    check_dict,
+    check_evaluation,
+    check_files,
+    check_list,
+    check_number,
+    check_optimizer_counts,
+    check_progress,
+    file_name_problem,
+    inside,
+)
 from mxgan.constants import STATE_FILE, STATE_PREVIOUS
 from mxgan.errors import MxganError
 from mxgan.model.modules import GAN, set_generator_params
@@ -38,6 +56,7 @@ from mxgan.runtime.fileio import write_atomic, write_bytes_atomic
 ROLES = ("G", "D")
 EMA_ROLE = "G_ema"  # G's moving average, in sets of runs with --ema-decay
 WEIGHT_ROLES = (*ROLES, EMA_ROLE)  # what a set needs to resume the networks (Adam's moments aside)
+EMA_RUNNING = "G_ema.states"  # the moving average between its folds, which a resume continues exactly
 
 
 @dataclass
@@ -80,7 +99,10 @@ class CheckpointSet:
         for role, name in self.files.items():
             if roles is not None and role not in roles:
                 continue
-            path = Path(out) / name
+            try:
+                path = inside(out, name)
+            except StateError as exc:
+                return str(exc)
             if not path.is_file():
                 return f"{name} is missing"
             size = path.stat().st_size
@@ -99,11 +121,14 @@ class RunState:
     best: dict | None = None  # {'epoch', 'iteration', 'fid', 'files'}: the evaluated set with the lowest FID-MNIST
     evaluations: list[dict] = field(default_factory=list)  # every quality check: see Evaluation
     data: dict = field(default_factory=dict)  # what the run trains on (see mxgan.data.sources.data_identity)
+    options: dict = field(default_factory=dict)  # a copy of run.json, which a resume falls back on if it is lost
     source: str = STATE_FILE  # the file it was read from (state.previous.json when state.json was unusable)
     source_problem: str = ""  # why state.json was not used, when it was not
 
     @property
     def newest(self) -> CheckpointSet:
+        if not self.checkpoints:
+            raise MxganError(f"{self.source} lists no checkpoint set yet: the run has not written one")
         return self.checkpoints[-1]
 
     @property
@@ -139,7 +164,7 @@ class RunState:
 
     def to_json(self) -> dict:
         return {"checkpoints": [asdict(s) for s in self.checkpoints], "best": self.best,
-                "evaluations": self.evaluations, "data": self.data}
+                "evaluations": self.evaluations, "data": self.data, "options": self.options}
 
 
 @dataclass
@@ -161,6 +186,7 @@ def set_names(dataset: str, progress: Progress, epoch_end: bool, ema: bool = Fal
     names.update({f"{role}.states": f"{dataset}_{role}-{suffix}.states" for role in ROLES})
     if ema:
         names[EMA_ROLE] = f"{dataset}_{EMA_ROLE}-{suffix}.params"
+        names[EMA_RUNNING] = f"{dataset}_{EMA_ROLE}-{suffix}.states"
     return names
 
 
@@ -171,6 +197,7 @@ class EmaSnapshot:
     arg_params: dict[str, mx.nd.NDArray]
     aux_params: dict[str, mx.nd.NDArray]
     updates: int
+    running: dict[str, mx.nd.NDArray]  # the average as it is kept between folds (module shapes), to resume exactly
 
 
 def save_run_checkpoint(
@@ -194,7 +221,8 @@ def save_run_checkpoint(
     for old in beyond:
         old.kept_for_best = old.files == best
     dropped = [s for s in beyond if not s.kept_for_best]
-    state = RunState([s for s in sets if s not in dropped], previous.best, previous.evaluations, previous.data)
+    state = RunState([s for s in sets if s not in dropped], previous.best, previous.evaluations, previous.data,
+                     previous.options)
     write_state(out, state)
     remove_sets(out, [s.files for s in dropped])
     return out / written.files["G"]
@@ -210,6 +238,7 @@ def _write_set(out: Path, dataset: str, gan: GAN, progress: Progress, epoch_end:
     save_module_params(gan.modG, out / names["G"])
     if ema is not None:
         save_params(keyed_params(ema.arg_params, ema.aux_params), out / names[EMA_ROLE])
+        write_atomic(out / names[EMA_RUNNING], lambda tmp: mx.nd.save(tmp, ema.running))
     if optimizer_states:
         for role, mod in (("G", gan.modG), ("D", gan.modD)):
             write_atomic(out / names[f"{role}.states"], mod.save_optimizer_states)
@@ -231,10 +260,12 @@ def write_state(out: Path, state: RunState) -> None:
 
 
 def remove_sets(out: Path, sets: list[dict[str, str]]) -> None:
-    """Delete the files of ``sets`` (call only once ``state.json`` no longer names them)."""
+    """Delete the files of ``sets`` (call only once ``state.json`` no longer names them). Their names were checked
+    when ``state.json`` was read: each is a checkpoint file's plain name, so only files in ``out`` go (a link
+    itself, never what it leads to)."""
     for old in sets:
         for name in old.values():
-            (out / name).unlink(missing_ok=True)
+            (Path(out) / name).unlink(missing_ok=True)
 
 
 def record_evaluation(out: Path, evaluation: Evaluation) -> bool:
@@ -273,31 +304,52 @@ def read_run_state(out: Path) -> RunState:
         except FileNotFoundError:
             problem = problem or f"{name} is missing"
             continue
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        except (OSError, ValueError) as exc:  # StateError is a ValueError, and so are JSON's errors
             problem = problem or f"{path} is damaged ({exc})"
             continue
         state.source, state.source_problem = name, problem
         return state
     if problem.endswith("is missing"):
         raise MxganError(f"{out} has no {STATE_FILE}: not an mxgan run folder, or no checkpoint was written yet")
-    raise MxganError(f"{problem}, and {STATE_PREVIOUS} cannot stand in for it; resume from a copy of the run "
-                     "folder, or start the run again in this one with the same command")
+    raise MxganError(f"{problem}, and {STATE_PREVIOUS} cannot stand in for it")
 
 
-def _parse_state(raw: dict) -> RunState:
-    if "checkpoints" in raw:  # this mxgan's
-        sets = [CheckpointSet(**{**s, "progress": Progress(**s["progress"]) if s["progress"] else None})
-                for s in raw["checkpoints"]]
+def _parse_state(raw: object) -> RunState:
+    """``state.json``'s content, every value checked (:mod:`mxgan.checkpoints.state_file`): a :class:`StateError`
+    names the first field that is not what mxgan writes."""
+    raw = check_dict("state.json", raw)
+    if "checkpoints" in raw:  # this mxgan's (an empty list: the run began, no set written yet)
+        sets = [_parse_set(f"checkpoints[{i}]", s) for i, s in enumerate(check_list("checkpoints",
+                                                                                     raw["checkpoints"]))]
     else:  # an older mxgan's: the newest set in full, the older ones by name
-        newest = CheckpointSet(raw["files"], Progress(**raw["progress"]), raw["optimizer_counts"],
-                               raw.get("ema_updates", 0), raw.get("seconds", 0.0))
-        sets = [CheckpointSet(files, None) for files in raw.get("history", [])] + [newest]
-        best = raw.get("best")
-        if best and best["files"] not in [s.files for s in sets]:
-            sets.insert(0, CheckpointSet(best["files"], None))
-    if not sets or not all(isinstance(s.files, dict) and "G" in s.files for s in sets):
-        raise ValueError("it names no checkpoint set")
-    return RunState(sets, raw.get("best"), raw.get("evaluations", []), raw.get("data", {}))
+        newest = _parse_set("state", {**raw, "ema_updates": raw.get("ema_updates", 0),
+                                      "seconds": raw.get("seconds", 0.0)})
+        sets = [CheckpointSet(check_files(f"history[{i}]", files), None)
+                for i, files in enumerate(check_list("history", raw.get("history", [])))] + [newest]
+    best = check_best("best", raw.get("best"))
+    if best and best["files"] not in [s.files for s in sets]:
+        sets.insert(0, CheckpointSet(best["files"], None))
+    evaluations = [check_evaluation(f"evaluations[{i}]", e)
+                   for i, e in enumerate(check_list("evaluations", raw.get("evaluations", [])))]
+    return RunState(sets, best, evaluations, check_dict("data", raw.get("data", {})),
+                    check_dict("options", raw.get("options", {})))
+
+
+def _parse_set(field: str, raw: object) -> CheckpointSet:
+    raw = check_dict(field, raw)
+    files = check_files(f"{field}.files", raw.get("files"))
+    progress = raw.get("progress")
+    checkpoint = CheckpointSet(
+        files=files, progress=None if progress is None else Progress(**check_progress(f"{field}.progress", progress)),
+        optimizer_counts=check_optimizer_counts(f"{field}.optimizer_counts", raw.get("optimizer_counts", {})),
+        ema_updates=check_count(f"{field}.ema_updates", raw.get("ema_updates", 0)),
+        seconds=check_number(f"{field}.seconds", raw.get("seconds", 0.0)),
+        kept_for_best=raw.get("kept_for_best", False) is True)
+    check_checksums(field, raw.get("sizes", {}), raw.get("sha256", {}), files)
+    checkpoint.sizes, checkpoint.sha256 = raw.get("sizes", {}), raw.get("sha256", {})
+    if progress is not None and not {"G", "D"} <= set(checkpoint.optimizer_counts) and "G.states" in files:
+        raise StateError(f"{field}.optimizer_counts must hold G's and D's update counts")
+    return checkpoint
 
 
 @dataclass
@@ -326,6 +378,17 @@ def resume_point(out: Path, state: RunState) -> ResumePoint | None:
     return None
 
 
+def resume_point_notes(out: Path, state: RunState) -> list[str]:
+    """Why no set of ``state`` can be resumed, newest first (one line each)."""
+    return [f"{checkpoint.describe()}: {checkpoint.problem(out, WEIGHT_ROLES) or 'no position recorded'}"
+            for checkpoint in reversed(state.checkpoints)] or [f"{STATE_FILE} lists no set"]
+
+
+def is_set_file(name: str) -> bool:
+    """Whether ``name`` is of the kind mxgan gives the files of a checkpoint set."""
+    return any(file_name_problem(role, name) is None for role in (*WEIGHT_ROLES, "G.states", "D.states", EMA_RUNNING))
+
+
 def usable_checkpoint(out: Path) -> bool:
     """Whether a run folder holds a set a resume could start from (its weights, at least, as written)."""
     if not has_state(out):
@@ -342,7 +405,8 @@ def resume_from(out: Path, state: RunState, point: ResumePoint) -> RunState:
     iteration = point.checkpoint.progress.iteration if point.checkpoint.progress else 0
     kept = state.checkpoints[:state.checkpoints.index(point.checkpoint) + 1]
     best = state.best if state.best and state.best["files"] in [s.files for s in kept] else None
-    cut = RunState(kept, best, [e for e in state.evaluations if e["iteration"] <= iteration], state.data)
+    cut = RunState(kept, best, [e for e in state.evaluations if e["iteration"] <= iteration], state.data,
+                   state.options)
     write_state(out, cut)
     remove_sets(out, [s.files for s in state.checkpoints if s not in kept])
     return cut
@@ -365,16 +429,37 @@ def restore_optimizers(out: Path, gan: GAN, checkpoint: CheckpointSet, on_server
     files = {role: out / checkpoint.files[f"{role}.states"] for role in ROLES}
     for path in files.values():  # both load, or neither: G and D restart alike
         try:
-            pickle.loads(path.read_bytes())  # what Module.load_optimizer_states unpickles
+            _OptimizerStates(io.BytesIO(inside(out, path.name).read_bytes())).load()
         except Exception as exc:  # a pickle cut short or garbled raises many kinds
-            return f"Adam restarts from zero moments: {path.name} does not load ({type(exc).__name__})"
+            return f"Adam restarts from zero moments: {path.name} does not load ({type(exc).__name__}: {exc})"
     for role, mod, opt in (("G", gan.modG, gan.optG), ("D", gan.modD, gan.optD)):
         mod.load_optimizer_states(str(files[role]))
         restore_optimizer_counts(opt, checkpoint.optimizer_counts[role])
     return ""
 
 
+class _OptimizerStates(pickle.Unpickler):
+    """An unpickler for what ``Module.save_optimizer_states`` writes (NDArrays in tuples and dicts), and nothing
+    else: MXNet's own loader unpickles the file as it is, and a pickle can run any code it names, so a
+    ``.states`` file from a run folder someone else made must first prove to hold only optimizer state."""
+
+    ALLOWED = {("mxnet.ndarray.ndarray", "NDArray"), ("builtins", "bytearray")}
+
+    def find_class(self, module: str, name: str) -> object:
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"it names {module}.{name}, which an optimizer state never holds")
+        return super().find_class(module, name)
+
+
+TEMPORARIES = ".*.tmp-*"  # what runtime.fileio.temporary names a file while it is written
+
+
+def is_temporary(name: str) -> bool:
+    return fnmatch.fnmatchcase(name, TEMPORARIES)
+
+
 def remove_stale_temporaries(out: Path) -> None:
-    """Delete temporary files a killed process left behind (never a completed file)."""
-    for tmp in Path(out).glob(".*.tmp-*"):
-        tmp.unlink(missing_ok=True)
+    """Delete temporary files a killed process left behind (never a completed file; called under the lock)."""
+    for tmp in Path(out).glob(TEMPORARIES):
+        if tmp.is_file() or tmp.is_symlink():
+            tmp.unlink(missing_ok=True)

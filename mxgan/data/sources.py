@@ -10,7 +10,7 @@ from typing import Protocol
 import numpy as np
 
 from mxgan.data.batches import WHOLE, ImageBatches, Shard, load_dataset
-from mxgan.data.folder import FolderBatches, scan_folder
+from mxgan.data.folder import FolderBatches, FolderScan, scan_folder
 from mxgan.data.idx import IDX_DATASETS, find_idx_file, locate_dataset, read_idx_bytes
 from mxgan.data.records import RecordBatches
 
@@ -58,12 +58,39 @@ def training_batches(cfg: BatchOptions, shard: Shard = WHOLE) -> tuple[Batches, 
 
 
 def data_identity(cfg: BatchOptions, batches: Batches) -> dict:
-    """What a run trains on, so that a resume tells the same data from other data: the folder, the number of
-    images and, for MNIST-format data, the MD5 of the training images."""
+    """What a run trains on, so that a resume tells the same data from other data by content: the folder, the
+    number of images and the MD5 of the training images (MNIST-format data: the images file; a folder of
+    pictures: each picture's name and bytes; RecordIO: the .rec file). Synthetic data has no MD5: its images
+    follow from the seed."""
     identity: dict = {"data_dir": str(Path(cfg.data_dir).resolve()), "images": batches.image_count}
     spec = IDX_DATASETS.get(cfg.dataset)
-    folder = locate_dataset(spec, Path(cfg.data_dir)) if spec else None
-    if spec and folder:
-        path = find_idx_file(folder, spec.files["train-images"].name)
+    if spec:
+        folder = locate_dataset(spec, Path(cfg.data_dir))
+        path = find_idx_file(folder, spec.files["train-images"].name) if folder else None
         identity["md5"] = hashlib.md5(read_idx_bytes(path)).hexdigest() if path else None
+    elif isinstance(batches, FolderBatches):
+        identity["md5"] = _pictures_md5(batches.scan)
+    elif cfg.dataset == "rec":
+        identity["md5"] = _file_md5(Path(cfg.data_dir))
     return identity
+
+
+def _pictures_md5(scan: FolderScan) -> str:
+    """The MD5 of a folder's pictures: each one's name (relative to the folder) and bytes, in the scan's order."""
+    digest = hashlib.md5()
+    for path in scan.files:
+        digest.update(str(path.relative_to(scan.root)).encode("utf-8", "surrogateescape") + b"\0")
+        _update(digest, path)
+    return digest.hexdigest()
+
+
+def _file_md5(path: Path) -> str:
+    digest = hashlib.md5()
+    _update(digest, path)
+    return digest.hexdigest()
+
+
+def _update(digest: hashlib._Hash, path: Path) -> None:
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)

@@ -4,6 +4,7 @@ nothing is created, and an existing run is never overwritten."""
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import time
@@ -12,14 +13,24 @@ from pathlib import Path
 from typing import Any
 
 from mxgan.checkpoints.formats import load_generator, resolve
-from mxgan.checkpoints.run_folder import has_state, read_run_state, usable_checkpoint
-from mxgan.config import RESUME_OVERRIDES, TrainConfig, check_options, load_run_options, options
-from mxgan.constants import EVAL_SIZES, GRAY_DATASETS
+from mxgan.checkpoints.run_folder import has_state, read_run_state
+from mxgan.config import (
+    RESUME_OVERRIDES,
+    TrainConfig,
+    check_options,
+    load_run_options,
+    options,
+    run_options_from,
+)
+from mxgan.constants import EVAL_SIZES, GRAY_DATASETS, RUN_OPTIONS_FILE, STATE_FILE
 from mxgan.data.idx import default_data_dir
 from mxgan.errors import MxganError
 from mxgan.runtime.devices import parse_ctx
 from mxgan.runtime.distributed import check_kvstore
 from mxgan.runtime.fileio import LONGEST_INSIDE, check_name_fits, check_writable
+from mxgan.training.resume import claim_folder
+
+log = logging.getLogger(__name__)
 
 
 def resume_config(run: Path, **changes: Any) -> TrainConfig:
@@ -32,15 +43,50 @@ def resume_config(run: Path, **changes: Any) -> TrainConfig:
                          f"{', '.join(flags[n].flag(n) for n in RESUME_OVERRIDES)} may change")
     if run.exists() and not run.is_dir():
         raise MxganError(f"--resume {run} is a file; pass the run's folder (the --out it was started with)")
-    saved = load_run_options(run)
-    if saved is None:
-        raise MxganError(f"--resume {run}: no run.json there; pass the run folder a training run created")
+    saved = _saved_options(run)
     for name, value in changes.items():
         flags[name].check(name, value)
     if "data_dir" not in changes and saved.dataset != "synthetic" and not Path(saved.data_dir).exists():
         raise MxganError(f"--resume {run}: the run's data, {saved.data_dir}, is gone (moved?); pass --data-dir "
                          "where the same images are now")
     return replace(saved, **changes, out=str(run), resume=str(run))
+
+
+def resumed_config(cfg: TrainConfig) -> TrainConfig:
+    """``TrainConfig(resume=RUN, ...)``, the Python API's resume, as the run's own options: the fields ``cfg``
+    sets (those that differ from both their default and the run's value) are the changes, which only a
+    resume's options may be (the command line's ``--resume RUN --epochs 30``)."""
+    run = Path(cfg.resume)
+    if cfg.out and Path(cfg.out) != run:
+        raise MxganError(f"resume={cfg.resume!r} continues the run in its own folder; leave out unset (got "
+                         f"out={cfg.out!r})")
+    default, saved = TrainConfig(), _saved_options(run) if run.is_dir() else None
+    changes = {name: getattr(cfg, name) for name, _ in options(TrainConfig)
+               if name not in ("resume", "out") and getattr(cfg, name) != getattr(default, name)
+               and (saved is None or getattr(cfg, name) != getattr(saved, name))}
+    return resume_config(run, **changes)
+
+
+def _saved_options(run: Path) -> TrainConfig:
+    """The run's options: its run.json, or where that is lost or damaged, the copy state.json keeps (said)."""
+    try:
+        saved = load_run_options(run)
+        lost = f"no {RUN_OPTIONS_FILE} there"
+    except MxganError as exc:
+        saved, lost = None, str(exc)
+    if saved is not None:
+        return saved
+    try:
+        state = read_run_state(run) if has_state(run) else None
+    except MxganError:
+        state = None
+    if state is None or not state.options:
+        raise MxganError(f"--resume {run}: {lost.removeprefix(f'--resume {run}: ')}, and no {STATE_FILE} keeps a "
+                         "copy of the options; pass the run folder a training run created")
+    options = run_options_from(state.options, f"--resume {run}: {state.source}'s copy of the options")
+    log.warning("--resume %s: %s; the options are %s's copy (run.json is written again)", run,
+                lost.removeprefix(f"--resume {run}: "), state.source)
+    return options
 
 
 def check_train_config(cfg: TrainConfig) -> TrainConfig:
@@ -59,7 +105,7 @@ def check_train_config(cfg: TrainConfig) -> TrainConfig:
     if out.exists() and not out.is_dir():
         raise MxganError(f"--out {out} is a file; choose a folder for the run")
     # a folder whose run died before its first complete checkpoint holds nothing to lose: the same command reuses it
-    if usable_checkpoint(out):
+    if claim_folder(out, "--out") is not None:  # decided again under the folder's lock, before anything is written
         raise MxganError(f"--out {out} already holds a run; continue it with --resume {out}, or choose a new --out")
     check_writable(out)
     for flag, role in (("checkpoint", "G"), ("discriminator", "D")):
@@ -70,11 +116,11 @@ def check_train_config(cfg: TrainConfig) -> TrainConfig:
 
 def _check_resumed_run(run: Path, cfg: TrainConfig) -> None:
     check_writable(run, "--resume")
-    if not has_state(run):
+    claim = claim_folder(run, "--resume")  # a folder no run may touch is one line now, not after the data
+    if claim is None:
         return  # no checkpoint yet: the resume starts the run from its beginning
-    state = read_run_state(run)  # a damaged state.json (and its previous copy) is one line now, not after the data
     try:
-        saved = load_generator(str(run / state.files["G"])).arch
+        saved = load_generator(str(run / claim[1].checkpoint.files["G"])).arch
     except MxganError:
         return  # an unreadable set: the resume passes over it (and says so)
     built = (cfg.nz, cfg.ngf, cfg.channels, cfg.image_size, cfg.conditional)

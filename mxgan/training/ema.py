@@ -22,8 +22,9 @@ from mxgan.runtime.compat import live_parameters
 
 RECALIBRATION_BATCHES = 16  # training-mode batches that re-estimate the moving average's BatchNorm statistics
 # G's weights are folded into the average every INTERVAL-th G update, with the decays of the updates between
-# compounded: reading the weights every step cost 6% of a 64 px step on the 2-core CPU, every 10th 1.3%
-# (bench/README.md), and 10 steps are short next to the average's span (about 1000 at decay 0.999)
+# compounded (what is read or saved has the updates since folded in too): reading the weights every step cost
+# 6% of a 64 px step on the 2-core CPU, every 10th 1.3% (bench/README.md), and 10 steps are short next to the
+# average's span (about 1000 at decay 0.999)
 INTERVAL = 10
 
 
@@ -60,10 +61,24 @@ class GeneratorEMA:
         """Count an update of G; every :data:`INTERVAL`-th, fold G's weights into the average, in place (no
         allocation), with the decays of the updates since the last fold compounded."""
         self.updates += 1
-        if self.updates % INTERVAL:
+        if self.updates % INTERVAL == 0:
+            self._fold(self.averages, INTERVAL)
+
+    def flushed(self) -> dict[str, mx.nd.NDArray]:
+        """A copy of the average with the updates since the last fold folded in: what a checkpoint, a grid or a
+        quality check reads is never behind G. The average itself keeps its schedule, so that a run resumed
+        from any checkpoint folds as an uninterrupted one does."""
+        averages = {name: average.copy() for name, average in self.averages.items()}
+        self._fold(averages, self.updates % INTERVAL)
+        return averages
+
+    def _fold(self, averages: dict[str, mx.nd.NDArray], updates: int) -> None:
+        """Fold G's weights into ``averages``, in place, for the last ``updates`` updates (their decays
+        compounded)."""
+        if not updates:
             return
-        beta = math.prod(ema_beta(self.decay, t) for t in range(self.updates - INTERVAL, self.updates))
-        for name, average in self.averages.items():
+        beta = math.prod(ema_beta(self.decay, t) for t in range(self.updates - updates, self.updates))
+        for name, average in averages.items():
             scaled = self._scaled[name]
             self._live[name].copyto(scaled)  # a copy into an existing buffer leaves the live weights' layout alone
             scaled *= 1.0 - beta
@@ -89,13 +104,13 @@ class EmaView:
 
     def snapshot(self) -> EmaSnapshot:
         if self._snapshot is None or self._snapshot.updates != self.ema.updates:
-            averages = {name: value.copy() for name, value in self.ema.averages.items()}
-            arg_params = unpad_single_filter_params(self.modG.symbol, averages)
+            arg_params = unpad_single_filter_params(self.modG.symbol, self.ema.flushed())
             current = GeneratorCheckpoint(self.out, "module", arg_params, standard_params(self.modG)[1],
                                           self.architecture)
             # the same z for every re-estimate of a run, so a resumed run writes the same files
             calibrated = recalibrate_batchnorm(current, RECALIBRATION_BATCHES, self.seed, contexts=self.contexts)
-            self._snapshot = EmaSnapshot(calibrated.arg_params, calibrated.aux_params, self.ema.updates)
+            running = {name: value.copy() for name, value in self.ema.averages.items()}
+            self._snapshot = EmaSnapshot(calibrated.arg_params, calibrated.aux_params, self.ema.updates, running)
         return self._snapshot
 
     def checkpoint(self) -> GeneratorCheckpoint:

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 
@@ -73,3 +79,60 @@ class TensorboardLog:
 
     def close(self) -> None:
         self.writer.close()
+
+
+class OutputAfterReader(io.TextIOBase):
+    """The standard output of a training run, which outlives its reader: when the reader goes away
+    (``mxgan train | head -n 2``, a closed terminal log), the run goes on and its lines go to the run folder's
+    ``train.log`` from then on, said once on the standard error. A run stopped by a closed pipe would be a
+    run lost without a word."""
+
+    def __init__(self, stdout: TextIO, log_path: Path) -> None:
+        self.stdout, self.log_path = stdout, log_path
+        self._log: TextIO | None = None
+
+    def write(self, text: str) -> int:
+        if self._log is None:
+            try:
+                self.stdout.write(text)
+                self.stdout.flush()
+                return len(text)
+            except BrokenPipeError:
+                self._switch()
+        assert self._log is not None
+        self._log.write(text)
+        self._log.flush()
+        return len(text)
+
+    def flush(self) -> None:
+        if self._log is None:
+            try:
+                self.stdout.flush()
+            except BrokenPipeError:
+                self._switch()
+
+    def _switch(self) -> None:
+        # what stays in the old stream's buffer goes nowhere, rather than failing again at the exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), self.stdout.fileno())
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = open(self.log_path, "a", encoding="utf-8")
+        print(f"mxgan: the standard output's reader went away; training goes on, its lines go to {self.log_path}",
+              file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self._log is not None:
+            self._log.close()
+        super().close()
+
+
+@contextmanager
+def output_outlives_reader(log_path: Path) -> Iterator[None]:
+    """Within the block, ``sys.stdout`` is an :class:`OutputAfterReader` writing to ``log_path`` once its reader
+    has gone."""
+    saved = sys.stdout
+    sys.stdout = output = OutputAfterReader(saved, log_path)
+    try:
+        yield
+    finally:
+        sys.stdout = saved
+        output.close()

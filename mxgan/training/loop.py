@@ -9,6 +9,7 @@ from pathlib import Path
 
 from mxgan.checkpoints.module_format import standard_params
 from mxgan.config import TrainConfig
+from mxgan.constants import TRAIN_LOG
 from mxgan.data.idx import IDX_DATASETS
 from mxgan.model.latent import fixed_noise
 from mxgan.model.modules import GAN
@@ -16,7 +17,7 @@ from mxgan.runtime.devices import parse_ctx
 from mxgan.runtime.distributed import Watchdog
 from mxgan.runtime.fileio import FolderLock
 from mxgan.training.alarms import GENERIC_HINT, GRAY_AS_RGB_HINT, OverpoweringAlarm
-from mxgan.training.checks import check_train_config
+from mxgan.training.checks import check_train_config, resumed_config
 from mxgan.training.ema import EmaView, GeneratorEMA
 from mxgan.training.hooks import (
     Checkpointer,
@@ -30,9 +31,10 @@ from mxgan.training.hooks import (
     TensorboardScalars,
     UnreadablePictures,
 )
+from mxgan.training.log import output_outlives_reader
 from mxgan.training.progress import ProgressDisplay
 from mxgan.training.start import prepare, restore_ema
-from mxgan.training.trainer import Called, Hook, Trainer, TrainerHook, TrainResult
+from mxgan.training.trainer import Called, Hook, Trainer, TrainerHook, TrainResult, check_hooks
 
 
 def default_hooks(trainer: Trainer, ema_view: EmaView | None, watchdog: Watchdog | None) -> list[TrainerHook]:
@@ -81,10 +83,12 @@ def train(cfg: TrainConfig, hooks: Sequence[Hook] = (), announce: Callable[[str]
     Interrupted
         Ctrl-C, SIGTERM or SIGHUP: a checkpoint was saved; the message says how to resume.
     """
-    cfg = check_train_config(cfg)
+    hooks = check_hooks(hooks)  # before any work: a hook the trainer could not call is one line naming its place
+    cfg = check_train_config(resumed_config(cfg) if cfg.resume else cfg)
     lock = FolderLock(Path(cfg.out))
     try:
-        return _train(cfg, list(hooks), announce, lock)
+        with output_outlives_reader(Path(cfg.out) / TRAIN_LOG):
+            return _train(cfg, list(hooks), announce, lock)
     finally:
         lock.release()
 

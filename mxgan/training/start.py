@@ -21,6 +21,7 @@ from mxgan.checkpoints.formats import (
 from mxgan.checkpoints.module_format import load_module_params
 from mxgan.checkpoints.run_folder import (
     EMA_ROLE,
+    EMA_RUNNING,
     Progress,
     ResumePoint,
     read_run_state,
@@ -36,7 +37,7 @@ from mxgan.model.symbols import make_discriminator_sym, pad_single_filter_params
 from mxgan.runtime.distributed import Cluster, connect
 from mxgan.runtime.fileio import FolderLock
 from mxgan.training.ema import GeneratorEMA
-from mxgan.training.resume import begin_run_folder, check_same_data, cut_back, find_resume_point
+from mxgan.training.resume import begin_run_folder, check_same_data, claim_folder, cut_back
 
 
 def architecture(cfg: TrainConfig) -> Architecture:
@@ -85,7 +86,9 @@ def _start_from(gan: GAN, start: GeneratorCheckpoint | None, startD: Discriminat
 def restore_ema(out: Path, gan: GAN, ema: GeneratorEMA) -> None:
     """Continue G's moving average from the set the run resumed from (a run that had none starts it from G)."""
     state = read_run_state(out)  # cut back to that set by now
-    if EMA_ROLE in state.files:
+    if EMA_RUNNING in state.files:  # the average between its folds: the run goes on as if never stopped
+        ema.restore(mx.nd.load(str(out / state.files[EMA_RUNNING])), state.ema_updates)
+    elif EMA_ROLE in state.files:  # an older mxgan's set: the saved average
         arg_params, _ = load_module_params(out / state.files[EMA_ROLE])
         ema.restore(pad_single_filter_params(gan.modG.symbol, arg_params), state.ema_updates)
 
@@ -120,34 +123,42 @@ def _build_gan(cfg: TrainConfig, contexts: list[mx.Context]) -> GAN:
 def prepare(cfg: TrainConfig, contexts: list[mx.Context], announce: Callable[[str], object], lock: FolderLock,
             ) -> Start:
     """The modules, data and position of a run, its folder started (or cut back to its newest complete set)
-    and locked. Nothing is written before every check passed; the lead worker alone writes."""
-    out = Path(cfg.out)
+    and locked. The lead worker claims the folder (takes its lock), then decides what the folder holds and
+    whether it may write there, then writes: a run that ended meanwhile is never overwritten. Nothing is
+    written before every check passed."""
+    out, flag = Path(cfg.out), "--resume" if cfg.resume else "--out"
     cluster = connect(cfg.kvstore)
     if cluster.distributed:
         announce(f"kvstore {cfg.kvstore}: this worker has rank {cluster.rank} of {cluster.workers}")
+    if cfg.resume and cluster.lead:
+        lock.acquire(flag)  # the folder exists: claiming it first creates nothing
+    starting = (None, None) if cfg.resume else _starting_points(cfg)
     batches, described = training_batches(cfg, Shard(cluster.rank, cluster.workers))
     announce(described)
     ground = Ground(batches, cluster, data_identity(cfg, batches))
-    state, point = find_resume_point(out) if cfg.resume else (None, None)
-    if state is None or point is None:
+    if not cfg.resume and cluster.lead:
+        lock.acquire(flag)  # a new folder is created only now, once the data has loaded
+    claim = claim_folder(out, flag)  # decided again, under the lock
+    if claim is None:
         if cfg.resume:
             announce(f"{out} holds no complete checkpoint set yet: the run starts from its beginning, with its "
                      "options")
-        return _begin(cfg, contexts, announce, lock, ground)
+        return _begin(cfg, contexts, announce, ground, *starting)
+    if not cfg.resume:
+        raise MxganError(f"--out {out} already holds a run (it was written while this one started); continue it "
+                         f"with --resume {out}, or choose a new --out")
+    state, point = claim
     check_same_data(cfg, state.data, ground.data, _position(point.checkpoint.progress))
     if cluster.lead:
-        lock.acquire("--resume")  # one writer per run folder
         cut_back(out, cfg, state, point, ground.data)
     return _resume(cfg, contexts, announce, point, ground)
 
 
-def _begin(cfg: TrainConfig, contexts: list[mx.Context], announce: Callable[[str], object], lock: FolderLock,
-           ground: Ground) -> Start:
+def _begin(cfg: TrainConfig, contexts: list[mx.Context], announce: Callable[[str], object], ground: Ground,
+           startG: GeneratorCheckpoint | None, startD: DiscriminatorCheckpoint | None) -> Start:
     """A run from its beginning: its folder started, its networks fresh or from --checkpoint/--discriminator."""
-    startG, startD = _starting_points(cfg)
     if ground.cluster.lead:
-        lock.acquire("--resume" if cfg.resume else "--out")  # one writer per run folder
-        begin_run_folder(Path(cfg.out), cfg)
+        begin_run_folder(Path(cfg.out), cfg, ground.data)
     gan = _build_gan(cfg, contexts)
     if startG or startD:
         announce(_start_from(gan, startG, startD))
