@@ -8,6 +8,7 @@ and an exit code.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import re
 import sys
@@ -17,9 +18,9 @@ from typing import NoReturn
 from mxgan.commands import COMMANDS
 from mxgan.config import load_run_options
 from mxgan.errors import Interrupted, MxganError
-from mxgan.runtime.env import prepare_mxnet
+from mxgan.runtime.env import check_environment, prepare_mxnet
 from mxgan.runtime.fileio import COMMITTED
-from mxgan.runtime.signals import StoppedTwice, interruption_line, stopped_by
+from mxgan.runtime.signals import StoppedTwice, interrupt_on_stop_signals, interruption_line, stopped_by
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -64,12 +65,46 @@ def _devices(args: argparse.Namespace) -> str:
     return "cpu"
 
 
+def check_readable_arguments(argv: list[str]) -> None:
+    """Refuse an argument Python could not decode (a non-ASCII name under ``LC_ALL=C`` with ``PYTHONUTF8=0``:
+    its bytes become lone surrogates), which MXNet cannot encode and OpenCV crashes on, before any work."""
+    for i, token in enumerate(argv):
+        try:
+            token.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = os.fsencode(token).decode("utf-8", "replace")
+            flag = argv[i - 1] if i and argv[i - 1].startswith("-") else "the argument"
+            encoding = sys.getfilesystemencoding()
+            raise MxganError(f"{flag} {shown}: the name is not ASCII and this process reads its command line as "
+                             f"{encoding} (the C locale with PYTHONUTF8=0), which MXNet and OpenCV cannot take; run "
+                             "with PYTHONUTF8=1 (or LC_ALL=C.UTF-8), or choose an ASCII name") from None
+
+
+# file-system errors that need the user, not a fix in mxgan: one line naming the file instead of a traceback
+FILE_PROBLEMS = {errno.EPERM: "made immutable (chattr +i)?", errno.EACCES: "check its permissions",
+                 errno.EROFS: "a read-only file system", errno.ENOSPC: "free some space",
+                 errno.EDQUOT: "free some of your quota", errno.EFBIG: "this process's file-size limit (ulimit -f)",
+                 errno.EISDIR: "a folder of that name is in the way", errno.ENOTDIR: "a file stands where a folder "
+                 "goes"}
+
+
+def file_problem(exc: OSError) -> str | None:
+    """The line for an :class:`OSError` on a named file that the user must fix; None for any other."""
+    if exc.filename is None or exc.errno not in FILE_PROBLEMS:
+        return None
+    return f"{exc.filename}: {exc.strerror} ({FILE_PROBLEMS[exc.errno]}); fix it and run again (a training run " \
+           "continues from its last checkpoint with --resume)"
+
+
 def main(argv: list[str] | None = None, prog: str = "mxgan") -> int:
-    """Run a command; return its exit code (2: bad input, 3: diverged, 4: a lost peer, 130, 143, 129: stopped by
-    Ctrl-C, SIGTERM, SIGHUP)."""
+    """Run a command; return its exit code (2: bad input, 3: diverged, 4: a lost peer, 130, 143, 129, 138: stopped
+    by Ctrl-C, SIGTERM, SIGHUP, SIGUSR1)."""
     args = build_parser(prog).parse_args(argv)  # imports no MXNet
     try:
-        if args.command != "launch":  # the launcher imports no MXNet, and shares the cores among its workers
+        check_readable_arguments(sys.argv[1:] if argv is None else argv)
+        if args.command == "launch":  # the launcher imports no MXNet, and shares the cores among its workers
+            check_environment()
+        else:
             prepare_mxnet(_devices(args))
         return COMMANDS[args.command].run(args)
     except Interrupted as exc:
@@ -84,11 +119,18 @@ def main(argv: list[str] | None = None, prog: str = "mxgan") -> int:
     except BrokenPipeError:  # the reader went away (mxgan ... | head): its output is not wanted, nor a traceback
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
         return 0
-    except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM or SIGHUP outside the training loop
+    except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM, SIGHUP or SIGUSR1 outside the training loop
         stop = stopped_by(exc)
         print(f"{prog}: {interruption_line(args.command, stop, list(COMMITTED))}", file=sys.stderr)
         return stop.exit_code
+    except OSError as exc:
+        problem = file_problem(exc)
+        if problem is None:
+            raise
+        print(f"{prog}: error: {problem}", file=sys.stderr)
+        return MxganError.exit_code
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # python -m mxgan.cli (mxgan launch's workers): stop signals as the mxgan command has them
+    interrupt_on_stop_signals()
     sys.exit(main())

@@ -2,6 +2,7 @@
 output, read-only and full targets, names too long, thread variables that are not numbers, a busy port."""
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -244,3 +245,58 @@ def test_a_reader_that_goes_away_ends_the_output_quietly():
     result = subprocess.run(f"{sys.executable} -m mxgan.cli train --dry-run | true", shell=True, cwd=REPO,
                             capture_output=True, text=True)
     assert result.returncode == 0 and result.stderr == "", result.stderr
+
+
+def _metrics_logged(run):
+    metrics = run / "metrics.jsonl"
+    return metrics.exists() and metrics.read_text().strip()
+
+
+def test_sigusr1_before_a_slurm_time_limit_checkpoints_and_exits_138_and_resume_continues(tmp_path):
+    """``sbatch --signal=USR1@120`` sends SIGUSR1 before the time limit: training stops as for SIGTERM."""
+    run = tmp_path / "run"
+    proc = _start("run_dcgan.py", *TINY, "--max-steps", "100000", "--log-every", "1", "--out", str(run))
+    returncode, stderr = _stop(proc, signal.SIGUSR1, lambda: _metrics_logged(run))
+    assert returncode == 138 and len(stderr.splitlines()) == 1, stderr
+    state = read_run_state(run)
+    stopped = state.progress.iteration
+    assert stderr.endswith(f"SIGUSR1 at iteration {stopped}; checkpoint saved ({run / state.files['G']}); "
+                           f"continue with: mxgan train --resume {run}")
+    assert all((run / state.files[role]).is_file() for role in ("G", "D", "G.states", "D.states"))
+    result = run_cli("run_dcgan.py", "--resume", str(run), "--max-steps", str(stopped + 2), "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert read_run_state(run).progress.iteration == stopped + 2
+
+
+def test_sigusr1_outside_training_interrupts_like_ctrl_c(tmp_path):
+    out, separate = tmp_path / "grid.png", tmp_path / "each"
+    proc = _start("-m", "mxgan.cli", "sample", "--checkpoint", G64, "--num", "4000", "--out", str(out),
+                  "--separate", str(separate))
+    returncode, stderr = _stop(proc, signal.SIGUSR1, lambda: list(tmp_path.glob(".each.tmp-*/0100.png")))
+    assert returncode == 138 and stderr == "mxgan: stopped by SIGUSR1; nothing was written", stderr
+    _no_trace_of(out, separate)
+
+
+def _gone(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"  # exited, not yet reaped
+
+
+@pytest.mark.parametrize("signum, name, code", [(signal.SIGTERM, "SIGTERM", 143), (signal.SIGHUP, "SIGHUP", 129)])
+def test_launch_exits_with_the_code_of_the_signal_that_stopped_it(tmp_path, signum, name, code):
+    launcher = _start("-m", "mxgan.cli", "launch", "--workers", "1", "--", "--kvstore", "dist_sync",
+                      *tiny(32, "--max-steps", "100000"), "--out", str(tmp_path / "run"))
+    try:
+        first = launcher.stdout.readline()  # every process has started
+        pids = [int(pid) for pid in re.findall(r" pid (\d+)", first)]
+        assert len(pids) == 3, first + launcher.stderr.read()
+        launcher.send_signal(signum)
+        output, stderr = launcher.communicate(timeout=60)
+    finally:
+        launcher.kill()
+    assert launcher.returncode == code, output + stderr
+    assert f"mxgan launch: stopped by {name}; stopping every process" in output
+    wait_for(lambda: all(_gone(pid) for pid in pids), timeout=10, what="every process of the launch to end")

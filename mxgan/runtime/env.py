@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 
 from mxgan.errors import MxganError
 
@@ -25,6 +26,15 @@ def available_cores() -> int:
 # thread counts MXNet reads at start-up, and aborts on (exit code 134) when they are not numbers
 THREAD_VARIABLES = ("OMP_NUM_THREADS", CPU_WORKERS, "MXNET_CPU_PRIORITY_NTHREADS", "MXNET_GPU_WORKER_NTHREADS",
                     "MXNET_GPU_COPY_NTHREADS", "MXNET_OMP_MAX_THREADS")
+# MXNet 1.9.1's engines: any other MXNET_ENGINE_TYPE (even an empty one) fails MXNet's import
+ENGINES = ("ThreadedEnginePerDevice", "ThreadedEngine", "NaiveEngine")
+# the subgraph backends the pip wheels register ("NONE" or empty: none); another name fails every bind.
+# oneDNN's is still called MKLDNN in 1.9.1 (ONEDNN came with 2.0)
+SUBGRAPH_BACKENDS = ("MKLDNN", "MKLDNN_QUANTIZE", "default", "default_v2")
+# libraries whose own deprecation warnings are no error of mxgan's user, even under PYTHONWARNINGS=error:
+# MXNet 1.9.1 reads NumPy aliases deprecated since 1.20 (np.bool, np.mirr) as it is imported, matplotlib
+# calls pyparsing's old names
+LIBRARIES_WARNING = r"(mxnet|matplotlib)(\.|$)"
 
 
 def check_thread_variables() -> None:
@@ -33,16 +43,45 @@ def check_thread_variables() -> None:
         value = os.environ.get(name)
         if value is None or value == "":
             continue
-        first = value.split(",")[0].strip()  # OpenMP takes a list, one count per nesting level
-        if not (first.isdigit() and int(first) > 0):
+        count = value.strip()
+        if "," in count:  # OpenMP takes a list, one count per nesting level; MXNet reads one number and aborts
+            raise MxganError(f"{name}={value!r} in the environment is a list; MXNet 1.9.1 reads one positive number "
+                             f"of threads there: set it to 1-{available_cores()} (the cores here) or unset it")
+        if not (count.isascii() and count.isdigit() and int(count) > 0):  # "٢".isdigit(), but MXNet aborts
             raise MxganError(f"{name}={value!r} in the environment is not a positive number of threads; set it to "
                              f"1-{available_cores()} (the cores here) or unset it")
 
 
-def prepare_mxnet(ctx: str = "cpu") -> None:
-    """Everything to do before ``import mxnet``: thread settings for ``ctx`` (checked first), and, for the GPU
-    build, loading the CUDA libraries of NVIDIA's pip wheels (see :mod:`mxgan.runtime.cuda`)."""
+def check_engine_variables() -> None:
+    """One clear error for an MXNet engine or subgraph backend in the environment that MXNet 1.9.1 has not (it
+    would fail MXNet's import, or every bind, with a C++ traceback)."""
+    engine = os.environ.get("MXNET_ENGINE_TYPE")
+    if engine is not None and engine not in ENGINES:
+        raise MxganError(f"MXNET_ENGINE_TYPE={engine!r} in the environment is not one of MXNet's engines, "
+                         f"{', '.join(ENGINES)}; set one of them or unset it")
+    backend = os.environ.get("MXNET_SUBGRAPH_BACKEND")
+    if backend and backend not in (*SUBGRAPH_BACKENDS, "NONE"):
+        raise MxganError(f"MXNET_SUBGRAPH_BACKEND={backend!r} in the environment is not a subgraph backend of MXNet "
+                         f"1.9.1 ({', '.join(SUBGRAPH_BACKENDS)}; NONE turns them off); set one of them or unset it")
+
+
+def check_environment() -> None:
+    """Every setting in the environment MXNet reads at start-up, checked before anything starts."""
     check_thread_variables()
+    check_engine_variables()
+
+
+def tolerate_library_warnings() -> None:
+    """Let the deprecation warnings raised inside MXNet and matplotlib pass (``PYTHONWARNINGS=error`` otherwise
+    turns ``import mxnet`` into a traceback); every other warning stays as the user set it."""
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module=LIBRARIES_WARNING)
+
+
+def prepare_mxnet(ctx: str = "cpu") -> None:
+    """Everything to do before ``import mxnet``: the environment's settings checked, thread settings for ``ctx``,
+    and, for the GPU build, loading the CUDA libraries of NVIDIA's pip wheels (see :mod:`mxgan.runtime.cuda`)."""
+    check_environment()
+    tolerate_library_warnings()
     configure_threads(ctx)
     from mxgan.runtime.cuda import preload
 
@@ -68,7 +107,6 @@ def configure_threads(ctx: str = "cpu") -> str:
     if several_cpu_devices(ctx):
         os.environ.setdefault(CPU_WORKERS, "2")
     return os.environ.setdefault("OMP_NUM_THREADS", str(available_cores()))
-
 
 
 def cpu_workers_ready() -> bool:

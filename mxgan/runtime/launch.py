@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from mxgan.runtime.distributed import LOST_EXIT_CODE
 from mxgan.runtime.env import available_cores
+from mxgan.runtime.signals import stop_signals_held, stopped_by
 
 LOOPBACK = "127.0.0.1"
 STOP_GRACE_S = 5.0  # between SIGTERM and SIGKILL
@@ -86,7 +87,8 @@ def launch(workers: int, servers: int, train_args: list[str], port: int = 0, ann
     base = {**os.environ, "OMP_NUM_THREADS": threads, "DMLC_PS_ROOT_URI": LOOPBACK,
             "DMLC_PS_ROOT_PORT": str(port or free_port()), "DMLC_NUM_WORKER": str(workers),
             "DMLC_NUM_SERVER": str(servers), "DMLC_NODE_HOST": LOOPBACK, "PYTHONUNBUFFERED": "1"}
-    serve = [sys.executable, "-c", "import mxnet"]  # importing MXNet runs a server or the scheduler
+    # importing MXNet runs a server or the scheduler (with MXNet's own deprecation warnings no error, as in mxgan)
+    serve = [sys.executable, "-c", "from mxgan.runtime.env import prepare_mxnet; prepare_mxnet(); import mxnet"]
     train = [sys.executable, "-m", "mxgan.cli", "train", *train_args]
     plan = ([("scheduler", "scheduler", serve)] + [(f"server {i}", "server", serve) for i in range(servers)]
             + [(f"worker {i}", "worker", train) for i in range(workers)])
@@ -103,11 +105,14 @@ def launch(workers: int, servers: int, train_args: list[str], port: int = 0, ann
         for node in nodes:  # their output waits in the pipes until this line is out
             threading.Thread(target=_relay, args=(node, lock), daemon=True).start()
         return _watch(nodes, announce)
-    except KeyboardInterrupt:
-        announce("mxgan launch: interrupted; stopping every process")
-        return 130
+    except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM, SIGHUP, SIGUSR1: the launcher exits with the signal's code
+        stop = stopped_by(exc)
+        verb = "interrupted" if stop.name == "Ctrl-C" else f"stopped by {stop.name}"
+        announce(f"mxgan launch: {verb}; stopping every process")
+        return stop.exit_code
     finally:
-        stop_all(nodes)
+        with stop_signals_held():  # a second signal waits until every process is gone, rather than orphan some
+            stop_all(nodes)
 
 
 def _workers_finish(nodes: list[Node], within: float) -> bool:

@@ -1,9 +1,15 @@
-"""Ctrl-C, SIGTERM and SIGHUP: what ``kill``, ``timeout``, systemd, Slurm and Docker send to stop a program.
+"""Ctrl-C, SIGTERM, SIGHUP and SIGUSR1: what ``kill``, ``timeout``, systemd, Slurm and Docker send to stop a
+program.
 
 Outside training each of them interrupts the command like Ctrl-C (:class:`Stopped`, a KeyboardInterrupt
 that knows its signal), so the command can say what it had written. In training,
 :class:`StopRequests` turns the first one into a request that the loop honours after the current step,
 with a checkpoint; a second one stops at once. Exit codes follow the shell's 128 + signal number.
+
+Slurm users: ``sbatch --signal=USR1@120`` (``#SBATCH --signal=USR1@120``) sends SIGUSR1 to the job's steps two
+minutes before the time limit, so the run checkpoints and exits with 138; ``mxgan train --resume RUN`` in the
+next job continues it (without ``--signal``, Slurm's SIGTERM at the limit does the same, with
+``KillWait`` seconds to do it in).
 """
 
 from __future__ import annotations
@@ -15,7 +21,8 @@ from contextlib import contextmanager
 from typing import Any
 
 # signal: (how a message names it, the exit code it ends a command with)
-STOP_SIGNALS = {signal.SIGINT: ("Ctrl-C", 130), signal.SIGTERM: ("SIGTERM", 143), signal.SIGHUP: ("SIGHUP", 129)}
+STOP_SIGNALS = {signal.SIGINT: ("Ctrl-C", 130), signal.SIGTERM: ("SIGTERM", 143), signal.SIGHUP: ("SIGHUP", 129),
+                signal.SIGUSR1: ("SIGUSR1", 138)}
 
 
 class Stopped(KeyboardInterrupt):
@@ -50,7 +57,7 @@ def _heeded(signum: int) -> bool:
 
 
 def interrupt_on_stop_signals() -> None:
-    """From now on SIGTERM and SIGHUP interrupt like Ctrl-C (call first thing, in the main thread)."""
+    """From now on SIGTERM, SIGHUP and SIGUSR1 interrupt like Ctrl-C (call first thing, in the main thread)."""
     for signum in STOP_SIGNALS:
         if _heeded(signum):
             signal.signal(signum, _raise_stopped)
