@@ -4,10 +4,15 @@ import gzip
 import hashlib
 import http.server
 import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
+import time
 
 import pytest
+from helpers import REPO, data_dir, mnist_data_dir, run_cli, wait_for
 
 from mxgan.data.download import download_file
 from mxgan.data.idx import IdxFile
@@ -73,3 +78,90 @@ def test_missing_file_on_server(server, tmp_path):
     _, url = server
     with pytest.raises(MxganError, match="404"):
         download_file(SPEC, tmp_path, (url,), progress=False)
+
+
+# --- mxgan download, in a real process: what it leaves on any exit ----------------------------------------------
+
+MNIST = data_dir() / "mnist"
+LABELS = "train-labels-idx1-ubyte.gz"  # the one file these tests fetch (28 KiB); the other three are linked
+
+
+def _data_folder(tmp_path, fetched=(LABELS,)):
+    """A --data-dir whose mnist/ holds every real file but ``fetched`` (a skip where MNIST is missing)."""
+    mnist_data_dir()
+    folder = tmp_path / "data" / "mnist"
+    folder.mkdir(parents=True)
+    for source in MNIST.glob("*.gz"):
+        if source.name not in fetched:
+            (folder / source.name).symlink_to(source)
+    return folder
+
+
+def _serve(tmp_path, handler):
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd, f"http://127.0.0.1:{httpd.server_address[1]}/"
+
+
+class _Slow(http.server.BaseHTTPRequestHandler):
+    """Serves the real file a few bytes at a time: a download that takes minutes."""
+
+    def do_GET(self):
+        content = (MNIST / self.path.strip("/")).read_bytes()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(content)))
+        self.end_headers()
+        try:
+            for start in range(0, len(content), 256):
+                self.wfile.write(content[start:start + 256])
+                self.wfile.flush()
+                time.sleep(0.2)
+        except OSError:  # the client went away
+            pass
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.parametrize("signum, line, code", [
+    (signal.SIGTERM, "mxgan: stopped by SIGTERM; nothing was written", 143),
+    (signal.SIGINT, "mxgan: interrupted; nothing was written", 130)])
+def test_a_download_stopped_midway_leaves_no_partial_file(tmp_path, signum, line, code):
+    folder = _data_folder(tmp_path)
+    before = sorted(os.listdir(folder))
+    httpd, url = _serve(tmp_path, _Slow)
+    env = {**os.environ, "MXGAN_MIRROR": url, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "mxgan.cli", "download", "mnist", "--data-dir", str(folder.parent)],
+                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: list(folder.glob(f".{LABELS}.*")) or proc.poll() is not None, what="the partial file")
+        proc.send_signal(signum)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+        httpd.shutdown()
+        httpd.server_close()
+    assert proc.returncode == code and stderr.strip() == line, stderr
+    assert sorted(os.listdir(folder)) == before
+
+
+def test_download_removes_what_a_dead_download_left_and_leaves_a_live_ones(tmp_path):
+    folder = _data_folder(tmp_path)
+    top = int(open("/proc/sys/kernel/pid_max").read())
+    dead = next(pid for pid in range(top - 1, 300, -1) if not os.path.exists(f"/proc/{pid}"))
+    stale = [folder / f".{LABELS}.part-{dead}", folder / f".{LABELS}.tmp-{dead}"]
+    live = folder / f".{LABELS}.tmp-{os.getpid()}"  # this test's: alive, and still "writing"
+    for tmp in (*stale, live):
+        tmp.write_bytes(b"half")
+    handler = lambda *a: http.server.SimpleHTTPRequestHandler(*a, directory=str(MNIST))  # noqa: E731
+    httpd, url = _serve(tmp_path, handler)
+    httpd.RequestHandlerClass.log_message = lambda *a: None
+    try:
+        result = run_cli("-m", "mxgan.cli", "download", "mnist", "--data-dir", str(folder.parent),
+                         env={"MXGAN_MIRROR": url})
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert result.returncode == 0, result.stderr
+    assert not any(tmp.exists() for tmp in stale) and live.read_bytes() == b"half"
+    assert (folder / LABELS).read_bytes() == (MNIST / LABELS).read_bytes()

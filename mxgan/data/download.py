@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from mxgan.data.idx import IdxDataset, IdxFile, find_idx_file, locate_dataset, read_idx_bytes
 from mxgan.errors import MxganError
-from mxgan.runtime.fileio import check_writable
+from mxgan.runtime.fileio import StagedOutputs, check_writable, raise_write_error, remove_dead_temporaries
 
 CHUNK = 1 << 16
 TIMEOUT_S = 30
@@ -31,7 +31,8 @@ def _fetch_gz(url: str, tmp: Path, spec: IdxFile, progress: bool) -> str:
     inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)  # gzip container
     with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response, open(tmp, "wb") as out:
         total = int(response.headers.get("Content-Length") or 0) or None
-        with tqdm(total=total, unit="B", unit_scale=True, desc=spec.name, disable=not progress) as bar:
+        # a bar on a terminal only (disable=None): a log or a pipe gets no carriage-return lines
+        with tqdm(total=total, unit="B", unit_scale=True, desc=spec.name, disable=None if progress else True) as bar:
             while chunk := response.read(CHUNK):
                 out.write(chunk)
                 md5.update(inflate.decompress(chunk))
@@ -43,28 +44,28 @@ def _fetch_gz(url: str, tmp: Path, spec: IdxFile, progress: bool) -> str:
 def download_file(spec: IdxFile, folder: Path, mirrors: tuple[str, ...], progress: bool = True) -> Path:
     """Fetch ``<spec.name>.gz`` from the first mirror that serves it with the right content.
 
-    The file is written under a temporary name and renamed only once its
-    uncompressed md5 matches, so an interrupted or bad download leaves nothing.
+    The file is written under a temporary name and renamed only once its uncompressed md5 matches; the
+    temporary goes on any exit (an error, Ctrl-C, SIGTERM), so an interrupted or bad download leaves nothing.
     """
     folder.mkdir(parents=True, exist_ok=True)
     final = folder / f"{spec.name}.gz"
-    tmp = folder / f".{spec.name}.gz.part-{os.getpid()}"
     problems = []
-    for mirror in mirrors:
-        url = mirror.rstrip("/") + f"/{spec.name}.gz"
-        try:
-            digest = _fetch_gz(url, tmp, spec, progress)
-        except urllib.error.HTTPError as exc:
-            problems.append(f"{url}: HTTP {exc.code} {exc.reason}")
-            continue
-        except (urllib.error.URLError, OSError, zlib.error, ValueError) as exc:
-            problems.append(f"{url}: {getattr(exc, 'reason', exc)}")
-            continue
-        if digest == spec.md5:
-            os.replace(tmp, final)
-            return final
-        problems.append(f"{url}: md5 {digest} != expected {spec.md5}")
-    tmp.unlink(missing_ok=True)
+    with StagedOutputs() as outputs:
+        tmp = outputs.reserve(final)
+        for mirror in mirrors:
+            url = mirror.rstrip("/") + f"/{spec.name}.gz"
+            try:
+                digest = _fetch_gz(url, tmp, spec, progress)
+            except urllib.error.HTTPError as exc:
+                problems.append(f"{url}: HTTP {exc.code} {exc.reason}")
+                continue
+            except (urllib.error.URLError, OSError, zlib.error, ValueError) as exc:
+                raise_write_error(final, tmp, exc)  # a full disk or the file-size limit: no mirror helps
+                problems.append(f"{url}: {getattr(exc, 'reason', exc)}")
+                continue
+            if digest == spec.md5:
+                return outputs.commit()[0]
+            problems.append(f"{url}: md5 {digest} != expected {spec.md5}")
     raise MxganError(
         f"could not download {spec.name}.gz ({'; '.join(problems)}); "
         f"offline? copy the file into {folder}/ (see data/README.md for sources and checksums)"
@@ -79,7 +80,9 @@ def ensure_dataset(
     missing = [spec for spec in dataset.files.values() if find_idx_file(folder, spec.name) is None]
     if not missing:
         return folder
-    check_writable(folder, "--data-dir", needs=sum(spec.size for spec in missing) // 2)  # gzip halves them at least
+    # gzip halves them at least; the files there already are only read
+    check_writable(folder, "--data-dir", needs=sum(spec.size for spec in missing) // 2, rewrites=False)
+    remove_dead_temporaries(*(folder / f"{spec.name}.gz" for spec in missing))
     made = [p for p in (folder, *folder.parents) if not p.exists()]  # innermost first
     try:
         for spec in missing:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import os
 import struct
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,30 +106,39 @@ def read_idx_bytes(path: Path) -> bytes:
             if head == b"\x1f\x8b":
                 return gzip.GzipFile(fileobj=f).read()
             return f.read()
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise MxganError(f"{path}: cannot read ({exc}); delete it and run again to re-download") from exc
+    except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError; a damaged stream, zlib.error
+        raise MxganError(f"{path} is damaged or unreadable ({exc}); {fetch_again(path)}") from exc
+
+
+def fetch_again(path: Path) -> str:
+    """How to replace a damaged file of a dataset folder: delete it and download it again."""
+    dataset = Path(path).parent.name
+    if dataset in IDX_DATASETS:
+        return (f"delete it and run mxgan download {dataset} --data-dir {Path(path).parent.parent} to fetch it "
+                "again")
+    return "delete it and run again to fetch it again (or copy a good file there)"
 
 
 def parse_idx(content: bytes, expected_magic: int, path: Path) -> np.ndarray:
     """Check an IDX header against the content length and return the uint8 array."""
     if len(content) < 4:
-        raise MxganError(f"{path}: {len(content)} bytes is too short for an IDX file; delete it and re-download")
+        raise MxganError(f"{path}: {len(content)} bytes is too short for an IDX file; {fetch_again(path)}")
     (magic,) = struct.unpack(">i", content[:4])
     if magic != expected_magic:
         raise MxganError(
             f"{path}: wrong IDX magic 0x{magic & 0xFFFFFFFF:08x} (expected 0x{expected_magic:08x}); "
-            "not an MNIST-format file of this kind, delete it and re-download"
+            f"not an MNIST-format file of this kind; {fetch_again(path)}"
         )
     ndim = magic & 0xFF
     header = 4 + 4 * ndim
     if len(content) < header:
-        raise MxganError(f"{path}: truncated IDX header; delete it and re-download")
+        raise MxganError(f"{path}: truncated IDX header; {fetch_again(path)}")
     shape = struct.unpack(f">{ndim}i", content[4:header])
     expected = header + int(np.prod(shape))
     if len(content) != expected:
         raise MxganError(
             f"{path}: {len(content)} bytes but its header {shape} needs {expected}; "
-            "the file is truncated or corrupt, delete it and re-download"
+            f"the file is truncated or corrupt; {fetch_again(path)}"
         )
     return np.frombuffer(content, dtype=np.uint8, offset=header).reshape(shape)
 

@@ -21,7 +21,7 @@ from mxgan.data.batches import WHOLE, Shard
 from mxgan.data.folder import FolderBatches, scan_folder
 from mxgan.errors import MxganError
 from mxgan.runtime.env import available_cores
-from mxgan.runtime.fileio import StagedOutputs, quiet_stderr
+from mxgan.runtime.fileio import StagedOutputs, quiet_stderr, raise_write_error
 from mxgan.runtime.streams import stream
 
 RECORD_MAGIC = 0xCED7230A  # dmlc RecordIO: each record starts with this uint32, then its length
@@ -73,7 +73,8 @@ def pack_folder(folder: Path, rec: Path, size: int, channels: int, encoding: str
     level = quality if encoding == "jpg" else 3
     records = 0
     with StagedOutputs() as outputs:  # both files, whole, or neither
-        writer = mx.recordio.MXIndexedRecordIO(str(outputs.reserve(idx)), str(outputs.reserve(rec)), "w")
+        rec_tmp = outputs.reserve(rec)
+        writer = mx.recordio.MXIndexedRecordIO(str(outputs.reserve(idx)), str(rec_tmp), "w")
         try:
             for _, image in tqdm(images.decoded(), total=len(scan.files), unit="img", disable=not progress,
                                  desc=f"packing {rec.name}"):
@@ -81,6 +82,9 @@ def pack_folder(folder: Path, rec: Path, size: int, channels: int, encoding: str
                 header = mx.recordio.IRHeader(0, 0.0, records, 0)
                 writer.write_idx(records, mx.recordio.pack_img(header, stored, level, f".{encoding}"))
                 records += 1
+        except Exception as exc:
+            raise_write_error(rec, rec_tmp, exc)  # a full disk or the file-size limit: one line
+            raise
         finally:
             writer.close()
         outputs.commit()

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import glob
+import logging
 import os
+import re
+import resource
 import shutil
 import sys
 import tempfile
@@ -20,6 +24,11 @@ from mxgan.runtime.signals import stop_signals_held
 TEMPORARY = ".{name}.tmp-{pid}"  # where a file is written before it is renamed into place
 PID_DIGITS = 7  # Linux pids reach 4194304
 COMMITTED: deque[str] = deque(maxlen=50)  # the outputs this process has put in place, newest last
+# a temporary's name: its output's, and the pid of the process writing it (older downloads wrote ".part-PID")
+_TEMPORARY_NAME = re.compile(r"\.(?P<name>.+)\.(?:tmp|part)-(?P<pid>[0-9]+)")
+NOTHING_LOST = "(nothing earlier was overwritten; a training run continues with --resume)"
+
+log = logging.getLogger(__name__)
 
 
 def temporary(path: Path) -> Path:
@@ -59,9 +68,7 @@ class StagedOutputs:
         try:
             write(str(tmp))
         except Exception as exc:
-            if _disk_full(exc):
-                raise MxganError(f"could not write {path}: no space left on the device; free some and run again "
-                                 "(nothing earlier was overwritten; a training run continues with --resume)") from exc
+            raise_write_error(path, tmp, exc)
             raise
 
     def content(self, path: Path, content: bytes) -> None:
@@ -79,12 +86,19 @@ class StagedOutputs:
         return tmp
 
     def commit(self) -> list[Path]:
-        """Put every output in place; return their paths."""
+        """Put every output in place; return their paths. A folder where a file goes (or a folder that is not
+        empty where a folder goes) is one :class:`MxganError` before anything is renamed."""
+        for tmp, final in self._staged:
+            _check_place(tmp, final)
         with stop_signals_held():
             for tmp, final in self._staged:
-                if tmp.is_dir() and final.is_dir():
-                    final.rmdir()  # empty (checked before any work): the new one takes its place
-                os.replace(tmp, final)
+                try:
+                    if tmp.is_dir() and final.is_dir():
+                        final.rmdir()  # empty (checked before any work): the new one takes its place
+                    os.replace(tmp, final)
+                except OSError as exc:  # an immutable file or folder (chattr +i): EPERM
+                    raise MxganError(f"could not put {final} in place ({exc.strerror}); make it and its folder "
+                                     f"writable and run again {NOTHING_LOST}") from exc
                 COMMITTED.append(str(final))
         finals = [final for _, final in self._staged]
         self._staged = []
@@ -98,9 +112,88 @@ def write_atomic(path: Path, write: Callable[[str], None]) -> Path:
         return outputs.commit()[0]
 
 
-def _disk_full(exc: BaseException) -> bool:
-    """ENOSPC from Python, or MXNet's own word for a short write (``mx.nd.save``: "FileStream.Write incomplete")."""
-    return getattr(exc, "errno", None) == errno.ENOSPC or "Write incomplete" in str(exc)
+def _check_place(tmp: Path, final: Path) -> None:
+    """Whether ``tmp`` can be renamed to ``final``: no folder stands where a file goes, and a folder replaces only
+    an empty one."""
+    if final.is_dir() and not final.is_symlink():
+        if not tmp.is_dir():
+            raise MxganError(f"could not write {final}: a folder of that name is in the way; move or rename it and "
+                             f"run again {NOTHING_LOST}")
+        if any(final.iterdir()):
+            raise MxganError(f"could not write {final}: a folder of that name holds files now; move it away and run "
+                             "again")
+
+
+def raise_write_error(path: Path, tmp: Path, exc: BaseException) -> None:
+    """Raise one :class:`MxganError` for a write of ``path`` (to ``tmp``) that failed for want of room: a full
+    device, or this process's file-size limit (``ulimit -f``; EFBIG, SIGXFSZ being ignored, as Python sets it).
+    Return for any other failure."""
+    short = "Write incomplete" in str(exc)  # MXNet's own word for a short write (mx.nd.save), whatever the cause
+    code = getattr(exc, "errno", None)
+    limit = file_size_limit()
+    if code == errno.EFBIG or (short and limit is not None and _size(tmp) >= limit):
+        shown = f"{limit / 2**20:.1f} MiB" if limit is not None and limit >= 2**20 else f"{(limit or 0) // 1024} KiB"
+        raise MxganError(f"could not write {path}: it would pass this process's file-size limit ({shown}, ulimit "
+                         f"-f); raise it (ulimit -f unlimited) and run again {NOTHING_LOST}") from exc
+    if code == errno.ENOSPC or short:
+        raise MxganError(f"could not write {path}: no space left on the device; free some and run again "
+                         f"{NOTHING_LOST}") from exc
+
+
+def file_size_limit() -> int | None:
+    """The largest file this process may write, in bytes (``ulimit -f``), or None when there is no limit."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
+    return None if soft == resource.RLIM_INFINITY else soft
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def check_not_replaced(flag: str, given: str, paths: list[Path], force: bool) -> None:
+    """Refuse, before any work, to replace an output that exists already unless ``force`` (``--force``): one
+    :class:`MxganError` naming ``flag`` (given as ``given``) and the file."""
+    for path in paths:
+        if not force and (path.exists() or path.is_symlink()):
+            named = "" if str(path) == given else f": {path}"
+            raise MxganError(f"{flag} {given}{named} exists already; add --force to replace it, or choose another "
+                             f"{flag}")
+
+
+def remove_dead_temporaries(*outputs: Path) -> list[Path]:
+    """Delete the temporaries of ``outputs`` that processes which died while writing them (killed, the power
+    lost) left beside them: those whose name holds the pid of no live process. A live process's temporary stays,
+    as it may still be writing it; so does one of a pid that is alive again under another program, which is
+    only a name. Call it at a command's start; returns what was removed."""
+    removed = []
+    for output in map(Path, outputs):
+        for tmp in output.parent.glob(f".{glob.escape(output.name)}.*-*"):
+            match = _TEMPORARY_NAME.fullmatch(tmp.name)
+            if match is None or match["name"] != output.name or _alive(int(match["pid"])):
+                continue
+            if tmp.is_dir() and not tmp.is_symlink():
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                tmp.unlink(missing_ok=True)
+            log.info("removed %s, left by process %s, which is gone", tmp, match["pid"])
+            removed.append(tmp)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists (this machine's; one of another user's too)."""
+    if not 0 < pid < 2**31:
+        return True  # not a process's number: leave the file alone
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: another user's
+        return True
+    return True
 
 
 def write_bytes_atomic(path: Path, content: bytes) -> Path:
@@ -201,9 +294,12 @@ def _exists(path: Path) -> bool:
         return False
 
 
-def check_writable(out: Path, flag: str = "--out", needs: int = MIN_FREE, folder: bool = True) -> None:
+def check_writable(out: Path, flag: str = "--out", needs: int = MIN_FREE, folder: bool = True,
+                   rewrites: bool = True) -> None:
     """Prove that ``out`` (a folder, or with ``folder`` False a file) can be created and written and has room
-    (``needs`` bytes free), without creating anything: a refused command leaves no trace."""
+    (``needs`` bytes free), without creating anything: a refused command leaves no trace. ``rewrites``: mxgan may
+    replace or add to the files the folder holds already (a run folder), so each must be writable, and no folder
+    may sit where mxgan writes a file."""
     check_name_fits(out, flag, inside=LONGEST_INSIDE if folder else 0)
     target = Path(out).absolute() if folder else Path(out).absolute().parent
     existing = _existing_ancestor(target)
@@ -214,10 +310,33 @@ def check_writable(out: Path, flag: str = "--out", needs: int = MIN_FREE, folder
             pass
     except OSError as exc:
         raise MxganError(f"{flag} {out} is not writable ({exc.strerror}); choose another folder") from exc
+    if folder and rewrites and existing == target:
+        _check_contents(target, flag, out)
     free = shutil.disk_usage(existing).free
     if free < needs:
         raise MxganError(f"{flag} {out}: no space left on its device ({free / 2**20:.1f} MiB free, about "
                          f"{needs / 2**20:.0f} MiB needed); free some, or choose another {flag}")
+
+
+# what mxgan names the files it writes into a folder (a run's checkpoints, state, log and grids, plot's montage)
+WRITTEN_SUFFIXES = (".params", ".states", ".json", ".jsonl", ".png", ".gif", ".log")
+
+
+def _check_contents(folder: Path, flag: str, out: Path) -> None:
+    """Each file ``folder`` holds can be replaced or added to (``chattr +i`` makes one unwritable even for root),
+    and no folder has the name of a file mxgan writes (a grid's)."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError as exc:
+        raise MxganError(f"{flag} {out} cannot be read ({exc.strerror}); choose another folder") from exc
+    for entry in entries:
+        if entry.is_file(follow_symlinks=False) and not os.access(entry.path, os.W_OK):
+            raise MxganError(f"{flag} {out}: {entry.name} in it cannot be changed (made immutable with chattr +i, "
+                             f"or read-only); make it writable again (chattr -i, chmod u+w) or choose another "
+                             f"{flag}")
+        if entry.is_dir(follow_symlinks=False) and entry.name.endswith(WRITTEN_SUFFIXES):
+            raise MxganError(f"{flag} {out}: {entry.name} in it is a folder, where mxgan writes a file of that "
+                             f"name; move it away or choose another {flag}")
 
 
 @contextmanager
