@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from mxgan.commands.generator import add_generator_arguments, check_generator_arguments, load
@@ -44,13 +45,12 @@ def check(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     check(args)
-    from mxgan.quality.evaluate import evaluate_generator, evaluate_run, format_run_table
+    from mxgan.quality.evaluate import evaluate_generator, format_run_table
     from mxgan.runtime.devices import parse_ctx
 
     contexts, mnist = parse_ctx(args.ctx), data_dir(args.data_dir)
     if args.all:
-        rows = evaluate_run(Path(args.checkpoint), args.weights or None, args.recalibrate_bn, mnist, args.num,
-                            args.seed, args.batch_size, contexts)
+        rows = judge_sets(args, mnist, contexts)
         print(format_run_table(rows))
         result: object = rows
     else:
@@ -62,3 +62,41 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         write_bytes_atomic(Path(args.json), json.dumps(result, indent=1, allow_nan=False).encode())
     return 0
+
+
+def judge_sets(args: argparse.Namespace, mnist: Path, contexts: list) -> list[dict]:
+    """``--all``: every checkpoint set of the run folder judged alike, oldest first, as
+    :func:`mxgan.quality.evaluate.evaluate_run` does, except that a set whose files are missing, changed or
+    unreadable is said in one line on the standard error and passed over; an error if none is left."""
+    from mxgan.checkpoints.run_folder import EMA_ROLE, read_run_state
+    from mxgan.inference.recalibrate import load_for_sampling
+    from mxgan.quality.classifier import load_classifier
+    from mxgan.quality.evaluate import evaluate_generator
+    from mxgan.quality.metrics import mnist_reference
+
+    run = Path(args.checkpoint)
+    state = read_run_state(run)
+    best = state.best["files"] if state.best else None
+    checks = {json.dumps(e["files"], sort_keys=True): e for e in state.evaluations}
+    classifier, reference, rows = load_classifier(contexts=contexts), None, []
+    for each in state.checkpoints:
+        weights = args.weights or ("ema" if EMA_ROLE in each.files else "raw")
+        try:
+            problem = each.problem(run, ("G", EMA_ROLE) if weights == "ema" else ("G",))
+            if problem:
+                raise MxganError(problem)
+            ckpt = load_for_sampling(str(run / each.files["G"]), weights, args.recalibrate_bn, args.seed, contexts)
+        except MxganError as exc:  # this set only: the others are judged still
+            print(f"mxgan eval --all: passed over {each.describe()}: {exc}", file=sys.stderr)
+            continue
+        reference = reference or mnist_reference(classifier, mnist, ckpt.arch.image_size)
+        report = evaluate_generator(ckpt, mnist, args.num, args.seed, args.batch_size, contexts,
+                                    (classifier, reference))
+        check = checks.get(json.dumps(each.files, sort_keys=True), {})
+        in_training = {key: check.get(key) for key in ("iteration", "seconds", "fid", "fid_raw")}
+        rows.append({"file": ckpt.path.name, "best": each.files == best, "in_training": in_training,
+                     **report.to_json()})
+    if not rows:
+        raise MxganError(f"--all {run}: none of its {len(state.checkpoints)} checkpoint sets could be judged (each "
+                         "said above); resume the run or train again to write good ones")
+    return rows

@@ -9,7 +9,7 @@ from mxgan.commands.options import Declared, add_declared, check_declared, check
 from mxgan.config import PROGRESS, Option, Range
 from mxgan.constants import IMAGE_SIZES
 from mxgan.errors import MxganError
-from mxgan.runtime.fileio import sole_writer
+from mxgan.runtime.fileio import check_not_replaced, remove_dead_temporaries, sole_writer
 
 SUMMARY = "pack a folder of pictures into MXNet RecordIO (.rec + .idx) for --dataset rec"
 DESCRIPTION = "Pack every image under DIR (centre square, --size px) into OUT.rec and OUT.idx."
@@ -22,6 +22,7 @@ OPTIONS: Declared = (
     ("format", Option("encoding of the stored images (png: lossless)", "png", choices=("png", "jpg")), str),
     ("quality", Option("JPEG quality (--format jpg)", 95, bounds=Range(1, 100)), int),
     ("progress", PROGRESS, bool),
+    ("force", Option("replace OUT.rec and OUT.idx where they exist already (else refused)", False), bool),
 )
 
 
@@ -38,6 +39,14 @@ def check(args: argparse.Namespace) -> None:
         raise MxganError(f"OUT.rec {args.out}: the output must end in .rec (its index is written beside it as .idx)")
     check_declared(args, OPTIONS)
     check_output_file("OUT.rec", args.out)
+    check_not_replaced("OUT.rec", args.out, _outputs(args.out), args.force)
+
+
+def _outputs(out: str) -> list[Path]:
+    """The two files pack writes: OUT.rec and its index, OUT.idx."""
+    from mxgan.data.records import index_path
+
+    return [Path(out), index_path(Path(out))]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -45,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
     from mxgan.data.records import pack_folder
 
     with sole_writer(Path(args.out), "OUT.rec"):
+        remove_dead_temporaries(*_outputs(args.out))  # what a killed pack left (its pid is gone; a live one's stays)
         report = pack_folder(Path(args.folder), Path(args.out), args.size, args.channels, args.format, args.quality,
                              progress=args.progress)
     print(report.describe())

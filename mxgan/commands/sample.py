@@ -6,17 +6,20 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mxgan.commands.options import add_options, check_output_file, given
-from mxgan.config import SampleConfig, check_options
+from mxgan.commands.options import Declared, add_declared, add_options, check_declared, check_output_file, given
+from mxgan.config import Option, SampleConfig, check_options
 from mxgan.errors import MxganError
-from mxgan.runtime.fileio import check_writable, sole_writer
+from mxgan.runtime.fileio import check_not_replaced, check_writable, remove_dead_temporaries, sole_writer
 
 SUMMARY = "draw images from a generator checkpoint (any of 4 MXNet formats)"
 DESCRIPTION = "Draw images from a generator checkpoint, without training."
+OPTIONS: Declared = (("force", Option("replace --out and --npy where they exist already (else refused)", False),
+                      bool),)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_options(parser, SampleConfig)
+    add_declared(parser, OPTIONS)
 
 
 def config(args: argparse.Namespace) -> SampleConfig:
@@ -42,6 +45,10 @@ def config(args: argparse.Namespace) -> SampleConfig:
         if separate.exists() and (not separate.is_dir() or any(separate.iterdir())):
             raise MxganError(f"--separate {separate} already holds files; give a new or empty folder (its pictures "
                              "appear all at once when every one is drawn)")
+    check_declared(args, OPTIONS)
+    for flag, path in (("--out", cfg.out), ("--npy", cfg.npy)):
+        if path:
+            check_not_replaced(flag, path, [Path(path)], args.force)
     from mxgan.runtime.devices import parse_ctx
 
     parse_ctx(cfg.ctx)
@@ -53,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
     from mxgan.inference.sampling import draw_samples
 
     with sole_writer(Path(cfg.out), "--out"):
+        # what a killed mxgan left while writing these outputs (its pid is gone; a live one's stays)
+        remove_dead_temporaries(*(Path(path) for path in (cfg.out, cfg.npy, cfg.separate) if path))
         written = draw_samples(cfg)
     print("wrote " + ", ".join(map(str, written)))
     return 0
