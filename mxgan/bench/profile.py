@@ -87,7 +87,9 @@ def parse_steps(output: str) -> list[tuple[float, list[Primitive]]]:
 
 
 def summarize(steps: list[tuple[float, list[Primitive]]]) -> dict:
-    """Per operator, the median over steps of its milliseconds a step and of its multiply-accumulates."""
+    """Per operator, the median over steps of its milliseconds a step and of its multiply-accumulates; the
+    step's median wall time, and what the shares are of (``basis_ms``): the wall time, or the operators' own
+    sum where that is more (several devices, or the engine's threads, run operators at once)."""
     operators = sorted({p.operator for _, primitives in steps for p in primitives})
     rows = {}
     for operator in operators:
@@ -95,8 +97,9 @@ def summarize(steps: list[tuple[float, list[Primitive]]]) -> dict:
         macs = [sum(p.macs for p in primitives if p.operator == operator) for _, primitives in steps]
         rows[operator] = {"ms": statistics.median(ms), "macs": statistics.median(macs)}
     wall = statistics.median(1000 * seconds for seconds, _ in steps)
-    rows[OUTSIDE] = {"ms": max(0.0, wall - sum(r["ms"] for r in rows.values())), "macs": 0}
-    return {"step_ms": wall, "steps": len(steps), "operators": rows}
+    busy = sum(r["ms"] for r in rows.values())
+    rows[OUTSIDE] = {"ms": max(0.0, wall - busy), "macs": 0}
+    return {"step_ms": wall, "basis_ms": max(wall, busy), "steps": len(steps), "operators": rows}
 
 
 def profile_step(config: dict, batch: int, steps: int) -> dict:
@@ -109,22 +112,33 @@ def profile_step(config: dict, batch: int, steps: int) -> dict:
 
 
 def format_profile(summary: dict, gemm_gflops: float, title: str) -> str:
-    """The table ``mxgan bench --profile`` prints: operators by time, their share, and the (de)convolutions'
-    speed against the machine's float32 matrix product."""
+    """The table ``mxgan bench --profile`` prints: operators by time, their share of the step (together at most
+    100%), and the (de)convolutions' speed against the machine's float32 matrix product."""
     step = summary["step_ms"]
+    basis = summary.get("basis_ms", step) or 1.0  # an older --json result has no basis: the wall time
     lines = [title, f"{'operator':<44} {'ms/step':>8} {'share':>6} {'GFLOP/s':>8} {'x GEMM':>7}"]
     rows = sorted(summary["operators"].items(), key=lambda item: -item[1]["ms"])
     for name, row in rows:
-        speed = 2 * row["macs"] / row["ms"] / 1e6 if row["macs"] and row["ms"] else None
-        cells = f"{speed:8.1f} {speed / gemm_gflops:7.2f}" if speed else f"{'':8} {'':7}"
-        lines.append(f"{name:<44} {row['ms']:8.1f} {row['ms'] / step:6.1%} {cells}")
+        speed = _speed(row["macs"], row["ms"], gemm_gflops)
+        lines.append(f"{name:<44} {row['ms']:8.1f} {row['ms'] / basis:6.1%} {speed}")
     macs = sum(row["macs"] for row in summary["operators"].values())
-    speed = 2 * macs / step / 1e6
-    lines.append(f"{'the whole step (wall time)':<44} {step:8.1f} {1:6.1%} {speed:8.1f} {speed / gemm_gflops:7.2f}")
+    lines.append(f"{'the whole step (wall time)':<44} {step:8.1f} {step / basis:6.1%} "
+                 f"{_speed(macs, step, gemm_gflops)}")
     conv = sum(row["ms"] for name, row in summary["operators"].items() if "onvolution" in name)
-    lines.append(f"(de)convolutions: {conv / step:.0%} of the step; float32 GEMM on this machine: "
+    if basis > step:
+        lines.append(f"the operators ran at once (several devices, or the engine's threads): their times add up to "
+                     f"{basis:.1f} ms in a {step:.1f} ms step, and the shares are of that sum")
+    lines.append(f"(de)convolutions: {conv / basis:.0%} of the step; float32 GEMM on this machine: "
                  f"{gemm_gflops:.0f} GFLOP/s; median of {summary['steps']} steps, oneDNN's own timings (DNNL_VERBOSE)")
     return "\n".join(lines)
+
+
+def _speed(macs: float, ms: float, gemm_gflops: float) -> str:
+    """GFLOP/s of ``macs`` multiply-accumulates in ``ms``, and that against the GEMM's; blank where not known."""
+    if not macs or not ms:
+        return f"{'':8} {'':7}"
+    speed = 2 * macs / ms / 1e6
+    return f"{speed:8.1f} {speed / gemm_gflops:7.2f}" if gemm_gflops > 0 else f"{speed:8.1f} {'':7}"
 
 
 def child(argv: list[str]) -> None:

@@ -13,6 +13,9 @@ from mxgan.config import BenchConfig, check_options
 from mxgan.errors import MxganError
 from mxgan.runtime.fileio import write_bytes_atomic
 
+# a smaller float32 product runs from the caches and is mostly call overhead, far from the peak the ratios need
+# (2 cores here: 256 reached 106 GFLOP/s, 512 143, 2048 173)
+GEMM_MIN = 512
 SUMMARY = "images/s of the training step, the generator and the data pipeline (vs PyTorch); --profile"
 DESCRIPTION = "Throughput of mxgan next to PyTorch's DCGAN example; see bench/README.md."
 
@@ -25,6 +28,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def config(args: argparse.Namespace) -> BenchConfig:
     cfg = BenchConfig(**given(args, BenchConfig))
     check_options(cfg)
+    if cfg.gemm_size < GEMM_MIN:
+        raise MxganError(f"--gemm-size must be {GEMM_MIN} or more, got {cfg.gemm_size} (a smaller product runs from "
+                         "the caches, mostly call overhead: no peak to compare the step with)")
+    if cfg.profile:
+        check_profile(cfg)
     if cfg.compare == "torch":
         if cfg.g_steps != 1:
             raise MxganError(f"--compare torch races PyTorch's example, which updates G once a step: --g-steps 1, "
@@ -39,6 +47,19 @@ def config(args: argparse.Namespace) -> BenchConfig:
 
     parse_ctx(cfg.ctx)
     return replace(cfg, data_dir=str(data_dir(cfg.data_dir)))
+
+
+def check_profile(cfg: BenchConfig) -> None:
+    """``--profile`` times one step of one batch size, alone: the flags it would leave unused are refused."""
+    if len(cfg.batch_sizes) > 1:
+        raise MxganError(f"--profile times one batch size, not {len(cfg.batch_sizes)} "
+                         f"({' '.join(map(str, cfg.batch_sizes))}); give one --batch-size, or run it once for each")
+    if cfg.compare:
+        raise MxganError(f"--profile and --compare {cfg.compare} do not combine: the profile is mxgan's step alone; "
+                         "run them apart")
+    if cfg.variants:
+        raise MxganError("--profile and --variants do not combine: the profile is mxgan's step as it is; run them "
+                         "apart")
 
 
 def run(args: argparse.Namespace) -> int:
