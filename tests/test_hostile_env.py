@@ -133,9 +133,9 @@ def test_a_damaged_gz_is_one_line_naming_it_and_how_to_fetch_it_again(tmp_path, 
     fetch = f"delete it and run mxgan download mnist --data-dir {data} to fetch it again"
     line = one_line(run_main("run_dcgan.py", *tiny(500, dataset="mnist"), "--data-dir", str(data), "--max-steps", "1",
                              "--out", str(tmp_path / "run")))
-    assert f"{damaged} is damaged or unreadable (" in line and line.endswith(fetch), line
+    assert f"{damaged}: cannot read (" in line and "): damaged; " in line and line.endswith(fetch), line
     line = one_line(run_main("-m", "mxgan.cli", "download", "mnist", "--data-dir", str(data)))
-    assert f"{damaged} is damaged or unreadable (" in line and line.endswith(fetch), line
+    assert f"{damaged}: cannot read (" in line and "): damaged; " in line and line.endswith(fetch), line
     assert not (tmp_path / "run").exists() and _listing(data) == before
 
 

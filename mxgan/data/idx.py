@@ -107,7 +107,7 @@ def read_idx_bytes(path: Path) -> bytes:
                 return gzip.GzipFile(fileobj=f).read()
             return f.read()
     except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError; a damaged stream, zlib.error
-        raise MxganError(f"{path} is damaged or unreadable ({exc}); {fetch_again(path)}") from exc
+        raise MxganError(f"{path}: cannot read ({exc}): damaged; {fetch_again(path)}") from exc
 
 
 def fetch_again(path: Path) -> str:
