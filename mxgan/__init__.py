@@ -27,8 +27,8 @@ _EXPORTS = {
     "MxganError": "mxgan.errors",
     "train": "mxgan.training.loop",
     "TrainResult": "mxgan.training.trainer",
-    "Hook": "mxgan.training.trainer",
-    "RunView": "mxgan.training.trainer",
+    "Hook": "mxgan.training.contract",
+    "RunView": "mxgan.training.contract",
     "load_generator": "mxgan.inference.sampling",  # formats' reader, its arguments checked
     "GeneratorCheckpoint": "mxgan.checkpoints.formats",
     "generate": "mxgan.inference.sampling",
@@ -48,8 +48,9 @@ if TYPE_CHECKING:  # what type checkers see of the names loaded on first use
     from mxgan.model.symbols import make_dcgan_sym
     from mxgan.quality.evaluate import evaluate
     from mxgan.quality.metrics import QualityReport
+    from mxgan.training.contract import Hook, RunView
     from mxgan.training.loop import train
-    from mxgan.training.trainer import Hook, RunView, TrainResult
+    from mxgan.training.trainer import TrainResult
 
 
 def __getattr__(name: str) -> Any:

@@ -15,14 +15,14 @@ prepare_mxnet(sys.argv[1])
 import mxnet as mx  # noqa: E402
 
 from mxgan.checkpoints.module_format import standard_params  # noqa: E402
-from mxgan.model.modules import build_gan  # noqa: E402
+from mxgan.model.modules import GanSpec, build_gan  # noqa: E402
 from mxgan.runtime.devices import parse_ctx  # noqa: E402
 from mxgan.training.step import Labels, StepInputs, train_step  # noqa: E402
 
 BATCH, NZ, SIZE, STEPS = 32, 16, 16, 3
 
 mx.random.seed(0)
-gan = build_gan(parse_ctx(sys.argv[1]), BATCH, NZ, 8, 8, 3, SIZE, 2e-4, 0.5, 0.0, 0.02)
+gan = build_gan(GanSpec(BATCH, NZ, 8, 8, 3, SIZE), parse_ctx(sys.argv[1]))
 # SGD, so that a parameter's difference is the learning rate times its gradient's: Adam
 # divides each gradient by its own magnitude, and turns the rounding of near-zero
 # gradients (summed in another order on two devices) into full-size steps of either sign.

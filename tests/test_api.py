@@ -62,21 +62,28 @@ class Recorder(mxgan.Hook):
     def after_epoch(self, run):
         self.calls.append(("epoch", run.progress.iteration, run.progress.epoch, run.checkpoint))
 
-    def on_stop(self, run):
+    def after_train(self, run):
         self.calls.append(("stop", run.progress.iteration, run.out, run.elapsed() > 0))
 
 
-def test_your_hooks_run_after_mxgans_own_and_see_what_they_wrote(tmp_path):
-    hook = Recorder()
+class LateRecorder(Recorder):
+    order = 95  # after the checkpoint (90): sees the set of its own step
+
+
+def test_your_hooks_see_what_mxgans_own_wrote_and_the_checkpoint_when_they_come_after_it(tmp_path):
+    hook, late = Recorder(), LateRecorder()
     cfg = TrainConfig(dataset="synthetic", image_size=16, ngf=8, ndf=8, batch_size=1000, max_steps=12, log_every=4,
                       progress=False, status_every=0, out=str(tmp_path / "run"))
-    result = mxgan.train(cfg, hooks=[hook], announce=lambda line: None)
+    result = mxgan.train(cfg, hooks=[late, hook], announce=lambda line: None)
     steps = [call for call in hook.calls if call[0] == "step"]
     assert [call[1] for call in steps] == list(range(1, 13))
     assert [call[2] for call in steps][3:5] == [4, 4]  # the metrics line of step 4, until the next one
-    assert ("epoch", 10, 0, tmp_path / "run" / "synthetic_G-0000.params") in hook.calls  # after its checkpoint
-    assert hook.calls[-1] == ("stop", 12, tmp_path / "run", True)
-    assert result.iterations == 12 and result.checkpoint == steps[-1][3]
+    epoch_set = tmp_path / "run" / "synthetic_G-0000.params"
+    assert ("epoch", 10, 0, None) in hook.calls  # before the checkpoint, which keeps this hook's state too
+    assert ("epoch", 10, 0, epoch_set) in late.calls  # order 95: after it
+    assert hook.calls[-1] == late.calls[-1] == ("stop", 12, tmp_path / "run", True)
+    late_steps = [call for call in late.calls if call[0] == "step"]
+    assert result.iterations == 12 and result.checkpoint == late_steps[-1][3]
 
 
 def test_the_readme_python_example_runs_as_it_stands(tmp_path):

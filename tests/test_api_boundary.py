@@ -11,7 +11,8 @@ from helpers import fixtures, one_line
 
 import mxgan
 from mxgan.config import SampleConfig, TrainConfig, load_run_options
-from mxgan.training.trainer import ReadOnlyRun, RunView, check_hooks
+from mxgan.training.contract import RunView, check_hooks
+from mxgan.training.trainer import ReadOnlyRun
 
 TINY = {"dataset": "synthetic", "image_size": 16, "ngf": 8, "ndf": 8, "batch_size": 1000, "progress": False,
         "status_every": 0}
@@ -207,7 +208,7 @@ class NoRun(mxgan.Hook):
     (Counter(), "hooks must be a list of mxgan.Hook instances, got <"),
     ("after_step", "hooks must be a list of mxgan.Hook instances, got 'after_step' (str)"),
     ([Counter(), Misspelt()], "hooks[1] (Misspelt) has after_steps, which the trainer never calls; a hook's "
-                              "methods are after_step, after_epoch, on_stop"),
+                              "methods are before_train, after_step, after_epoch, after_train"),
     ([KerasNamed()], "hooks[0] (KerasNamed) has on_epoch_end, which the trainer never calls"),
     ([NoRun()], "hooks[0] (NoRun): after_epoch must take the run, as def after_epoch(self, run)"),
 ])

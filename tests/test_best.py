@@ -11,20 +11,19 @@ from mxgan.checkpoints.run_folder import (
     Evaluation,
     Progress,
     read_run_state,
-    record_evaluation,
     save_run_checkpoint,
 )
-from mxgan.model.modules import build_gan
+from mxgan.model.modules import GanSpec, build_gan
 from mxgan.quality.metrics import neighbourhood_metrics
 
 
 def test_keep_never_prunes_the_best_set(tmp_path):
-    gan = build_gan([mx.cpu()], 4, 10, 8, 8, 1, 16, 2e-4, 0.5, 0.0, 0.02)
+    gan = build_gan(GanSpec(4, 10, 8, 8, 1, 16), [mx.cpu()])
     gan.attach_optimizers()
     fids = [9.0, 4.0, 7.0, 8.0, 3.0]  # epoch 1 is best until epoch 4
     for epoch, fid in enumerate(fids):
-        save_run_checkpoint(tmp_path, "mnist", gan, Progress(epoch, 10, 10 * (epoch + 1)), True, keep=1)
-        record_evaluation(tmp_path, Evaluation(epoch, 10 * (epoch + 1), 0.0, fid, fid, 0.0))
+        save_run_checkpoint(tmp_path, "mnist", gan, Progress(epoch, 10, 10 * (epoch + 1)), True, keep=1,
+                            evaluation=Evaluation(epoch, 10 * (epoch + 1), 0.0, fid, fid, 0.0))
         on_disk = sorted(p.name for p in tmp_path.glob("*_G-*.params"))
         best = min(range(epoch + 1), key=lambda e: fids[e])
         assert on_disk == sorted({f"mnist_G-{best:04d}.params", f"mnist_G-{epoch:04d}.params"}), on_disk

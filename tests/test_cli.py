@@ -57,12 +57,12 @@ def test_existing_run_is_never_overwritten(tmp_path):
     import mxnet as mx
 
     from mxgan.checkpoints.run_folder import Progress, save_run_checkpoint
-    from mxgan.model.modules import build_gan
+    from mxgan.model.modules import GanSpec, build_gan
 
     run = tmp_path / "run"
     run.mkdir()
     (run / "run.json").write_text("{}")
-    gan = build_gan([mx.cpu()], 4, 10, 8, 8, 1, 16, 2e-4, 0.5, 0.0, 0.02)
+    gan = build_gan(GanSpec(4, 10, 8, 8, 1, 16), [mx.cpu()])
     gan.attach_optimizers()
     save_run_checkpoint(run, "mnist", gan, Progress(0, 10, 10), True)  # a complete set: a run to continue
     before = {p.name: p.read_bytes() for p in run.iterdir()}

@@ -5,7 +5,7 @@ import os
 import mxnet as mx
 import numpy as np
 
-from mxgan.model.modules import build_gan
+from mxgan.model.modules import GanSpec, build_gan
 from mxgan.runtime.compat import (
     UPDATE_ON_KVSTORE,
     adam_in_kvstore,
@@ -18,7 +18,7 @@ from mxgan.training.step import Labels, StepInputs, train_step
 
 
 def _gan():
-    gan = build_gan([mx.cpu()], 4, 10, 8, 8, 1, 16, 2e-4, 0.5, 0.0, 0.02)
+    gan = build_gan(GanSpec(4, 10, 8, 8, 1, 16), [mx.cpu()])
     gan.attach_optimizers()
     return gan
 

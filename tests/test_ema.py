@@ -17,7 +17,7 @@ from mxgan.config import RECIPES
 from mxgan.inference.recalibrate import recalibrate_batchnorm
 from mxgan.inference.sampling import generate_all
 from mxgan.model.latent import noise
-from mxgan.model.modules import build_gan
+from mxgan.model.modules import GanSpec, build_gan
 from mxgan.training.ema import INTERVAL, GeneratorEMA, ema_beta
 
 TINY = tiny(500)
@@ -53,7 +53,7 @@ def test_ema_ramps_up_then_holds_its_decay():
 
 
 def test_ema_folds_the_live_weights_every_interval_with_the_decays_compounded():
-    gan = build_gan([mx.cpu()], 4, 10, 8, 8, 1, 16, 2e-4, 0.5, 0.0, 0.02)
+    gan = build_gan(GanSpec(4, 10, 8, 8, 1, 16), [mx.cpu()])
     gan.attach_optimizers()
     ema = GeneratorEMA(gan.modG, 0.999)
     before = {k: v.asnumpy().copy() for k, v in ema.averages.items()}

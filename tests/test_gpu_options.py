@@ -9,12 +9,12 @@ import pytest
 from helpers import run_cli
 
 from mxgan.checkpoints.module_format import module_params
-from mxgan.model.modules import build_gan
+from mxgan.model.modules import GanSpec, build_gan
 from mxgan.model.symbols import make_dcgan_sym
 
 
 def test_float16_binds_half_weights_float32_batchnorm_and_multi_precision_adam():
-    gan = build_gan([mx.cpu()], 4, 10, 8, 8, 3, 16, 2e-4, 0.5, 0.0, 0.02, dtype="float16")
+    gan = build_gan(GanSpec(4, 10, 8, 8, 3, 16, dtype="float16"), [mx.cpu()])
     gan.attach_optimizers()
     arg, aux = gan.modG.get_params()
     assert arg["g1_weight"].dtype == np.float16 and arg["gbn1_gamma"].dtype == np.float32
@@ -25,7 +25,7 @@ def test_float16_binds_half_weights_float32_batchnorm_and_multi_precision_adam()
 
 
 def test_float32_default_has_no_multi_precision():
-    gan = build_gan([mx.cpu()], 4, 10, 8, 8, 3, 16, 2e-4, 0.5, 0.0, 0.02)
+    gan = build_gan(GanSpec(4, 10, 8, 8, 3, 16), [mx.cpu()])
     assert not gan.optG.multi_precision
     assert gan.modG.get_params()[0]["g1_weight"].dtype == np.float32
 

@@ -161,14 +161,14 @@ def finished(tmp_path):
     """A run folder with one complete set of a 16 px, ngf 8 network and its run.json, made in this process."""
     import mxnet as mx
 
-    from mxgan.model.modules import build_gan
+    from mxgan.model.modules import GanSpec, build_gan
 
     run = tmp_path / "run"
     run.mkdir()
     cfg = TrainConfig(dataset="synthetic", image_size=16, ngf=8, ndf=8, channels=3, batch_size=4, out=str(run),
                       data_dir=str(tmp_path))
     (run / "run.json").write_text(json.dumps(cfg.to_json()))
-    gan = build_gan([mx.cpu()], 4, cfg.nz, 8, 8, 3, 16, 2e-4, 0.5, 0.0, 0.02)
+    gan = build_gan(GanSpec(4, cfg.nz, 8, 8, 3, 16), [mx.cpu()])
     gan.attach_optimizers()
     save_run_checkpoint(run, "synthetic", gan, Progress(0, 3, 3), False)
     return run

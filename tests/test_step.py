@@ -7,7 +7,7 @@ import pytest
 from mxgan.bench.example_step import bind_example_modules, example_step
 from mxgan.checkpoints.module_format import module_params
 from mxgan.config import RECIPES
-from mxgan.model.modules import build_gan
+from mxgan.model.modules import GanSpec, build_gan
 from mxgan.model.symbols import make_dcgan_sym
 from mxgan.runtime.compat import gradient_arrays
 from mxgan.training.step import Labels, StepInputs, accumulate_gradients, train_step
@@ -37,8 +37,8 @@ def _batches(steps, seed=0):
 
 def _gan(d_input_gradient):
     mx.random.seed(1)
-    gan = build_gan(CTX, BATCH, NZ, NGF, NDF, NC, SIZE, EXAMPLE["lr_g"], EXAMPLE["beta1"], 0.0, 0.02,
-                    lr_d=EXAMPLE["lr_d"], beta2=EXAMPLE["beta2"], d_input_gradient=d_input_gradient)
+    gan = build_gan(GanSpec(BATCH, NZ, NGF, NDF, NC, SIZE, lr_g=EXAMPLE["lr_g"], lr_d=EXAMPLE["lr_d"],
+                            beta1=EXAMPLE["beta1"], beta2=EXAMPLE["beta2"], d_input_gradient=d_input_gradient), CTX)
     gan.attach_optimizers()
     return gan
 

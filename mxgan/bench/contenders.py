@@ -10,7 +10,7 @@ import numpy as np
 from mxgan.checkpoints.module_format import standard_params
 from mxgan.config import RECIPES, BenchConfig
 from mxgan.inference.sampling import bind_generator, forward
-from mxgan.model.modules import GAN, build_gan
+from mxgan.model.modules import GAN, GanSpec, build_gan
 from mxgan.model.symbols import make_dcgan_sym
 from mxgan.runtime.devices import parse_ctx
 from mxgan.training.ema import GeneratorEMA
@@ -23,8 +23,8 @@ def training_step(cfg: BenchConfig, batch: int, d_input_gradient: bool = False,
     and the networks it trains. The step returns once it is queued: wait on its outputs."""
     contexts = parse_ctx(cfg.ctx)
     mx.random.seed(0)
-    gan = build_gan(contexts, batch, cfg.nz, cfg.ngf, cfg.ndf, cfg.channels, cfg.image_size,
-                    2e-4, 0.5, 0.0, 0.02, d_input_gradient=d_input_gradient)
+    gan = build_gan(GanSpec(batch, cfg.nz, cfg.ngf, cfg.ndf, cfg.channels, cfg.image_size,
+                            d_input_gradient=d_input_gradient), contexts)
     gan.attach_optimizers()
     rng = np.random.default_rng(0)
     real = rng.uniform(-1, 1, (batch, cfg.channels, cfg.image_size, cfg.image_size)).astype(np.float32)

@@ -39,7 +39,7 @@ from mxgan.checkpoints.run_folder import (
     read_run_state,
 )
 from mxgan.config import load_run_options
-from mxgan.constants import CLASSES, IMAGE_SIZES
+from mxgan.constants import CLASSES, D_INPUT, D_LABEL, G_INPUT, IMAGE_SIZES
 from mxgan.errors import MxganError
 from mxgan.model.symbols import COND, make_discriminator_sym, make_generator_sym
 
@@ -64,7 +64,7 @@ class Architecture:
 
     def inputs(self, batch_size: int = 1) -> dict:
         """Input shapes of the generator."""
-        shapes = {"rand": (batch_size, self.nz, 1, 1)}
+        shapes = {G_INPUT: (batch_size, self.nz, 1, 1)}
         if self.conditional:
             shapes[COND] = (batch_size, CLASSES, 1, 1)
         return shapes
@@ -312,7 +312,7 @@ class DiscriminatorCheckpoint(_Checkpoint):
 
     def inputs(self, batch_size: int = 1) -> dict:
         size = self.image_size
-        return {"data": (batch_size, self.nc, size, size), "label": (batch_size,)}
+        return {D_INPUT: (batch_size, self.nc, size, size), D_LABEL: (batch_size,)}
 
     def flags(self) -> str:
         """The training flags that build this discriminator."""

@@ -57,6 +57,7 @@ ROLES = ("G", "D")
 EMA_ROLE = "G_ema"  # G's moving average, in sets of runs with --ema-decay
 WEIGHT_ROLES = (*ROLES, EMA_ROLE)  # what a set needs to resume the networks (Adam's moments aside)
 EMA_RUNNING = "G_ema.states"  # the moving average between its folds, which a resume continues exactly
+HOOKS = "hooks"  # every hook's state after the set's step (mxgan.training.contract.Hook.state_dict)
 
 
 @dataclass
@@ -137,6 +138,8 @@ class RunState:
 
     @property
     def progress(self) -> Progress:
+        if not self.checkpoints:  # the run began, and wrote no set yet
+            return Progress()
         if self.newest.progress is None:
             raise MxganError(f"{STATE_FILE} names no position for {self.newest.files['G']}")
         return self.newest.progress
@@ -187,6 +190,7 @@ def set_names(dataset: str, progress: Progress, epoch_end: bool, ema: bool = Fal
     if ema:
         names[EMA_ROLE] = f"{dataset}_{EMA_ROLE}-{suffix}.params"
         names[EMA_RUNNING] = f"{dataset}_{EMA_ROLE}-{suffix}.states"
+    names[HOOKS] = f"{dataset}_{HOOKS}-{suffix}.json"
     return names
 
 
@@ -203,6 +207,7 @@ class EmaSnapshot:
 def save_run_checkpoint(
     out: Path, dataset: str, gan: GAN, progress: Progress, epoch_end: bool, keep: int = 0,
     optimizer_states: bool = True, ema: EmaSnapshot | None = None, seconds: float = 0.0, data: dict | None = None,
+    hooks: dict[str, dict] | None = None, evaluation: Evaluation | None = None,
 ) -> Path:
     """Write a complete checkpoint set, then ``state.json``; keep the newest ``keep`` sets (0: all),
     and always the best one.
@@ -210,26 +215,36 @@ def save_run_checkpoint(
     Returns the path of G's ``.params``. Raises :class:`DivergenceError` (and
     writes nothing) when a weight is not finite. ``optimizer_states`` False:
     no ``.states`` (dist_async keeps Adam on the servers, out of reach). ``data``:
-    what the run trains on, for a new ``state.json``.
+    what the run trains on, for a new ``state.json``. ``hooks``: every hook's state,
+    a file of the set. ``evaluation``: the quality check of this step, kept in
+    ``state.json`` with the set (which becomes the run's best if its FID is the lowest yet).
     """
-    written = _write_set(out, dataset, gan, progress, epoch_end, optimizer_states, ema)
+    written = _write_set(out, dataset, gan, progress, epoch_end, optimizer_states, ema, hooks or {})
     written.seconds = round(seconds, 1)
     previous = read_run_state(out) if has_state(out) else RunState([], data=data or {})
     sets = [s for s in previous.checkpoints if s.files != written.files] + [written]
-    best = previous.best["files"] if previous.best else None
+    best = _best_after(previous.best, evaluation, written.files)
     beyond = sets[:-keep] if keep else []
     for old in beyond:
-        old.kept_for_best = old.files == best
-    dropped = [s for s in beyond if not s.kept_for_best]
-    state = RunState([s for s in sets if s not in dropped], previous.best, previous.evaluations, previous.data,
-                     previous.options)
+        old.kept_for_best = old.files == (best or {}).get("files")
+    dropped = [s for s in sets if (s in beyond and not s.kept_for_best)
+               or (s.kept_for_best and s.files != (best or {}).get("files"))]  # a best that a better one replaced
+    evaluations = previous.evaluations + ([{**asdict(evaluation), "files": written.files}] if evaluation else [])
+    state = RunState([s for s in sets if s not in dropped], best, evaluations, previous.data, previous.options)
     write_state(out, state)
     remove_sets(out, [s.files for s in dropped])
     return out / written.files["G"]
 
 
+def _best_after(best: dict | None, evaluation: Evaluation | None, files: dict[str, str]) -> dict | None:
+    """The run's best set once ``evaluation`` (of the set ``files``) is counted: it, if its FID is the lowest."""
+    if evaluation is None or (best is not None and best["fid"] <= evaluation.fid):
+        return best
+    return {"epoch": evaluation.epoch, "iteration": evaluation.iteration, "fid": evaluation.fid, "files": files}
+
+
 def _write_set(out: Path, dataset: str, gan: GAN, progress: Progress, epoch_end: bool, optimizer_states: bool,
-               ema: EmaSnapshot | None) -> CheckpointSet:
+               ema: EmaSnapshot | None, hooks: dict[str, dict]) -> CheckpointSet:
     """The files of one set, each under a temporary name renamed when whole; what ``state.json`` keeps of them."""
     names = set_names(dataset, progress, epoch_end, ema is not None)
     if not optimizer_states:
@@ -239,6 +254,7 @@ def _write_set(out: Path, dataset: str, gan: GAN, progress: Progress, epoch_end:
     if ema is not None:
         save_params(keyed_params(ema.arg_params, ema.aux_params), out / names[EMA_ROLE])
         write_atomic(out / names[EMA_RUNNING], lambda tmp: mx.nd.save(tmp, ema.running))
+    write_bytes_atomic(out / names[HOOKS], json.dumps(hooks, allow_nan=False).encode())
     if optimizer_states:
         for role, mod in (("G", gan.modG), ("D", gan.modD)):
             write_atomic(out / names[f"{role}.states"], mod.save_optimizer_states)
@@ -266,27 +282,6 @@ def remove_sets(out: Path, sets: list[dict[str, str]]) -> None:
     for old in sets:
         for name in old.values():
             (Path(out) / name).unlink(missing_ok=True)
-
-
-def record_evaluation(out: Path, evaluation: Evaluation) -> bool:
-    """Note a quality check of the newest checkpoint set; keep the set as the run's best if its FID-MNIST is
-    the lowest yet.
-
-    Returns whether it became the best. A best set that ``--keep`` already let go
-    of is deleted when a better one replaces it.
-    """
-    state = read_run_state(out)
-    state.evaluations.append({**asdict(evaluation), "files": state.files})
-    if state.best is not None and state.best["fid"] <= evaluation.fid:
-        write_state(out, state)
-        return False
-    state.best = {"epoch": evaluation.epoch, "iteration": evaluation.iteration, "fid": evaluation.fid,
-                  "files": state.files}
-    superseded = [s for s in state.checkpoints if s.kept_for_best]
-    state.checkpoints = [s for s in state.checkpoints if not s.kept_for_best]
-    write_state(out, state)
-    remove_sets(out, [s.files for s in superseded])
-    return True
 
 
 def has_state(out: Path) -> bool:
@@ -386,7 +381,8 @@ def resume_point_notes(out: Path, state: RunState) -> list[str]:
 
 def is_set_file(name: str) -> bool:
     """Whether ``name`` is of the kind mxgan gives the files of a checkpoint set."""
-    return any(file_name_problem(role, name) is None for role in (*WEIGHT_ROLES, "G.states", "D.states", EMA_RUNNING))
+    return any(file_name_problem(role, name) is None
+               for role in (*WEIGHT_ROLES, "G.states", "D.states", EMA_RUNNING, HOOKS))
 
 
 def usable_checkpoint(out: Path) -> bool:

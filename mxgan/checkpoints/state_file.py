@@ -19,7 +19,8 @@ LARGEST_COUNT = 10**15  # epochs, iterations, bytes: far beyond any run, far bel
 SHA256 = re.compile(r"[0-9a-f]{64}")
 # <dataset>_<role>-NNNN[-IIIIIII].<ext>: the names mxgan gives a set's files (run_folder.set_names)
 _ROLE_FILE = {"G": ("G", "params"), "D": ("D", "params"), "G.states": ("G", "states"),
-              "D.states": ("D", "states"), "G_ema": ("G_ema", "params"), "G_ema.states": ("G_ema", "states")}
+              "D.states": ("D", "states"), "G_ema": ("G_ema", "params"), "G_ema.states": ("G_ema", "states"),
+              "hooks": ("hooks", "json")}
 _NAME = r"[a-z][a-z-]*_{stem}-[0-9]{{4}}(-[0-9]{{7}})?\.{ext}"
 
 

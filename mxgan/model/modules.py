@@ -109,43 +109,60 @@ def adam(lr: float, beta1: float, wd: float, batch_size: int, dtype: str = "floa
                                rescale_grad=1.0 / batch_size, multi_precision=dtype == "float16")
 
 
-def build_gan(
-    contexts: list[mx.Context], batch_size: int, nz: int, ngf: int, ndf: int, channels: int,
-    image_size: int, lr: float, beta1: float, wd: float, init_sigma: float, fix_gamma_G: bool = True,
-    dtype: str = "float32", cudnn_tune: str | None = None, conditional: bool = False,
-    lr_d: float | None = None, beta2: float = 0.999, fix_gamma_D: bool = True, d_input_gradient: bool = False,
-) -> GAN:
-    """G and D bound on ``contexts``, initialized with Normal(``init_sigma``); Adam not yet attached.
+@dataclass(frozen=True)
+class GanSpec:
+    """Everything that builds a run's G and D and their Adam: made once from the run's options (and the
+    checkpoints it starts from), then only read."""
+
+    batch_size: int
+    nz: int = 100
+    ngf: int = 64
+    ndf: int = 64
+    channels: int = 3
+    image_size: int = 64
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    wd: float = 0.0
+    init_sigma: float = 0.02
+    fix_gamma_G: bool = True  # False: G's BatchNorm learns gamma (a Gluon checkpoint's)
+    fix_gamma_D: bool = True
+    dtype: str = "float32"
+    cudnn_tune: str | None = None
+    conditional: bool = False
+    d_input_gradient: bool = False  # D itself computes the gradient of its input (see bind_discriminator)
+
+
+def build_gan(spec: GanSpec, contexts: list[mx.Context]) -> GAN:
+    """G and D of ``spec`` bound on ``contexts``, initialized with Normal(``init_sigma``); Adam not yet attached.
 
     Seed ``mx.random`` beforehand for repeatable weights. A 1-channel G trains
     with its last layer padded to 2 filters (an MKLDNN bug; see
     :func:`mxgan.model.symbols.pad_single_filter_params`): its second filter starts,
-    and stays, at zero. ``fix_gamma_G=False`` trains G's BatchNorm gamma, for
-    checkpoints (Gluon's) that learned it; ``fix_gamma_D=False`` likewise for D. ``dtype='float16'`` (GPU) makes the
-    inputs, convolution weights and activations half precision; BatchNorm's
-    parameters stay float32 (MXNet's type inference) and Adam keeps float32
-    master weights. On several devices BatchNorm is synchronized across them,
-    so the split does not change the result. ``lr`` is G's learning rate, and
-    D's too unless ``lr_d`` is given. ``d_input_gradient``: D itself computes the
-    gradient of its input too (see :func:`bind_discriminator`).
+    and stays, at zero. ``dtype='float16'`` (GPU) makes the inputs, convolution
+    weights and activations half precision; BatchNorm's parameters stay float32
+    (MXNet's type inference) and Adam keeps float32 master weights. On several
+    devices BatchNorm is synchronized across them, so the split does not change the result.
     """
-    symG = make_generator_sym(ngf, channels, fix_gamma=fix_gamma_G, image_size=image_size, pad_single_filter=True,
-                              cudnn_tune=cudnn_tune, conditional=conditional, devices=len(contexts))
-    symD = make_discriminator_sym(ndf, fix_gamma=fix_gamma_D, image_size=image_size, cudnn_tune=cudnn_tune,
-                                  conditional=conditional, devices=len(contexts))
-    init = mx.init.Normal(init_sigma)
+    symG = make_generator_sym(spec.ngf, spec.channels, fix_gamma=spec.fix_gamma_G, image_size=spec.image_size,
+                              pad_single_filter=True, cudnn_tune=spec.cudnn_tune, conditional=spec.conditional,
+                              devices=len(contexts))
+    symD = make_discriminator_sym(spec.ndf, fix_gamma=spec.fix_gamma_D, image_size=spec.image_size,
+                                  cudnn_tune=spec.cudnn_tune, conditional=spec.conditional, devices=len(contexts))
+    init, batch_size, dtype = mx.init.Normal(spec.init_sigma), spec.batch_size, spec.dtype
 
-    cond = [mx.io.DataDesc(COND, (batch_size, CLASSES, 1, 1), dtype=dtype)] if conditional else []
+    cond = [mx.io.DataDesc(COND, (batch_size, CLASSES, 1, 1), dtype=dtype)] if spec.conditional else []
     modG = mx.mod.Module(symG, data_names=[G_INPUT] + [d.name for d in cond], label_names=None, context=contexts)
-    modG.bind(data_shapes=[mx.io.DataDesc(G_INPUT, (batch_size, nz, 1, 1), dtype=dtype), *cond])
+    modG.bind(data_shapes=[mx.io.DataDesc(G_INPUT, (batch_size, spec.nz, 1, 1), dtype=dtype), *cond])
     modG.init_params(initializer=init)
     set_generator_params(modG, *modG.get_params())
 
-    modD = bind_discriminator(symD, (batch_size, channels, image_size, image_size), contexts, dtype, conditional,
-                              d_input_gradient)
+    modD = bind_discriminator(symD, (batch_size, spec.channels, spec.image_size, spec.image_size), contexts, dtype,
+                              spec.conditional, spec.d_input_gradient)
     modD.init_params(initializer=init)
-    optG = adam(lr, beta1, wd, batch_size, dtype, beta2)
-    optD = adam(lr if lr_d is None else lr_d, beta1, wd, batch_size, dtype, beta2)
+    optG = adam(spec.lr_g, spec.beta1, spec.wd, batch_size, dtype, spec.beta2)
+    optD = adam(spec.lr_d, spec.beta1, spec.wd, batch_size, dtype, spec.beta2)
     return GAN(modG, modD, optG, optD, bind_input_gradient_module(modD, contexts))
 
 

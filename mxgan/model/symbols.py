@@ -15,7 +15,7 @@ from typing import Any
 import mxnet as mx
 
 from mxgan.config import Option, Range, check_argument
-from mxgan.constants import IMAGE_SIZES
+from mxgan.constants import D_INPUT, D_LABEL, G_INPUT, IMAGE_SIZES
 from mxgan.errors import MxganError
 
 KERNEL = (4, 4)
@@ -99,7 +99,7 @@ def make_generator_sym(
     _check_widths(ngf=ngf, nc=nc)
     layers = num_layers(image_size)
     conv, bn = _layer_options(no_bias, fix_gamma, eps, cudnn_tune, devices)
-    x = mx.sym.Variable("rand")                                    # (N, nz, 1, 1)
+    x = mx.sym.Variable(G_INPUT)                                   # (N, nz, 1, 1)
     if conditional:
         x = mx.sym.concat(x, mx.sym.Variable(COND), dim=1)         # (N, nz + classes, 1, 1)
     for i in range(1, layers):
@@ -162,7 +162,7 @@ def make_discriminator_sym(
     _check_widths(ndf=ndf)
     layers = num_layers(image_size)
     conv, bn = _layer_options(no_bias, fix_gamma, eps, cudnn_tune, devices)
-    x = mx.sym.Variable("data")                                    # (N, nc, S, S)
+    x = mx.sym.Variable(D_INPUT)                                   # (N, nc, S, S)
     if conditional:
         maps = mx.sym.broadcast_to(mx.sym.Variable(COND), shape=(0, 0, image_size, image_size))
         x = mx.sym.concat(x, maps, dim=1)                          # (N, nc + classes, S, S)
@@ -171,7 +171,7 @@ def make_discriminator_sym(
         x = _discriminator_block(x, i, ndf * 2 ** (i - 1), conv, bn)
     x = mx.sym.Convolution(x, name=f"d{layers}", num_filter=1, **conv)
     x = mx.sym.Flatten(x)                                          # (N, 1) logits
-    label = mx.sym.Variable("label")
+    label = mx.sym.Variable(D_LABEL)
     return mx.sym.LogisticRegressionOutput(data=x, label=label, name="dloss")
 
 

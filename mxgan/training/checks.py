@@ -22,7 +22,7 @@ from mxgan.config import (
     options,
     run_options_from,
 )
-from mxgan.constants import EVAL_SIZES, GRAY_DATASETS, RUN_OPTIONS_FILE, STATE_FILE
+from mxgan.constants import D_INPUT, D_LABEL, EVAL_SIZES, G_INPUT, GRAY_DATASETS, RUN_OPTIONS_FILE, STATE_FILE
 from mxgan.data.idx import default_data_dir
 from mxgan.errors import MxganError
 from mxgan.runtime.devices import parse_ctx
@@ -166,8 +166,8 @@ def _check_memory(cfg: TrainConfig) -> None:
 
     symG, symD = make_dcgan_sym(cfg.ngf, cfg.ndf, cfg.channels, image_size=cfg.image_size)
     size = cfg.image_size
-    shapes = (symG.infer_shape(rand=(1, cfg.nz, 1, 1))[0] +
-              symD.infer_shape(data=(1, cfg.channels, size, size), label=(1,))[0])
+    shapes = (symG.infer_shape(**{G_INPUT: (1, cfg.nz, 1, 1)})[0] +
+              symD.infer_shape(**{D_INPUT: (1, cfg.channels, size, size), D_LABEL: (1,)})[0])
     weights = sum(math.prod(shape) for shape in shapes)
     needed, available = 16 * weights, os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     if needed > available:

@@ -1,274 +1,375 @@
-"""mxgan's own hooks: what runs around each training step, one job each. The trainer calls every hook after
-each step, after each epoch and when it stops, in the order :func:`mxgan.training.loop.default_hooks` gives
-(as detectron2's ``engine/hooks.py``, or MXNet's ``batch_end_callback``). Each reads the run through
-:class:`mxgan.training.trainer.TrainerView` and reports what it found out to the run's record; none changes
-training.
+"""mxgan's own hooks: what runs around each training step, one job each, on the public contract
+(:mod:`mxgan.training.contract`). Each is given what it needs when :func:`mxgan.training.loop.default_hooks`
+builds it, reads the run through the :class:`RunView`, and reports what it found out through the view; its
+:attr:`order` places it among the others (and yours), and what it keeps across steps is in its state.
 """
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from mxgan.checkpoints.formats import GeneratorCheckpoint
-from mxgan.checkpoints.run_folder import Evaluation, record_evaluation, save_run_checkpoint
-from mxgan.config import TrainConfig
+from mxgan.checkpoints.run_folder import Evaluation, save_run_checkpoint
 from mxgan.constants import CLASSES
 from mxgan.errors import DivergenceError
 from mxgan.inference.grids import make_grid, save_png
 from mxgan.inference.sampling import generate_all
-from mxgan.model.latent import latent
+from mxgan.model.modules import GAN
 from mxgan.quality.classifier import Classifier, load_classifier
 from mxgan.quality.metrics import QualityReport, Reference, judge, mnist_reference
 from mxgan.runtime.distributed import Watchdog
 from mxgan.runtime.humanize import duration
-from mxgan.runtime.streams import stream
 from mxgan.training.alarms import OverpoweringAlarm, collapse_warning
-from mxgan.training.ema import EmaView
-from mxgan.training.log import step_metrics
-from mxgan.training.progress import ProgressDisplay, forecast
-from mxgan.training.step import StepOutputs
-from mxgan.training.trainer import TrainerHook, TrainerView
+from mxgan.training.contract import Hook, RunView
+from mxgan.training.ema import EmaView, GeneratorEMA
+from mxgan.training.log import JsonlLog, TensorboardLog, step_metrics
+from mxgan.training.progress import Pace, ProgressDisplay, forecast
 
+log = logging.getLogger(__name__)
 GRID_SAMPLES = 64
 
 
-class EmaUpdate(TrainerHook):
+@dataclass
+class RunLog:
+    """Where hooks write what they find: metrics.jsonl (None on the workers that do not write), TensorBoard."""
+
+    jsonl: JsonlLog
+    board: TensorboardLog | None = None
+
+    def warn(self, iteration: int, message: str | None) -> None:
+        """A warning: a line of its own in metrics.jsonl, and a message of the ``mxgan`` logger."""
+        if message:
+            self.jsonl.write({"iteration": iteration, "warning": message})
+            log.warning(message)
+
+
+@dataclass
+class Generators:
+    """G as the hooks draw from it: as trained, and as ``mxgan sample`` draws (the moving average where kept)."""
+
+    raw: Callable[[], GeneratorCheckpoint]
+    ema_view: EmaView | None = None
+
+    def sampled(self) -> GeneratorCheckpoint:
+        return self.ema_view.checkpoint() if self.ema_view else self.raw()
+
+
+def _logged_now(run: RunView) -> bool:
+    """Whether this step wrote a metrics line (:class:`MetricsLog` runs before the hooks that read it)."""
+    return run.metrics.get("iteration") == run.progress.iteration
+
+
+class EmaUpdate(Hook):
     """Folds G's weights into their moving average after each step that updated G."""
 
-    def __init__(self, view: EmaView) -> None:
-        self.view = view
+    order = 0
 
-    def after_step(self, trainer: TrainerView) -> None:
-        if trainer.g_updated:
-            self.view.ema.update()
+    def __init__(self, ema: GeneratorEMA) -> None:
+        self.ema = ema
+
+    def after_step(self, run: RunView) -> None:
+        if run.g_updated:
+            self.ema.update()
 
 
-class Heartbeat(TrainerHook):
+class Heartbeat(Hook):
     """dist_*: tells the watchdog that a step finished (a step that never finishes means a peer died)."""
+
+    order = 0
 
     def __init__(self, watchdog: Watchdog) -> None:
         self.watchdog = watchdog
 
-    def after_step(self, trainer: TrainerView) -> None:
+    def after_step(self, run: RunView) -> None:
         self.watchdog.beat()  # the trainer waited for the step to run
 
 
-class _Window:
-    """D's outputs since the last log line; checked for NaN/Inf when logged."""
+class MetricsLog(Hook):
+    """Every ``--log-every`` steps (and at an epoch's or the run's end): a metrics.jsonl line of D's outputs since
+    the last one, checked for NaN/Inf first, before any hook that writes a checkpoint. Its state: those outputs
+    (the window), so a resumed run logs the same lines as an uninterrupted one."""
 
-    def __init__(self) -> None:
-        self.steps: list[tuple[int, StepOutputs]] = []
-        self.start = time.perf_counter()
+    order = 10
 
-    def metrics(self, batch_size: int) -> dict:
-        """Metrics of the window; raises :class:`DivergenceError` at the first non-finite step."""
+    def __init__(self, jsonl: JsonlLog, log_every: int, batch_size: int) -> None:
+        self.jsonl, self.log_every, self.batch_size = jsonl, log_every, batch_size
+        self.window: list[tuple[int, list[np.ndarray]]] = []  # (iteration, [D_x, D_G_z1, D_G_z2]) since the last line
+        self.started = time.perf_counter()
+
+    def after_step(self, run: RunView) -> None:
+        outputs, iteration = run.outputs, run.progress.iteration
+        assert outputs is not None
         empty = np.zeros((0, 1), np.float32)  # D_G_z2 of a step in which G rested
-        arrays = [(it, [empty if o is None else o.asnumpy() for o in (s.D_x, s.D_G_z1, s.D_G_z2)])
-                  for it, s in self.steps]
-        for iteration, outputs in arrays:
+        self.window.append((iteration - 1, [empty if o is None else o.asnumpy()
+                                            for o in (outputs.D_x, outputs.D_G_z1, outputs.D_G_z2)]))
+        if iteration % self.log_every and not (run.epoch_ends or run.run_ends):
+            return
+        line = {"epoch": run.progress.epoch, "iteration": iteration,
+                **{k: None if v is None else round(v, 6) for k, v in self._window_metrics().items()}}
+        self.window, self.started = [], time.perf_counter()
+        self.jsonl.write(line)
+        run.logged(line)
+
+    def _window_metrics(self) -> dict:
+        """Metrics of the window; raises :class:`DivergenceError` at the first non-finite step."""
+        for iteration, outputs in self.window:
             if not all(np.isfinite(o).all() for o in outputs):
                 raise DivergenceError(f"D's output became NaN/Inf at iteration {iteration}")
-        D_x, D_G_z1, D_G_z2 = (np.concatenate([a[i] for _, a in arrays]) for i in range(3))
-        elapsed = time.perf_counter() - self.start
-        return {**step_metrics(D_x, D_G_z1, D_G_z2), "images_per_sec": len(arrays) * batch_size / elapsed}
+        D_x, D_G_z1, D_G_z2 = (np.concatenate([o[i] for _, o in self.window]) for i in range(3))
+        elapsed = time.perf_counter() - self.started
+        return {**step_metrics(D_x, D_G_z1, D_G_z2), "images_per_sec": len(self.window) * self.batch_size / elapsed}
+
+    def state_dict(self) -> dict:
+        return {"window": [[iteration, [o.tolist() for o in outputs]] for iteration, outputs in self.window]}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.window = [(iteration, [np.asarray(o, np.float32).reshape(-1, 1) for o in outputs])
+                       for iteration, outputs in state.get("window", [])]
 
 
-def _logged_now(trainer: TrainerView) -> bool:
-    """Whether this step wrote a metrics line (the hooks that read one run after :class:`MetricsLog`)."""
-    return trainer.metrics.get("iteration") == trainer.progress.iteration
-
-
-class MetricsLog(TrainerHook):
-    """Every ``--log-every`` steps (and at an epoch's or the run's end): a metrics.jsonl line of D's outputs since
-    the last one, checked for NaN/Inf first, so it must run before any hook that writes a checkpoint."""
-
-    def __init__(self) -> None:
-        self.window = _Window()
-
-    def after_step(self, trainer: TrainerView) -> None:
-        assert trainer.outputs is not None
-        self.window.steps.append((trainer.progress.iteration - 1, trainer.outputs))
-        due = trainer.progress.iteration % trainer.cfg.log_every == 0
-        if not (due or trainer.epoch_ends or trainer.run_ends or trainer.stop_requested):
-            return
-        metrics = self.window.metrics(trainer.cfg.batch_size)
-        self.window = _Window()
-        line = {"epoch": trainer.progress.epoch, "iteration": trainer.progress.iteration,
-                **{k: None if v is None else round(v, 6) for k, v in metrics.items()}}
-        trainer.log.write(line)
-        trainer.record.logged(line)
-
-
-class TensorboardScalars(TrainerHook):
+class TensorboardScalars(Hook):
     """Each metrics line as TensorBoard scalars (``--tensorboard``)."""
 
-    def after_step(self, trainer: TrainerView) -> None:
-        if trainer.board and _logged_now(trainer):
-            trainer.board.scalars(trainer.metrics, trainer.progress.iteration)
+    order = 20
 
-    def on_stop(self, trainer: TrainerView) -> None:
-        if trainer.board:
-            trainer.board.close()
+    def __init__(self, board: TensorboardLog) -> None:
+        self.board = board
 
+    def after_step(self, run: RunView) -> None:
+        if _logged_now(run):
+            self.board.scalars(run.metrics, run.progress.iteration)
 
-class OverpoweringWarning(TrainerHook):
-    """A warning when D's accuracy has stayed at 1.0 for several metrics lines in a row."""
-
-    def __init__(self, alarm: OverpoweringAlarm) -> None:
-        self.alarm = alarm
-
-    def after_step(self, trainer: TrainerView) -> None:
-        if _logged_now(trainer):
-            trainer.warn(self.alarm.update(trainer.metrics["facc"], trainer.progress.iteration))
+    def after_train(self, run: RunView) -> None:
+        self.board.close()
 
 
-class UnreadablePictures(TrainerHook):
+class OverpoweringWarning(Hook):
+    """A warning when D's accuracy has stayed at 1.0 for several metrics lines in a row. Its state: the streak."""
+
+    order = 20
+
+    def __init__(self, alarm: OverpoweringAlarm, runlog: RunLog) -> None:
+        self.alarm, self.runlog = alarm, runlog
+
+    def after_step(self, run: RunView) -> None:
+        if _logged_now(run):
+            self.runlog.warn(run.progress.iteration, self.alarm.update(run.metrics["facc"], run.progress.iteration))
+
+    def state_dict(self) -> dict:
+        return {"streak": list(self.alarm.streak)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.alarm.streak = [int(i) for i in state.get("streak", [])]
+
+
+class UnreadablePictures(Hook):
     """Folders of pictures: at each metrics line, one warning for the files found unreadable since the last."""
 
-    def __init__(self) -> None:
+    order = 20
+
+    def __init__(self, unreadable: list[Path], runlog: RunLog) -> None:
+        self.unreadable, self.runlog = unreadable, runlog  # the batches' own list, which grows as they load
         self.reported = 0
 
-    def after_step(self, trainer: TrainerView) -> None:
-        found = getattr(trainer.batches, "unreadable", [])
-        if not _logged_now(trainer) or len(found) <= self.reported:
+    def after_step(self, run: RunView) -> None:
+        found = self.unreadable
+        if not _logged_now(run) or len(found) <= self.reported:
             return
         names = ", ".join(str(p) for p in found[self.reported:self.reported + 3])
         more = len(found) - self.reported - 3
-        trainer.warn(f"skipped unreadable images: {names}{f' and {more} more' if more > 0 else ''} "
-                     f"({len(found)} so far; each replaced by the next file)")
+        self.runlog.warn(run.progress.iteration, f"skipped unreadable images: {names}"
+                         f"{f' and {more} more' if more > 0 else ''} ({len(found)} so far; each replaced by the next "
+                         "file)")
         self.reported = len(found)
 
 
-class SampleGrids(TrainerHook):
+class SampleGrids(Hook):
     """The fixed-noise sample grid, a PNG in the run folder (and an image in TensorBoard): every
     ``--sample-every`` steps, at the end of a run that stops mid-epoch, and after each epoch. Drawn from
     G's moving average where the run keeps one, as ``mxgan sample`` draws."""
 
-    def __init__(self, z: np.ndarray, ema_view: EmaView | None) -> None:
-        self.z, self.ema_view = z[:GRID_SAMPLES], ema_view
-        self.digits = np.arange(len(self.z)) % CLASSES
+    order = 30
 
-    def after_step(self, trainer: TrainerView) -> None:
-        every = trainer.cfg.sample_every
-        if (every and trainer.progress.iteration % every == 0) or (trainer.run_ends and not trainer.epoch_ends):
-            self.show(trainer, f"samples-{trainer.progress.iteration:07d}.png")
+    def __init__(self, z: np.ndarray, every: int, generators: Generators, conditional: bool, runlog: RunLog,
+                 contexts: list) -> None:
+        self.z, self.every, self.generators = z[:GRID_SAMPLES], every, generators
+        self.runlog, self.contexts = runlog, contexts
+        self.digits = np.arange(len(self.z)) % CLASSES if conditional else None
 
-    def after_epoch(self, trainer: TrainerView) -> None:
-        self.show(trainer, f"samples-epoch-{trainer.progress.epoch:04d}.png")
+    def after_step(self, run: RunView) -> None:
+        iteration = run.progress.iteration
+        if (self.every and iteration % self.every == 0) or (run.run_ends and not run.epoch_ends):
+            self.show(run, f"samples-{iteration:07d}.png")
 
-    def show(self, trainer: TrainerView, name: str) -> None:
-        generator = self.ema_view.checkpoint() if self.ema_view else trainer.generator()
-        digits = self.digits if trainer.cfg.conditional else None
-        grid = make_grid(generate_all(generator, self.z, "eval", GRID_SAMPLES, trainer.contexts[:1], digits))
-        save_png(trainer.out / name, grid)
-        if trainer.board:
-            trainer.board.image("samples", grid, trainer.progress.iteration)
+    def after_epoch(self, run: RunView) -> None:
+        self.show(run, f"samples-epoch-{run.progress.epoch:04d}.png")
 
-
-class Checkpointer(TrainerHook):
-    """A checkpoint set after each epoch, every ``--checkpoint-every`` steps, before each quality check, at the
-    run's end and on a stop signal."""
-
-    def __init__(self, keep: int, optimizer_states: bool, ema_view: EmaView | None) -> None:
-        self.keep, self.optimizer_states, self.ema_view = keep, optimizer_states, ema_view
-
-    def after_step(self, trainer: TrainerView) -> None:
-        every = trainer.cfg.checkpoint_every
-        due = (every and trainer.progress.iteration % every == 0) or trainer.evaluation_due
-        if not trainer.epoch_ends and (due or trainer.run_ends or trainer.stop_requested):
-            self.save(trainer, epoch_end=False)
-
-    def after_epoch(self, trainer: TrainerView) -> None:
-        self.save(trainer, epoch_end=True)
-
-    def save(self, trainer: TrainerView, epoch_end: bool) -> None:
-        trainer.record.wrote(save_run_checkpoint(
-            trainer.out, trainer.cfg.dataset, trainer.gan, trainer.progress, epoch_end, self.keep,
-            optimizer_states=self.optimizer_states, ema=self.ema_view.snapshot() if self.ema_view else None,
-            seconds=trainer.elapsed(), data=trainer.data))
+    def show(self, run: RunView, name: str) -> None:
+        images = generate_all(self.generators.sampled(), self.z, "eval", GRID_SAMPLES, self.contexts[:1], self.digits)
+        grid = make_grid(images)
+        save_png(run.out / name, grid)
+        if self.runlog.board:
+            self.runlog.board.image("samples", grid, run.progress.iteration)
 
 
-class QualityCheck(TrainerHook):
-    """Every ``--eval-every`` epochs (or fraction of one) of an MNIST run, right after a checkpoint: FID-MNIST,
-    the digit histogram and the neighbourhood metrics of the raw G (and of its moving average), logged, shown,
-    and kept in ``state.json`` with the run's time; the set becomes the run's best when the samples ``mxgan
-    sample`` would draw have the lowest FID-MNIST yet. Stops the run once that FID-MNIST reaches ``--until-fid``.
-    """
+@dataclass
+class QualitySettings:
+    """What the in-training quality check of an MNIST run does (from ``--eval-every``, ``--until-fid``, ...)."""
 
-    def __init__(self, cfg: TrainConfig, ema_view: EmaView | None) -> None:
-        self.z = latent(stream(cfg.seed, "quality"), cfg.eval_samples, cfg.nz, cfg.noise)
-        self.ema_view = ema_view
+    every: int  # steps between checks; a fraction of an epoch rounds to whole steps
+    until_fid: float  # 0: never stop
+    z: np.ndarray  # the samples' latent vectors, the same at every check
+    conditional: bool
+    data_dir: Path
+    image_size: int
+
+
+class QualityCheck(Hook):
+    """Every ``--eval-every`` epochs (or fraction of one) of an MNIST run: FID-MNIST, the digit histogram and the
+    neighbourhood metrics of the raw G (and of its moving average), logged, shown, and reported to the view
+    (the checkpoint of the step keeps it, and may become the run's best). Asks the run to stop once that
+    FID-MNIST reaches ``--until-fid``. Its state: the best FID-MNIST so far."""
+
+    order = 40
+
+    def __init__(self, settings: QualitySettings, generators: Generators, runlog: RunLog, pace: Pace,
+                 contexts: list) -> None:
+        self.settings, self.generators, self.runlog = settings, generators, runlog
+        self.pace, self.contexts = pace, contexts
         self.judged_by: tuple[Classifier, Reference] | None = None  # loaded at the first check, not at start-up
+        self.best: float | None = None
 
-    def after_step(self, trainer: TrainerView) -> None:
-        if trainer.evaluation_due and not trainer.epoch_ends:  # at an epoch's end, after its checkpoint
-            self.check(trainer)
+    def after_step(self, run: RunView) -> None:
+        if self._due(run) and not run.epoch_ends:  # at an epoch's end, after its epoch
+            self.check(run)
 
-    def after_epoch(self, trainer: TrainerView) -> None:
-        if trainer.evaluation_due:
-            self.check(trainer)
+    def after_epoch(self, run: RunView) -> None:
+        if self._due(run):
+            self.check(run)
 
-    def check(self, trainer: TrainerView) -> None:
-        began, seconds = time.perf_counter(), trainer.elapsed()
-        reports = {"eval": self.judge(trainer, trainer.generator())}
-        if self.ema_view:
-            reports["eval_ema"] = self.judge(trainer, self.ema_view.checkpoint())
-        epoch, iteration = trainer.progress.epoch, trainer.progress.iteration
-        trainer.log.write({"epoch": epoch, "iteration": iteration, "seconds": round(seconds, 1),
-                           **{key: report.to_json() for key, report in reports.items()}})
-        if trainer.board:
+    def _due(self, run: RunView) -> bool:
+        return run.progress.iteration % self.settings.every == 0
+
+    def check(self, run: RunView) -> None:
+        began, seconds = time.perf_counter(), run.elapsed()
+        reports = {"eval": self._judge(self.generators.raw())}
+        if self.generators.ema_view:
+            reports["eval_ema"] = self._judge(self.generators.sampled())
+        epoch, iteration = run.progress.epoch, run.progress.iteration
+        self.runlog.jsonl.write({"epoch": epoch, "iteration": iteration, "seconds": round(seconds, 1),
+                                 **{key: report.to_json() for key, report in reports.items()}})
+        if self.runlog.board:
             for key, report in reports.items():
-                trainer.board.scalars(report.to_json(), iteration, prefix=f"{key.replace('_', '/')}/")
+                self.runlog.board.scalars(report.to_json(), iteration, prefix=f"{key.replace('_', '/')}/")
         sampled = reports.get("eval_ema", reports["eval"])
-        trainer.record.checked(sampled.fid)
-        evaluation = Evaluation(epoch, iteration, round(seconds, 1), sampled.fid, reports["eval"].fid,
-                                round(time.perf_counter() - began, 2))
-        best = record_evaluation(trainer.out, evaluation)
-        where = f"iteration {iteration} (epoch {epoch}, {duration(seconds)} in)"
-        fids = ", ".join(f"{r.fid:.2f} {'EMA' if key == 'eval_ema' else 'raw'}" for key, r in reports.items())
-        trainer.say(f"{where}: FID-MNIST {fids} (floor {sampled.fid_floor:.2f}), mean confidence "
-                    f"{sampled.mean_confidence:.3f}, coverage {sampled.coverage:.3f}"
-                    + (f"; the best so far ({trainer.out}:best)" if best else ""))
-        trainer.warn(collapse_warning(sampled.rare_digits, sampled.mean_confidence))
-        goal = trainer.cfg.until_fid
+        run.evaluated(Evaluation(epoch, iteration, round(seconds, 1), sampled.fid, reports["eval"].fid,
+                                 round(time.perf_counter() - began, 2)))
+        best = self.best is None or sampled.fid < self.best
+        self.best = sampled.fid if best else self.best
+        self._say(run, reports, seconds, best)
+        self.runlog.warn(iteration, collapse_warning(sampled.rare_digits, sampled.mean_confidence))
+        goal = self.settings.until_fid
         if goal and sampled.fid <= goal:
-            trainer.record.stop_after_this_step(f"FID-MNIST {sampled.fid:.2f} <= {goal:g} (--until-fid) at {where}")
+            run.stop(f"FID-MNIST {sampled.fid:.2f} <= {goal:g} (--until-fid) at {self._where(run, seconds)}")
 
-    def judge(self, trainer: TrainerView, generator: GeneratorCheckpoint) -> QualityReport:
-        cfg = trainer.cfg
+    def _say(self, run: RunView, reports: dict[str, QualityReport], seconds: float, best: bool) -> None:
+        sampled = reports.get("eval_ema", reports["eval"])
+        fids = ", ".join(f"{r.fid:.2f} {'EMA' if key == 'eval_ema' else 'raw'}" for key, r in reports.items())
+        log.info(f"{self._where(run, seconds)}: FID-MNIST {fids} (floor {sampled.fid_floor:.2f}), mean confidence "
+                 f"{sampled.mean_confidence:.3f}, coverage {sampled.coverage:.3f}"
+                 + (f"; the best so far ({run.out}:best)" if best else ""))
+
+    @staticmethod
+    def _where(run: RunView, seconds: float) -> str:
+        return f"iteration {run.progress.iteration} (epoch {run.progress.epoch}, {duration(seconds)} in)"
+
+    def _judge(self, generator: GeneratorCheckpoint) -> QualityReport:
+        settings = self.settings
         if self.judged_by is None:
             began = time.perf_counter()
-            classifier = load_classifier(contexts=trainer.contexts)
-            self.judged_by = classifier, mnist_reference(classifier, Path(cfg.data_dir), cfg.image_size)
-            trainer.pace.set_aside(time.perf_counter() - began)  # once a run: not a cost of every check
-        digits = np.arange(len(self.z)) % CLASSES if cfg.conditional else None
-        images = generate_all(generator, self.z, "eval", 250, trainer.contexts, digits)
+            classifier = load_classifier(contexts=self.contexts)
+            self.judged_by = classifier, mnist_reference(classifier, settings.data_dir, settings.image_size)
+            self.pace.set_aside(time.perf_counter() - began)  # once a run: not a cost of every check
+        digits = np.arange(len(settings.z)) % CLASSES if settings.conditional else None
+        images = generate_all(generator, settings.z, "eval", 250, self.contexts, digits)
         return judge(images, *self.judged_by, digits)
 
+    def state_dict(self) -> dict:
+        return {"best": self.best}
 
-class ProgressReport(TrainerHook):
+    def load_state_dict(self, state: dict) -> None:
+        best = state.get("best")
+        self.best = float(best) if isinstance(best, (int, float)) else None
+
+
+@dataclass
+class CheckpointSettings:
+    """Where and how often the run's checkpoint sets are written (``--out``, ``--checkpoint-every``, ``--keep``)."""
+
+    out: Path
+    dataset: str
+    every: int  # steps between mid-epoch sets (0: at epoch ends only)
+    keep: int
+    optimizer_states: bool  # False: dist_async keeps Adam on its servers, out of reach
+    data: dict  # what the run trains on, for state.json
+
+
+class Checkpointer(Hook):
+    """A checkpoint set after each epoch, every ``--checkpoint-every`` steps, after each quality check (which it
+    keeps in state.json), at the run's end and on a stop: after every other hook, so that it keeps each hook's
+    state as it is after the step (``hook_states``)."""
+
+    order = 90
+
+    def __init__(self, settings: CheckpointSettings, gan: GAN, ema_view: EmaView | None,
+                 hook_states: Callable[[], dict[str, dict]]) -> None:
+        self.settings, self.gan, self.ema_view, self.hook_states = settings, gan, ema_view, hook_states
+
+    def after_step(self, run: RunView) -> None:
+        every, iteration = self.settings.every, run.progress.iteration
+        evaluated = run.evaluation is not None and run.evaluation.iteration == iteration
+        if not run.epoch_ends and ((every and iteration % every == 0) or evaluated or run.run_ends):
+            self.save(run, epoch_end=False)
+
+    def after_epoch(self, run: RunView) -> None:
+        self.save(run, epoch_end=True)
+
+    def save(self, run: RunView, epoch_end: bool) -> None:
+        settings, evaluation = self.settings, run.evaluation
+        run.wrote(save_run_checkpoint(
+            settings.out, settings.dataset, self.gan, run.progress, epoch_end, settings.keep,
+            optimizer_states=settings.optimizer_states, ema=self.ema_view.snapshot() if self.ema_view else None,
+            seconds=run.elapsed(), data=settings.data, hooks=self.hook_states(),
+            evaluation=evaluation if evaluation and evaluation.iteration == run.progress.iteration else None))
+
+
+class ProgressReport(Hook):
     """Counts each finished step on the progress bar (or the plain status lines), with the latest metrics and
     FID-MNIST beside the rate; once the pace is known, one line with the time per epoch and the run's end."""
 
-    def __init__(self, display: ProgressDisplay) -> None:
-        self.display = display
+    order = 100
+
+    def __init__(self, display: ProgressDisplay, pace: Pace, batch_size: int) -> None:
+        self.display, self.pace, self.batch_size = display, pace, batch_size
         self.forecast_given = False
 
-    def after_step(self, trainer: TrainerView) -> None:
-        metrics, progress = trainer.metrics, trainer.progress
-        if _logged_now(trainer):
+    def after_step(self, run: RunView) -> None:
+        metrics, progress = run.metrics, run.progress
+        if _logged_now(run):
             self.display.note(**{k: f"{metrics[k]:.3f}" for k in ("errD", "errG") if metrics.get(k) is not None})
-        if trainer.fid is not None:
-            self.display.note(FID=f"{trainer.fid:.2f}")
-        self.display.step(trainer.pace, f"epoch {progress.epoch}, batch {progress.batch}/"
-                                        f"{trainer.batches.batches_per_epoch}")
-        if not self.forecast_given and _logged_now(trainer) and trainer.pace.known:
+        if run.fid is not None:
+            self.display.note(FID=f"{run.fid:.2f}")
+        self.display.step(self.pace, f"epoch {progress.epoch}, batch {progress.batch}/{run.steps_per_epoch}")
+        if not self.forecast_given and _logged_now(run) and self.pace.known:
             self.forecast_given = True
-            self.display.write(forecast(trainer.pace, trainer.cfg.batch_size, trainer.batches.batches_per_epoch,
-                                        int(trainer.total) - progress.iteration))
+            self.display.write(forecast(self.pace, self.batch_size, run.steps_per_epoch,
+                                        run.total_steps - progress.iteration))
 
-    def on_stop(self, trainer: TrainerView) -> None:
+    def after_train(self, run: RunView) -> None:
         self.display.close()

@@ -4,60 +4,87 @@ the :class:`mxgan.training.trainer.Trainer` with mxgan's hooks and yours."""
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from mxgan.checkpoints.module_format import standard_params
 from mxgan.config import TrainConfig
-from mxgan.constants import TRAIN_LOG
+from mxgan.constants import METRICS_FILE, TRAIN_LOG
+from mxgan.data.folder import FolderBatches
 from mxgan.data.idx import IDX_DATASETS
-from mxgan.model.latent import fixed_noise
+from mxgan.model.latent import fixed_noise, latent
 from mxgan.model.modules import GAN
 from mxgan.runtime.devices import parse_ctx
 from mxgan.runtime.distributed import Watchdog
 from mxgan.runtime.fileio import FolderLock
+from mxgan.runtime.streams import stream
 from mxgan.training.alarms import GENERIC_HINT, GRAY_AS_RGB_HINT, OverpoweringAlarm
 from mxgan.training.checks import check_train_config, resumed_config
+from mxgan.training.contract import Hook, check_hooks
 from mxgan.training.ema import EmaView, GeneratorEMA
 from mxgan.training.hooks import (
     Checkpointer,
+    CheckpointSettings,
     EmaUpdate,
+    Generators,
     Heartbeat,
     MetricsLog,
     OverpoweringWarning,
     ProgressReport,
     QualityCheck,
+    QualitySettings,
+    RunLog,
     SampleGrids,
     TensorboardScalars,
     UnreadablePictures,
 )
-from mxgan.training.log import output_outlives_reader
+from mxgan.training.log import JsonlLog, TensorboardLog, console_messages, output_outlives_reader
 from mxgan.training.progress import ProgressDisplay
-from mxgan.training.start import prepare, restore_ema
-from mxgan.training.trainer import Called, Hook, Trainer, TrainerHook, TrainResult, check_hooks
+from mxgan.training.start import prepare, restore_ema, restore_hook_states
+from mxgan.training.trainer import Trainer, TrainResult
+
+log = logging.getLogger(__name__)
 
 
-def default_hooks(trainer: Trainer, ema_view: EmaView | None, watchdog: Watchdog | None) -> list[TrainerHook]:
-    """mxgan's hooks of a run, in the order they must run: the average and the heartbeat first, the metrics line
-    (with its NaN check) before any checkpoint, a checkpoint before the quality check that names it, and the
-    progress display last; only the lead worker writes."""
-    cfg, lead = trainer.cfg, trainer.cluster.lead
+def default_hooks(trainer: Trainer, ema_view: EmaView | None, watchdog: Watchdog | None, data: dict) -> list[Hook]:
+    """mxgan's hooks of a run, each given its settings now; their :attr:`~Hook.order` says when each runs (the
+    metrics line with its NaN check before any checkpoint, the checkpoint after every other hook). Only the
+    lead worker writes."""
+    cfg, lead, out = trainer.cfg, trainer.cluster.lead, trainer.out
+    runlog = RunLog(JsonlLog(out / METRICS_FILE if lead else None),
+                    TensorboardLog(cfg.tensorboard) if cfg.tensorboard and lead else None)
+    generators = Generators(trainer.generator, ema_view)
     gray_as_rgb = cfg.channels == 3 and cfg.dataset in IDX_DATASETS
-    hooks: list[TrainerHook] = [EmaUpdate(ema_view)] if ema_view else []
+    hooks: list[Hook] = [EmaUpdate(ema_view.ema)] if ema_view else []
     hooks += [Heartbeat(watchdog)] if watchdog else []
-    hooks += [MetricsLog(), TensorboardScalars(),
-              OverpoweringWarning(OverpoweringAlarm(GRAY_AS_RGB_HINT if gray_as_rgb else GENERIC_HINT))]
-    hooks += [UnreadablePictures()] if cfg.dataset == "folder" else []
+    hooks += [MetricsLog(runlog.jsonl, cfg.log_every, cfg.batch_size),
+              OverpoweringWarning(OverpoweringAlarm(GRAY_AS_RGB_HINT if gray_as_rgb else GENERIC_HINT), runlog)]
+    hooks += [TensorboardScalars(runlog.board)] if runlog.board else []
+    hooks += [UnreadablePictures(trainer.batches.unreadable, runlog)] if isinstance(trainer.batches, FolderBatches) \
+        else []
     if lead:
-        hooks += [Checkpointer(cfg.keep, not trainer.cluster.updates_on_servers, ema_view),
-                  SampleGrids(fixed_noise(cfg.seed, cfg.batch_size, cfg.nz, cfg.noise), ema_view)]
-        hooks += [QualityCheck(cfg, ema_view)] if cfg.quality_checked else []
-    display = ProgressDisplay(trainer.progress.iteration, int(trainer.total), cfg.batch_size, cfg.progress,
+        z = fixed_noise(cfg.seed, cfg.batch_size, cfg.nz, cfg.noise)
+        hooks += [SampleGrids(z, cfg.sample_every, generators, cfg.conditional, runlog, trainer.contexts)]
+        hooks += [QualityCheck(_quality_settings(cfg, trainer.batches.batches_per_epoch), generators, runlog,
+                               trainer.pace, trainer.contexts)] if cfg.quality_checked else []
+        hooks += [Checkpointer(CheckpointSettings(out, cfg.dataset, cfg.checkpoint_every, cfg.keep,
+                                                  not trainer.cluster.updates_on_servers, data),
+                               trainer.gan, ema_view, trainer.hook_states)]
+    display = ProgressDisplay(trainer.progress.iteration, trainer.total, cfg.batch_size, cfg.progress,
                               cfg.status_every, show=lead)
-    return [*hooks, ProgressReport(display)]
+    return [*hooks, ProgressReport(display, trainer.pace, cfg.batch_size)]
 
 
-def train(cfg: TrainConfig, hooks: Sequence[Hook] = (), announce: Callable[[str], object] = print) -> TrainResult:
+def _quality_settings(cfg: TrainConfig, steps_per_epoch: int) -> QualitySettings:
+    """``--eval-every`` (in epochs, fractions too) in whole steps, and what else the quality check takes."""
+    return QualitySettings(every=max(1, round(cfg.eval_every * steps_per_epoch)), until_fid=cfg.until_fid,
+                           z=latent(stream(cfg.seed, "quality"), cfg.eval_samples, cfg.nz, cfg.noise),
+                           conditional=cfg.conditional, data_dir=Path(cfg.data_dir), image_size=cfg.image_size)
+
+
+def train(cfg: TrainConfig, hooks: Sequence[Hook] = (), announce: Callable[[str], object] | None = None,
+          ) -> TrainResult:
     """Train (or, with ``cfg.resume``, continue) a DCGAN; write checkpoints, samples and metrics to ``cfg.out``.
 
     Parameters
@@ -65,9 +92,11 @@ def train(cfg: TrainConfig, hooks: Sequence[Hook] = (), announce: Callable[[str]
     cfg : TrainConfig
         The run's options (``TrainConfig(dataset="mnist")`` is the ``mxgan train`` command's run).
     hooks : sequence of Hook
-        Your own hooks, called after mxgan's after each step, after each epoch and at the end.
+        Your own hooks (:class:`mxgan.Hook`), called with mxgan's before training, after each step, after each
+        epoch and at the end, in the order of their ``order``; their state is kept with each checkpoint.
     announce : callable
-        Where the run's lines go (what data, where it resumes, ...); ``print`` by default.
+        Where the run's start lines go (what data, where it resumes, ...); by default the ``mxgan`` logger,
+        as every message of the run (printed, unless you configured logging yourself).
 
     Returns
     -------
@@ -81,39 +110,35 @@ def train(cfg: TrainConfig, hooks: Sequence[Hook] = (), announce: Callable[[str]
     DivergenceError
         A loss or parameter became NaN/Inf; no non-finite checkpoint is written.
     Interrupted
-        Ctrl-C, SIGTERM or SIGHUP: a checkpoint was saved; the message says how to resume.
+        Ctrl-C, SIGTERM, SIGHUP or SIGUSR1: a checkpoint was saved; the message says how to resume.
     """
     hooks = check_hooks(hooks)  # before any work: a hook the trainer could not call is one line naming its place
     cfg = check_train_config(resumed_config(cfg) if cfg.resume else cfg)
     lock = FolderLock(Path(cfg.out))
     try:
-        with output_outlives_reader(Path(cfg.out) / TRAIN_LOG):
-            return _train(cfg, list(hooks), announce, lock)
+        with output_outlives_reader(Path(cfg.out) / TRAIN_LOG), console_messages():
+            return _train(cfg, hooks, announce or log.info, lock)
     finally:
         lock.release()
 
 
 def _train(cfg: TrainConfig, hooks: list[Hook], announce: Callable[[str], object], lock: FolderLock) -> TrainResult:
     contexts = parse_ctx(cfg.ctx)
-    gan, batches, progress, cluster, data, seconds = prepare(cfg, contexts, announce, lock)
-    trainer = Trainer(cfg, gan, batches, progress, contexts, cluster, seconds, data)
+    cfg, gan, architecture, batches, progress, cluster, data, seconds = prepare(cfg, contexts, announce, lock)
+    trainer = Trainer(cfg, gan, architecture, batches, progress, contexts, cluster, seconds)
     ema_view = None
     if cfg.ema_decay:
         ema = GeneratorEMA(gan.modG, cfg.ema_decay)
         if progress.iteration:
             restore_ema(trainer.out, gan, ema)
         ema_view = EmaView(ema, gan.modG, trainer.architecture, trainer.out, cfg.seed, contexts)
+    states = restore_hook_states(trainer.out, announce) if progress.iteration else {}
     if not cluster.distributed:
-        return trainer.train(_called(default_hooks(trainer, ema_view, None), hooks))
+        return trainer.train([*default_hooks(trainer, ema_view, None, data), *hooks], states)
     with Watchdog(cfg.dist_timeout, f"worker rank {cluster.rank}") as watchdog:
-        result = trainer.train(_called(default_hooks(trainer, ema_view, watchdog), hooks))
+        result = trainer.train([*default_hooks(trainer, ema_view, watchdog, data), *hooks], states)
     announce(f"worker rank {cluster.rank}: {result.iterations} steps; weights sha256 {weights_digest(gan)}")
     return result
-
-
-def _called(own: list[TrainerHook], yours: list[Hook]) -> list[Called]:
-    """mxgan's hooks, then the user's: each of them a hook the trainer calls."""
-    return [*own, *yours]
 
 
 def weights_digest(gan: GAN) -> str:

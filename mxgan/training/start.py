@@ -4,7 +4,9 @@ cut back. Nothing is written before every check passed; the lead worker alone wr
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import NamedTuple
 
@@ -22,17 +24,20 @@ from mxgan.checkpoints.module_format import load_module_params
 from mxgan.checkpoints.run_folder import (
     EMA_ROLE,
     EMA_RUNNING,
+    HOOKS,
     Progress,
     ResumePoint,
     read_run_state,
     restore_optimizers,
     restore_weights,
 )
+from mxgan.checkpoints.state_file import inside
 from mxgan.config import TrainConfig
+from mxgan.constants import D_INPUT, D_LABEL
 from mxgan.data.batches import Shard
 from mxgan.data.sources import Batches, data_identity, training_batches
 from mxgan.errors import MxganError
-from mxgan.model.modules import GAN, build_gan, set_generator_params
+from mxgan.model.modules import GAN, GanSpec, build_gan, set_generator_params
 from mxgan.model.symbols import make_discriminator_sym, pad_single_filter_params
 from mxgan.runtime.distributed import Cluster, connect
 from mxgan.runtime.fileio import FolderLock
@@ -40,39 +45,57 @@ from mxgan.training.ema import GeneratorEMA
 from mxgan.training.resume import begin_run_folder, check_same_data, claim_folder, cut_back
 
 
-def architecture(cfg: TrainConfig) -> Architecture:
-    """The generator a training configuration builds (standard shapes, for inference and checks)."""
-    return Architecture(nz=cfg.nz, ngf=cfg.ngf, nc=cfg.channels, image_size=cfg.image_size,
-                        fix_gamma=cfg.g_fix_gamma, conditional=cfg.conditional, noise=cfg.noise)
+def gan_spec(cfg: TrainConfig) -> GanSpec:
+    """The networks and Adam a run's options build (made once, at start-up)."""
+    return GanSpec(cfg.batch_size, cfg.nz, cfg.ngf, cfg.ndf, cfg.channels, cfg.image_size, lr_g=cfg.lr_g,
+                   lr_d=cfg.lr_d, beta1=cfg.beta1, beta2=cfg.beta2, wd=cfg.wd, init_sigma=cfg.init_sigma,
+                   fix_gamma_G=cfg.g_fix_gamma, fix_gamma_D=cfg.d_fix_gamma, dtype=cfg.dtype,
+                   cudnn_tune=cfg.cudnn_tune or None, conditional=cfg.conditional)
 
 
-def _starting_points(cfg: TrainConfig) -> tuple[GeneratorCheckpoint | None, DiscriminatorCheckpoint | None]:
+def architecture(spec: GanSpec, noise: str) -> Architecture:
+    """The generator ``spec`` builds (standard shapes, for inference and checks)."""
+    return Architecture(nz=spec.nz, ngf=spec.ngf, nc=spec.channels, image_size=spec.image_size,
+                        fix_gamma=spec.fix_gamma_G, conditional=spec.conditional, noise=noise)
+
+
+class StartingPoints(NamedTuple):
+    """``--checkpoint``'s G and ``--discriminator``'s D (either may be absent)."""
+
+    G: GeneratorCheckpoint | None = None
+    D: DiscriminatorCheckpoint | None = None
+
+    def options(self, cfg: TrainConfig) -> TrainConfig:
+        """``cfg`` as these checkpoints make it: whether each network learns BatchNorm's gamma (a copy)."""
+        return replace(cfg, g_fix_gamma=not self.G.learns_gamma if self.G else cfg.g_fix_gamma,
+                       d_fix_gamma=not self.D.learns_gamma if self.D else cfg.d_fix_gamma)
+
+
+def _starting_points(cfg: TrainConfig) -> StartingPoints:
     """``--checkpoint``'s G and ``--discriminator``'s D (else the D file beside G, if any), checked against the
-    flags before anything is written, so a mismatch leaves no folder behind. Records whether each learned gamma."""
+    flags before anything is written, so a mismatch leaves no folder behind."""
     start = load_generator(cfg.checkpoint) if cfg.checkpoint else None
     if start is not None:
-        cfg.g_fix_gamma = not start.learns_gamma
-        mine = architecture(cfg)
+        mine = architecture(gan_spec(StartingPoints(start).options(cfg)), cfg.noise)
         try:
             check_shapes(mine.symbol(), start.arg_params, start.aux_params, mine.inputs(), start.path)
         except MxganError as exc:
             raise MxganError(f"{exc}; the checkpoint was trained with {start.flags()}: pass those flags") from exc
     startD = starting_discriminator(cfg.discriminator, start.path if start else None)
     if startD is None:
-        return start, None
-    cfg.d_fix_gamma = not startD.learns_gamma
-    inputs = {"data": (1, cfg.channels, cfg.image_size, cfg.image_size), "label": (1,)}
+        return StartingPoints(start)
+    inputs = {D_INPUT: (1, cfg.channels, cfg.image_size, cfg.image_size), D_LABEL: (1,)}
     try:
         check_shapes(make_discriminator_sym(cfg.ndf, image_size=cfg.image_size), startD.arg_params,
                      startD.aux_params, inputs, f"{startD.flag} {startD.path}")
     except MxganError as exc:
         raise MxganError(f"{exc}; that discriminator was trained with {startD.flags()}: pass those flags") from exc
-    return start, startD
+    return StartingPoints(start, startD)
 
 
-def _start_from(gan: GAN, start: GeneratorCheckpoint | None, startD: DiscriminatorCheckpoint | None) -> str:
+def _start_from(gan: GAN, starting: StartingPoints) -> str:
     """Load the starting G and D into the modules; say where each came from."""
-    fresh = "starts fresh"
+    fresh, start, startD = "starts fresh", starting.G, starting.D
     if start is not None:
         set_generator_params(gan.modG, start.arg_params, start.aux_params)
     if startD is not None:
@@ -93,6 +116,24 @@ def restore_ema(out: Path, gan: GAN, ema: GeneratorEMA) -> None:
         ema.restore(pad_single_filter_params(gan.modG.symbol, arg_params), state.ema_updates)
 
 
+def restore_hook_states(out: Path, announce: Callable[[str], object]) -> dict[str, dict]:
+    """Every hook's state as the set the run resumed from keeps it (an older mxgan's set: none, said)."""
+    state = read_run_state(out)  # cut back to that set by now
+    if HOOKS not in state.files:
+        announce(f"{out}: {state.newest.describe()} keeps no hook state (written by an older mxgan): the hooks start "
+                 "afresh")
+        return {}
+    try:
+        saved = json.loads(inside(out, state.files[HOOKS]).read_text())
+    except (OSError, ValueError) as exc:  # the set's weights verified, this file need not (Adam's fallback)
+        announce(f"{out}: {state.files[HOOKS]} does not load ({exc}): the hooks start afresh")
+        return {}
+    if not isinstance(saved, dict) or not all(isinstance(v, dict) for v in saved.values()):
+        announce(f"{out}: {state.files[HOOKS]} is not a hook state: the hooks start afresh")
+        return {}
+    return saved
+
+
 class Ground(NamedTuple):
     """What a run stands on before its networks: its batches, what they are, and its place among the workers."""
 
@@ -102,9 +143,12 @@ class Ground(NamedTuple):
 
 
 class Start(NamedTuple):
-    """What a run starts from: its modules and data, and where it is (a new run: nowhere yet)."""
+    """What a run starts from: its options (as its starting checkpoints make them), its modules and the
+    generator they build, its data, and where it is (a new run: nowhere yet)."""
 
+    cfg: TrainConfig
     gan: GAN
+    architecture: Architecture
     batches: Batches
     progress: Progress
     cluster: Cluster
@@ -112,12 +156,9 @@ class Start(NamedTuple):
     seconds: float = 0.0  # training time already spent (a resumed run)
 
 
-def _build_gan(cfg: TrainConfig, contexts: list[mx.Context]) -> GAN:
-    mx.random.seed(cfg.seed)
-    return build_gan(contexts, cfg.batch_size, cfg.nz, cfg.ngf, cfg.ndf, cfg.channels, cfg.image_size,
-                     cfg.lr_g, cfg.beta1, cfg.wd, cfg.init_sigma, fix_gamma_G=cfg.g_fix_gamma,
-                     dtype=cfg.dtype, cudnn_tune=cfg.cudnn_tune or None, conditional=cfg.conditional,
-                     lr_d=cfg.lr_d, beta2=cfg.beta2, fix_gamma_D=cfg.d_fix_gamma)
+def _build_gan(spec: GanSpec, seed: int, contexts: list[mx.Context]) -> GAN:
+    mx.random.seed(seed)
+    return build_gan(spec, contexts)
 
 
 def prepare(cfg: TrainConfig, contexts: list[mx.Context], announce: Callable[[str], object], lock: FolderLock,
@@ -132,7 +173,7 @@ def prepare(cfg: TrainConfig, contexts: list[mx.Context], announce: Callable[[st
         announce(f"kvstore {cfg.kvstore}: this worker has rank {cluster.rank} of {cluster.workers}")
     if cfg.resume and cluster.lead:
         lock.acquire(flag)  # the folder exists: claiming it first creates nothing
-    starting = (None, None) if cfg.resume else _starting_points(cfg)
+    starting = StartingPoints() if cfg.resume else _starting_points(cfg)
     batches, described = training_batches(cfg, Shard(cluster.rank, cluster.workers))
     announce(described)
     ground = Ground(batches, cluster, data_identity(cfg, batches))
@@ -143,7 +184,7 @@ def prepare(cfg: TrainConfig, contexts: list[mx.Context], announce: Callable[[st
         if cfg.resume:
             announce(f"{out} holds no complete checkpoint set yet: the run starts from its beginning, with its "
                      "options")
-        return _begin(cfg, contexts, announce, ground, *starting)
+        return _begin(starting.options(cfg), contexts, announce, ground, starting)
     if not cfg.resume:
         raise MxganError(f"--out {out} already holds a run (it was written while this one started); continue it "
                          f"with --resume {out}, or choose a new --out")
@@ -155,22 +196,23 @@ def prepare(cfg: TrainConfig, contexts: list[mx.Context], announce: Callable[[st
 
 
 def _begin(cfg: TrainConfig, contexts: list[mx.Context], announce: Callable[[str], object], ground: Ground,
-           startG: GeneratorCheckpoint | None, startD: DiscriminatorCheckpoint | None) -> Start:
+           starting: StartingPoints) -> Start:
     """A run from its beginning: its folder started, its networks fresh or from --checkpoint/--discriminator."""
     if ground.cluster.lead:
         begin_run_folder(Path(cfg.out), cfg, ground.data)
-    gan = _build_gan(cfg, contexts)
-    if startG or startD:
-        announce(_start_from(gan, startG, startD))
+    spec = gan_spec(cfg)
+    gan = _build_gan(spec, cfg.seed, contexts)
+    if starting.G or starting.D:
+        announce(_start_from(gan, starting))
     gan.attach_optimizers(ground.cluster.kvstore, ground.cluster.workers)
-    return Start(gan, ground.batches, Progress(), ground.cluster, ground.data)
+    return Start(cfg, gan, architecture(spec, cfg.noise), ground.batches, Progress(), ground.cluster, ground.data)
 
 
 def _resume(cfg: TrainConfig, contexts: list[mx.Context], announce: Callable[[str], object], point: ResumePoint,
             ground: Ground) -> Start:
     """A run from ``point``, its newest complete set: weights, Adam's state, and the position after it."""
-    out, checkpoint, cluster = Path(cfg.out), point.checkpoint, ground.cluster
-    gan = _build_gan(cfg, contexts)
+    out, checkpoint, cluster, spec = Path(cfg.out), point.checkpoint, ground.cluster, gan_spec(cfg)
+    gan = _build_gan(spec, cfg.seed, contexts)
     restore_weights(out, gan, checkpoint)
     gan.attach_optimizers(cluster.kvstore, cluster.workers)
     restarted = restore_optimizers(out, gan, checkpoint, cluster.updates_on_servers) if point.adam else ""
@@ -182,7 +224,8 @@ def _resume(cfg: TrainConfig, contexts: list[mx.Context], announce: Callable[[st
     if progress.batch >= ground.batches.batches_per_epoch:  # the checkpoint closed its epoch
         progress = Progress(progress.epoch + 1, 0, progress.iteration)
     announce(f"resuming {out} at iteration {progress.iteration} ({_position(progress)})")
-    return Start(gan, ground.batches, progress, cluster, ground.data, checkpoint.seconds)
+    return Start(cfg, gan, architecture(spec, cfg.noise), ground.batches, progress, cluster, ground.data,
+                 checkpoint.seconds)
 
 
 def _position(progress: Progress | None) -> str:
