@@ -27,7 +27,7 @@ from mxgan.bench.timing import interleaved
 from mxgan.config import RECIPES, BenchConfig
 from mxgan.constants import DATASET_CHANNELS
 from mxgan.data.batches import ImageBatches, load_images, prefetch
-from mxgan.model.modules import GAN, build_gan
+from mxgan.model.modules import GAN, GanSpec, build_gan
 from mxgan.model.symbols import make_dcgan_sym
 from mxgan.runtime.devices import parse_ctx
 from mxgan.runtime.env import available_cores
@@ -92,8 +92,8 @@ def step_variants(cfg: BenchConfig, batch: int) -> dict[str, float]:
     gans = []
     for d_input_gradient in (True, False):
         mx.random.seed(0)
-        gans.append(build_gan(contexts, batch, cfg.nz, cfg.ngf, cfg.ndf, cfg.channels, cfg.image_size, 2e-4, 0.5,
-                              0.0, 0.02, d_input_gradient=d_input_gradient))
+        gans.append(build_gan(GanSpec(batch, cfg.nz, cfg.ngf, cfg.ndf, cfg.channels, cfg.image_size,
+                                      d_input_gradient=d_input_gradient), contexts))
         gans[-1].attach_optimizers()
     gan, lean = gans
     symG, symD = make_dcgan_sym(cfg.ngf, cfg.ndf, cfg.channels, image_size=cfg.image_size)
@@ -134,8 +134,8 @@ def recipe_steps(cfg: BenchConfig, batch: int) -> dict[str, float]:
     for name, recipe in RECIPES.items():
         channels, g_updates = recipe["channels"] or DATASET_CHANNELS["mnist"], recipe["g_steps"]
         mx.random.seed(0)
-        gan = build_gan(contexts, batch, cfg.nz, cfg.ngf, cfg.ndf, channels, cfg.image_size, recipe["lr_g"],
-                        recipe["beta1"], 0.0, 0.02, lr_d=recipe["lr_d"], beta2=recipe["beta2"])
+        gan = build_gan(GanSpec(batch, cfg.nz, cfg.ngf, cfg.ndf, channels, cfg.image_size, lr_g=recipe["lr_g"],
+                                lr_d=recipe["lr_d"], beta1=recipe["beta1"], beta2=recipe["beta2"]), contexts)
         gan.attach_optimizers()
         ema = GeneratorEMA(gan.modG, recipe["ema_decay"]) if recipe["ema_decay"] else None
         real = mx.nd.array(rng.uniform(-1, 1, (batch, channels, cfg.image_size, cfg.image_size)).astype(np.float32))
