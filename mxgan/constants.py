@@ -25,3 +25,5 @@ KVSTORES = ("local", "device", "dist_sync", "dist_async")  # how devices and wor
 GRAY_DATASETS = ("mnist", "fashion-mnist")  # IDX files: gray, labelled
 DATASETS = (*GRAY_DATASETS, "synthetic", "folder", "rec")
 DATASET_CHANNELS = {name: 1 for name in GRAY_DATASETS} | {"synthetic": 3, "folder": 3, "rec": 3}
+INCEPTION_FOLDER = "inception"  # <data dir>/inception/: where `mxgan download inception` puts the FID Inception weights
+INCEPTION_WEIGHTS_ENV = "MXGAN_INCEPTION_WEIGHTS"  # a FID Inception weights file, wherever it is
