@@ -81,19 +81,19 @@ def check_readable_arguments(argv: list[str]) -> None:
 
 
 # file-system errors that need the user, not a fix in mxgan: one line naming the file instead of a traceback
-FILE_PROBLEMS = {errno.EPERM: "made immutable (chattr +i)?", errno.EACCES: "check its permissions",
-                 errno.EROFS: "a read-only file system", errno.ENOSPC: "free some space",
-                 errno.EDQUOT: "free some of your quota", errno.EFBIG: "this process's file-size limit (ulimit -f)",
-                 errno.EISDIR: "a folder of that name is in the way", errno.ENOTDIR: "a file stands where a folder "
-                 "goes"}
+FILE_PROBLEMS = {errno.EPERM: "is it immutable? lsattr shows it, chattr -i undoes it",
+                 errno.EACCES: "check its permissions", errno.EROFS: "the file system is read-only",
+                 errno.ENOSPC: "free some space", errno.EDQUOT: "free some of your quota",
+                 errno.EFBIG: "this process's file-size limit, ulimit -f", errno.EISDIR: "a folder of that name is in "
+                 "the way", errno.ENOTDIR: "a file stands where a folder goes"}
 
 
 def file_problem(exc: OSError) -> str | None:
     """The line for an :class:`OSError` on a named file that the user must fix; None for any other."""
     if exc.filename is None or exc.errno not in FILE_PROBLEMS:
         return None
-    return f"{exc.filename}: {exc.strerror} ({FILE_PROBLEMS[exc.errno]}); fix it and run again (a training run " \
-           "continues from its last checkpoint with --resume)"
+    return (f"{exc.filename}: {exc.strerror} ({FILE_PROBLEMS[exc.errno]}); fix it and run again (a training run "
+            "continues from its last checkpoint with --resume)")
 
 
 def main(argv: list[str] | None = None, prog: str = "mxgan") -> int:

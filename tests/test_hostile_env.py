@@ -6,14 +6,16 @@ import os
 import resource
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import mxnet as mx
 import numpy as np
 import pytest
-from helpers import fixtures, mnist_data_dir, one_line, run_cli, run_main, tiny
+from helpers import REPO, fixtures, mnist_data_dir, one_line, run_cli, run_main, tiny, wait_for
 
 from mxgan.checkpoints.run_folder import read_run_state
+from mxgan.constants import METRICS_FILE
 from mxgan.errors import MxganError
 from mxgan.runtime.fileio import StagedOutputs, write_atomic, write_bytes_atomic
 
@@ -157,6 +159,7 @@ def immutable(tmp_path):
     made: list[Path] = []
 
     def make(path: Path) -> None:
+        assert path.exists(), path
         done = subprocess.run(["chattr", "+i", str(path)], capture_output=True, text=True)
         if done.returncode != 0:
             pytest.skip(f"chattr +i does not work here ({done.stderr.strip() or 'no chattr'}): needs root on ext4, "
@@ -166,6 +169,10 @@ def immutable(tmp_path):
     yield make
     for path in made:
         subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
+def _lines(path: Path) -> int:
+    return len(path.read_text().splitlines()) if path.exists() else 0
 
 
 def _copy(run: Path, tmp_path: Path) -> Path:
@@ -192,6 +199,27 @@ def test_an_immutable_run_folder_is_one_line_before_the_resume_starts(finished_r
     line = one_line(run_main("run_dcgan.py", "--resume", str(run), "--max-steps", "4"))
     assert line.endswith(f"--resume {run} is not writable (Operation not permitted); choose another folder"), line
     assert _listing(run) == before
+
+
+def test_a_log_made_immutable_while_training_is_one_line_and_the_run_resumes(tmp_path, immutable):
+    """What no check before the run can see: metrics.jsonl made immutable as the run goes."""
+    run = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "run_dcgan.py", *TINY, "--max-steps", "100000", "--log-every", "1",
+                             "--checkpoint-every", "2", "--out", str(run)], cwd=REPO,  # synthetic: no data
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: _lines(run / METRICS_FILE) >= 3 or proc.poll() is not None, what="step 3 (a set at 2)")
+        immutable(run / METRICS_FILE)
+        _, stderr = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 2 and len(stderr.strip().splitlines()) == 1 and "Traceback" not in stderr, stderr
+    assert stderr.strip() == (f"run_dcgan.py: error: {run / METRICS_FILE}: Operation not permitted (is it immutable? "
+                              "lsattr shows it, chattr -i undoes it); fix it and run again (a training run continues "
+                              "from its last checkpoint with --resume)")
+    subprocess.run(["chattr", "-i", str(run / METRICS_FILE)], check=True)
+    stopped = read_run_state(run).progress.iteration
+    assert run_cli("run_dcgan.py", "--resume", str(run), "--max-steps", str(stopped + 2)).returncode == 0
 
 
 def test_a_folder_named_as_a_grid_of_the_run_is_one_line_before_the_resume_starts(finished_run, tmp_path):
