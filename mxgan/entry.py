@@ -1,6 +1,6 @@
 """The entry point of every command (``mxgan``, ``run_dcgan.py``, ``bench/*.py``): :func:`mxgan.cli.main`, with
-Ctrl-C, SIGTERM and SIGHUP interrupting like Ctrl-C from the first instant, while the CLI itself is still being
-imported too."""
+Ctrl-C, SIGTERM, SIGHUP and SIGUSR1 interrupting like Ctrl-C from the first instant, while the CLI itself is still
+being imported too."""
 
 from __future__ import annotations
 
