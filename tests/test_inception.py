@@ -323,6 +323,10 @@ def test_input_is_rgb_299_in_0_255():
     np.testing.assert_allclose(flat[0, :, 0, 0], [0.0, 127.5, 255.0], atol=1e-3)  # constants stay constant
     same = np.full((1, 3, SIZE, SIZE), 300.0)
     assert np.all(inception_input(same) == 255.0)
+    dot = np.full((1, 8, 8), 100.0)
+    dot[0, 4, 4] = 200.0
+    ringing = inception_input(dot)
+    assert ringing.min() < 99.0 and ringing.max() <= 200.0  # a cubic filter's negative lobes (bilinear has none)
 
 
 def test_input_refuses_what_is_no_image():
@@ -330,6 +334,12 @@ def test_input_refuses_what_is_no_image():
         with pytest.raises(MxganError) as exc:
             inception_input(bad)
         assert "(N, C, H, W)" in one_line(exc)
+    with pytest.raises(MxganError) as exc:
+        inception_input(np.full((1, 8, 8), np.nan))
+    assert "NaN" in one_line(exc)
+    with pytest.raises(MxganError) as exc:
+        inception_input(np.zeros((1, 8, 8)), value_range=(1, -1))
+    assert "low < high" in one_line(exc)
 
 
 # --- the metrics ---------------------------------------------------------------------------------------------

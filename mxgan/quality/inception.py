@@ -117,22 +117,32 @@ def inception_symbol() -> mx.sym.Symbol:
 
 def inception_input(images: np.ndarray, value_range: tuple[float, float] = (0.0, 255.0)) -> np.ndarray:
     """(N, C, H, W) images (C = 1 or 3) or (N, H, W) gray ones, values in ``value_range``, as the network's
-    float32 (N, 3, 299, 299) input in [0, 255]: clean-fid's "clean" resize (see the module's docstring)."""
+    float32 (N, 3, 299, 299) input in [0, 255]: scaled, resized by :func:`resize_clean`, gray copied to RGB."""
+    images = check_images(images)
+    low, high = value_range
+    if not high > low:
+        raise MxganError(f"value_range {value_range!r} is not a (low, high) pair with low < high")
+    scaled = (images.astype(np.float32) - np.float32(low)) * np.float32(255.0 / (high - low))
+    if not np.all(np.isfinite(scaled)):
+        raise MxganError("the images hold NaN or infinite values; Inception features need finite ones")
+    resized = resize_clean(scaled)
+    return np.repeat(resized, 3, axis=1) if resized.shape[1] == 1 else resized
+
+
+def resize_clean(images: np.ndarray) -> np.ndarray:
+    """float32 (N, C, H, W) in [0, 255] to (N, C, 299, 299): PIL's bicubic on float values, clipped to [0, 255]
+    (clean-fid's "clean" mode; the one resize of mxgan's Inception metrics, see the module's docstring)."""
     try:
         from PIL import Image
     except ImportError as exc:
         raise MxganError("Inception features resize with Pillow, which is not installed: pip install "
                          "'mxgan[inception]' (or pillow)") from exc
 
-    images = check_images(images)
-    low, high = value_range
-    scaled = (images.astype(np.float32) - np.float32(low)) * np.float32(255.0 / (high - low))
-    if scaled.shape[-2:] != (SIZE, SIZE):
+    if images.shape[-2:] != (SIZE, SIZE):
         # one float32 ("F") image a channel: PIL filters it as floats, no rounding to uint8 in between
-        scaled = np.stack([[np.asarray(Image.fromarray(np.ascontiguousarray(channel)).resize(
-            (SIZE, SIZE), resample=Image.Resampling.BICUBIC)) for channel in image] for image in scaled])
-    scaled = np.clip(scaled, 0.0, 255.0)
-    return np.repeat(scaled, 3, axis=1) if scaled.shape[1] == 1 else scaled
+        images = np.stack([[np.asarray(Image.fromarray(np.ascontiguousarray(channel)).resize(
+            (SIZE, SIZE), resample=Image.Resampling.BICUBIC)) for channel in image] for image in images])
+    return np.clip(images, 0.0, 255.0)
 
 
 def check_images(images: np.ndarray) -> np.ndarray:
