@@ -81,6 +81,7 @@ def _shown(bound: float | None) -> str:
 
 
 POSITIVE = Range(0, low_open=True)
+MOST_EPOCHS = 10**6  # far beyond any run; a float of epochs times steps stays exact below it
 COUNT = Range(0)  # 0 or more
 UNIT = Range(0, 1, high_open=True)  # [0, 1)
 
@@ -248,7 +249,8 @@ class TrainConfig:
     beta2: float = declared(Option("Adam beta2", bounds=UNIT, recipe=True))
     wd: float = declared(Option("weight decay", 0.0, bounds=COUNT))
     init_sigma: float = declared(Option("std of the Normal weight initializer", 0.02, bounds=POSITIVE))
-    epochs: int = declared(Option("passes over the dataset", 25, bounds=POSITIVE, resume=True))
+    epochs: int = declared(Option("passes over the dataset", 25, resume=True, bounds=Range(
+        0, MOST_EPOCHS, low_open=True, hint=" (a forecast of a longer run overflows the calendar)")))
     max_steps: int = declared(Option("stop after this many steps (0: no limit)", 0, bounds=COUNT, resume=True))
     seed: int = declared(SEED, help="seed for weights, noise and data order (a CPU run repeats exactly)")
     log_every: int = declared(Option("steps between metrics lines in metrics.jsonl", 10, bounds=POSITIVE,
@@ -261,7 +263,7 @@ class TrainConfig:
                                           "left, FID-MNIST; 0: none)", 60.0, bounds=COUNT, resume=True))
     eval_every: float = declared(Option("epochs between quality checks of MNIST generators (FID-MNIST, digit "
                                         "histogram), fractions too: 0.25 checks four times an epoch, each with a "
-                                        "checkpoint (0: off)", 1.0, bounds=COUNT, resume=True))
+                                        "checkpoint (0: off)", 1.0, resume=True, bounds=Range(0, MOST_EPOCHS)))
     until_fid: float = declared(Option("stop, with a checkpoint, at the first quality check whose FID-MNIST (of "
                                        "the weights sample draws: the moving average where kept) is this or lower "
                                        "(0: never)", 0.0, bounds=COUNT, resume=True, metavar="FID"))
@@ -458,7 +460,10 @@ class BenchConfig:
                              "(default: $MXGAN_DATA_DIR, else ./data)")
     rss_steps: int = declared(Option("steps of the MNIST training run whose peak memory is reported (0: skip)", 20,
                                      bounds=COUNT))
-    gemm_size: int = declared(Option("side of the float32 GEMM timed as the machine's peak", 4096, bounds=POSITIVE))
+    gemm_size: int = declared(Option("side of the float32 GEMM timed as the machine's peak (512 or more: a smaller "
+                                     "product runs from the caches, mostly call overhead)", 4096, bounds=Range(
+                                         512, hint=" (a smaller product runs from the caches, mostly call overhead: no "
+                                                   "peak to compare the step with)")))
     variants: bool = declared(Option("also time the example's loop as written, each optimisation, and thread "
                                      "settings", False))
     g_steps: int = declared(Option("G updates per step (the default recipe: 2; PyTorch's example: 1)", 1,

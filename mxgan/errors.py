@@ -18,7 +18,7 @@ class DivergenceError(MxganError):
 
 
 class Interrupted(MxganError):
-    """Training stopped by a signal (Ctrl-C, SIGTERM, SIGHUP) after saving a checkpoint."""
+    """Training stopped by a signal (Ctrl-C, SIGTERM, SIGHUP, SIGUSR1) after saving a checkpoint."""
 
     def __init__(self, message: str, exit_code: int = 130) -> None:
         super().__init__(message)

@@ -9,7 +9,7 @@ from mxgan.bench.throughput import flops_per_training_image
 from mxgan.config import BenchConfig
 
 TINY = ["--image-size", "16", "--ngf", "8", "--ndf", "8", "--batch-size", "8", "--repeats", "1", "--steps", "1",
-        "--gemm-size", "128", "--rss-steps", "2", "--variants"]
+        "--gemm-size", "512", "--rss-steps", "2", "--variants"]
 
 
 def test_smoke_run_prints_a_table_and_writes_json(tmp_path):
@@ -53,7 +53,7 @@ def test_compare_torch_without_torch_says_how_to_install():
 
 
 def test_profile_splits_a_real_step_by_operator(tmp_path):
-    result = run_cli("bench/throughput.py", "--profile", *TINY[:10], "--gemm-size", "128", "--channels", "1",
+    result = run_cli("bench/throughput.py", "--profile", *TINY[:10], "--gemm-size", "512", "--channels", "1",
                      "--g-steps", "2", "--json", str(tmp_path / "p.json"))
     assert result.returncode == 0, result.stderr
     assert "16x16x1, batch 8, ngf 8, ndf 8, 2 G updates a step" in result.stdout

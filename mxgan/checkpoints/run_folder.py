@@ -247,8 +247,8 @@ def _write_set(out: Path, dataset: str, gan: GAN, progress: Progress, epoch_end:
                ema: EmaSnapshot | None, hooks: dict[str, dict]) -> CheckpointSet:
     """The files of one set, each under a temporary name renamed when whole; what ``state.json`` keeps of them."""
     names = set_names(dataset, progress, epoch_end, ema is not None)
-    if not optimizer_states:
-        names = {role: name for role, name in names.items() if not role.endswith(".states")}
+    if not optimizer_states:  # Adam's moments live on the dist_async servers (the EMA's running state stays)
+        names = {role: name for role, name in names.items() if role not in ("G.states", "D.states")}
     save_module_params(gan.modD, out / names["D"])
     save_module_params(gan.modG, out / names["G"])
     if ema is not None:

@@ -15,7 +15,6 @@ from mxgan.runtime.fileio import write_bytes_atomic
 
 # a smaller float32 product runs from the caches and is mostly call overhead, far from the peak the ratios need
 # (2 cores here: 256 reached 106 GFLOP/s, 512 143, 2048 173)
-GEMM_MIN = 512
 SUMMARY = "images/s of the training step, the generator and the data pipeline (vs PyTorch); --profile"
 DESCRIPTION = "Throughput of mxgan next to PyTorch's DCGAN example; see bench/README.md."
 
@@ -28,9 +27,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def config(args: argparse.Namespace) -> BenchConfig:
     cfg = BenchConfig(**given(args, BenchConfig))
     check_options(cfg)
-    if cfg.gemm_size < GEMM_MIN:
-        raise MxganError(f"--gemm-size must be {GEMM_MIN} or more, got {cfg.gemm_size} (a smaller product runs from "
-                         "the caches, mostly call overhead: no peak to compare the step with)")
     if cfg.profile:
         check_profile(cfg)
     if cfg.compare == "torch":

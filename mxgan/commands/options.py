@@ -11,8 +11,6 @@ import typing
 from pathlib import Path
 from typing import Any
 
-import cv2
-
 from mxgan.config import Option, options
 from mxgan.errors import MxganError
 from mxgan.runtime.fileio import check_name_fits, check_writable
@@ -89,9 +87,15 @@ def check_output_file(flag: str, path: str, image: bool = False) -> None:
     if not folder.is_dir():
         raise MxganError(f"{flag} {path}: the folder {folder} does not exist; create it or choose another {flag}")
     check_writable(target, flag, folder=False)
-    if image and not cv2.haveImageWriter(str(target)):
+    if image and not _writes_pictures(target):
         raise MxganError(f"{flag} {path}: OpenCV cannot write a {target.suffix or 'suffix-less'} picture; "
                          "name it .png (or .jpg, .bmp, .webp)")
+
+
+def _writes_pictures(target: Path) -> bool:
+    import cv2  # here, not at the top: `mxgan --help` and every refusal before any work load no OpenCV
+
+    return bool(cv2.haveImageWriter(str(target)))
 
 
 def data_dir(value: str | None) -> Path:

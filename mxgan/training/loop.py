@@ -83,8 +83,7 @@ def _quality_settings(cfg: TrainConfig, steps_per_epoch: int) -> QualitySettings
                            conditional=cfg.conditional, data_dir=Path(cfg.data_dir), image_size=cfg.image_size)
 
 
-def train(cfg: TrainConfig, hooks: Sequence[Hook] = (), announce: Callable[[str], object] | None = None,
-          ) -> TrainResult:
+def train(cfg: TrainConfig, hooks: Sequence[Hook] = (), announce: Callable[[str], object] | None = None) -> TrainResult:
     """Train (or, with ``cfg.resume``, continue) a DCGAN; write checkpoints, samples and metrics to ``cfg.out``.
 
     Parameters
