@@ -18,11 +18,12 @@ import subprocess
 import sys
 
 from mxgan.bench.timing import WARMUP, timed
+from mxgan.bench.torch_twin import VARIANTS
 
 MXGAN = "mxgan"  # mxgan's step, unwaited and with the EMA too, and its generator
 MXGAN_STEP = "mxgan step"  # mxgan's step alone, as the trainer runs it
 TORCH = ("torch eager", "torch channels_last", "torch.compile")  # PyTorch's example as a user would run it
-_VARIANTS = dict(zip(TORCH, ("eager", "channels_last", "compile")))
+_VARIANTS = dict(zip(TORCH, VARIANTS, strict=True))  # each one's torch_twin variant
 
 
 class Contender:

@@ -38,8 +38,3 @@ def encode(path: Path, image: np.ndarray) -> bytes:
 def save_png(path: Path, image: np.ndarray) -> Path:
     """Write an RGB or gray uint8 image to ``path`` atomically, as PNG (or what its name says: .jpg, ...)."""
     return write_bytes_atomic(path, encode(path, image))
-
-
-def save_grid(path: Path, images: np.ndarray, columns: int | None = None) -> Path:
-    """Write (N, C, H, W) images in [-1, 1] as one grid PNG."""
-    return save_png(path, make_grid(images, columns))
