@@ -23,6 +23,7 @@ from typing import Any
 
 from mxgan.constants import (
     BN_MODES,
+    CLASSES,
     DATASET_CHANNELS,
     DATASETS,
     EVAL_SIZES,
@@ -91,7 +92,8 @@ class Option:
     """One option: what its flag says and takes, and what ``--resume`` may do with it.
 
     ``recipe``: its default comes from the run's recipe; ``resume``: ``--resume`` may change it (else the
-    run's own value is kept); ``spelling``: a switch's own flag (``--no-progress``); ``cli`` False: no flag.
+    run's own value is kept); ``spelling``: a switch's own flag (``--no-progress``); ``cli`` False: no flag;
+    ``positional``: an argument without a flag, named by its ``metavar`` (a list: the rest of the command line).
     """
 
     help: str
@@ -104,18 +106,23 @@ class Option:
     metavar: str | None = None
     cli: bool = True
     required: bool = False  # the command cannot run without it
+    positional: bool = False
 
     def flag(self, name: str) -> str:
+        if self.positional:
+            return self.metavar or name
         return self.spelling or "--" + name.replace("_", "-")
 
     def check(self, name: str, value: Any, unset_ok: bool = True) -> None:
         """One :class:`MxganError` naming the flag when ``value`` (each of them, for a list) is not one of its
-        choices or out of range (``unset_ok``: "" or None, "not given", passes the choices)."""
+        choices or out of range (``unset_ok``: "" or None, "not given", passes, unless the option is needed)."""
         if isinstance(value, list):
             for each in value:
                 self.check(name, each, unset_ok)
             return
-        if self.choices is not None and value not in self.choices and not (unset_ok and value in ("", None)):
+        if unset_ok and value in ("", None) and not (self.required or self.positional):
+            return
+        if self.choices is not None and value not in self.choices:
             raise MxganError(f"{self.flag(name)} {value!r} is not one of {', '.join(map(str, self.choices))}")
         if self.bounds is not None and not self.bounds.holds(value):
             raise MxganError(f"{self.flag(name)} must be {self.bounds.describe()}, got {value}{self.bounds.hint}")
@@ -124,6 +131,8 @@ class Option:
 def declared(option: Option, **changes: Any) -> Any:
     """A dataclass field carrying ``option`` (with ``changes``: the same option, as one command takes it)."""
     option = replace(option, **changes) if changes else option
+    if isinstance(option.default, list):  # each instance its own list
+        return field(default_factory=lambda: list(option.default), metadata={"option": option})
     return field(default=option.default, metadata={"option": option})
 
 
@@ -143,24 +152,37 @@ def check_options(config: Any) -> None:
 
 
 def check_fields(config: Any, names: list[str] | None = None) -> None:
-    """Each field of a config instance (``names``: only these) of its declared type, then within its choices and
-    range: one :class:`MxganError` naming the field (a wrong type) or the flag (a value out of range)."""
-    kinds = field_types(type(config))
-    for f in fields(config):
-        if names is None or f.name in names:
-            value = getattr(config, f.name)
-            if not _of_type(value, kinds[f.name]):
-                raise MxganError(f"{type(config).__name__}.{f.name} must be {expected(kinds[f.name])}, got "
-                                 f"{value!r} ({type(value).__name__})")
-            option = option_of(f)
-            option.check(f.name, value, unset_ok=option.default in ("", None))  # "" stands for a default only
+    """Each field of a config instance (``names``: only these): :func:`check_values`."""
+    check_values(type(config), {f.name: getattr(config, f.name) for f in fields(config)
+                                if names is None or f.name in names})
+
+
+def check_values(config: type, values: dict[str, Any], where: str = "") -> None:
+    """Values for fields of a config dataclass, each of its field's declared type, then within its choices and
+    range: one :class:`MxganError` naming the field (a wrong type) or the flag (a value out of range); ``where``:
+    the file the values come from (the error then begins with it and the field)."""
+    kinds, declared_options = field_types(config), {f.name: option_of(f) for f in fields(config)}
+    for name, value in values.items():
+        named = f"{where}'s {name}" if where else f"{config.__name__}.{name}"
+        _check_type(named, value, kinds[name])
+        option = declared_options[name]
+        try:
+            option.check(name, value, unset_ok=option.default in ("", None))  # "" stands for a default only
+        except MxganError as exc:
+            if not where:
+                raise
+            raise MxganError(f"{named}: {exc}") from exc
+
+
+def _check_type(named: str, value: Any, kind: Any) -> None:
+    if not _of_type(value, kind):
+        raise MxganError(f"{named} must be {expected(kind)}, got {value!r} ({type(value).__name__})")
 
 
 def check_argument(name: str, value: Any, kind: Any, option: Option | None = None) -> None:
     """An argument of the Python API of type ``kind`` (within ``option``'s choices and range, if given): one
     :class:`MxganError` naming the argument."""
-    if not _of_type(value, kind):
-        raise MxganError(f"{name} must be {expected(kind)}, got {value!r} ({type(value).__name__})")
+    _check_type(name, value, kind)
     if option is not None:
         replace(option, spelling=name).check(name, value, unset_ok=False)
 
@@ -210,7 +232,7 @@ RECALIBRATE_BN = Option("re-estimate BatchNorm's moving statistics over K traini
                         "(precise BN; 0: use the saved ones)", 0, bounds=COUNT, metavar="K")
 
 
-def batch_size(what: str, default: int | None) -> Option:
+def batch_size(what: str, default: int | list[int] | None) -> Option:
     """``--batch-size``: how many images ``what`` (a step, a forward pass) takes at once."""
     return Option(f"images per {what}", default, bounds=POSITIVE)
 
@@ -267,7 +289,7 @@ class TrainConfig:
     until_fid: float = declared(Option("stop, with a checkpoint, at the first quality check whose FID-MNIST (of "
                                        "the weights sample draws: the moving average where kept) is this or lower "
                                        "(0: never)", 0.0, bounds=COUNT, resume=True, metavar="FID"))
-    eval_samples: int = declared(Option("samples judged at each quality check", 2000, resume=True, bounds=Range(
+    eval_samples: int = declared(Option("samples measured at each quality check", 2000, resume=True, bounds=Range(
         FEWEST_JUDGED, hint=" (a Frechet distance and the neighbourhood metrics need a sample of some size)")))
     real_label: float = declared(Option("D's target for real images; 0.9 is one-sided label smoothing (G still "
                                         "aims at 1)", 1.0,
@@ -366,19 +388,8 @@ def run_options_from(saved: object, where: str) -> TrainConfig:
     missing = [name for name in RUN_ESSENTIALS if name not in saved]
     if missing:
         raise MxganError(f"{where} is damaged (it lacks {', '.join(missing)})")
-    hints = field_types(TrainConfig)
-    values = {}
-    for f in fields(TrainConfig):
-        if f.name not in saved:
-            continue
-        value, kind = saved[f.name], hints[f.name]
-        if not _of_type(value, kind):
-            raise MxganError(f"{where}'s {f.name} is {value!r}, not {expected(kind)}")
-        try:
-            option_of(f).check(f.name, value)
-        except MxganError as exc:
-            raise MxganError(f"{where}'s {f.name}: {exc}") from exc
-        values[f.name] = value
+    values = {f.name: saved[f.name] for f in fields(TrainConfig) if f.name in saved}
+    check_values(TrainConfig, values, where)  # as the flags are, the error naming the file
     return TrainConfig(**values)
 
 
@@ -409,10 +420,19 @@ JUDGED = Option("samples to judge", 10000, bounds=Range(FEWEST_JUDGED, MAX_SAMPL
 
 
 @dataclass
-class SampleConfig:
-    """What ``mxgan sample`` draws (:func:`mxgan.inference.sampling.draw_samples`) and where it writes it."""
+class GeneratorOptions:
+    """The generator ``sample``, ``eval`` and ``export`` take: which checkpoint, which of its weights, and whether
+    its BatchNorm statistics are estimated again."""
 
     checkpoint: str = declared(CHECKPOINT)
+    weights: str = declared(WEIGHTS_OPTION)
+    recalibrate_bn: int = declared(RECALIBRATE_BN)
+
+
+@dataclass
+class SampleConfig(GeneratorOptions):
+    """What ``mxgan sample`` draws (:func:`mxgan.inference.sampling.draw_samples`) and where it writes it."""
+
     num: int = declared(Option("images to draw", 64, bounds=Range(1, MAX_SAMPLES, hint=" (they are held in memory "
                                                                                      "at once)")))
     out: str = declared(Option("grid PNG to write", "samples.png"))
@@ -432,9 +452,8 @@ class SampleConfig:
     batch_size: int = declared(batch_size("forward pass", 64))
     noise: str = declared(NOISE, default="", help="latent distribution (default: the run's, from run.json beside "
                           "the checkpoint, else normal)")
-    digit: str = declared(Option("conditional models: draw this digit (0-9), or 'all' for a row per digit", ""))
-    weights: str = declared(WEIGHTS_OPTION)
-    recalibrate_bn: int = declared(RECALIBRATE_BN)
+    digit: str = declared(Option("conditional models: draw this digit (0-9), or 'all' for a row per digit", "",
+                                 choices=("all", *map(str, range(CLASSES))), metavar="DIGIT"))
 
     def __post_init__(self) -> None:
         check_config(self)
@@ -445,13 +464,12 @@ class BenchConfig:
     """What ``mxgan bench`` (``bench/throughput.py``) measures."""
 
     ctx: str = declared(CTX, help="device: cpu or gpu0")
-    batch_sizes: list[int] = field(default_factory=lambda: [64], metadata={"option": Option(
-        "one or more batch sizes", [64], bounds=POSITIVE, spelling="--batch-size")})
-    image_size: int = declared(Option("image side", 64, choices=IMAGE_SIZES))
-    channels: int = declared(Option("image channels", 3, choices=(1, 3)))
-    nz: int = declared(Option("latent vector length", 100, bounds=POSITIVE))
-    ngf: int = declared(Option("generator width", 64, bounds=POSITIVE))
-    ndf: int = declared(Option("discriminator width", 64, bounds=POSITIVE))
+    batch_sizes: list[int] = declared(batch_size("step", [64]), help="one or more batch sizes", spelling="--batch-size")
+    image_size: int = declared(declaration(TrainConfig, "image_size"), help="image side")
+    channels: int = declared(declaration(TrainConfig, "channels"), help="image channels", default=3, recipe=False)
+    nz: int = declared(declaration(TrainConfig, "nz"))
+    ngf: int = declared(declaration(TrainConfig, "ngf"))
+    ndf: int = declared(declaration(TrainConfig, "ndf"))
     repeats: int = declared(Option("timed blocks per measurement (the median is reported)", 5, bounds=POSITIVE))
     steps: int = declared(Option("steps (or forward passes) per timed block", 3, bounds=POSITIVE))
     compare: str = declared(Option("also time PyTorch's DCGAN example, same sizes, each variant in a process of its "
@@ -460,14 +478,15 @@ class BenchConfig:
                              "(default: $MXGAN_DATA_DIR, else ./data)")
     rss_steps: int = declared(Option("steps of the MNIST training run whose peak memory is reported (0: skip)", 20,
                                      bounds=COUNT))
+    # 2 cores: a 256 product reached 106 GFLOP/s, 512 143, 2048 173
     gemm_size: int = declared(Option("side of the float32 GEMM timed as the machine's peak (512 or more: a smaller "
                                      "product runs from the caches, mostly call overhead)", 4096, bounds=Range(
                                          512, hint=" (a smaller product runs from the caches, mostly call overhead: no "
                                                    "peak to compare the step with)")))
     variants: bool = declared(Option("also time the example's loop as written, each optimisation, and thread "
                                      "settings", False))
-    g_steps: int = declared(Option("G updates per step (the default recipe: 2; PyTorch's example: 1)", 1,
-                                   bounds=POSITIVE))
+    g_steps: int = declared(declaration(TrainConfig, "g_steps"), help="G updates per step (the default recipe: 2; "
+                            "PyTorch's example: 1)", default=1, recipe=False)
     profile: bool = declared(Option("instead, where one training step's time goes: each operator's share of the "
                                     "step, and the (de)convolutions' speed against this machine's matrix product "
                                     "(oneDNN's own timings)", False))

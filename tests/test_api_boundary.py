@@ -56,7 +56,8 @@ def test_a_train_config_takes_ints_for_floats_and_paths_for_folders(tmp_path):
 def test_replace_checks_again(tmp_path):
     cfg = TrainConfig(**TINY, out=str(tmp_path / "run"))
     assert dataclasses.replace(cfg, epochs=3).epochs == 3 and dataclasses.replace(cfg).lr_g == cfg.lr_g
-    assert refused(dataclasses.replace, cfg, epochs=0) == "--epochs must be positive, got 0"
+    assert refused(dataclasses.replace, cfg, epochs=0) == ("--epochs must be in (0, 1000000], got 0 (a forecast of a "
+                                                           "longer run overflows the calendar)")
     assert refused(dataclasses.replace, cfg, max_steps=2.5) == "TrainConfig.max_steps must be a whole number, got " \
         "2.5 (float)"
 
@@ -65,7 +66,7 @@ def test_run_json_keeps_its_own_message_naming_the_file(tmp_path):
     options = {**TrainConfig(**TINY).to_json(), "epochs": True}
     (tmp_path / "run.json").write_text(json.dumps(options))
     line = refused(load_run_options, tmp_path)
-    assert line == f"--resume {tmp_path}: run.json's epochs is True, not a whole number"
+    assert line == f"--resume {tmp_path}: run.json's epochs must be a whole number, got True (bool)"
 
 
 @pytest.mark.parametrize("given, expected", [

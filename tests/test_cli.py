@@ -15,7 +15,7 @@ SMALL = tiny(16, dataset="")
     (["--ctx", "tpu0"], "'tpu0' is not a device; use cpu, gpu0"),
     (["--ctx", "cpu0,gpu0"], "mixes cpu and gpu"),
     (["--batch-size", "0"], "--batch-size must be positive, got 0"),
-    (["--epochs", "-1"], "--epochs must be positive, got -1"),
+    (["--epochs", "-1"], "--epochs must be in (0, 1000000], got -1"),
     (["--image-size", "48"], "--image-size 48 is not one of 16, 32, 64, 128"),
     (["--channels", "2"], "--channels 2 is not one of 1, 3"),
     (["--batch-size", "x"], "argument --batch-size: invalid int value: 'x'"),
@@ -115,7 +115,7 @@ def test_nan_stops_training_with_exit_3_and_no_bad_checkpoint(tmp_path):
 
 
 def test_mxgan_train_is_run_dcgan(tmp_path):
-    result = run_cli("-m", "mxgan.cli", "train", *SMALL, "--dataset", "synthetic", "--max-steps", "3",
+    result = run_cli("-m", "mxgan", "train", *SMALL, "--dataset", "synthetic", "--max-steps", "3",
                      "--out", str(tmp_path / "r"))
     assert result.returncode == 0, result.stderr
     config = json.loads((tmp_path / "r" / "run.json").read_text())

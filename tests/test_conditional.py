@@ -44,17 +44,17 @@ def test_a_conditional_checkpoint_knows_it_is_one(conditional_run):
 
 
 def test_sample_a_row_per_digit(conditional_run, tmp_path):
-    result = run_cli("-m", "mxgan.cli", "sample", "--checkpoint", str(conditional_run), "--digit", "all",
+    result = run_cli("-m", "mxgan", "sample", "--checkpoint", str(conditional_run), "--digit", "all",
                      "--num", "30", "--out", str(tmp_path / "all.png"))
     assert result.returncode == 0, result.stderr
     assert cv2.imread(str(tmp_path / "all.png")).shape == (10 * 16, 3 * 16, 3)  # 10 rows of 3
-    result = run_cli("-m", "mxgan.cli", "sample", "--checkpoint", str(conditional_run), "--digit", "7",
+    result = run_cli("-m", "mxgan", "sample", "--checkpoint", str(conditional_run), "--digit", "7",
                      "--num", "4", "--out", str(tmp_path / "sevens.png"))
     assert result.returncode == 0, result.stderr
 
 
 def test_eval_reports_agreement_for_conditional_models(conditional_run, tmp_path):
-    result = run_cli("-m", "mxgan.cli", "eval", "--checkpoint", str(conditional_run), "--num", "200",
+    result = run_cli("-m", "mxgan", "eval", "--checkpoint", str(conditional_run), "--num", "200",
                      "--json", str(tmp_path / "q.json"))
     assert result.returncode == 0, result.stderr
     assert "agrees with the requested digit" in result.stdout
@@ -71,11 +71,11 @@ def _unconditional_generator(path):
 
 @pytest.mark.parametrize("digit, expected", [
     ("7", "--digit needs a conditional model (trained with --conditional)"),
-    ("12", "--digit '12': give a digit 0-9, or 'all'"),
+    ("12", "--digit '12' is not one of all, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9"),
 ])
 def test_bad_digit_requests(tmp_path, digit, expected):
     _unconditional_generator(tmp_path / "g.params")
-    result = run_cli("-m", "mxgan.cli", "sample", "--checkpoint", str(tmp_path / "g.params"), "--digit", digit,
+    result = run_cli("-m", "mxgan", "sample", "--checkpoint", str(tmp_path / "g.params"), "--digit", digit,
                      "--out", str(tmp_path / "x.png"))
     assert result.returncode == 2 and expected in result.stderr and len(result.stderr.splitlines()) == 1
 

@@ -120,8 +120,7 @@ def _pictures(folder, count, seed=0):
 
 def test_resume_on_moved_changed_or_other_data(tmp_path):
     pictures, other, run = _pictures(tmp_path / "a", 40), _pictures(tmp_path / "b", 30, seed=1), tmp_path / "run"
-    flags = ["--dataset", "folder", "--data-dir", str(pictures), "--image-size", "16", "--ngf", "8", "--ndf", "8",
-             "--batch-size", "10", "--no-progress", "--max-steps", "2"]
+    flags = tiny(10, "--data-dir", str(pictures), "--max-steps", "2", dataset="folder")
     assert run_cli("run_dcgan.py", *flags, "--out", str(run)).returncode == 0
     line = one_line(run_cli("run_dcgan.py", "--resume", str(run), "--data-dir", str(other), "--max-steps", "3"))
     assert f"--data-dir {other} holds other data than the run trained on (30 images, not 40)" in line
@@ -148,7 +147,7 @@ def test_mnist_elsewhere_is_the_same_data(tmp_path):
     (elsewhere / "mnist").mkdir(parents=True)
     for file in (data_dir() / "mnist").iterdir():
         (elsewhere / "mnist" / file.name).symlink_to(file)
-    flags = ["--image-size", "16", "--ngf", "8", "--ndf", "8", "--batch-size", "500", "--no-progress"]
+    flags = tiny(500, dataset="mnist")
     assert run_cli("run_dcgan.py", *flags, "--max-steps", "1", "--out", str(run)).returncode == 0
     result = run_cli("run_dcgan.py", "--resume", str(run), "--data-dir", str(elsewhere), "--max-steps", "2",
                      "--no-progress")
@@ -176,11 +175,11 @@ def finished(tmp_path):
 
 @pytest.mark.parametrize("edit, expected", [
     ({"batch_size": 0}, "run.json's batch_size: --batch-size must be positive, got 0"),
-    ({"batch_size": "64"}, "run.json's batch_size is '64', not a whole number"),
-    ({"lr_g": None}, "run.json's lr_g is None, not a number"),
+    ({"batch_size": "64"}, "run.json's batch_size must be a whole number, got '64' (str)"),
+    ({"lr_g": None}, "run.json's lr_g must be a number, got None (NoneType)"),
     ({"noise": "gaussian"}, "run.json's noise: --noise 'gaussian' is not one of normal, uniform"),
     ({"ngf": 16}, "do not build the network of the run's checkpoint, which was trained with --nz 100 --ngf 8"),
-    ({"dataset": None}, "run.json's dataset is None, not a string"),
+    ({"dataset": None}, "run.json's dataset must be a string, got None (NoneType)"),
 ])
 def test_a_hand_edited_run_json_is_one_line_naming_the_field(finished, edit, expected):
     options = json.loads((finished / "run.json").read_text())

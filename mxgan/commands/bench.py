@@ -1,32 +1,39 @@
-"""``mxgan bench`` (= ``python bench/throughput.py``): the flags of :class:`mxgan.config.BenchConfig`; the step's
-throughput next to PyTorch's, or (``--profile``) where its time goes."""
+"""``mxgan bench`` (= ``python bench/throughput.py``): the flags of :class:`mxgan.config.BenchConfig` and ``--json``;
+the step's throughput next to PyTorch's, or (``--profile``) where its time goes."""
 
 from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from mxgan.commands.options import add_options, check_output_file, data_dir, given
-from mxgan.config import BenchConfig, check_options
+from mxgan.commands.options import add_options, check_output_file, data_dir, from_flags
+from mxgan.config import BenchConfig, Option, declared
 from mxgan.errors import MxganError
 from mxgan.runtime.fileio import write_bytes_atomic
 
-# a smaller float32 product runs from the caches and is mostly call overhead, far from the peak the ratios need
-# (2 cores here: 256 reached 106 GFLOP/s, 512 143, 2048 173)
 SUMMARY = "images/s of the training step, the generator and the data pipeline (vs PyTorch); --profile"
 DESCRIPTION = "Throughput of mxgan next to PyTorch's DCGAN example; see bench/README.md."
 
 
+
+
+@dataclass
+class BenchCommand:
+    """The flags of ``mxgan bench`` beyond :class:`BenchConfig`'s: what the command does with the results."""
+
+    json: str = declared(Option("also write the results to this JSON file", "", metavar="FILE"))
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_options(parser, BenchConfig)
-    parser.add_argument("--json", default=None, help="also write the results to this JSON file")
+    add_options(parser, BenchCommand)
 
 
-def config(args: argparse.Namespace) -> BenchConfig:
-    cfg = BenchConfig(**given(args, BenchConfig))
-    check_options(cfg)
+def config(args: argparse.Namespace) -> tuple[BenchConfig, BenchCommand]:
+    """What the flags ask for, every check passed (nothing measured yet)."""
+    cfg, own = from_flags(args, BenchConfig), from_flags(args, BenchCommand)
     if cfg.profile:
         check_profile(cfg)
     if cfg.compare == "torch":
@@ -37,12 +44,12 @@ def config(args: argparse.Namespace) -> BenchConfig:
             import torch  # noqa: F401
         except ImportError as exc:
             raise MxganError("--compare torch needs PyTorch: pip install '.[bench]' (torch==2.13.0, CPU)") from exc
-    if args.json:
-        check_output_file("--json", args.json)
+    if own.json:
+        check_output_file("--json", own.json)
     from mxgan.runtime.devices import parse_ctx
 
     parse_ctx(cfg.ctx)
-    return replace(cfg, data_dir=str(data_dir(cfg.data_dir)))
+    return replace(cfg, data_dir=str(data_dir(cfg.data_dir))), own
 
 
 def check_profile(cfg: BenchConfig) -> None:
@@ -59,11 +66,11 @@ def check_profile(cfg: BenchConfig) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    cfg = config(args)
+    cfg, own = config(args)
     from mxgan.bench.throughput import format_profile_result, format_table, run_profile, run_throughput
 
     result = run_profile(cfg) if cfg.profile else run_throughput(cfg)
     print(format_profile_result(result) if cfg.profile else format_table(result))
-    if args.json:
-        write_bytes_atomic(Path(args.json), json.dumps(result, indent=1, allow_nan=False).encode())
+    if own.json:
+        write_bytes_atomic(Path(own.json), json.dumps(result, indent=1, allow_nan=False).encode())
     return 0

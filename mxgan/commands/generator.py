@@ -1,26 +1,27 @@
-"""The flags that choose the generator of ``sample``, ``eval`` and ``export`` (declared in :mod:`mxgan.config`)."""
+"""The generator of ``sample``, ``eval`` and ``export``: its flags (:class:`mxgan.config.GeneratorOptions`, which
+``SampleConfig`` and ``ExportConfig`` extend) and loading it."""
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import asdict
 
-from mxgan.commands.options import Declared, add_declared, check_declared
-from mxgan.config import CHECKPOINT, RECALIBRATE_BN, WEIGHTS_OPTION
-
-GENERATOR: Declared = (("checkpoint", CHECKPOINT, str), ("weights", WEIGHTS_OPTION, str),
-                       ("recalibrate_bn", RECALIBRATE_BN, int))
+from mxgan.commands.options import add_options, from_flags
+from mxgan.config import GeneratorOptions
 
 
 def add_generator_arguments(parser: argparse.ArgumentParser) -> None:
-    add_declared(parser, GENERATOR)
+    """``mxgan eval``'s generator flags."""
+    add_options(parser, GeneratorOptions)
 
 
 def check_generator_arguments(args: argparse.Namespace) -> None:
-    check_declared(args, GENERATOR)
+    """``mxgan eval``'s generator flags checked, their declared defaults set where not given."""
+    vars(args).update(asdict(from_flags(args, GeneratorOptions)))
 
 
-def load(args: argparse.Namespace, seed: int = 0, contexts: list | None = None):
-    """The generator the flags name (``--weights``, ``--recalibrate-bn`` applied)."""
+def load(chosen: GeneratorOptions | argparse.Namespace, seed: int = 0, contexts: list | None = None):
+    """The generator the options name (``--weights``, ``--recalibrate-bn`` applied)."""
     from mxgan.inference.recalibrate import load_for_sampling
 
-    return load_for_sampling(args.checkpoint, args.weights or None, args.recalibrate_bn, seed, contexts)
+    return load_for_sampling(chosen.checkpoint, chosen.weights or None, chosen.recalibrate_bn, seed, contexts)

@@ -1,7 +1,10 @@
 """Flags made from the declarations of :mod:`mxgan.config`, and the checks several commands share.
 
-A flag's argparse default is None, meaning "not given": the config's own default (or the recipe's) then
-applies, and ``--resume`` knows what was given. The help shows the declared default.
+Every command declares its flags as the fields of config dataclasses (:func:`mxgan.config.declared`): its own in
+its module, the library's in :mod:`mxgan.config`. :func:`add_options` makes their flags, :func:`from_flags` the
+config the flags give, checked by the same declarations. A flag's argparse default is None, meaning "not given":
+the config's own default (or the recipe's) then applies, and ``--resume`` knows what was given. The help shows the
+declared default.
 """
 
 from __future__ import annotations
@@ -9,14 +12,14 @@ from __future__ import annotations
 import argparse
 import typing
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from mxgan.config import Option, options
+from mxgan.config import Option, check_options, options
 from mxgan.errors import MxganError
 from mxgan.runtime.fileio import check_name_fits, check_writable
 
 
-def add_option(parser: argparse.ArgumentParser, name: str, option: Option, kind: Any) -> None:
+def _add_option(parser: argparse.ArgumentParser, name: str, option: Option, kind: Any) -> None:
     """``option``'s flag, for a field ``name`` of type ``kind``."""
     help_text = option.help + _default_note(option)
     if kind is bool:
@@ -32,25 +35,36 @@ def add_option(parser: argparse.ArgumentParser, name: str, option: Option, kind:
         return
     many = typing.get_origin(kind) is list
     metavar = option.metavar or (option.choices and "{" + ",".join(map(str, option.choices)) + "}")
-    parser.add_argument(option.flag(name), dest=name, type=typing.get_args(kind)[0] if many else kind, default=None,
-                        nargs="+" if many else None, metavar=metavar, help=help_text, required=option.required)
+    takes: dict[str, Any] = {"type": typing.get_args(kind)[0] if many else kind, "default": None, "metavar": metavar,
+                             "help": help_text}
+    if option.positional:  # a list takes the rest of the command line
+        parser.add_argument(name, nargs=argparse.REMAINDER if many else None, **takes)
+    else:
+        parser.add_argument(option.flag(name), dest=name, nargs="+" if many else None, required=option.required,
+                            **takes)
 
 
 def _default_note(option: Option) -> str:
+    if option.positional or isinstance(option.default, bool) or "default:" in option.help:
+        return ""
     if option.recipe:
         return "" if "recipe" in option.help else " (default: the recipe's)"
-    if option.default in ("", None) or isinstance(option.default, bool) or "default:" in option.help:
+    if option.default in ("", None):
         return ""
     shown = " ".join(map(str, option.default)) if isinstance(option.default, list) else option.default
     return f" (default: {shown})"
 
 
-def add_options(parser: argparse.ArgumentParser, config: type, names: tuple[str, ...] | None = None) -> None:
-    """The flags of a config dataclass's options (``names``: only these)."""
+def add_options(parser: argparse.ArgumentParser, config: type) -> None:
+    """The flags of a config dataclass's options."""
     hints = typing.get_type_hints(config)
     for name, option in options(config):
-        if names is None or name in names:
-            add_option(parser, name, option, hints[name])
+        _add_option(parser, name, option, hints[name])
+
+
+def given(args: argparse.Namespace, config: type) -> dict[str, Any]:
+    """The options of ``config`` given on the command line."""
+    return {name: getattr(args, name) for name, _ in options(config) if getattr(args, name, None) is not None}
 
 
 Declared = tuple[tuple[str, Option, type], ...]  # a command's own options: (name, declaration, type)
@@ -58,7 +72,7 @@ Declared = tuple[tuple[str, Option, type], ...]  # a command's own options: (nam
 
 def add_declared(parser: argparse.ArgumentParser, declared: Declared) -> None:
     for name, option, kind in declared:
-        add_option(parser, name, option, kind)
+        _add_option(parser, name, option, kind)
 
 
 def check_declared(args: argparse.Namespace, declared: Declared) -> None:
@@ -69,9 +83,15 @@ def check_declared(args: argparse.Namespace, declared: Declared) -> None:
         option.check(name, getattr(args, name))
 
 
-def given(args: argparse.Namespace, config: type) -> dict[str, Any]:
-    """The options of ``config`` given on the command line."""
-    return {name: getattr(args, name) for name, _ in options(config) if getattr(args, name, None) is not None}
+Config = TypeVar("Config")
+
+
+def from_flags(args: argparse.Namespace, config: type[Config]) -> Config:
+    """The ``config`` the flags give (the declared defaults for those not given), each value within its declared
+    choices and range: one :class:`MxganError` naming the flag."""
+    made = config(**given(args, config))
+    check_options(made)
+    return made
 
 
 def check_output_file(flag: str, path: str, image: bool = False) -> None:

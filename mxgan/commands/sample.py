@@ -1,39 +1,43 @@
-"""``mxgan sample``: the flags of :class:`mxgan.config.SampleConfig`; checked, then
+"""``mxgan sample``: the flags of :class:`mxgan.config.SampleConfig` and ``--force``; checked, then
 :func:`mxgan.inference.sampling.draw_samples`."""
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from pathlib import Path
 
-from mxgan.commands.options import Declared, add_declared, add_options, check_declared, check_output_file, given
-from mxgan.config import Option, SampleConfig, check_options
+from mxgan.commands.options import add_options, check_output_file, from_flags
+from mxgan.config import Option, SampleConfig, declared
 from mxgan.errors import MxganError
 from mxgan.runtime.fileio import check_not_replaced, check_writable, remove_dead_temporaries, sole_writer
 
 SUMMARY = "draw images from a generator checkpoint (any of 4 MXNet formats)"
 DESCRIPTION = "Draw images from a generator checkpoint, without training."
-OPTIONS: Declared = (("force", Option("replace --out and --npy where they exist already (else refused)", False),
-                      bool),)
+
+
+@dataclass
+class SampleCommand:
+    """The flags of ``mxgan sample`` beyond :class:`SampleConfig`'s: what the command does around the drawing."""
+
+    force: bool = declared(Option("replace --out and --npy where they exist already (else refused)", False))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_options(parser, SampleConfig)
-    add_declared(parser, OPTIONS)
+    add_options(parser, SampleCommand)
 
 
 def config(args: argparse.Namespace) -> SampleConfig:
     """What the flags ask for, every check passed (nothing written yet)."""
-    cfg = SampleConfig(**given(args, SampleConfig))
-    check_options(cfg)
+    cfg = from_flags(args, SampleConfig)
+    force = from_flags(args, SampleCommand).force
     if cfg.interpolate > cfg.num:
         raise MxganError(f"--interpolate {cfg.interpolate} must be between 1 and --num ({cfg.num}) rows")
     if cfg.nice and cfg.interpolate:
         raise MxganError("--nice and --interpolate do not combine; choose one")
     if cfg.discriminator and not cfg.nice:
         raise MxganError("--discriminator scores the samples of --nice; add --nice, or leave it out")
-    if cfg.digit not in ("", "all", *map(str, range(10))):
-        raise MxganError(f"--digit {cfg.digit!r}: give a digit 0-9, or 'all' for a row per digit")
     if cfg.digit == "all" and (cfg.nice or cfg.interpolate):
         raise MxganError("--digit all draws its own grid; combine --nice or --interpolate with one digit")
     check_output_file("--out", cfg.out, image=True)
@@ -45,10 +49,9 @@ def config(args: argparse.Namespace) -> SampleConfig:
         if separate.exists() and (not separate.is_dir() or any(separate.iterdir())):
             raise MxganError(f"--separate {separate} already holds files; give a new or empty folder (its pictures "
                              "appear all at once when every one is drawn)")
-    check_declared(args, OPTIONS)
     for flag, path in (("--out", cfg.out), ("--npy", cfg.npy)):
         if path:
-            check_not_replaced(flag, path, [Path(path)], args.force)
+            check_not_replaced(flag, path, [Path(path)], force)
     from mxgan.runtime.devices import parse_ctx
 
     parse_ctx(cfg.ctx)

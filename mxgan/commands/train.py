@@ -5,44 +5,54 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import replace
+from dataclasses import dataclass
 from pathlib import Path
 
-from mxgan.commands.options import add_options, given
-from mxgan.config import TrainConfig, declaration
+from mxgan.commands.options import add_options, from_flags, given
+from mxgan.config import Option, TrainConfig, declaration, declared
 from mxgan.errors import MxganError
 
 SUMMARY = "train a DCGAN"
 DESCRIPTION = "Train the DCGAN of MXNet's example/gan on MNIST-format data."
 
 
+
+
+@dataclass
+class TrainCommand:
+    """The flags of ``mxgan train`` beyond :class:`TrainConfig`'s: no option of the run (run.json keeps none)."""
+
+    lr: float = declared(declaration(TrainConfig, "lr_g"), help="Adam learning rate of G and D (sets --lr-g and "
+                         "--lr-d)", recipe=False)  # the range of both rates
+    dry_run: bool = declared(Option("check the flags, print the resolved options and the run folder, and stop",
+                                    False))
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_options(parser, TrainConfig)
-    parser.add_argument("--lr", type=float, default=None,
-                        help="Adam learning rate of G and D (sets --lr-g and --lr-d)")
-    parser.add_argument("--dry-run", action="store_true",
-                        help="check the flags, print the resolved options and the run folder, and stop")
+    add_options(parser, TrainCommand)
 
 
 def config(args: argparse.Namespace) -> TrainConfig:
     """The run the flags ask for, every check passed (nothing created yet)."""
     from mxgan.training.checks import check_train_config, resume_config
 
+    lr = from_flags(args, TrainCommand).lr
     values = given(args, TrainConfig)
     if args.resume:
-        if args.lr is not None:
+        if lr is not None:
             raise MxganError("--resume keeps the run's own --lr-g and --lr-d; --lr may not change")
         resumed = {name: value for name, value in values.items() if name != "resume"}
         return check_train_config(resume_config(Path(args.resume), **resumed))
-    if args.lr is not None:
-        replace(declaration(TrainConfig, "lr_g"), spelling="--lr").check("lr", args.lr)  # the range of both rates
-        values = {"lr_g": args.lr, "lr_d": args.lr} | values
+    if lr is not None:
+        values = {"lr_g": lr, "lr_d": lr} | values
     return check_train_config(TrainConfig(**values))
 
 
 def run(args: argparse.Namespace) -> int:
+    dry_run = from_flags(args, TrainCommand).dry_run
     cfg = config(args)
-    if args.dry_run:
+    if dry_run:
         print(json.dumps(cfg.to_json(), indent=1))
         print(f"would {'continue' if cfg.resume else 'write'} the run folder {cfg.out}")
         return 0
