@@ -20,7 +20,7 @@ from mxgan.config import load_run_options
 from mxgan.errors import Interrupted, MxganError
 from mxgan.runtime.env import check_environment, prepare_mxnet
 from mxgan.runtime.fileio import COMMITTED
-from mxgan.runtime.signals import StoppedTwice, interrupt_on_stop_signals, interruption_line, stopped_by
+from mxgan.runtime.signals import StoppedTwice, interruption_line, stopped_by
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -130,7 +130,3 @@ def main(argv: list[str] | None = None, prog: str = "mxgan") -> int:
         print(f"{prog}: error: {problem}", file=sys.stderr)
         return MxganError.exit_code
 
-
-if __name__ == "__main__":  # python -m mxgan.cli (mxgan launch's workers): stop signals as the mxgan command has them
-    interrupt_on_stop_signals()
-    sys.exit(main())

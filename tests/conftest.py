@@ -12,7 +12,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from helpers import mnist_data_dir, run_cli
+from helpers import mnist_data_dir, run_cli, tiny
 
 from mxgan.runtime.env import prepare_mxnet
 
@@ -78,8 +78,7 @@ def mnist_run(tmp_path_factory) -> tuple[Path, object]:
     folder and the finished process (its stdout and stderr). Tests may add files to it, never change its own."""
     mnist_data_dir()  # skips, saying how to get MNIST, where it is not found
     run = tmp_path_factory.mktemp("mnist-run") / "run"
-    result = run_cli("run_dcgan.py", "--image-size", "16", "--ngf", "8", "--ndf", "8", "--batch-size", "500",
-                     "--epochs", "2", "--eval-samples", "500", "--sample-every", "50", "--no-progress",
-                     "--out", str(run))
+    result = run_cli("run_dcgan.py", *tiny(500, "--epochs", "2", "--eval-samples", "500", "--sample-every", "50",
+                                           "--out", str(run), dataset="mnist"))
     assert result.returncode == 0, result.stderr
     return run, result

@@ -3,13 +3,13 @@
 import json
 
 import pytest
-from helpers import run_cli
+from helpers import TINY_NETWORK, run_cli
 
 from mxgan.bench.throughput import flops_per_training_image
 from mxgan.config import BenchConfig
 
-TINY = ["--image-size", "16", "--ngf", "8", "--ndf", "8", "--batch-size", "8", "--repeats", "1", "--steps", "1",
-        "--gemm-size", "512", "--rss-steps", "2", "--variants"]
+TINY = [*TINY_NETWORK, "--batch-size", "8", "--repeats", "1", "--steps", "1", "--gemm-size", "512", "--rss-steps", "2",
+        "--variants"]
 
 
 def test_smoke_run_prints_a_table_and_writes_json(tmp_path):

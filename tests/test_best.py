@@ -4,7 +4,7 @@ import json
 
 import mxnet as mx
 import numpy as np
-from helpers import run_cli, run_main
+from helpers import run_cli, run_main, tiny
 
 from mxgan.checkpoints.formats import load_generator
 from mxgan.checkpoints.run_folder import (
@@ -56,23 +56,22 @@ def test_mnist_run_keeps_its_best_epoch_and_eval_all_rows_each_set(mnist_run):
     assert [r["epoch"] for r in evals] == [0, 1] and all("eval_ema" in r for r in evals)  # raw and EMA side by side
     best = min(evals, key=lambda r: r["eval_ema"]["fid"])
     assert read_run_state(run).best["epoch"] == best["epoch"]
-    table = run_cli("-m", "mxgan.cli", "eval", "--checkpoint", str(run), "--all", "--num", "500")
+    table = run_cli("-m", "mxgan", "eval", "--checkpoint", str(run), "--all", "--num", "500")
     assert table.returncode == 0, table.stderr
     rows = table.stdout.strip().splitlines()[1:]
     assert [r.split(" |")[0] for r in rows] == [
         f"mnist_G_ema-{e:04d}.params" + (" *" if e == best["epoch"] else "") for e in (0, 1)]
-    raw = run_cli("-m", "mxgan.cli", "eval", "--checkpoint", f"{run}:best", "--weights", "raw", "--num", "500")
+    raw = run_cli("-m", "mxgan", "eval", "--checkpoint", f"{run}:best", "--weights", "raw", "--num", "500")
     assert raw.returncode == 0 and f"mnist_G-{best['epoch']:04d}.params" in raw.stdout, raw.stderr
     assert "precision" in raw.stdout and "coverage" in raw.stdout
 
 
 def test_best_of_a_run_that_never_evaluated_is_one_line(tmp_path):
     run = tmp_path / "run"
-    assert run_cli("run_dcgan.py", "--dataset", "synthetic", "--image-size", "16", "--ngf", "8", "--ndf", "8",
-                   "--batch-size", "500", "--max-steps", "2", "--no-progress", "--out", str(run)).returncode == 0
+    assert run_cli("run_dcgan.py", *tiny(500, "--max-steps", "2", "--out", str(run))).returncode == 0
     before = sorted(p.name for p in tmp_path.rglob("*"))
     for command in (["sample", "--out", str(tmp_path / "s.png")], ["eval"], ["export", "--out", str(tmp_path / "x")]):
-        result = run_main("-m", "mxgan.cli", command[0], "--checkpoint", f"{run}:best", *command[1:])
+        result = run_main("-m", "mxgan", command[0], "--checkpoint", f"{run}:best", *command[1:])
         assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr
         assert "never evaluated" in result.stderr
     assert sorted(p.name for p in tmp_path.rglob("*")) == before  # nothing written

@@ -30,7 +30,7 @@ def _pids(launch_output: str) -> dict[str, int]:
 
 
 def test_two_workers_one_server_end_with_identical_weights(tmp_path):
-    result = run_cli("-m", "mxgan.cli", "launch", "--workers", "2", "--servers", "1", "--",
+    result = run_cli("-m", "mxgan", "launch", "--workers", "2", "--servers", "1", "--",
                      "--kvstore", "dist_sync", *TINY, "--max-steps", "20", "--out", str(tmp_path / "run"), timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     digests = re.findall(r"worker rank (\d): 20 steps; weights sha256 (\w+)", result.stdout)
@@ -58,7 +58,7 @@ def _start(args, env=None, **kwargs):
 
 
 def test_a_killed_worker_stops_the_launch_quickly(tmp_path):
-    launcher = _start(["-m", "mxgan.cli", "launch", "--workers", "2", "--", "--kvstore", "dist_sync", *TINY,
+    launcher = _start(["-m", "mxgan", "launch", "--workers", "2", "--", "--kvstore", "dist_sync", *TINY,
                        "--max-steps", "100000", "--out", str(tmp_path / "run")])
     try:
         _wait_for_steps(tmp_path / "run", 3, launcher)
@@ -78,7 +78,7 @@ def test_without_a_launcher_a_lost_peer_ends_the_worker_within_its_timeout(tmp_p
     env = {"DMLC_PS_ROOT_URI": "127.0.0.1", "DMLC_PS_ROOT_PORT": str(free_port()), "DMLC_NUM_WORKER": "2",
            "DMLC_NUM_SERVER": "1", "DMLC_NODE_HOST": "127.0.0.1"}
     serve = ["-c", "import mxnet"]
-    train = ["-m", "mxgan.cli", "train", "--kvstore", "dist_sync", *TINY, "--max-steps", "100000",
+    train = ["-m", "mxgan", "train", "--kvstore", "dist_sync", *TINY, "--max-steps", "100000",
              "--dist-timeout", "5", "--out", str(tmp_path / "run")]
     nodes = [_start(serve, {**env, "DMLC_ROLE": "scheduler"}), _start(serve, {**env, "DMLC_ROLE": "server"})]
     workers = [_start(train, {**env, "DMLC_ROLE": "worker"}) for _ in range(2)]
@@ -101,8 +101,8 @@ def test_without_a_launcher_a_lost_peer_ends_the_worker_within_its_timeout(tmp_p
     (["launch", "--workers", "0", "--", "--kvstore", "dist_sync"], ["--workers must be positive"]),
 ])
 def test_distributed_mistakes_are_one_line(tmp_path, args, words):
-    result = run_cli("-m", "mxgan.cli", *args, "--out", str(tmp_path / "r")) if args[0] == "train" else \
-        run_cli("-m", "mxgan.cli", *args)
+    result = run_cli("-m", "mxgan", *args, "--out", str(tmp_path / "r")) if args[0] == "train" else \
+        run_cli("-m", "mxgan", *args)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and all(w in lines[0] for w in words), result.stderr
@@ -110,7 +110,7 @@ def test_distributed_mistakes_are_one_line(tmp_path, args, words):
 
 def test_dist_async_trains_and_its_resume_says_adam_restarts(tmp_path):
     run = tmp_path / "run"
-    launch = ["-m", "mxgan.cli", "launch", "--workers", "2", "--", "--kvstore", "dist_async"]
+    launch = ["-m", "mxgan", "launch", "--workers", "2", "--", "--kvstore", "dist_async"]
     result = run_cli(*launch, *TINY, "--max-steps", "10", "--out", str(run), timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert set(read_run_state(run).files) == {"G", "D", "G_ema"}  # Adam's state stayed on the servers
@@ -122,7 +122,7 @@ def test_dist_async_trains_and_its_resume_says_adam_restarts(tmp_path):
 
 def test_a_worker_refusing_its_input_ends_the_launch_with_its_line_and_code(tmp_path):
     (tmp_path / "empty").mkdir()
-    result = run_cli("-m", "mxgan.cli", "launch", "--", "--kvstore", "dist_sync", *TINY[2:], "--dataset", "folder",
+    result = run_cli("-m", "mxgan", "launch", "--", "--kvstore", "dist_sync", *TINY[2:], "--dataset", "folder",
                      "--data-dir", str(tmp_path / "empty"), "--out", str(tmp_path / "run"), timeout=120)
     assert result.returncode == 2
     assert "] mxgan: error: --data-dir" in result.stdout and "holds no images" in result.stdout
@@ -132,7 +132,7 @@ def test_a_worker_refusing_its_input_ends_the_launch_with_its_line_and_code(tmp_
 def test_dist_sync_resume_is_exact(tmp_path):
     from helpers import final_params as _final_params
 
-    launch = ["-m", "mxgan.cli", "launch", "--workers", "2", "--", "--kvstore", "dist_sync"]
+    launch = ["-m", "mxgan", "launch", "--workers", "2", "--", "--kvstore", "dist_sync"]
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
     for run, steps in ((straight, "10"), (resumed, "5")):
         result = run_cli(*launch, *TINY, "--max-steps", steps, "--out", str(run), timeout=300)

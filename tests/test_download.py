@@ -131,7 +131,7 @@ def test_a_download_stopped_midway_leaves_no_partial_file(tmp_path, signum, line
     before = sorted(os.listdir(folder))
     httpd, url = _serve(tmp_path, _Slow)
     env = {**os.environ, "MXGAN_MIRROR": url, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "mxgan.cli", "download", "mnist", "--data-dir", str(folder.parent)],
+    proc = subprocess.Popen([sys.executable, "-m", "mxgan", "download", "mnist", "--data-dir", str(folder.parent)],
                             cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         wait_for(lambda: list(folder.glob(f".{LABELS}.*")) or proc.poll() is not None, what="the partial file")
@@ -157,7 +157,7 @@ def test_download_removes_what_a_dead_download_left_and_leaves_a_live_ones(tmp_p
     httpd, url = _serve(tmp_path, handler)
     httpd.RequestHandlerClass.log_message = lambda *a: None
     try:
-        result = run_cli("-m", "mxgan.cli", "download", "mnist", "--data-dir", str(folder.parent),
+        result = run_cli("-m", "mxgan", "download", "mnist", "--data-dir", str(folder.parent),
                          env={"MXGAN_MIRROR": url})
     finally:
         httpd.shutdown()

@@ -102,7 +102,7 @@ def test_ema_checkpoint_sits_beside_raw_g_and_sampling_uses_it(tmp_path):
     assert load_generator(str(run), "raw").path.name == state.files["G"]
     assert load_generator(str(run / state.files["G"]), "ema").path.name == state.files["G_ema"]
     out = tmp_path / "grid.png"
-    result = run_cli("-m", "mxgan.cli", "sample", "--checkpoint", str(run), "--recalibrate-bn", "2",
+    result = run_cli("-m", "mxgan", "sample", "--checkpoint", str(run), "--recalibrate-bn", "2",
                      "--out", str(out))
     assert result.returncode == 0 and out.is_file(), result.stderr
 
@@ -119,7 +119,7 @@ def test_sampling_flags_refuse_what_the_checkpoint_lacks(tmp_path):
     for command in ("sample", "eval", "export"):
         for flags, expected, detail in cases:
             out = ["--out", str(tmp_path / "x.png")] if command != "eval" else []
-            result = run_main("-m", "mxgan.cli", command, *flags, *out)
+            result = run_main("-m", "mxgan", command, *flags, *out)
             assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, (command, result.stderr)
             assert expected in result.stderr and detail in result.stderr, result.stderr
     assert sorted(p.name for p in tmp_path.rglob("*")) == before  # nothing written

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 from helpers import final_params as _final_params
-from helpers import one_line, run_cli, run_main
+from helpers import one_line, run_cli, run_main, tiny
 
 from mxgan.data.batches import load_images
 from mxgan.data.folder import FolderBatches, FolderScan, load_image, scan_folder
@@ -102,20 +102,19 @@ def test_rec_mirror_flips_and_crop_changes_images(tmp_path, photos_folder):
 
 
 def test_train_on_a_folder_and_on_its_pack(tmp_path, digits_folder):
-    tiny = ["--image-size", "16", "--channels", "1", "--ngf", "8", "--ndf", "8", "--batch-size", "50",
-            "--max-steps", "8", "--log-every", "4", "--no-progress", "--eval-every", "0"]
-    result = run_cli("run_dcgan.py", "--dataset", "folder", "--data-dir", str(digits_folder), *tiny,
+    flags = tiny(50, "--channels", "1", "--max-steps", "8", "--log-every", "4", "--eval-every", "0", dataset="")
+    result = run_cli("run_dcgan.py", "--dataset", "folder", "--data-dir", str(digits_folder), *flags,
                      "--out", str(tmp_path / "folder-run"))
     assert result.returncode == 0, result.stderr
     assert f"302 images under {digits_folder} (1 files that are not images skipped)" in result.stdout
     warnings = [json.loads(line)["warning"] for line in (tmp_path / "folder-run" / "metrics.jsonl").open()
                 if "warning" in line]
     assert any("skipped unreadable images" in w and "broken.png" in w for w in warnings), warnings
-    packed = run_cli("-m", "mxgan.cli", "pack", str(digits_folder), str(tmp_path / "d.rec"), "--size", "16",
+    packed = run_cli("-m", "mxgan", "pack", str(digits_folder), str(tmp_path / "d.rec"), "--size", "16",
                      "--channels", "1", "--no-progress")
     assert packed.returncode == 0, packed.stderr
     assert "packed 300 images" in packed.stdout and "2 unreadable images" in packed.stdout
-    result = run_cli("run_dcgan.py", "--dataset", "rec", "--data-dir", str(tmp_path / "d.rec"), *tiny,
+    result = run_cli("run_dcgan.py", "--dataset", "rec", "--data-dir", str(tmp_path / "d.rec"), *flags,
                      "--out", str(tmp_path / "rec-run"))
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "rec-run" / "state.json").exists()
@@ -130,7 +129,7 @@ def test_bad_folders_and_records_are_one_line(tmp_path, digits_folder):
     (tmp_path / "empty").mkdir()
     (tmp_path / "texts").mkdir()
     (tmp_path / "texts" / "a.txt").write_text("x")
-    train = ["run_dcgan.py", "--image-size", "16", "--max-steps", "1", "--no-progress", "--out", str(tmp_path / "r")]
+    train = ["run_dcgan.py", *tiny(64, "--max-steps", "1", "--out", str(tmp_path / "r"), dataset="")]
     _one_line_error(run_main(*train, "--dataset", "folder", "--data-dir", str(tmp_path / "empty")), "no images")
     _one_line_error(run_main(*train, "--dataset", "folder", "--data-dir", str(tmp_path / "texts")),
                     "no images", "1 files have other extensions")
@@ -140,7 +139,7 @@ def test_bad_folders_and_records_are_one_line(tmp_path, digits_folder):
         (tmp_path / "broken" / name).write_bytes(b"no picture in here")
     _one_line_error(run_main(*train, "--dataset", "folder", "--data-dir", str(tmp_path / "broken"),
                              "--batch-size", "2"), "none of the 2 image files", "could be decoded")
-    _one_line_error(run_main("-m", "mxgan.cli", "pack", str(tmp_path / "broken"), str(tmp_path / "b.rec")),
+    _one_line_error(run_main("-m", "mxgan", "pack", str(tmp_path / "broken"), str(tmp_path / "b.rec")),
                     "none of the 2 image files", "could be decoded")
     assert not list(tmp_path.glob("*b.rec*")) and not list(tmp_path.glob("*b.idx*"))  # not even a temporary
     _one_line_error(run_main(*train, "--dataset", "folder", "--data-dir", str(digits_folder), "--conditional"),
@@ -156,7 +155,7 @@ def test_bad_folders_and_records_are_one_line(tmp_path, digits_folder):
     lone = tmp_path / "lone.rec"
     lone.write_bytes(rec.read_bytes())
     _one_line_error(run_main(*train, "--dataset", "rec", "--data-dir", str(lone)), "lone.idx", "missing")
-    _one_line_error(run_main("-m", "mxgan.cli", "pack", str(tmp_path / "empty"), str(tmp_path / "e.rec")),
+    _one_line_error(run_main("-m", "mxgan", "pack", str(tmp_path / "empty"), str(tmp_path / "e.rec")),
                     "no images")
     assert not (tmp_path / "e.rec").exists() and not (tmp_path / "e.idx").exists()
 
@@ -168,11 +167,10 @@ def test_resume_is_exact_on_pictures(tmp_path, digits_folder, dataset):
         source = tmp_path / "d.rec"
         pack_folder(digits_folder, source, 16, 1, progress=False)
     # 50-image batches of ~300 pictures: an epoch is 6 steps (5 of the pack's 300), so 4 + 4 crosses one
-    tiny = ["--dataset", dataset, "--data-dir", str(source), "--image-size", "16", "--channels", "1", "--ngf", "8",
-            "--ndf", "8", "--batch-size", "50", "--no-progress", "--eval-every", "0"]
+    flags = tiny(50, "--data-dir", str(source), "--channels", "1", "--eval-every", "0", dataset=dataset)
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
-    assert run_cli("run_dcgan.py", *tiny, "--max-steps", "8", "--out", str(straight)).returncode == 0
-    assert run_cli("run_dcgan.py", *tiny, "--max-steps", "4", "--out", str(resumed)).returncode == 0
+    assert run_cli("run_dcgan.py", *flags, "--max-steps", "8", "--out", str(straight)).returncode == 0
+    assert run_cli("run_dcgan.py", *flags, "--max-steps", "4", "--out", str(resumed)).returncode == 0
     result = run_cli("run_dcgan.py", "--resume", str(resumed), "--max-steps", "8", "--no-progress")
     assert result.returncode == 0, result.stderr
     a, b = _final_params(straight), _final_params(resumed)
@@ -180,8 +178,7 @@ def test_resume_is_exact_on_pictures(tmp_path, digits_folder, dataset):
 
 
 def test_more_bad_records_are_one_line(tmp_path, digits_folder):
-    train = ["run_dcgan.py", "--image-size", "16", "--max-steps", "1", "--no-progress", "--out", str(tmp_path / "r"),
-             "--dataset", "rec", "--data-dir"]
+    train = ["run_dcgan.py", *tiny(64, "--max-steps", "1", "--out", str(tmp_path / "r"), dataset="rec"), "--data-dir"]
     _one_line_error(run_main(*train, str(tmp_path / "absent.rec")), "absent.rec: no such file")
     pack_folder(digits_folder, tmp_path / "d.rec", 16, 1, progress=False)
     shifted = tmp_path / "shifted.rec"
@@ -260,8 +257,8 @@ def test_a_first_record_that_does_not_decode_is_refused_before_training(tmp_path
 def test_training_on_a_record_that_is_no_image_is_one_line_and_no_folder(tmp_path):
     rec = tmp_path / "bad.rec"
     _records_with_one_bad(rec, _not_an_image)
-    result = run_cli("run_dcgan.py", "--dataset", "rec", "--data-dir", str(rec), "--image-size", "16",
-                     "--max-steps", "1", "--no-progress", "--out", str(tmp_path / "r"))
+    result = run_cli("run_dcgan.py", *tiny(64, "--data-dir", str(rec), "--max-steps", "1", "--out", str(tmp_path / "r"),
+                                           dataset="rec"))
     _one_line_error(result, "holds no encoded image")
     assert not (tmp_path / "r").exists()
 
@@ -277,5 +274,5 @@ def test_training_on_a_record_that_is_no_image_is_one_line_and_no_folder(tmp_pat
 ])
 def test_pack_mistakes_are_one_line(tmp_path, digits_folder, args, words):
     filled = [a.format(missing=tmp_path / "missing", out=tmp_path, digits=digits_folder) for a in args]
-    _one_line_error(run_main("-m", "mxgan.cli", "pack", *filled), *words)
+    _one_line_error(run_main("-m", "mxgan", "pack", *filled), *words)
     assert not list(tmp_path.glob("*.rec")) and not list(tmp_path.glob("*.idx"))

@@ -14,6 +14,7 @@ from helpers import (
     one_line,
     run_cli,
     run_main,
+    tiny,
 )
 
 from mxgan.checkpoints.formats import load_discriminator, load_generator, sibling_discriminator
@@ -82,7 +83,7 @@ def gluon_pair(tmp_path_factory):
 
 def test_sample_nice_keeps_the_images_the_gluon_discriminator_likes_best(tmp_path, gluon_pair):
     pathG, pathD, netD = gluon_pair
-    common = ["-m", "mxgan.cli", "sample", "--checkpoint", str(pathG), "--seed", "3"]
+    common = ["-m", "mxgan", "sample", "--checkpoint", str(pathG), "--seed", "3"]
     nice = run_main(*common, "--nice", "--discriminator", str(pathD), "--num", "4", "--out", str(tmp_path / "n.png"),
                     "--npy", str(tmp_path / "nice.npy"))
     assert nice.returncode == 0, nice.stderr
@@ -105,14 +106,13 @@ def test_sample_discriminator_errors_name_the_flag(tmp_path, gluon_pair, problem
     (tmp_path / "notes.params").write_text("not weights")
     spec = {"missing": tmp_path / "nothing.params", "generator": pathG, "text": tmp_path / "notes.params",
             "other size": _save(gluon_discriminator(8, 3, 32), tmp_path / "d32.params")}[problem]
-    err = one_line(run_main("-m", "mxgan.cli", "sample", "--checkpoint", str(pathG), "--nice", "--discriminator",
+    err = one_line(run_main("-m", "mxgan", "sample", "--checkpoint", str(pathG), "--nice", "--discriminator",
                              str(spec), "--out", str(tmp_path / "s.png")))
     assert expected.format(spec=spec) in err and "--checkpoint" not in err.replace(str(pathG), "")
     assert not (tmp_path / "s.png").exists()
 
 
-TRAIN = ["run_dcgan.py", "--dataset", "synthetic", "--image-size", "16", "--nz", str(NZ), "--ngf", "8", "--ndf", "8",
-         "--channels", "3", "--batch-size", "4", "--no-progress"]
+TRAIN = ["run_dcgan.py", *tiny(4, "--nz", str(NZ), "--channels", "3")]
 
 
 def test_train_starts_d_from_a_gluon_discriminator(tmp_path, gluon_pair):

@@ -87,7 +87,7 @@ def test_doctor_names_each_missing_library_and_its_package(tmp_path):
 
 
 def test_doctor_on_this_cpu_machine():
-    result = run_cli("-m", "mxgan.cli", "doctor")
+    result = run_cli("-m", "mxgan", "doctor")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "DIST_KVSTORE+" in result.stdout and "a CPU build" in result.stdout
     assert "only needed by the GPU build" in result.stdout and result.stdout.rstrip().endswith("nothing missing")

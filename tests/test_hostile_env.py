@@ -82,7 +82,7 @@ def test_warnings_made_errors_do_not_break_training_or_plotting(tmp_path):
     result = run_cli("run_dcgan.py", *TINY, "--max-steps", "2", "--sample-every", "1", "--out", str(run), env=env)
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
     assert read_run_state(run).progress.iteration == 2
-    result = run_cli("-m", "mxgan.cli", "plot", str(run), env=env)
+    result = run_cli("-m", "mxgan", "plot", str(run), env=env)
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
 
 
@@ -91,12 +91,12 @@ def test_a_name_the_c_locale_cannot_decode_is_one_line_not_a_crash(tmp_path):
     (a segmentation fault) and MXNet cannot encode."""
     env = {"LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}
     out = tmp_path / "grüße.png"
-    line = one_line(run_cli("-m", "mxgan.cli", "sample", "--checkpoint", _generator(), "--num", "4",
+    line = one_line(run_cli("-m", "mxgan", "sample", "--checkpoint", _generator(), "--num", "4",
                             "--out", str(out), env=env))
     assert "--out " in line and "the name is not ASCII and this process reads its command line as ascii" in line
     assert "run with PYTHONUTF8=1 (or LC_ALL=C.UTF-8), or choose an ASCII name" in line
     assert not list(tmp_path.iterdir())
-    result = run_cli("-m", "mxgan.cli", "sample", "--checkpoint", _generator(), "--num", "4", "--out", str(out),
+    result = run_cli("-m", "mxgan", "sample", "--checkpoint", _generator(), "--num", "4", "--out", str(out),
                      env={**env, "PYTHONUTF8": "1"})  # the way out the line names
     assert result.returncode == 0 and out.is_file(), result.stderr
 
@@ -136,7 +136,7 @@ def test_a_damaged_gz_is_one_line_naming_it_and_how_to_fetch_it_again(tmp_path, 
     line = one_line(run_main("run_dcgan.py", *tiny(500, dataset="mnist"), "--data-dir", str(data), "--max-steps", "1",
                              "--out", str(tmp_path / "run")))
     assert f"{damaged}: cannot read (" in line and "): damaged; " in line and line.endswith(fetch), line
-    line = one_line(run_main("-m", "mxgan.cli", "download", "mnist", "--data-dir", str(data)))
+    line = one_line(run_main("-m", "mxgan", "download", "mnist", "--data-dir", str(data)))
     assert f"{damaged}: cannot read (" in line and "): damaged; " in line and line.endswith(fetch), line
     assert not (tmp_path / "run").exists() and _listing(data) == before
 
@@ -247,7 +247,7 @@ def test_a_folder_in_the_way_of_an_output_is_one_line_and_nothing_is_put_in_plac
 
 def test_sample_onto_a_folder_is_one_line(tmp_path):
     (tmp_path / "grid.png").mkdir()
-    line = one_line(run_main("-m", "mxgan.cli", "sample", "--checkpoint", _generator(), "--num", "4",
+    line = one_line(run_main("-m", "mxgan", "sample", "--checkpoint", _generator(), "--num", "4",
                              "--out", str(tmp_path / "grid.png")))
     assert line.endswith(f"--out {tmp_path / 'grid.png'} is a folder; give a file name"), line
     assert [p.name for p in tmp_path.iterdir()] == ["grid.png"] and not any((tmp_path / "grid.png").iterdir())
@@ -283,7 +283,7 @@ def test_a_file_size_limit_is_named_as_such_not_as_a_full_disk(tmp_path, file_si
 
 def test_sample_past_the_file_size_limit_is_one_line(tmp_path, file_size_limit):
     out = tmp_path / "grid.png"
-    line = one_line(run_main("-m", "mxgan.cli", "sample", "--checkpoint", _generator(), "--num", "16",
+    line = one_line(run_main("-m", "mxgan", "sample", "--checkpoint", _generator(), "--num", "16",
                              "--out", str(out)))
     assert f"could not write {out}: it would pass this process's {file_size_limit}" in line
     assert not list(tmp_path.iterdir())
@@ -302,7 +302,7 @@ def test_eval_all_passes_over_a_damaged_set_with_one_line_and_judges_the_others(
     (run / sets[0].files["G_ema"]).unlink()  # missing
     (run / sets[1].files["G_ema"]).write_bytes(b"cut")  # damaged
     before = _listing(run)
-    judged = run_main("-m", "mxgan.cli", "eval", "--checkpoint", str(run), "--all", "--num", "10")
+    judged = run_main("-m", "mxgan", "eval", "--checkpoint", str(run), "--all", "--num", "10")
     assert judged.returncode == 0, judged.stderr
     lines = judged.stderr.strip().splitlines()
     assert lines == [f"mxgan eval --all: passed over the set of iteration 2 ({sets[0].files['G']}): "
@@ -312,7 +312,7 @@ def test_eval_all_passes_over_a_damaged_set_with_one_line_and_judges_the_others(
     rows = [line for line in judged.stdout.splitlines() if line.startswith("mnist_G")]
     assert len(rows) == 1 and rows[0].startswith(sets[2].files["G_ema"]), judged.stdout
     (run / sets[2].files["G_ema"]).unlink()
-    nothing = run_main("-m", "mxgan.cli", "eval", "--checkpoint", str(run), "--all", "--num", "10")
+    nothing = run_main("-m", "mxgan", "eval", "--checkpoint", str(run), "--all", "--num", "10")
     assert nothing.returncode == 2 and len(nothing.stderr.strip().splitlines()) == 4, nothing.stderr
     assert nothing.stderr.strip().splitlines()[-1] == (f"mxgan: error: --all {run}: none of its 3 checkpoint sets "
                                                        "could be judged (each said above); resume the run or train "

@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from helpers import fixtures, one_line, run_cli, run_main
+from helpers import TINY_NETWORK, fixtures, one_line, run_cli, run_main
 
 from mxgan.bench.profile import OUTSIDE, Primitive, format_profile, summarize
 
@@ -45,15 +45,15 @@ def _pictures(folder: Path, count: int = 3) -> Path:
 
 
 def _sample(out: Path, *more: str):
-    return run_main("-m", "mxgan.cli", "sample", "--checkpoint", _generator(), "--num", "4", "--out", str(out), *more)
+    return run_main("-m", "mxgan", "sample", "--checkpoint", _generator(), "--num", "4", "--out", str(out), *more)
 
 
 def _export(prefix: Path, *more: str):
-    return run_main("-m", "mxgan.cli", "export", "--checkpoint", _generator(), "--out", str(prefix), *more)
+    return run_main("-m", "mxgan", "export", "--checkpoint", _generator(), "--out", str(prefix), *more)
 
 
 def _pack(pictures: Path, rec: Path, *more: str):
-    return run_main("-m", "mxgan.cli", "pack", str(pictures), str(rec), "--size", "8", "--no-progress", *more)
+    return run_main("-m", "mxgan", "pack", str(pictures), str(rec), "--size", "8", "--no-progress", *more)
 
 
 # --- the temporaries of dead and of live writers ----------------------------------------------------------------
@@ -160,7 +160,7 @@ def test_export_without_onnx_may_leave_an_older_onnx_beside_it(tmp_path):
     (["--profile", "--gemm-size", "16"], "--gemm-size must be 512 or more, got 16"),
 ])
 def test_bench_flags_profile_would_leave_unused_or_meaningless_are_one_line(tmp_path, flags, expected):
-    line = one_line(run_main("-m", "mxgan.cli", "bench", *flags, "--json", str(tmp_path / "b.json")))
+    line = one_line(run_main("-m", "mxgan", "bench", *flags, "--json", str(tmp_path / "b.json")))
     assert line.endswith(expected) or expected in line, line
     assert not list(tmp_path.iterdir())
 
@@ -188,8 +188,8 @@ def test_profile_shares_add_up_to_the_step_even_when_operators_overlap():
 
 
 def test_profile_on_two_cpu_devices_keeps_every_share_within_the_step(tmp_path):
-    result = run_cli("-m", "mxgan.cli", "bench", "--profile", "--ctx", "cpu0,cpu1", "--image-size", "16", "--ngf", "8",
-                     "--ndf", "8", "--batch-size", "8", "--repeats", "1", "--steps", "2", "--gemm-size", "512")
+    result = run_cli("-m", "mxgan", "bench", "--profile", "--ctx", "cpu0,cpu1", *TINY_NETWORK, "--batch-size", "8",
+                     "--repeats", "1", "--steps", "2", "--gemm-size", "512")
     assert result.returncode == 0, result.stderr
     shares = _shares(result.stdout)
     assert shares and sum(shares) <= 100.5 and max(shares) <= 100, result.stdout

@@ -71,8 +71,8 @@ class Cluster:
                 "DMLC_NUM_SERVER": "1"}
         self.processes = {}
         plan = [("scheduler", "ps", ["-c", "import mxnet"]), ("server", "ps", ["-c", "import mxnet"]),
-                ("w0", "w0", ["-m", "mxgan.cli", "train", *train_args]),
-                ("w1", "w1", ["-m", "mxgan.cli", "train", *train_args])]
+                ("w0", "w0", ["-m", "mxgan", "train", *train_args]),
+                ("w1", "w1", ["-m", "mxgan", "train", *train_args])]
         for label, host, command in plan:
             env = {**base, "DMLC_ROLE": label if label in ("scheduler", "server") else "worker",
                    "DMLC_NODE_HOST": addresses[host]}

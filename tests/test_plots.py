@@ -1,13 +1,13 @@
 """mxgan plot on a real run folder: curves, FID, a montage and an animated GIF."""
 
 import cv2
-from helpers import run_cli
+from helpers import run_cli, tiny
 from PIL import Image
 
 
 def test_plot_a_real_mnist_run(mnist_run):
     run, _ = mnist_run
-    result = run_cli("-m", "mxgan.cli", "plot", str(run))
+    result = run_cli("-m", "mxgan", "plot", str(run))
     assert result.returncode == 0, result.stderr
     for name in ("losses.png", "d_accuracy.png", "fid.png", "samples-montage.png"):
         image = cv2.imread(str(run / name))
@@ -17,11 +17,11 @@ def test_plot_a_real_mnist_run(mnist_run):
 
 
 def test_plot_errors_are_one_line(tmp_path):
-    missing = run_cli("-m", "mxgan.cli", "plot", str(tmp_path / "nothere"))
+    missing = run_cli("-m", "mxgan", "plot", str(tmp_path / "nothere"))
     assert missing.returncode == 2 and "no such run folder" in missing.stderr
     empty = tmp_path / "empty"
     empty.mkdir()
-    result = run_cli("-m", "mxgan.cli", "plot", str(empty))
+    result = run_cli("-m", "mxgan", "plot", str(empty))
     assert result.returncode == 2 and len(result.stderr.splitlines()) == 1
     assert "has no metrics.jsonl" in result.stderr
 
@@ -45,9 +45,8 @@ def _event_tags(folder):
 
 
 def test_tensorboard_gets_scalars_and_sample_grids(tmp_path):
-    result = run_cli("run_dcgan.py", "--dataset", "synthetic", "--image-size", "16", "--ngf", "8", "--ndf", "8",
-                     "--batch-size", "16", "--max-steps", "4", "--log-every", "2", "--sample-every", "2",
-                     "--no-progress", "--out", str(tmp_path / "run"), "--tensorboard", str(tmp_path / "tb"))
+    result = run_cli("run_dcgan.py", *tiny(16, "--max-steps", "4", "--log-every", "2", "--sample-every", "2",
+                                           "--out", str(tmp_path / "run"), "--tensorboard", str(tmp_path / "tb")))
     assert result.returncode == 0, result.stderr
     tags = _event_tags(tmp_path / "tb")
     assert tags["errD"] == ["scalar", "scalar"] and tags["facc"] == ["scalar", "scalar"]

@@ -102,7 +102,7 @@ def test_bad_long_run_flags_are_one_line(tmp_path, flags, expected):
 
 def test_eval_all_shows_when_each_set_was_checked_in_training(mnist_run, tmp_path):
     run, _ = mnist_run
-    table = run_main("-m", "mxgan.cli", "eval", "--checkpoint", str(run), "--all", "--num", "200",
+    table = run_main("-m", "mxgan", "eval", "--checkpoint", str(run), "--all", "--num", "200",
                      "--json", str(tmp_path / "all.json"))
     assert table.returncode == 0, table.stderr
     rows = [line.split(" | ") for line in table.stdout.strip().splitlines()[1:]]

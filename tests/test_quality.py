@@ -32,7 +32,7 @@ def test_shipped_classifier_is_99_percent_accurate(classifier):
 
 
 def test_classifier_training_repeats_from_its_seed(tmp_path):
-    args = ["-m", "mxgan.cli", "classifier", "train", "--train-size", "2000", "--epochs", "1", "--no-progress"]
+    args = ["-m", "mxgan", "classifier", "train", "--train-size", "2000", "--epochs", "1", "--no-progress"]
     for name, seed in (("a", "3"), ("b", "3"), ("c", "4")):
         result = run_cli(*args, "--seed", seed, "--out", str(tmp_path / f"{name}.params"))
         assert result.returncode == 0, result.stderr
@@ -91,7 +91,7 @@ def _save_generator(path, size, nc=1, ngf=8):
 
 def test_eval_cli_prints_and_writes_the_report(tmp_path):
     _save_generator(tmp_path / "g.params", 16)
-    result = run_cli("-m", "mxgan.cli", "eval", "--checkpoint", str(tmp_path / "g.params"), "--num", "300",
+    result = run_cli("-m", "mxgan", "eval", "--checkpoint", str(tmp_path / "g.params"), "--num", "300",
                      "--json", str(tmp_path / "q.json"))
     assert result.returncode == 0, result.stderr
     assert "FID-MNIST" in result.stdout and "digits below 2%" in result.stdout
@@ -102,7 +102,7 @@ def test_eval_cli_prints_and_writes_the_report(tmp_path):
 
 def test_eval_refuses_what_the_classifier_cannot_judge(tmp_path):
     _save_generator(tmp_path / "big.params", 128, nc=3, ngf=4)
-    result = run_cli("-m", "mxgan.cli", "eval", "--checkpoint", str(tmp_path / "big.params"))
+    result = run_cli("-m", "mxgan", "eval", "--checkpoint", str(tmp_path / "big.params"))
     assert result.returncode == 2 and len(result.stderr.splitlines()) == 1
     assert "eval judges MNIST-like generators (1 or 3 channels, 16, 32 or 64 px)" in result.stderr
     assert "3-channel 128 px" in result.stderr
@@ -121,5 +121,5 @@ def test_missing_classifier_weights(tmp_path):
     (["classifier", "fit"], "action 'fit' is not one of train"),
 ])
 def test_bad_eval_and_classifier_flags(argv, expected):
-    result = run_cli("-m", "mxgan.cli", *argv)
+    result = run_cli("-m", "mxgan", *argv)
     assert result.returncode == 2 and expected in result.stderr and len(result.stderr.splitlines()) == 1

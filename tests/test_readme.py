@@ -29,7 +29,7 @@ def _commands() -> list[str]:
 
 def _help(command: str) -> str:
     env = {**os.environ, "COLUMNS": "100"}
-    return subprocess.run([sys.executable, "-m", "mxgan.cli", command, "--help"],
+    return subprocess.run([sys.executable, "-m", "mxgan", command, "--help"],
                           capture_output=True, text=True, env=env, check=True).stdout
 
 

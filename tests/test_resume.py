@@ -91,8 +91,7 @@ def test_ctrl_c_during_start_up_leaves_nothing_a_retry_cannot_use(tmp_path):
 
 def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(tmp_path):
     run = tmp_path / "run"
-    args = ["--dataset", "synthetic", "--image-size", "16", "--ngf", "8", "--ndf", "8", "--batch-size", "16",
-            "--no-progress", "--log-every", "5", "--epochs", "5"]
+    args = tiny(16, "--log-every", "5", "--epochs", "5")
     proc = _start_training(args, run)
     try:
         wait_for(lambda: (run / "metrics.jsonl").exists())

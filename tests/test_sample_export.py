@@ -35,7 +35,7 @@ def test_eval_mode_image_depends_only_on_its_own_z():
 
 
 def test_sample_writes_grid_npy_and_separate_files_repeatably(tmp_path):
-    args = ["-m", "mxgan.cli", "sample", "--checkpoint", str(MODULE_G), "--num", "9"]
+    args = ["-m", "mxgan", "sample", "--checkpoint", str(MODULE_G), "--num", "9"]
     _ok(run_main(*args, "--out", str(tmp_path / "a.png"), "--npy", str(tmp_path / "a.npy"),
                  "--separate", str(tmp_path / "each"), "--seed", "5"))
     _ok(run_main(*args, "--out", str(tmp_path / "b.png"), "--npy", str(tmp_path / "b.npy"), "--seed", "5"))
@@ -51,7 +51,7 @@ def test_sample_writes_grid_npy_and_separate_files_repeatably(tmp_path):
 
 
 def test_nice_keeps_what_the_discriminator_likes_best(tmp_path):
-    common = ["-m", "mxgan.cli", "sample", "--checkpoint", str(MODULE_G), "--num", "8", "--seed", "3"]
+    common = ["-m", "mxgan", "sample", "--checkpoint", str(MODULE_G), "--num", "8", "--seed", "3"]
     _ok(run_main(*common, "--nice", "--out", str(tmp_path / "nice.png"), "--npy", str(tmp_path / "nice.npy")))
     _ok(run_main(*common, "--out", str(tmp_path / "plain.png"), "--npy", str(tmp_path / "plain.npy")))
     ckptD = load_discriminator(str(MODULE_D))
@@ -62,14 +62,14 @@ def test_nice_keeps_what_the_discriminator_likes_best(tmp_path):
 
 
 def test_nice_without_a_discriminator_is_one_line(tmp_path):
-    err = one_line(run_main("-m", "mxgan.cli", "sample", "--checkpoint", str(GLUON_G), "--nice",
+    err = one_line(run_main("-m", "mxgan", "sample", "--checkpoint", str(GLUON_G), "--nice",
                                    "--out", str(tmp_path / "x.png")))
     assert "--nice needs the discriminator" in err and "--discriminator FILE" in err
     assert not (tmp_path / "x.png").exists()
 
 
 def test_interpolation_rows_walk_smoothly_between_their_ends(tmp_path):
-    _ok(run_main("-m", "mxgan.cli", "sample", "--checkpoint", str(MODULE_G), "--interpolate", "2", "--num", "16",
+    _ok(run_main("-m", "mxgan", "sample", "--checkpoint", str(MODULE_G), "--interpolate", "2", "--num", "16",
                  "--out", str(tmp_path / "walk.png"), "--npy", str(tmp_path / "walk.npy")))
     walk = np.load(tmp_path / "walk.npy").reshape(2, 8, 3, 64, 64)
     assert cv2.imread(str(tmp_path / "walk.png")).shape == (2 * 64, 8 * 64, 3)
@@ -86,12 +86,12 @@ def test_interpolation_rows_walk_smoothly_between_their_ends(tmp_path):
     (["--discriminator", str(MODULE_D)], "--discriminator scores the samples of --nice; add --nice"),
 ])
 def test_bad_sample_flags(flags, expected):
-    err = one_line(run_main("-m", "mxgan.cli", "sample", "--checkpoint", str(MODULE_G), *flags))
+    err = one_line(run_main("-m", "mxgan", "sample", "--checkpoint", str(MODULE_G), *flags))
     assert expected in err
 
 
 def test_missing_checkpoint_for_sample(tmp_path):
-    err = one_line(run_main("-m", "mxgan.cli", "sample", "--checkpoint", str(tmp_path / "none.params"),
+    err = one_line(run_main("-m", "mxgan", "sample", "--checkpoint", str(tmp_path / "none.params"),
                                    "--out", str(tmp_path / "g.png")))
     assert "no such file" in err
 
@@ -102,7 +102,7 @@ def test_missing_checkpoint_for_sample(tmp_path):
 @pytest.mark.parametrize("folder, spec", [("gluon_save_parameters", GLUON_G), ("module_save_params", MODULE_G)])
 def test_export_loads_in_stock_mxnet_module_and_symbolblock(tmp_path, folder, spec):
     prefix = tmp_path / "gen"
-    _ok(run_main("-m", "mxgan.cli", "export", "--checkpoint", str(spec), "--out", str(prefix)))
+    _ok(run_main("-m", "mxgan", "export", "--checkpoint", str(spec), "--out", str(prefix)))
     z, expected = np.load(FIXTURES / folder / "z.npy"), np.load(FIXTURES / folder / "expected.npy")
 
     mod = mx.mod.Module.load(str(prefix), 0, data_names=("rand",), label_names=None)
@@ -117,7 +117,7 @@ def test_export_loads_in_stock_mxnet_module_and_symbolblock(tmp_path, folder, sp
 def test_export_onnx_runs_in_onnxruntime(tmp_path):
     ort = pytest.importorskip("onnxruntime", reason="install the onnx extra (see README)")
     prefix = tmp_path / "gen"
-    _ok(run_cli("-m", "mxgan.cli", "export", "--checkpoint", str(GLUON_G), "--out", str(prefix), "--onnx"))
+    _ok(run_cli("-m", "mxgan", "export", "--checkpoint", str(GLUON_G), "--out", str(prefix), "--onnx"))
     z = np.load(FIXTURES / "gluon_save_parameters" / "z.npy")
     mxnet_out = generate_all(load_generator(str(GLUON_G)), z)
     options = ort.SessionOptions()
@@ -136,6 +136,6 @@ def test_export_onnx_without_onnx_says_how_to_install(tmp_path):
 
 
 def test_export_to_an_unwritable_place(tmp_path):
-    err = one_line(run_main("-m", "mxgan.cli", "export", "--checkpoint", str(MODULE_G),
+    err = one_line(run_main("-m", "mxgan", "export", "--checkpoint", str(MODULE_G),
                                    "--out", "/etc/hostname/gen"))
     assert "is a file, not a folder" in err

@@ -91,7 +91,7 @@ def _no_trace_of(*paths):
 
 def test_ctrl_c_in_sample_leaves_none_of_its_outputs(tmp_path):
     out, npy, separate = tmp_path / "grid.png", tmp_path / "all.npy", tmp_path / "each"
-    proc = _start("-m", "mxgan.cli", "sample", "--checkpoint", G64, "--num", "4000", "--out", str(out),
+    proc = _start("-m", "mxgan", "sample", "--checkpoint", G64, "--num", "4000", "--out", str(out),
                   "--npy", str(npy), "--separate", str(separate))
     returncode, stderr = _stop(proc, signal.SIGINT, lambda: list(tmp_path.glob(".each.tmp-*/0100.png")))
     assert returncode == 130 and stderr == "mxgan: interrupted; nothing was written", stderr
@@ -105,7 +105,7 @@ def test_ctrl_c_in_pack_leaves_no_pack(tmp_path):
     for i in range(3000):
         cv2.imwrite(str(pictures / f"{i:04d}.png"), rng.integers(0, 256, (64, 64, 3), dtype=np.uint8))
     rec = tmp_path / "p.rec"
-    proc = _start("-m", "mxgan.cli", "pack", str(pictures), str(rec), "--no-progress")
+    proc = _start("-m", "mxgan", "pack", str(pictures), str(rec), "--no-progress")
     returncode, stderr = _stop(proc, signal.SIGINT, lambda: list(tmp_path.glob(".p.rec.tmp-*")))
     assert returncode == 130 and stderr == "mxgan: interrupted; nothing was written", stderr
     _no_trace_of(rec, tmp_path / "p.idx")
@@ -113,7 +113,7 @@ def test_ctrl_c_in_pack_leaves_no_pack(tmp_path):
 
 def test_ctrl_c_in_eval_writes_no_json(tmp_path):
     report = tmp_path / "q.json"
-    proc = _start("-m", "mxgan.cli", "eval", "--checkpoint", G64, "--num", "60000", "--json", str(report))
+    proc = _start("-m", "mxgan", "eval", "--checkpoint", G64, "--num", "60000", "--json", str(report))
     began = time.monotonic()
     returncode, stderr = _stop(proc, signal.SIGINT, lambda: time.monotonic() - began > 8)  # drawing, judging
     assert returncode == 130 and stderr == "mxgan: interrupted; nothing was written", stderr
@@ -142,10 +142,10 @@ def test_staged_outputs_are_all_written_or_none(tmp_path):
 
 def test_a_second_writer_of_one_output_is_refused_and_the_first_finishes(tmp_path):
     out = tmp_path / "grid.png"
-    first = _start("-m", "mxgan.cli", "sample", "--checkpoint", G64, "--num", "1000", "--nice", "--out", str(out))
+    first = _start("-m", "mxgan", "sample", "--checkpoint", G64, "--num", "1000", "--nice", "--out", str(out))
     try:
         wait_for(lambda: (tmp_path / ".grid.png.lock").exists() or first.poll() is not None, what="the first writer")
-        second = run_cli("-m", "mxgan.cli", "sample", "--checkpoint", G64, "--num", "4", "--out", str(out))
+        second = run_cli("-m", "mxgan", "sample", "--checkpoint", G64, "--num", "4", "--out", str(out))
         assert one_line(second).endswith(f"--out {out} is being written by another mxgan (pid {first.pid}); wait "
                                          "for it to finish or stop it, or choose another --out")
         assert first.wait(timeout=300) == 0, first.stderr.read()
@@ -170,9 +170,9 @@ LONG = "x" * 250  # fits a file system's 255 bytes, until mxgan's temporary suff
 
 @pytest.mark.parametrize("command, flag, names", [
     (["run_dcgan.py", *TINY, "--out"], "--out", ["y" * 300]),  # a folder: its own name is written as it is
-    (["-m", "mxgan.cli", "sample", "--checkpoint", G64, "--out"], "--out", [LONG + ".png", "y" * 300]),
-    (["-m", "mxgan.cli", "export", "--checkpoint", G64, "--out"], "--out", [LONG, "y" * 300]),
-    (["-m", "mxgan.cli", "eval", "--checkpoint", G64, "--json"], "--json", [LONG + ".json", "y" * 300]),
+    (["-m", "mxgan", "sample", "--checkpoint", G64, "--out"], "--out", [LONG + ".png", "y" * 300]),
+    (["-m", "mxgan", "export", "--checkpoint", G64, "--out"], "--out", [LONG, "y" * 300]),
+    (["-m", "mxgan", "eval", "--checkpoint", G64, "--json"], "--json", [LONG + ".json", "y" * 300]),
 ])
 def test_names_too_long_for_the_file_system_are_refused_before_any_work(tmp_path, command, flag, names):
     for name in names:
@@ -182,7 +182,7 @@ def test_names_too_long_for_the_file_system_are_refused_before_any_work(tmp_path
 
 
 def test_a_long_pack_name_is_refused_before_any_work(tmp_path):
-    line = one_line(run_main("-m", "mxgan.cli", "pack", str(FIXTURES), str(tmp_path / f"{LONG}.rec")))
+    line = one_line(run_main("-m", "mxgan", "pack", str(FIXTURES), str(tmp_path / f"{LONG}.rec")))
     assert "OUT.rec" in line and "choose a shorter OUT.rec" in line
     assert not list(tmp_path.iterdir())
 
@@ -207,15 +207,15 @@ def bad_target(request, tmp_path):
 def _writing_commands(folder):
     return {
         "train": (["run_dcgan.py", *TINY, "--out", str(folder / "run")], "--out"),
-        "sample": (["-m", "mxgan.cli", "sample", "--checkpoint", G64, "--out", str(folder / "g.png")], "--out"),
-        "sample --separate": (["-m", "mxgan.cli", "sample", "--checkpoint", G64, "--out", str(folder.parent / "g.png"),
+        "sample": (["-m", "mxgan", "sample", "--checkpoint", G64, "--out", str(folder / "g.png")], "--out"),
+        "sample --separate": (["-m", "mxgan", "sample", "--checkpoint", G64, "--out", str(folder.parent / "g.png"),
                                "--separate", str(folder / "each")], "--separate"),
-        "export": (["-m", "mxgan.cli", "export", "--checkpoint", G64, "--out", str(folder / "gen")], "--out"),
-        "eval": (["-m", "mxgan.cli", "eval", "--checkpoint", G64, "--json", str(folder / "q.json")], "--json"),
-        "classifier": (["-m", "mxgan.cli", "classifier", "train", "--out", str(folder / "c.params")], "--out"),
-        "bench": (["-m", "mxgan.cli", "bench", "--json", str(folder / "b.json")], "--json"),
-        "pack": (["-m", "mxgan.cli", "pack", str(FIXTURES), str(folder / "p.rec")], "OUT.rec"),
-        "download": (["-m", "mxgan.cli", "download", "mnist", "--data-dir", str(folder)], "--data-dir"),
+        "export": (["-m", "mxgan", "export", "--checkpoint", G64, "--out", str(folder / "gen")], "--out"),
+        "eval": (["-m", "mxgan", "eval", "--checkpoint", G64, "--json", str(folder / "q.json")], "--json"),
+        "classifier": (["-m", "mxgan", "classifier", "train", "--out", str(folder / "c.params")], "--out"),
+        "bench": (["-m", "mxgan", "bench", "--json", str(folder / "b.json")], "--json"),
+        "pack": (["-m", "mxgan", "pack", str(FIXTURES), str(folder / "p.rec")], "OUT.rec"),
+        "download": (["-m", "mxgan", "download", "mnist", "--data-dir", str(folder)], "--data-dir"),
     }
 
 
@@ -236,13 +236,13 @@ def test_a_launch_port_in_use_is_one_line_before_any_process_starts():
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        line = one_line(run_main("-m", "mxgan.cli", "launch", "--port", str(port), "--", "--kvstore", "dist_sync"))
+        line = one_line(run_main("-m", "mxgan", "launch", "--port", str(port), "--", "--kvstore", "dist_sync"))
     assert line.endswith(f"--port {port} is in use on 127.0.0.1 (Address already in use); choose another, or 0 for "
                          "a free one")
 
 
 def test_a_reader_that_goes_away_ends_the_output_quietly():
-    result = subprocess.run(f"{sys.executable} -m mxgan.cli train --dry-run | true", shell=True, cwd=REPO,
+    result = subprocess.run(f"{sys.executable} -m mxgan train --dry-run | true", shell=True, cwd=REPO,
                             capture_output=True, text=True)
     assert result.returncode == 0 and result.stderr == "", result.stderr
 
@@ -270,7 +270,7 @@ def test_sigusr1_before_a_slurm_time_limit_checkpoints_and_exits_138_and_resume_
 
 def test_sigusr1_outside_training_interrupts_like_ctrl_c(tmp_path):
     out, separate = tmp_path / "grid.png", tmp_path / "each"
-    proc = _start("-m", "mxgan.cli", "sample", "--checkpoint", G64, "--num", "4000", "--out", str(out),
+    proc = _start("-m", "mxgan", "sample", "--checkpoint", G64, "--num", "4000", "--out", str(out),
                   "--separate", str(separate))
     returncode, stderr = _stop(proc, signal.SIGUSR1, lambda: list(tmp_path.glob(".each.tmp-*/0100.png")))
     assert returncode == 138 and stderr == "mxgan: stopped by SIGUSR1; nothing was written", stderr
@@ -287,7 +287,7 @@ def _gone(pid):
 
 @pytest.mark.parametrize("signum, name, code", [(signal.SIGTERM, "SIGTERM", 143), (signal.SIGHUP, "SIGHUP", 129)])
 def test_launch_exits_with_the_code_of_the_signal_that_stopped_it(tmp_path, signum, name, code):
-    launcher = _start("-m", "mxgan.cli", "launch", "--workers", "1", "--", "--kvstore", "dist_sync",
+    launcher = _start("-m", "mxgan", "launch", "--workers", "1", "--", "--kvstore", "dist_sync",
                       *tiny(32, "--max-steps", "100000"), "--out", str(tmp_path / "run"))
     try:
         first = launcher.stdout.readline()  # every process has started

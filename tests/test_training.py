@@ -5,7 +5,7 @@ import math
 
 import cv2
 import numpy as np
-from helpers import run_cli
+from helpers import run_cli, tiny
 
 from mxgan.checkpoints.formats import load_generator
 from mxgan.checkpoints.module_format import load_module_params
@@ -47,9 +47,8 @@ def test_short_mnist_run_learns_and_its_checkpoint_reproduces_its_samples(tmp_pa
 
 def test_same_seed_same_weights_other_seed_other_weights(tmp_path):
     def train(seed, name):
-        result = run_cli("run_dcgan.py", "--dataset", "synthetic", "--image-size", "16", "--ngf", "8", "--ndf", "8",
-                         "--batch-size", "16", "--max-steps", "5", "--seed", str(seed), "--no-progress",
-                         "--out", str(tmp_path / name))
+        result = run_cli("run_dcgan.py", *tiny(16, "--max-steps", "5", "--seed", str(seed),
+                                               "--out", str(tmp_path / name)))
         assert result.returncode == 0, result.stderr
         arg, aux = load_module_params(tmp_path / name / "synthetic_G-0000-0000005.params")
         return {k: v.asnumpy() for k, v in {**arg, **aux}.items()}

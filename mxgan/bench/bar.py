@@ -88,6 +88,6 @@ def watch_training(flags: list[str], checkout: Path | None = None) -> list[Shown
     env = dict(os.environ)
     if checkout is not None:
         env["PYTHONPATH"] = str(checkout.resolve())
-    result = subprocess.run([sys.executable, "-m", "mxgan.cli", "train", *flags], env=env, capture_output=True,
+    result = subprocess.run([sys.executable, "-m", "mxgan", "train", *flags], env=env, capture_output=True,
                             text=True, check=True, cwd=checkout or None)
     return parse_bar(result.stderr)

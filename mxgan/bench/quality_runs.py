@@ -53,7 +53,7 @@ CANDIDATES = {
 def train_flags(run: Path, data_dir: Path, flags: list[str]) -> Path:
     """Train an MNIST run with ``flags`` in its own process; return its run folder."""
     env = {**os.environ, "MXGAN_DATA_DIR": str(data_dir)}
-    subprocess.run([sys.executable, "-m", "mxgan.cli", "train", "--dataset", "mnist", "--out", str(run),
+    subprocess.run([sys.executable, "-m", "mxgan", "train", "--dataset", "mnist", "--out", str(run),
                     "--no-progress", *flags], env=env, check=True)
     return run
 
@@ -153,7 +153,7 @@ def train_until(run: Path, data_dir: Path, flags: list[str], every: float, goal:
         if state.evaluations and (state.evaluations[-1]["fid"] <= goal or state.progress.epoch >= epochs):
             return run
         env = {**os.environ, "MXGAN_DATA_DIR": str(data_dir)}
-        subprocess.run([sys.executable, "-m", "mxgan.cli", "train", "--resume", str(run), "--no-progress"],
+        subprocess.run([sys.executable, "-m", "mxgan", "train", "--resume", str(run), "--no-progress"],
                        env=env, check=True)
         return run
     return train_flags(run, data_dir, ["--eval-every", str(every), "--until-fid", str(goal), "--epochs",

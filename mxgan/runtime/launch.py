@@ -89,7 +89,7 @@ def launch(workers: int, servers: int, train_args: list[str], port: int = 0, ann
             "DMLC_NUM_SERVER": str(servers), "DMLC_NODE_HOST": LOOPBACK, "PYTHONUNBUFFERED": "1"}
     # importing MXNet runs a server or the scheduler (with MXNet's own deprecation warnings no error, as in mxgan)
     serve = [sys.executable, "-c", "from mxgan.runtime.env import prepare_mxnet; prepare_mxnet(); import mxnet"]
-    train = [sys.executable, "-m", "mxgan.cli", "train", *train_args]
+    train = [sys.executable, "-m", "mxgan", "train", *train_args]  # entry.run: the stop signals from the start
     plan = ([("scheduler", "scheduler", serve)] + [(f"server {i}", "server", serve) for i in range(servers)]
             + [(f"worker {i}", "worker", train) for i in range(workers)])
     lock = threading.Lock()
