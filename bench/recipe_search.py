@@ -1,7 +1,7 @@
 """The search behind the default recipe: ``python bench/recipe_search.py --size small``.
 
-Trains one MNIST epoch per candidate (real ``mxgan train`` processes, same seed), each judged at the
-end of the epoch on 10000 samples with the shipped classifier, raw and EMA weights side by side.
+Trains one MNIST epoch per candidate (real ``mxgan train`` processes, same seed), each evaluated at
+the end of the epoch on 10000 samples with the shipped classifier, raw and EMA weights side by side.
 ``--size small`` is 32 px, ngf = ndf = 32 (about a minute a run on 2 cores); ``--size full`` is the
 default 64 px model (about 8 minutes a run). Results: bench/README.md, "Choosing the default recipe".
 

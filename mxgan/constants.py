@@ -16,7 +16,7 @@ D_LABEL = "label"
 G_INPUT = "rand"
 
 IMAGE_SIZES = (16, 32, 64, 128)  # generator and discriminator sizes; others are resized to one of these
-EVAL_SIZES = (16, 32, 64)  # generator sizes the MNIST classifier judges (mxgan eval, the in-training check)
+EVAL_SIZES = (16, 32, 64)  # generator sizes the MNIST classifier takes (mxgan eval, the in-training check)
 FEWEST_JUDGED = 10  # samples a quality judgement needs: a covariance, and more than k = 5 nearest neighbours
 NOISE_KINDS = ("normal", "uniform")  # z ~ N(0, 1) (the example's) or U(-1, 1)
 WEIGHTS = ("raw", "ema")  # a run's generator weights: as trained, or their moving average

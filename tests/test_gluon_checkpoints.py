@@ -37,7 +37,7 @@ def _gluon_p_real(net, images: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize("ndf, nc, size", [(8, 1, 16), (8, 3, 32), (4, 3, 64)])
 @pytest.mark.parametrize("api", ["save_parameters", "collect_params"])
-def test_gluon_discriminator_judges_as_gluon_does(tmp_path, api, ndf, nc, size):
+def test_gluon_discriminator_scores_as_gluon_does(tmp_path, api, ndf, nc, size):
     net = gluon_discriminator(ndf, nc, size)
     ckpt = load_discriminator(str(_save(net, tmp_path / "netD.params", api)))
     assert (ckpt.ndf, ckpt.nc, ckpt.image_size) == (ndf, nc, size) and ckpt.learns_gamma
@@ -99,7 +99,7 @@ def test_sample_nice_keeps_the_images_the_gluon_discriminator_likes_best(tmp_pat
     ("missing", "--discriminator {spec}: no such file"),
     ("text", "--discriminator {spec}: not a valid MXNet .params file"),
     ("generator", "--discriminator {spec} is a generator (G) checkpoint"),
-    ("other size", "--discriminator {spec} judges 3x32px images, but the generator makes 3x16px"),
+    ("other size", "--discriminator {spec} takes 3x32px images, but the generator makes 3x16px"),
 ])
 def test_sample_discriminator_errors_name_the_flag(tmp_path, gluon_pair, problem, expected):
     pathG, _, _ = gluon_pair

@@ -84,7 +84,7 @@ def test_export_removes_what_a_dead_export_left_and_leaves_a_live_ones(tmp_path)
     dead = _dead_pid()
     stale = [_plant(tmp_path, "gen-0000.params", dead), _plant(tmp_path, "gen.onnx", dead)]  # --onnx's, too
     live = _plant(tmp_path, "gen-symbol.json", LIVE)
-    other = _plant(tmp_path, "notes.txt", dead)  # not export's to judge
+    other = _plant(tmp_path, "notes.txt", dead)  # not export's to decide on
     assert _export(tmp_path / "gen").returncode == 0
     assert not any(tmp.exists() for tmp in stale) and live.exists() and other.exists()
 

@@ -100,7 +100,7 @@ def test_eval_cli_prints_and_writes_the_report(tmp_path):
     assert report["fid"] > report["fid_floor"] > 0
 
 
-def test_eval_refuses_what_the_classifier_cannot_judge(tmp_path):
+def test_eval_refuses_what_the_classifier_cannot_take(tmp_path):
     _save_generator(tmp_path / "big.params", 128, nc=3, ngf=4)
     result = run_cli("-m", "mxgan", "eval", "--checkpoint", str(tmp_path / "big.params"))
     assert result.returncode == 2 and len(result.stderr.splitlines()) == 1

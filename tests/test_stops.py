@@ -115,7 +115,7 @@ def test_ctrl_c_in_eval_writes_no_json(tmp_path):
     report = tmp_path / "q.json"
     proc = _start("-m", "mxgan", "eval", "--checkpoint", G64, "--num", "60000", "--json", str(report))
     began = time.monotonic()
-    returncode, stderr = _stop(proc, signal.SIGINT, lambda: time.monotonic() - began > 8)  # drawing, judging
+    returncode, stderr = _stop(proc, signal.SIGINT, lambda: time.monotonic() - began > 8)  # drawing, measuring
     assert returncode == 130 and stderr == "mxgan: interrupted; nothing was written", stderr
     _no_trace_of(report)
 

@@ -1,7 +1,7 @@
 """The quality benchmark (``bench/quality.py``): train MNIST DCGANs as users would, then measure them.
 
 Each run is a real ``mxgan train`` process; its per-epoch quality checks come
-from ``metrics.jsonl``, and its final checkpoint is judged on 10000 samples.
+from ``metrics.jsonl``, and its final checkpoint is evaluated on 10000 samples.
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ def format_search(results: list[dict], header: bool = True) -> str:
 
 
 def summarize(name: str, run: Path, data_dir: Path) -> dict:
-    """Per-epoch checks from the run's log, and the final checkpoint judged on 10000 samples."""
+    """Per-epoch checks from the run's log, and the final checkpoint evaluated on 10000 samples."""
     records = read_metrics(run)
     per_epoch = [{"epoch": r["epoch"] + 1, **r["eval"]} for r in records if "eval" in r]
     final = evaluate_generator(load_generator(str(run)), data_dir, FINAL_SAMPLES)

@@ -52,7 +52,7 @@ def _save_figure(fig, path: Path) -> Path:
 
 
 def plot_curves(run: Path, records: list[dict]) -> list[Path]:
-    """``losses.png``, ``d_accuracy.png`` and (when the run judged its samples) ``fid.png``."""
+    """``losses.png``, ``d_accuracy.png`` and (when the run had quality checks) ``fid.png``."""
     plt = _pyplot()
     logs = [r for r in records if "errD" in r]
     if not logs:

@@ -193,7 +193,7 @@ def _nice_discriminator(cfg: SampleConfig, ckpt: GeneratorCheckpoint) -> Discrim
         raise MxganError(f"--nice needs the discriminator: no D file beside {ckpt.path}; pass --discriminator FILE")
     if (ckptD.nc, ckptD.image_size) != (ckpt.arch.nc, ckpt.arch.image_size):
         raise MxganError(
-            f"{ckptD.flag} {ckptD.path} judges {ckptD.nc}x{ckptD.image_size}px images, but the generator "
+            f"{ckptD.flag} {ckptD.path} takes {ckptD.nc}x{ckptD.image_size}px images, but the generator "
             f"makes {ckpt.arch.nc}x{ckpt.arch.image_size}px; pass the D of the same run"
         )
     return ckptD
