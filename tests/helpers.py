@@ -109,6 +109,13 @@ def wait_for(predicate: Callable[[], object], timeout: float = 60, what: str = "
         time.sleep(0.05)
 
 
+def has_checkpoint(run: Path) -> bool:
+    """Whether a run folder's state.json lists a checkpoint set (a run writes it, listing none, as it starts)."""
+    from mxgan.checkpoints.run_folder import read_run_state
+
+    return (run / "state.json").exists() and bool(read_run_state(run).checkpoints)
+
+
 def final_params(run: Path) -> dict:
     """Every weight of a run folder's newest set: G, D and (where kept) G's moving average, as numpy."""
     from mxgan.checkpoints.module_format import load_module_params

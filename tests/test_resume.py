@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 import pytest
-from helpers import REPO, data_dir, final_params, fixtures, run_cli, run_main, tiny, wait_for
+from helpers import REPO, data_dir, final_params, fixtures, has_checkpoint, run_cli, run_main, tiny, wait_for
 
 from mxgan.checkpoints.params_file import read_params
 from mxgan.checkpoints.run_folder import read_run_state
@@ -189,7 +189,7 @@ def test_a_second_training_into_a_running_folder_is_one_line_naming_the_holder(t
     run = tmp_path / "run"
     first = _start_training([*TINY, "--max-steps", "100000", "--checkpoint-every", "1"], run)
     try:
-        wait_for(lambda: (run / "state.json").exists(), what="the first run's checkpoint")
+        wait_for(lambda: has_checkpoint(run), what="the first run's checkpoint")
         result = run_cli("run_dcgan.py", "--resume", str(run), "--no-progress")
         assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr
         assert f"--resume {run} is in use by another mxgan train (pid {first.pid})" in result.stderr

@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from helpers import FIXTURES, REPO, data_dir, one_line, run_cli, run_main, tiny, wait_for
+from helpers import FIXTURES, REPO, data_dir, has_checkpoint, one_line, run_cli, run_main, tiny, wait_for
 
 from mxgan.checkpoints.run_folder import read_run_state
 from mxgan.runtime.fileio import StagedOutputs
@@ -44,7 +44,7 @@ def _stop(proc, signum, when, timeout=120):
 def test_sigterm_and_sighup_checkpoint_and_stop_training_like_ctrl_c(tmp_path, signum, name, code):
     run = tmp_path / "run"
     proc = _start("run_dcgan.py", *TINY, "--max-steps", "100000", "--checkpoint-every", "3", "--out", str(run))
-    returncode, stderr = _stop(proc, signum, lambda: (run / "state.json").exists())
+    returncode, stderr = _stop(proc, signum, lambda: has_checkpoint(run))
     assert returncode == code and len(stderr.splitlines()) == 1, stderr
     stopped = read_run_state(run).progress.iteration
     assert stderr.endswith(f"{name} at iteration {stopped}; checkpoint saved ({run / read_run_state(run).files['G']}); "
@@ -59,7 +59,7 @@ def test_a_signal_ignored_by_whoever_started_the_run_stays_ignored(tmp_path):
     proc = _start("run_dcgan.py", *TINY, "--max-steps", "100000", "--checkpoint-every", "2", "--out", str(run),
                   preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
     try:
-        wait_for(lambda: (run / "state.json").exists() or proc.poll() is not None, what="the first checkpoint")
+        wait_for(lambda: has_checkpoint(run) or proc.poll() is not None, what="the first checkpoint")
         proc.send_signal(signal.SIGHUP)
         reached = read_run_state(run).progress.iteration
         wait_for(lambda: read_run_state(run).progress.iteration >= reached + 4 or proc.poll() is not None,
