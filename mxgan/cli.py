@@ -20,6 +20,7 @@ from mxgan.config import load_run_options
 from mxgan.errors import Interrupted, MxganError
 from mxgan.runtime.env import check_environment, prepare_mxnet
 from mxgan.runtime.fileio import COMMITTED
+from mxgan.runtime.messages import console_messages
 from mxgan.runtime.signals import StoppedTwice, interruption_line, stopped_by
 
 
@@ -106,7 +107,8 @@ def main(argv: list[str] | None = None, prog: str = "mxgan") -> int:
             check_environment()
         else:
             prepare_mxnet(_devices(args))
-        return COMMANDS[args.command].run(args)
+        with console_messages(command=True):  # what library code logs, printed
+            return COMMANDS[args.command].run(args)
     except Interrupted as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -129,4 +131,3 @@ def main(argv: list[str] | None = None, prog: str = "mxgan") -> int:
             raise
         print(f"{prog}: error: {problem}", file=sys.stderr)
         return MxganError.exit_code
-

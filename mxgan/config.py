@@ -26,8 +26,7 @@ from mxgan.constants import (
     CLASSES,
     DATASET_CHANNELS,
     DATASETS,
-    EVAL_SIZES,
-    FEWEST_JUDGED,
+    FEWEST_MEASURED,
     IMAGE_SIZES,
     KVSTORES,
     NOISE_KINDS,
@@ -283,14 +282,16 @@ class TrainConfig:
                               "metrics still go to metrics.jsonl)", resume=True)
     status_every: float = declared(Option("--no-progress: seconds between plain status lines (step, rate, time "
                                           "left, FID-MNIST; 0: none)", 60.0, bounds=COUNT, resume=True))
-    eval_every: float = declared(Option("epochs between quality checks of MNIST generators (FID-MNIST, digit "
-                                        "histogram), fractions too: 0.25 checks four times an epoch, each with a "
-                                        "checkpoint (0: off)", 1.0, resume=True, bounds=Range(0, MOST_EPOCHS)))
+    eval_every: float = declared(Option("epochs between quality checks, fractions too: 0.25 checks four times an "
+                                        "epoch, each with a checkpoint (0: off); MNIST generators: FID-MNIST and "
+                                        "the digit histogram, seconds each; any other data: Inception FID and KID, "
+                                        "minutes each on a CPU (default: 1 for mnist or with --until-fid, else 0)",
+                                        resume=True, recipe=True, bounds=Range(0, MOST_EPOCHS)))
     until_fid: float = declared(Option("stop, with a checkpoint, at the first quality check whose FID-MNIST (of "
                                        "the weights sample draws: the moving average where kept) is this or lower "
                                        "(0: never)", 0.0, bounds=COUNT, resume=True, metavar="FID"))
     eval_samples: int = declared(Option("samples measured at each quality check", 2000, resume=True, bounds=Range(
-        FEWEST_JUDGED, hint=" (a Frechet distance and the neighbourhood metrics need a sample of some size)")))
+        FEWEST_MEASURED, hint=" (a Frechet distance and the neighbourhood metrics need a sample of some size)")))
     real_label: float = declared(Option("D's target for real images; 0.9 is one-sided label smoothing (G still "
                                         "aims at 1)", 1.0,
                                         bounds=Range(0, 1, low_open=True, hint=" (0.9 is the usual smoothing)")))
@@ -346,15 +347,12 @@ class TrainConfig:
         for name, value in recipe.items():
             if getattr(self, name) is None:
                 setattr(self, name, DATASET_CHANNELS.get(self.dataset, 3) if value is None else value)
+        if self.eval_every is None:  # FID-MNIST takes seconds; the Inception network minutes on a CPU
+            self.eval_every = 1.0 if self.dataset == "mnist" or self.until_fid else 0.0
         check_fields(self, from_recipe)
 
     def to_json(self) -> dict:
         return asdict(self)
-
-    @property
-    def quality_checked(self) -> bool:
-        """Whether the run judges its generator as it trains (MNIST, a size the classifier takes)."""
-        return self.eval_every > 0 and self.dataset == "mnist" and self.image_size in EVAL_SIZES
 
 
 # The options a --resume may change; all others come from the run's run.json.
@@ -415,7 +413,7 @@ def expected(kind: Any) -> str:
 
 MAX_SAMPLES = 100_000  # images sample and eval hold at once (64 px RGB: 5 GB as float32)
 NICE_OVERSAMPLING = 20  # sample --nice draws this many times more and keeps the ones D likes best
-JUDGED = Option("samples to judge", 10000, bounds=Range(FEWEST_JUDGED, MAX_SAMPLES, hint=" (a Frechet distance and "
+JUDGED = Option("samples to judge", 10000, bounds=Range(FEWEST_MEASURED, MAX_SAMPLES, hint=" (a Frechet distance and "
                 "the neighbourhood metrics need a sample of some size; all are held in memory)"))
 
 

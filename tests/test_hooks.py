@@ -21,6 +21,7 @@ from mxgan.data.sources import training_batches
 from mxgan.errors import DivergenceError
 from mxgan.model.latent import fixed_noise, latent
 from mxgan.model.modules import build_gan
+from mxgan.quality.evaluator import MnistEvaluator
 from mxgan.runtime.distributed import Watchdog
 from mxgan.runtime.streams import stream
 from mxgan.training.contract import Hook, in_order
@@ -154,9 +155,10 @@ def test_hooks_run_in_their_declared_order(trainer):
 @pytest.mark.slow  # judges MNIST's 70000 images once for the reference (about 15 s)
 def test_quality_check_logs_raw_and_ema_and_the_checkpoint_keeps_the_best(trainer, mnist_dir):
     view = _ema_view(trainer)
-    settings = QualitySettings(every=10, until_fid=0, z=latent(stream(0, "quality"), 200, trainer.cfg.nz),
-                               conditional=False, data_dir=mnist_dir.parent, image_size=16)
-    check = QualityCheck(settings, Generators(trainer.generator, view), _runlog(trainer), trainer.pace, [mx.cpu()])
+    settings = QualitySettings(every=10, until_fid=0, z=latent(stream(0, "quality"), 200, trainer.cfg.nz))
+    evaluator = MnistEvaluator(mnist_dir.parent, 16, 3)  # the trainer's synthetic images judged as MNIST's would be
+    check = QualityCheck(settings, evaluator, Generators(trainer.generator, view), _runlog(trainer), trainer.pace,
+                         [mx.cpu()])
     _steps(trainer, [EmaUpdate(view.ema), check, _checkpointer(trainer, view)], 10, epoch_hook=True)
     records = [json.loads(line) for line in (trainer.out / "metrics.jsonl").read_text().splitlines()]
     (record,) = [r for r in records if "eval" in r]

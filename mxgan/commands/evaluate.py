@@ -1,102 +1,140 @@
-"""``mxgan eval``: a generator's samples judged by the shipped MNIST classifier (one checkpoint, or with
-``--all`` every set of a run folder)."""
+"""``mxgan eval``: a generator's samples judged against its data (one checkpoint, or with ``--all`` every set of a
+run folder): FID-MNIST and the digit histogram for MNIST generators, Inception FID and KID for any other."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from mxgan.commands.generator import add_generator_arguments, check_generator_arguments, load
-from mxgan.commands.options import Declared, add_declared, check_declared, check_output_file, data_dir
-from mxgan.config import CTX, DATA_DIR, MAX_SAMPLES, SEED, Option, Range, batch_size
-from mxgan.constants import FEWEST_JUDGED
+from mxgan.commands.options import add_options, check_output_file, data_dir, from_flags
+from mxgan.config import CTX, DATA_DIR, JUDGED, SEED, Option, Range, TrainConfig, batch_size, declared
 from mxgan.errors import MxganError
 from mxgan.runtime.fileio import write_bytes_atomic
 
-SUMMARY = "judge a generator with the MNIST classifier: FID-MNIST, digit histogram, confidence"
-DESCRIPTION = "Quality of a generator's samples: FID-MNIST, digit histogram, mode collapse, confidence."
-NUM = Option("samples to judge", 10000, bounds=Range(FEWEST_JUDGED, MAX_SAMPLES, hint=" (a Frechet distance and the "
-                                                     "neighbourhood metrics need a sample of some size; all are held "
-                                                     "in memory)"))
-OPTIONS: Declared = (("num", NUM, int), ("seed", SEED, int), ("batch_size", batch_size("forward pass", 250), int),
-           ("data_dir", DATA_DIR, str), ("ctx", CTX, str))
+SUMMARY = "judge a generator against its data: FID-MNIST and digits (MNIST), Inception FID and KID (any data)"
+DESCRIPTION = ("Quality of a generator's samples against the data it was trained on. MNIST generators: FID-MNIST, "
+               "the digit histogram, mode collapse, the classifier's confidence. Any other run (a folder, a .rec, "
+               "Fashion-MNIST): FID and KID in the FID Inception network's features, precision, recall, density, "
+               "coverage.")
+METRICS = ("auto", "mnist", "inception")  # mxgan.quality.evaluator.METRICS (that module loads MXNet)
+
+
+@dataclass
+class EvalConfig:
+    """What ``mxgan eval`` judges, and how (the generator's own flags: :mod:`mxgan.commands.generator`)."""
+
+    num: int = declared(JUDGED, default=10000, help="samples to judge")
+    seed: int = declared(SEED, help="seed of the samples' latent vectors")
+    batch_size: int = declared(batch_size("forward pass", 250))
+    data_dir: str = declared(DATA_DIR, help="the data the generator is judged against (default: the run's own, "
+                             "from run.json beside the checkpoint; else $MXGAN_DATA_DIR or ./data, holding mnist/)")
+    ctx: str = declared(CTX, help="device: cpu or gpu0")
+    metric: str = declared(Option("auto: FID-MNIST for MNIST generators of 16-64 px, Inception FID for any other "
+                                  "(a run folder's data); mnist or inception: that one (inception needs the run's "
+                                  "data: a run folder as --checkpoint)", "auto", choices=METRICS))
+    reference_images: int = declared(Option("Inception FID: the training images its reference statistics are made "
+                                            "of (all, for a smaller set); kept in the run folder", 10000,
+                                            bounds=Range(2), metavar="N"))
+    all: bool = declared(Option("--checkpoint RUN_DIR: a row for every checkpoint set the run folder holds, the "
+                                "best one marked, with when it was checked in training", False))
+    json: str = declared(Option("also write the report to this JSON file", "", metavar="FILE"))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_generator_arguments(parser)
-    parser.add_argument("--all", action="store_true", help="--checkpoint RUN_DIR: a row for every checkpoint set "
-                        "the run folder holds, the best one marked, with when it was checked in training")
-    add_declared(parser, OPTIONS)
-    parser.add_argument("--json", default=None, help="also write the report to this JSON file")
+    add_options(parser, EvalConfig)
 
 
-def check(args: argparse.Namespace) -> None:
+def config(args: argparse.Namespace) -> EvalConfig:
+    """The flags checked (nothing judged, nothing written yet)."""
     check_generator_arguments(args)
+    cfg = from_flags(args, EvalConfig)
     from mxgan.checkpoints.run_folder import has_state
 
-    if args.all and not has_state(Path(args.checkpoint)):
+    if cfg.all and not has_state(Path(args.checkpoint)):
         raise MxganError(f"--all needs a run folder of mxgan train as --checkpoint; {args.checkpoint} is not one")
-    check_declared(args, OPTIONS)
-    if args.json:
-        check_output_file("--json", args.json)
+    if cfg.json:
+        check_output_file("--json", cfg.json)
+    return cfg
 
 
 def run(args: argparse.Namespace) -> int:
-    check(args)
-    from mxgan.quality.evaluate import evaluate_generator, format_run_table
+    cfg = config(args)
     from mxgan.runtime.devices import parse_ctx
 
-    contexts, mnist = parse_ctx(args.ctx), data_dir(args.data_dir)
-    if args.all:
-        rows = judge_sets(args, mnist, contexts)
-        print(format_run_table(rows))
-        result: object = rows
+    contexts = parse_ctx(cfg.ctx)
+    if cfg.all:
+        result: Any = _all_sets(args, cfg, contexts)
     else:
-        ckpt = load(args, args.seed, contexts)
-        report = evaluate_generator(ckpt, mnist, args.num, args.seed, args.batch_size, contexts)
-        print(f"{ckpt.path}:")
-        print(report.format())
-        result = report.to_json()
-    if args.json:
-        write_bytes_atomic(Path(args.json), json.dumps(result, indent=1, allow_nan=False).encode())
+        ckpt = load(args, cfg.seed, contexts)
+        result = _one(args, cfg, ckpt, contexts)
+    if cfg.json:
+        write_bytes_atomic(Path(cfg.json), json.dumps(result, indent=1, allow_nan=False).encode())
     return 0
 
 
-def judge_sets(args: argparse.Namespace, mnist: Path, contexts: list) -> list[dict]:
-    """``--all``: every checkpoint set of the run folder judged alike, oldest first, as
-    :func:`mxgan.quality.evaluate.evaluate_run` does, except that a set whose files are missing, changed or
-    unreadable is said in one line on the standard error and passed over; an error if none is left."""
-    from mxgan.checkpoints.run_folder import EMA_ROLE, read_run_state
-    from mxgan.inference.recalibrate import load_for_sampling
-    from mxgan.quality.classifier import load_classifier
-    from mxgan.quality.evaluate import evaluate_generator
-    from mxgan.quality.metrics import mnist_reference
+def _one(args: argparse.Namespace, cfg: EvalConfig, ckpt: Any, contexts: list) -> dict:
+    from mxgan.quality.evaluator import evaluate
+
+    evaluator = _evaluator(args, cfg, ckpt.arch.image_size, ckpt.arch.nc, contexts)
+    report = evaluate(evaluator, ckpt, cfg.num, cfg.seed, cfg.batch_size, contexts)
+    print(f"{ckpt.path} ({evaluator.metric} against {_against(evaluator)}):")
+    print(report.format())
+    return {"metric": evaluator.metric, **report.to_json()}
+
+
+def _all_sets(args: argparse.Namespace, cfg: EvalConfig, contexts: list) -> list[dict]:
+    from mxgan.quality.evaluate import evaluate_run, format_run_table
 
     run = Path(args.checkpoint)
-    state = read_run_state(run)
-    best = state.best["files"] if state.best else None
-    checks = {json.dumps(e["files"], sort_keys=True): e for e in state.evaluations}
-    classifier, reference, rows = load_classifier(contexts=contexts), None, []
-    for each in state.checkpoints:
-        weights = args.weights or ("ema" if EMA_ROLE in each.files else "raw")
-        try:
-            problem = each.problem(run, ("G", EMA_ROLE) if weights == "ema" else ("G",))
-            if problem:
-                raise MxganError(problem)
-            ckpt = load_for_sampling(str(run / each.files["G"]), weights, args.recalibrate_bn, args.seed, contexts)
-        except MxganError as exc:  # this set only: the others are judged still
-            print(f"mxgan eval --all: passed over {each.describe()}: {exc}", file=sys.stderr)
-            continue
-        reference = reference or mnist_reference(classifier, mnist, ckpt.arch.image_size)
-        report = evaluate_generator(ckpt, mnist, args.num, args.seed, args.batch_size, contexts,
-                                    (classifier, reference))
-        check = checks.get(json.dumps(each.files, sort_keys=True), {})
-        in_training = {key: check.get(key) for key in ("iteration", "seconds", "fid", "fid_raw")}
-        rows.append({"file": ckpt.path.name, "best": each.files == best, "in_training": in_training,
-                     **report.to_json()})
-    if not rows:
-        raise MxganError(f"--all {run}: none of its {len(state.checkpoints)} checkpoint sets could be judged (each "
-                         "said above); resume the run or train again to write good ones")
+    _, options = _run_of(run)
+    if options is None:
+        raise MxganError(f"--all {run}: its run.json is missing or damaged: judge one set of it with --checkpoint "
+                         "RUN_DIR/FILE instead")
+    evaluator = _evaluator(args, cfg, options.image_size, options.channels, contexts)
+    rows = evaluate_run(run, args.weights or None, args.recalibrate_bn, evaluator, cfg.num, cfg.seed,
+                        cfg.batch_size, contexts)
+    print(format_run_table(rows, evaluator.metric))
     return rows
+
+
+def _evaluator(args: argparse.Namespace, cfg: EvalConfig, image_size: int, channels: int, contexts: list) -> Any:
+    """The evaluator for a generator of that size: the data of its run (run.json beside it), else MNIST's."""
+    from mxgan.quality.evaluator import EvaluatorChoice, make_evaluator
+
+    folder, options = _run_of(Path(args.checkpoint))
+    if options is None:
+        if cfg.metric == "inception":
+            raise MxganError(f"--metric inception judges against the run's own data: {args.checkpoint} is no file "
+                             "of an mxgan run folder (no run.json beside it)")
+        options = TrainConfig(dataset="mnist", data_dir=str(data_dir(cfg.data_dir or None)), image_size=image_size,
+                              channels=channels)
+        cfg = replace(cfg, metric="mnist")  # a lone file: its data unknown, the MNIST classifier judges it
+    elif cfg.data_dir:
+        options = replace(options, data_dir=cfg.data_dir)
+    choice = EvaluatorChoice(options.dataset, image_size, channels, cfg.metric)
+    if not choice.inception and options.dataset != "mnist":
+        raise MxganError(f"--metric mnist judges MNIST generators; this one was trained on --dataset "
+                         f"{options.dataset}: --metric inception judges it against its data")
+    return make_evaluator(choice, options, folder, contexts=contexts, reference_images=cfg.reference_images)
+
+
+def _run_of(path: Path) -> tuple[Path | None, TrainConfig | None]:
+    """The run folder a checkpoint belongs to (it, or the folder holding the file) and its options, if any."""
+    from mxgan.config import load_run_options
+
+    folder = path if path.is_dir() else path.parent
+    try:
+        options = load_run_options(folder, flag="--checkpoint")
+    except MxganError:  # a damaged run.json: judged as a lone file
+        options = None
+    return (folder, options) if options is not None else (None, None)
+
+
+def _against(evaluator: Any) -> str:
+    data = getattr(evaluator, "data", None)
+    return f"{data.dataset} in {data.data_dir}" if data is not None else "MNIST's test set"

@@ -67,22 +67,6 @@ def given(args: argparse.Namespace, config: type) -> dict[str, Any]:
     return {name: getattr(args, name) for name, _ in options(config) if getattr(args, name, None) is not None}
 
 
-Declared = tuple[tuple[str, Option, type], ...]  # a command's own options: (name, declaration, type)
-
-
-def add_declared(parser: argparse.ArgumentParser, declared: Declared) -> None:
-    for name, option, kind in declared:
-        _add_option(parser, name, option, kind)
-
-
-def check_declared(args: argparse.Namespace, declared: Declared) -> None:
-    """Each option's declared default where it was not given, then its choices and range."""
-    for name, option, _ in declared:
-        if getattr(args, name) is None:
-            setattr(args, name, option.default)
-        option.check(name, getattr(args, name))
-
-
 Config = TypeVar("Config")
 
 

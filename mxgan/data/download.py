@@ -72,6 +72,46 @@ def download_file(spec: IdxFile, folder: Path, mirrors: tuple[str, ...], progres
     )
 
 
+def fetch_verified(name: str, folder: Path, mirrors: tuple[str, ...], sha256: str,
+                   progress: bool = True) -> Path:
+    """Fetch ``<mirror>/<name>`` into ``folder/name`` from the first mirror that serves it whole: its SHA-256
+    is ``sha256`` (or, given 8 hexadecimal digits, begins so, as a torch hub file's name promises). Written under
+    a temporary name that goes on any exit; one :class:`MxganError` naming every mirror's answer otherwise."""
+    check_writable(folder, "--data-dir", needs=1 << 27)  # the FID Inception network: about 90 MB
+    folder.mkdir(parents=True, exist_ok=True)
+    final, problems = folder / name, []
+    with StagedOutputs() as outputs:
+        tmp = outputs.reserve(final)
+        for mirror in mirrors:
+            url = mirror.rstrip("/") + f"/{name}"
+            try:
+                digest = _fetch(url, tmp, name, progress)
+            except urllib.error.HTTPError as exc:
+                problems.append(f"{url}: HTTP {exc.code} {exc.reason}")
+                continue
+            except (urllib.error.URLError, OSError, ValueError) as exc:
+                raise_write_error(final, tmp, exc)
+                problems.append(f"{url}: {getattr(exc, 'reason', exc)}")
+                continue
+            if digest.startswith(sha256):
+                return outputs.commit()[0]
+            problems.append(f"{url}: SHA-256 {digest[:16]}... is not the file's ({sha256[:16]}...)")
+    raise MxganError(f"could not download {name} ({'; '.join(problems)})")
+
+
+def _fetch(url: str, tmp: Path, name: str, progress: bool) -> str:
+    """Stream ``url`` into ``tmp``; return the SHA-256 of what came."""
+    digest = hashlib.sha256()
+    with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response, open(tmp, "wb") as out:
+        total = int(response.headers.get("Content-Length") or 0) or None
+        with tqdm(total=total, unit="B", unit_scale=True, desc=name, disable=None if progress else True) as bar:
+            while chunk := response.read(CHUNK):
+                out.write(chunk)
+                digest.update(chunk)
+                bar.update(len(chunk))
+    return digest.hexdigest()
+
+
 def ensure_dataset(
     dataset: IdxDataset, folder: Path, mirrors: tuple[str, ...] | None = None, progress: bool = True
 ) -> Path:

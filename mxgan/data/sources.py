@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
 
@@ -55,6 +56,19 @@ def training_batches(cfg: BatchOptions, shard: Shard = WHOLE) -> tuple[Batches, 
     images, classes = load_dataset(cfg.dataset, source, cfg.image_size, cfg.seed)
     return (ImageBatches(images, cfg.batch_size, cfg.channels, cfg.seed, classes, shard),
             f"data: {len(images)} {cfg.dataset} images")
+
+
+def reference_images(cfg: BatchOptions, count: int) -> np.ndarray:
+    """Up to ``count`` of the run's training images as it sees them (its size and channels; augmentation as
+    ``cfg`` says), uint8 (N, C, S, S), in the order of epoch 0: what a quality figure compares samples with."""
+    batches, _ = training_batches(replace(cfg, batch_size=1))  # type: ignore[type-var]  # a dataclass: TrainConfig
+    taken, images = 0, []
+    for batch in batches.epoch(0):
+        images.append(np.rint((np.asarray(batch, np.float32) + 1.0) * 127.5).clip(0, 255).astype(np.uint8))
+        taken += len(batch)
+        if taken >= count:
+            break
+    return np.concatenate(images)[:count]
 
 
 def data_identity(cfg: BatchOptions, batches: Batches) -> dict:

@@ -1,43 +1,36 @@
-"""Judging generators against MNIST: one checkpoint (``mxgan eval``), or every set of a run folder (``--all``),
-with when each was checked in training."""
+"""Judging generators: one checkpoint (``mxgan eval``, the API's :func:`evaluate`), or every set of a run folder
+(``--all``), with when each was checked in training; all through one :mod:`mxgan.quality.evaluator`."""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 
-import numpy as np
-
 from mxgan.checkpoints.formats import GeneratorCheckpoint
-from mxgan.checkpoints.run_folder import EMA_ROLE, read_run_state
+from mxgan.checkpoints.run_folder import EMA_ROLE, CheckpointSet, read_run_state
 from mxgan.config import JUDGED, SEED, check_argument
 from mxgan.data.idx import default_data_dir
 from mxgan.errors import MxganError
 from mxgan.inference.recalibrate import load_for_sampling
-from mxgan.inference.sampling import check_contexts, check_generator, generate_all
-from mxgan.model.latent import noise
-from mxgan.quality.classifier import Classifier, load_classifier
-from mxgan.quality.metrics import QualityReport, Reference, check_mnist_shaped, judge, mnist_reference
+from mxgan.inference.sampling import check_contexts, check_generator
+from mxgan.quality.evaluator import Evaluator, MnistEvaluator
+from mxgan.quality.evaluator import evaluate as evaluate_with
+from mxgan.quality.metrics import QualityReport
 from mxgan.runtime.humanize import duration
+
+log = logging.getLogger(__name__)
 
 
 def evaluate_generator(ckpt: GeneratorCheckpoint, data_dir: Path, num: int = 10000, seed: int = 0,
-                       batch_size: int = 250, contexts: list | None = None,
-                       judged_by: tuple[Classifier, Reference] | None = None) -> QualityReport:
-    """``mxgan eval``: judge ``num`` samples of a loaded generator checkpoint against MNIST.
-
-    A conditional model is asked for every digit equally often, and the report
-    says how often it drew the digit asked for. ``judged_by``: a classifier and
-    its reference for this image size, when judging several generators.
-    """
-    check_mnist_shaped(ckpt.arch.nc, ckpt.arch.image_size)
-    if judged_by is None:
-        classifier = load_classifier(contexts=contexts)
-        judged_by = classifier, mnist_reference(classifier, data_dir, ckpt.arch.image_size)
-    digits = np.arange(num) % 10 if ckpt.arch.conditional else None
-    images = generate_all(ckpt, noise(seed, num, ckpt.arch.nz, ckpt.arch.noise), "eval", batch_size, contexts, digits)
-    return judge(images, *judged_by, digits)
+                       batch_size: int = 250, contexts: list | None = None) -> QualityReport:
+    """``num`` samples of a loaded generator checkpoint judged against MNIST (FID-MNIST, the digit histogram);
+    a conditional model is asked for every digit equally often, and the report says how often it drew it."""
+    evaluator = MnistEvaluator(data_dir, ckpt.arch.image_size, ckpt.arch.nc, contexts)
+    report = evaluate_with(evaluator, ckpt, num, seed, batch_size, contexts)
+    assert isinstance(report, QualityReport)
+    return report
 
 
 def evaluate(generator: GeneratorCheckpoint, num: int = 10000, seed: int = 0, data_dir: str | Path = "",
@@ -72,39 +65,63 @@ def evaluate(generator: GeneratorCheckpoint, num: int = 10000, seed: int = 0, da
                               contexts=check_contexts(contexts))
 
 
-def evaluate_run(run: Path, weights: str | None, recalibrate: int, data_dir: Path, num: int = 10000, seed: int = 0,
-                 batch_size: int = 250, contexts: list | None = None) -> list[dict]:
-    """``mxgan eval RUN_DIR --all``: every checkpoint set a run folder holds, judged alike, oldest first."""
+def evaluate_run(run: Path, weights: str | None, recalibrate: int, evaluator: Evaluator, num: int = 10000,
+                 seed: int = 0, batch_size: int = 250, contexts: list | None = None) -> list[dict]:
+    """``mxgan eval RUN_DIR --all``: every checkpoint set a run folder holds, judged alike, oldest first; a set
+    whose files are missing, changed or unreadable is said (a warning of the ``mxgan`` logger) and passed
+    over; an error if none is left."""
     state = read_run_state(run)
     best = state.best["files"] if state.best else None
     checks = {json.dumps(e["files"], sort_keys=True): e for e in state.evaluations}
-    classifier, reference, rows = load_classifier(contexts=contexts), None, []
-    for files in state.file_sets():
-        ckpt = load_for_sampling(str(run / files["G"]), weights or ("ema" if EMA_ROLE in files else "raw"),
-                                 recalibrate, seed, contexts)
-        reference = reference or mnist_reference(classifier, data_dir, ckpt.arch.image_size)
-        report = evaluate_generator(ckpt, data_dir, num, seed, batch_size, contexts, (classifier, reference))
-        check = checks.get(json.dumps(files, sort_keys=True), {})
+    rows = []
+    for each in state.checkpoints:
+        ckpt = _loaded(run, each, weights, recalibrate, seed, contexts)
+        if ckpt is None:
+            continue
+        report = evaluate_with(evaluator, ckpt, num, seed, batch_size, contexts)
+        check = checks.get(json.dumps(each.files, sort_keys=True), {})
         in_training = {key: check.get(key) for key in ("iteration", "seconds", "fid", "fid_raw")}
-        rows.append({"file": ckpt.path.name, "best": files == best, "in_training": in_training, **report.to_json()})
+        rows.append({"file": ckpt.path.name, "best": each.files == best, "in_training": in_training,
+                     **report.to_json()})
+    if not rows:
+        raise MxganError(f"--all {run}: none of its {len(state.checkpoints)} checkpoint sets could be judged (each "
+                         "said above); resume the run or train again to write good ones")
     return rows
+
+
+def _loaded(run: Path, checkpoint: CheckpointSet, weights: str | None, recalibrate: int, seed: int,
+            contexts: list | None) -> GeneratorCheckpoint | None:
+    """The generator of one set of a run (None, said, when its files are not as written)."""
+    weights = weights or ("ema" if EMA_ROLE in checkpoint.files else "raw")
+    try:
+        problem = checkpoint.problem(run, ("G", EMA_ROLE) if weights == "ema" else ("G",))
+        if problem:
+            raise MxganError(problem)
+        return load_for_sampling(str(run / checkpoint.files["G"]), weights, recalibrate, seed, contexts)
+    except MxganError as exc:  # this set only: the others are judged still
+        log.warning("passed over %s: %s", checkpoint.describe(), exc)
+        return None
 
 
 def _known(value: float | None, form: str) -> str:
     return "-" if value is None else form.format(value)
 
 
-def format_run_table(rows: list[dict]) -> str:
+def format_run_table(rows: list[dict], metric: str) -> str:
     """The rows of :func:`evaluate_run` as a table (``*``: the run's best, as ``RUN_DIR:best`` selects it), with
-    when and how each set was judged during training, where it was (``-``: it was not)."""
-    lines = ["checkpoint | iteration | training time | FID in training (sampled / raw) | FID-MNIST | rarest digit | "
-             "mean confidence | precision | recall | density | coverage"]
+    when and how each set was judged during training, where it was (``-``: it was not). ``metric``: the
+    evaluator's (FID-MNIST adds the rarest digit and the classifier's confidence; FID adds KID)."""
+    mnist = metric == "FID-MNIST"
+    extra = "rarest digit | mean confidence" if mnist else "KID (x 1e-3)"
+    lines = [f"checkpoint | iteration | training time | FID in training (sampled / raw) | {metric} | {extra} | "
+             "precision | recall | density | coverage"]
     for r in rows:
         check = r["in_training"]
         trained = "-" if check["seconds"] is None else duration(check["seconds"])
+        shown = (f"{100 * min(r['histogram']):.1f}% | {r['mean_confidence']:.3f}" if mnist
+                 else f"{1000 * r['kid']:.2f}")
         lines.append(
             f"{r['file']}{' *' if r['best'] else ''} | {_known(check['iteration'], '{:d}')} | {trained} | "
             f"{_known(check['fid'], '{:.2f}')} / {_known(check['fid_raw'], '{:.2f}')} | {r['fid']:.2f} | "
-            f"{100 * min(r['histogram']):.1f}% | {r['mean_confidence']:.3f} | {r['precision']:.3f} | "
-            f"{r['recall']:.3f} | {r['density']:.3f} | {r['coverage']:.3f}")
+            f"{shown} | {r['precision']:.3f} | {r['recall']:.3f} | {r['density']:.3f} | {r['coverage']:.3f}")
     return "\n".join(lines)

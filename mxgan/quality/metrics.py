@@ -42,8 +42,9 @@ def check_mnist_shaped(nc: int, image_size: int) -> None:
     """Refuse generators the MNIST classifier cannot judge."""
     if nc not in (1, 3) or image_size not in EVAL_SIZES:
         raise MxganError(
-            f"eval judges MNIST-like generators (1 or 3 channels, 16, 32 or 64 px); "
-            f"this one makes {nc}-channel {image_size} px images"
+            f"eval judges MNIST-like generators (1 or 3 channels, 16, 32 or 64 px) with the MNIST classifier; "
+            f"this one makes {nc}-channel {image_size} px images: give its run folder as --checkpoint to judge it "
+            "against its own data (Inception FID)"
         )
 
 
@@ -164,6 +165,10 @@ class QualityReport:
 
     def to_json(self) -> dict:
         return asdict(self)
+
+    def summary(self) -> str:
+        """The few figures a progress line shows beside the FID."""
+        return f"floor {self.fid_floor:.2f}, mean confidence {self.mean_confidence:.3f}, coverage {self.coverage:.3f}"
 
     def format(self) -> str:
         shares = " ".join(f"{100 * s:5.1f}" for s in self.histogram)

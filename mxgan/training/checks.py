@@ -22,9 +22,11 @@ from mxgan.config import (
     options,
     run_options_from,
 )
-from mxgan.constants import D_INPUT, D_LABEL, EVAL_SIZES, G_INPUT, GRAY_DATASETS, RUN_OPTIONS_FILE, STATE_FILE
+from mxgan.constants import D_INPUT, D_LABEL, G_INPUT, GRAY_DATASETS, RUN_OPTIONS_FILE, STATE_FILE
 from mxgan.data.idx import default_data_dir
 from mxgan.errors import MxganError
+from mxgan.quality.evaluator import EvaluatorChoice
+from mxgan.quality.inception_weights import find_weights
 from mxgan.runtime.devices import parse_ctx
 from mxgan.runtime.distributed import check_kvstore
 from mxgan.runtime.fileio import LONGEST_INSIDE, check_name_fits, check_writable
@@ -140,12 +142,10 @@ def _check_combinations(cfg: TrainConfig) -> None:
         what = "the folder of pictures" if dataset == "folder" else "the .rec file written by mxgan pack"
         raise MxganError(f"--dataset {dataset} needs --data-dir: {what}")
     if cfg.until_fid:
-        if dataset != "mnist" or cfg.image_size not in EVAL_SIZES:
-            raise MxganError("--until-fid needs the quality check of MNIST generators: --dataset mnist, "
-                             f"--image-size {', '.join(map(str, EVAL_SIZES))} (not --dataset {dataset}, "
-                             f"--image-size {cfg.image_size})")
         if not cfg.eval_every:
             raise MxganError("--until-fid needs quality checks: --eval-every 0 turns them off")
+        if EvaluatorChoice(dataset, cfg.image_size, cfg.channels).inception:
+            find_weights()  # FID on any data but MNIST needs the Inception network: one line, where to get it
     check_kvstore(cfg.kvstore)
     if cfg.tensorboard:
         try:

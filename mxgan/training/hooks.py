@@ -21,8 +21,8 @@ from mxgan.errors import DivergenceError
 from mxgan.inference.grids import make_grid, save_png
 from mxgan.inference.sampling import generate_all
 from mxgan.model.modules import GAN
-from mxgan.quality.classifier import Classifier, load_classifier
-from mxgan.quality.metrics import QualityReport, Reference, judge, mnist_reference
+from mxgan.quality.evaluator import Evaluator, Report, evaluate_samples
+from mxgan.quality.metrics import QualityReport
 from mxgan.runtime.distributed import Watchdog
 from mxgan.runtime.humanize import duration
 from mxgan.training.alarms import OverpoweringAlarm, collapse_warning
@@ -220,29 +220,27 @@ class SampleGrids(Hook):
 
 @dataclass
 class QualitySettings:
-    """What the in-training quality check of an MNIST run does (from ``--eval-every``, ``--until-fid``, ...)."""
+    """What the in-training quality check does (from ``--eval-every``, ``--eval-samples``, ``--until-fid``)."""
 
     every: int  # steps between checks; a fraction of an epoch rounds to whole steps
     until_fid: float  # 0: never stop
     z: np.ndarray  # the samples' latent vectors, the same at every check
-    conditional: bool
-    data_dir: Path
-    image_size: int
 
 
 class QualityCheck(Hook):
-    """Every ``--eval-every`` epochs (or fraction of one) of an MNIST run: FID-MNIST, the digit histogram and the
-    neighbourhood metrics of the raw G (and of its moving average), logged, shown, and reported to the view
-    (the checkpoint of the step keeps it, and may become the run's best). Asks the run to stop once that
-    FID-MNIST reaches ``--until-fid``. Its state: the best FID-MNIST so far."""
+    """Every ``--eval-every`` epochs (or fraction of one): the evaluator's figures (FID-MNIST and the digit
+    histogram for MNIST generators; Inception FID, KID, precision/recall for any other) of the raw G and of its
+    moving average, logged, shown, and reported to the view (the checkpoint of the step keeps it, and may
+    become the run's best). Asks the run to stop once that FID reaches ``--until-fid``. Its state: the best FID
+    so far."""
 
     order = 40
 
-    def __init__(self, settings: QualitySettings, generators: Generators, runlog: RunLog, pace: Pace,
-                 contexts: list) -> None:
-        self.settings, self.generators, self.runlog = settings, generators, runlog
+    def __init__(self, settings: QualitySettings, evaluator: Evaluator, generators: Generators, runlog: RunLog,
+                 pace: Pace, contexts: list) -> None:
+        self.settings, self.evaluator, self.generators, self.runlog = settings, evaluator, generators, runlog
         self.pace, self.contexts = pace, contexts
-        self.judged_by: tuple[Classifier, Reference] | None = None  # loaded at the first check, not at start-up
+        self.prepared = False  # the evaluator's reference is made at the first check, not at start-up
         self.best: float | None = None
 
     def after_step(self, run: RunView) -> None:
@@ -257,12 +255,14 @@ class QualityCheck(Hook):
         return run.progress.iteration % self.settings.every == 0
 
     def check(self, run: RunView) -> None:
+        self._prepare()
         began, seconds = time.perf_counter(), run.elapsed()
-        reports = {"eval": self._judge(self.generators.raw())}
+        reports = {"eval": self._evaluate(self.generators.raw())}
         if self.generators.ema_view:
-            reports["eval_ema"] = self._judge(self.generators.sampled())
+            reports["eval_ema"] = self._evaluate(self.generators.sampled())
         epoch, iteration = run.progress.epoch, run.progress.iteration
         self.runlog.jsonl.write({"epoch": epoch, "iteration": iteration, "seconds": round(seconds, 1),
+                                 "metric": self.evaluator.metric,
                                  **{key: report.to_json() for key, report in reports.items()}})
         if self.runlog.board:
             for key, report in reports.items():
@@ -273,32 +273,34 @@ class QualityCheck(Hook):
         best = self.best is None or sampled.fid < self.best
         self.best = sampled.fid if best else self.best
         self._say(run, reports, seconds, best)
-        self.runlog.warn(iteration, collapse_warning(sampled.rare_digits, sampled.mean_confidence))
+        if isinstance(sampled, QualityReport):
+            self.runlog.warn(iteration, collapse_warning(sampled.rare_digits, sampled.mean_confidence))
         goal = self.settings.until_fid
         if goal and sampled.fid <= goal:
-            run.stop(f"FID-MNIST {sampled.fid:.2f} <= {goal:g} (--until-fid) at {self._where(run, seconds)}")
+            run.stop(f"{self.evaluator.metric} {sampled.fid:.2f} <= {goal:g} (--until-fid) at "
+                     f"{self._where(run, seconds)}")
 
-    def _say(self, run: RunView, reports: dict[str, QualityReport], seconds: float, best: bool) -> None:
+    def _prepare(self) -> None:
+        """The evaluator's reference (the classifier's MNIST features, or the Inception statistics of the training
+        data), once a run: set aside from the pace, not a cost of every check."""
+        if not self.prepared:
+            began = time.perf_counter()
+            self.evaluator.prepare()
+            self.pace.set_aside(time.perf_counter() - began)
+            self.prepared = True
+
+    def _say(self, run: RunView, reports: dict[str, Report], seconds: float, best: bool) -> None:
         sampled = reports.get("eval_ema", reports["eval"])
         fids = ", ".join(f"{r.fid:.2f} {'EMA' if key == 'eval_ema' else 'raw'}" for key, r in reports.items())
-        log.info(f"{self._where(run, seconds)}: FID-MNIST {fids} (floor {sampled.fid_floor:.2f}), mean confidence "
-                 f"{sampled.mean_confidence:.3f}, coverage {sampled.coverage:.3f}"
+        log.info(f"{self._where(run, seconds)}: {self.evaluator.metric} {fids} ({sampled.summary()})"
                  + (f"; the best so far ({run.out}:best)" if best else ""))
 
     @staticmethod
     def _where(run: RunView, seconds: float) -> str:
         return f"iteration {run.progress.iteration} (epoch {run.progress.epoch}, {duration(seconds)} in)"
 
-    def _judge(self, generator: GeneratorCheckpoint) -> QualityReport:
-        settings = self.settings
-        if self.judged_by is None:
-            began = time.perf_counter()
-            classifier = load_classifier(contexts=self.contexts)
-            self.judged_by = classifier, mnist_reference(classifier, settings.data_dir, settings.image_size)
-            self.pace.set_aside(time.perf_counter() - began)  # once a run: not a cost of every check
-        digits = np.arange(len(settings.z)) % CLASSES if settings.conditional else None
-        images = generate_all(generator, settings.z, "eval", 250, self.contexts, digits)
-        return judge(images, *self.judged_by, digits)
+    def _evaluate(self, generator: GeneratorCheckpoint) -> Report:
+        return evaluate_samples(self.evaluator, generator, self.settings.z, 250, self.contexts)
 
     def state_dict(self) -> dict:
         return {"best": self.best}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 import os
 import sys
 from collections.abc import Iterator
@@ -13,7 +12,6 @@ from pathlib import Path
 from typing import TextIO
 
 import numpy as np
-from tqdm import tqdm
 
 
 def facc(label: np.ndarray, pred: np.ndarray) -> float:
@@ -138,39 +136,3 @@ def output_outlives_reader(log_path: Path) -> Iterator[None]:
     finally:
         sys.stdout = saved
         output.close()
-
-
-class _ConsoleHandler(logging.Handler):
-    """The ``mxgan`` logger's messages on the terminal, above the progress bar: information on the standard
-    output as it is, warnings on the standard error after ``warning:``."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            message = record.getMessage()
-            if record.levelno >= logging.WARNING:
-                tqdm.write(f"warning: {message}", file=sys.stderr)
-            else:
-                tqdm.write(message, file=sys.stdout)
-        except BrokenPipeError:
-            raise
-        except Exception:
-            self.handleError(record)
-
-
-@contextmanager
-def console_messages() -> Iterator[None]:
-    """Within the block, the ``mxgan`` logger's messages (INFO and up) are printed, unless whoever runs mxgan
-    configured logging (a handler on ``mxgan`` or on the root logger): then they go where that says."""
-    logger = logging.getLogger("mxgan")
-    if logger.handlers or logging.getLogger().handlers:
-        yield
-        return
-    handler, level = _ConsoleHandler(), logger.level
-    logger.addHandler(handler)
-    if level == logging.NOTSET:
-        logger.setLevel(logging.INFO)
-    try:
-        yield
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)

@@ -15,9 +15,12 @@ from mxgan.data.folder import FolderBatches
 from mxgan.data.idx import IDX_DATASETS
 from mxgan.model.latent import fixed_noise, latent
 from mxgan.model.modules import GAN
+from mxgan.quality.evaluator import TRAINING_REFERENCE_IMAGES, EvaluatorChoice, make_evaluator
+from mxgan.quality.inception_weights import inception_weights_found
 from mxgan.runtime.devices import parse_ctx
 from mxgan.runtime.distributed import Watchdog
 from mxgan.runtime.fileio import FolderLock
+from mxgan.runtime.messages import console_messages
 from mxgan.runtime.streams import stream
 from mxgan.training.alarms import GENERIC_HINT, GRAY_AS_RGB_HINT, OverpoweringAlarm
 from mxgan.training.checks import check_train_config, resumed_config
@@ -39,7 +42,7 @@ from mxgan.training.hooks import (
     TensorboardScalars,
     UnreadablePictures,
 )
-from mxgan.training.log import JsonlLog, TensorboardLog, console_messages, output_outlives_reader
+from mxgan.training.log import JsonlLog, TensorboardLog, output_outlives_reader
 from mxgan.training.progress import ProgressDisplay
 from mxgan.training.start import prepare, restore_ema, restore_hook_states
 from mxgan.training.trainer import Trainer, TrainResult
@@ -66,8 +69,7 @@ def default_hooks(trainer: Trainer, ema_view: EmaView | None, watchdog: Watchdog
     if lead:
         z = fixed_noise(cfg.seed, cfg.batch_size, cfg.nz, cfg.noise)
         hooks += [SampleGrids(z, cfg.sample_every, generators, cfg.conditional, runlog, trainer.contexts)]
-        hooks += [QualityCheck(_quality_settings(cfg, trainer.batches.batches_per_epoch), generators, runlog,
-                               trainer.pace, trainer.contexts)] if cfg.quality_checked else []
+        hooks += _quality_check(trainer, generators, runlog)
         hooks += [Checkpointer(CheckpointSettings(out, cfg.dataset, cfg.checkpoint_every, cfg.keep,
                                                   not trainer.cluster.updates_on_servers, data),
                                trainer.gan, ema_view, trainer.hook_states)]
@@ -76,11 +78,23 @@ def default_hooks(trainer: Trainer, ema_view: EmaView | None, watchdog: Watchdog
     return [*hooks, ProgressReport(display, trainer.pace, cfg.batch_size)]
 
 
-def _quality_settings(cfg: TrainConfig, steps_per_epoch: int) -> QualitySettings:
-    """``--eval-every`` (in epochs, fractions too) in whole steps, and what else the quality check takes."""
-    return QualitySettings(every=max(1, round(cfg.eval_every * steps_per_epoch)), until_fid=cfg.until_fid,
-                           z=latent(stream(cfg.seed, "quality"), cfg.eval_samples, cfg.nz, cfg.noise),
-                           conditional=cfg.conditional, data_dir=Path(cfg.data_dir), image_size=cfg.image_size)
+def _quality_check(trainer: Trainer, generators: Generators, runlog: RunLog) -> list[Hook]:
+    """The quality check of ``--eval-every`` (none at 0, or without the Inception weights a non-MNIST run's check
+    needs: said once; ``--until-fid`` was refused before any work then)."""
+    cfg = trainer.cfg
+    if not cfg.eval_every:
+        return []
+    choice = EvaluatorChoice(cfg.dataset, cfg.image_size, cfg.channels)
+    if choice.inception and not inception_weights_found():
+        log.warning("no quality checks: no FID Inception weights; `mxgan download inception` fetches them "
+                    "(--eval-every 0 says you want none)")
+        return []
+    settings = QualitySettings(every=max(1, round(cfg.eval_every * trainer.batches.batches_per_epoch)),
+                               until_fid=cfg.until_fid,
+                               z=latent(stream(cfg.seed, "quality"), cfg.eval_samples, cfg.nz, cfg.noise))
+    evaluator = make_evaluator(choice, cfg, trainer.out, contexts=trainer.contexts,
+                               reference_images=TRAINING_REFERENCE_IMAGES)
+    return [QualityCheck(settings, evaluator, generators, runlog, trainer.pace, trainer.contexts)]
 
 
 def train(cfg: TrainConfig, hooks: Sequence[Hook] = (), announce: Callable[[str], object] | None = None) -> TrainResult:
