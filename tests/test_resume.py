@@ -153,8 +153,8 @@ def test_keep_prunes_old_checkpoints(tmp_path):
     state = read_run_state(run)
     assert len(state.history) == 1
     kept = {n for files in (state.files, *state.history) for n in files.values()}
-    assert {p.name for p in run.iterdir() if p.suffix in (".params", ".states")} == kept
-    assert len(kept) == 12  # G, D, their Adam states, G's moving average and its running state, twice
+    assert {p.name for p in run.iterdir() if p.suffix in (".params", ".states") or "_hooks-" in p.name} == kept
+    assert len(kept) == 14  # G, D, their Adam states, G's moving average and its running state, the hooks', twice
 
 
 @pytest.mark.parametrize("spec, expected", [
