@@ -1,4 +1,4 @@
-"""A folder of your own pictures, judged as it trains: ``python bench/own_images.py``.
+"""A folder of your own pictures, measured as it trains: ``python bench/own_images.py``.
 
 Writes Fashion-MNIST's training images (Debian's ``dataset-fashion-mnist``) as a folder of PNG files, trains
 the default command on it (``--dataset folder``, 64 px, one channel) with an Inception FID check every epoch,

@@ -292,7 +292,7 @@ def test_sample_past_the_file_size_limit_is_one_line(tmp_path, file_size_limit):
 # --- mxgan eval --all over damaged checkpoint sets ----------------------------------------------------------------
 
 
-def test_eval_all_passes_over_a_damaged_set_with_one_line_and_judges_the_others(tmp_path):
+def test_eval_all_passes_over_a_damaged_set_with_one_line_and_evaluates_the_others(tmp_path):
     run = tmp_path / "run"
     result = run_cli("run_dcgan.py", *tiny(500, dataset="mnist"), "--data-dir", str(mnist_data_dir()),
                      "--max-steps", "6", "--checkpoint-every", "2", "--eval-every", "0", "--out", str(run))
@@ -302,15 +302,15 @@ def test_eval_all_passes_over_a_damaged_set_with_one_line_and_judges_the_others(
     (run / sets[0].files["G_ema"]).unlink()  # missing
     (run / sets[1].files["G_ema"]).write_bytes(b"cut")  # damaged
     before = _listing(run)
-    judged = run_main("-m", "mxgan", "eval", "--checkpoint", str(run), "--all", "--num", "10")
-    assert judged.returncode == 0, judged.stderr
-    lines = judged.stderr.strip().splitlines()
+    evaluated = run_main("-m", "mxgan", "eval", "--checkpoint", str(run), "--all", "--num", "10")
+    assert evaluated.returncode == 0, evaluated.stderr
+    lines = evaluated.stderr.strip().splitlines()
     assert lines == [f"warning: passed over the set of iteration 2 ({sets[0].files['G']}): "
                      f"{sets[0].files['G_ema']} is missing",
                      f"warning: passed over the set of iteration 4 ({sets[1].files['G']}): "
                      f"{sets[1].files['G_ema']} has 3 bytes where {sets[1].sizes['G_ema']} were written"], lines
-    rows = [line for line in judged.stdout.splitlines() if line.startswith("mnist_G")]
-    assert len(rows) == 1 and rows[0].startswith(sets[2].files["G_ema"]), judged.stdout
+    rows = [line for line in evaluated.stdout.splitlines() if line.startswith("mnist_G")]
+    assert len(rows) == 1 and rows[0].startswith(sets[2].files["G_ema"]), evaluated.stdout
     (run / sets[2].files["G_ema"]).unlink()
     nothing = run_main("-m", "mxgan", "eval", "--checkpoint", str(run), "--all", "--num", "10")
     assert nothing.returncode == 2 and len(nothing.stderr.strip().splitlines()) == 4, nothing.stderr
