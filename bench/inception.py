@@ -146,7 +146,7 @@ def floor(network: InceptionFeatures, count: int, cache: Path) -> dict:
 
 
 def report(results: dict) -> str:
-    m, p, t, f = results["machine"], results.get("parity"), results["throughput"], results.get("floor", {})
+    m, p, t, f = results["machine_detail"], results.get("parity"), results["throughput"], results.get("floor", {})
     lines = [f"machine: {m['cpu']}, {m['cores']} cores; MXNet {m['mxnet']} (oneDNN: {m['onednn']})",
              f"weights: {results['weights']}"]
     lines.append("parity: torch not installed" if p is None else
@@ -178,12 +178,17 @@ def main() -> int:
     parser.add_argument("--json", default=str(RESULTS), help="write the results here")
     args = parser.parse_args()
     network = InceptionFeatures(args.weights, batch_size=args.batch_size)
-    results = {"machine": machine(), "weights": f"{network.weights.path} (sha256 {network.weights.sha256[:16]}...)",
+    details = machine()
+    results = {"machine": f"{details['cpu']}, {details['cores']} cores", "machine_detail": details,
+               "date": time.strftime("%Y-%m-%d"), "source": "bench/inception.py",
+               "commands": [" ".join(["python", "bench/inception.py", *sys.argv[1:]])],
+               "weights": f"{network.weights.path} (sha256 {network.weights.sha256[:16]}...)",
                "parity": parity(network), "throughput": throughput(network, args.throughput_images)}
     print(report(results), flush=True)
     if args.count:
         results["floor"] = floor(network, args.count, Path(args.cache))
         print("\n".join(report(results).splitlines()[-2:]), flush=True)
+    results["printed"] = [{"command": results["commands"][0], "output": report(results).splitlines()}]
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
     return 0

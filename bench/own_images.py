@@ -81,17 +81,21 @@ def main() -> None:
     state = json.loads((run / "state.json").read_text())
     for row, evaluation in zip(rows, state["evaluations"]):
         row["check_seconds"] = evaluation["check_seconds"]
-    shown = table(rows, seconds)
     spent = sum(row["check_seconds"] for row in rows)
-    print(f"{cpu()}; {args.images} Fashion-MNIST pictures as a folder, 64 px, 1 channel, the default recipe")
-    print(f"the run took {seconds / 60:.1f} min; its {len(rows)} Inception checks ({args.eval_samples} samples, "
-          f"EMA and raw) {spent / 60:.1f} min, {100 * spent / seconds:.1f}% of it")
-    print(shown)
+    output = [f"{cpu()}; {args.images} Fashion-MNIST pictures as a folder, 64 px, 1 channel, the default recipe",
+              f"the run took {seconds / 60:.1f} min; its {len(rows)} Inception checks ({args.eval_samples} samples, "
+              f"EMA and raw) {spent / 60:.1f} min, {100 * spent / seconds:.1f}% of it",
+              *table(rows, seconds).splitlines()]
+    print("\n".join(output))
+    command = " ".join(["python", "bench/own_images.py", *sys.argv[1:]])
     results = REPO / "bench" / "results"
     results.mkdir(exist_ok=True)
     (results / "own_images.json").write_text(json.dumps({
-        "machine": cpu(), "date": time.strftime("%Y-%m-%d"), "command": ["mxgan", "train", *flags],
-        "images": args.images, "run_seconds": round(seconds, 1), "checks": rows}, indent=1))
+        "question": "What FID does the default command reach on a folder of pictures, and what do its checks cost?",
+        "machine": cpu(), "date": time.strftime("%Y-%m-%d"), "source": "bench/own_images.py", "commands": [command],
+        "train_command": ["mxgan", "train", *flags], "images": args.images, "run_seconds": round(seconds, 1),
+        "check_seconds": round(spent, 1), "checks": rows, "printed": [{"command": command, "output": output}]},
+        indent=1) + "\n")
 
 
 if __name__ == "__main__":

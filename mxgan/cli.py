@@ -97,6 +97,26 @@ def file_problem(exc: OSError) -> str | None:
             "continues from its last checkpoint with --resume)")
 
 
+def _output_fails() -> bool:
+    """Whether the standard output cannot take what it holds (a full disk, a file-size limit); if so, what it
+    holds is dropped, so that nothing fails again at the exit."""
+    try:
+        if sys.stdout is not None:
+            sys.stdout.flush()
+        return False
+    except (OSError, ValueError):
+        _discard_output()
+        return True
+
+
+def _discard_output() -> None:
+    """The standard output from now on goes nowhere: nothing left to flush at the exit."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
 def main(argv: list[str] | None = None, prog: str = "mxgan") -> int:
     """Run a command; return its exit code (2: bad input, 3: diverged, 4: a lost peer, 130, 143, 129, 138: stopped
     by Ctrl-C, SIGTERM, SIGHUP, SIGUSR1)."""
@@ -108,7 +128,10 @@ def main(argv: list[str] | None = None, prog: str = "mxgan") -> int:
         else:
             prepare_mxnet(_devices(args))
         with console_messages(command=True):  # what library code logs, printed
-            return COMMANDS[args.command].run(args)
+            code = COMMANDS[args.command].run(args)
+        if sys.stdout is not None:
+            sys.stdout.flush()  # here, where a full disk behind `> file` is one line, not a traceback at the exit
+        return code
     except Interrupted as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -119,14 +142,19 @@ def main(argv: list[str] | None = None, prog: str = "mxgan") -> int:
         print(f"{prog}: {exc}", file=sys.stderr)
         return exc.exit_code
     except BrokenPipeError:  # the reader went away (mxgan ... | head): its output is not wanted, nor a traceback
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
+        _discard_output()
         return 0
     except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM, SIGHUP or SIGUSR1 outside the training loop
         stop = stopped_by(exc)
         print(f"{prog}: {interruption_line(args.command, stop, list(COMMITTED))}", file=sys.stderr)
         return stop.exit_code
     except OSError as exc:
-        problem = file_problem(exc)
+        # a write without a file name that found no room: the standard output's (mxgan's own files say their name)
+        unnamed = exc.filename is None and exc.errno in (errno.ENOSPC, errno.EFBIG)
+        problem = f"could not write the standard output ({exc.strerror})" if _output_fails() or unnamed else \
+            file_problem(exc)
+        if unnamed:
+            _discard_output()
         if problem is None:
             raise
         print(f"{prog}: error: {problem}", file=sys.stderr)

@@ -13,7 +13,6 @@ this module imports no MXNet.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import typing
@@ -34,6 +33,7 @@ from mxgan.constants import (
     WEIGHTS,
 )
 from mxgan.errors import MxganError
+from mxgan.jsontext import read_json
 
 # Training defaults a recipe sets; an option given explicitly wins over its recipe.
 # "example" is MXNet's example/gan/dcgan.py exactly; "default" departs from it where
@@ -81,6 +81,7 @@ def _shown(bound: float | None) -> str:
 
 
 POSITIVE = Range(0, low_open=True)
+MAX_SAMPLES = 100_000  # images sample and eval hold at once (64 px RGB: 5 GB as float32)
 MOST_EPOCHS = 10**6  # far beyond any run; a float of epochs times steps stays exact below it
 COUNT = Range(0)  # 0 or more
 UNIT = Range(0, 1, high_open=True)  # [0, 1)
@@ -106,6 +107,7 @@ class Option:
     cli: bool = True
     required: bool = False  # the command cannot run without it
     positional: bool = False
+    named: bool = False  # a place whose default comes from leaving the flag out: given, it may not be empty
 
     def flag(self, name: str) -> str:
         if self.positional:
@@ -219,7 +221,8 @@ def check_config(config: Any) -> None:
 # --- options several commands share: declared once ---------------------------------------------------------
 CTX = Option("devices: cpu, gpu0, gpu0,gpu1 or cpu0,cpu1 (the batch is split across them)", "cpu")
 SEED = Option("seed of every random draw (a CPU run repeats exactly)", 0, bounds=COUNT)
-DATA_DIR = Option("the folder holding mnist/ (or fashion-mnist/) (default: $MXGAN_DATA_DIR, else ./data)", "")
+DATA_DIR = Option("the folder holding mnist/ (or fashion-mnist/) (default: $MXGAN_DATA_DIR, else ./data)", "",
+                  named=True)
 PROGRESS = Option("no progress bar", True, spelling="--no-progress")
 NOISE = Option("z ~ N(0, 1) (the example's) or U(-1, 1)", "normal", choices=NOISE_KINDS)
 # the generator of sample, eval and export
@@ -227,8 +230,10 @@ CHECKPOINT = Option("generator checkpoint: a file, a prefix or a run folder, in 
                     "is a run's evaluated checkpoint with the lowest FID-MNIST", "", required=True)
 WEIGHTS_OPTION = Option("raw: G's weights at the checkpoint; ema: their moving average (--ema-decay runs; default: "
                         "ema where a run folder has it, else the file given)", "", choices=WEIGHTS)
+MOST_RECALIBRATION_BATCHES = 1000  # the moving statistics settle within tens of batches; more is only waiting
 RECALIBRATE_BN = Option("re-estimate BatchNorm's moving statistics over K training-mode batches of fresh z first "
-                        "(precise BN; 0: use the saved ones)", 0, bounds=COUNT, metavar="K")
+                        "(precise BN; 0: use the saved ones)", 0, bounds=Range(0, MOST_RECALIBRATION_BATCHES),
+                        metavar="K")
 
 
 def batch_size(what: str, default: int | list[int] | None) -> Option:
@@ -252,7 +257,7 @@ class TrainConfig:
                              "$MXGAN_DATA_DIR, else ./data); folder: the folder of pictures; rec: the .rec file "
                              "(--resume: where the run's images are now, if they moved)", resume=True)
     out: str = declared(Option("run folder for checkpoints, samples and metrics (default: "
-                               "runs/<dataset>-<timestamp>)", ""))
+                               "runs/<dataset>-<timestamp>)", "", named=True))
     ctx: str = declared(CTX, resume=True)
     image_size: int = declared(Option("image side in pixels (28x28 inputs are resized)", 64, choices=IMAGE_SIZES))
     channels: int = declared(Option("image channels (default: the data's own, 1 for mnist and fashion-mnist; "
@@ -291,7 +296,8 @@ class TrainConfig:
                                        "the weights sample draws: the moving average where kept) is this or lower "
                                        "(0: never)", 0.0, bounds=COUNT, resume=True, metavar="FID"))
     eval_samples: int = declared(Option("samples measured at each quality check", 2000, resume=True, bounds=Range(
-        FEWEST_MEASURED, hint=" (a Frechet distance and the neighbourhood metrics need a sample of some size)")))
+        FEWEST_MEASURED, MAX_SAMPLES, hint=" (a Frechet distance and the neighbourhood metrics need a sample of "
+                                           "some size)")))
     real_label: float = declared(Option("D's target for real images; 0.9 is one-sided label smoothing (G still "
                                         "aims at 1)", 1.0,
                                         bounds=Range(0, 1, low_open=True, hint=" (0.9 is the usual smoothing)")))
@@ -367,7 +373,7 @@ def load_run_options(run: Path, flag: str = "--resume") -> TrainConfig | None:
     the field (``flag``: the option that named the folder)."""
     path = Path(run) / RUN_OPTIONS_FILE
     try:
-        saved = json.loads(path.read_text())
+        saved = read_json(path)
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as exc:
@@ -411,10 +417,9 @@ def expected(kind: Any) -> str:
     return {int: "a whole number", float: "a number", bool: "true or false"}.get(kind, "a string")
 
 
-MAX_SAMPLES = 100_000  # images sample and eval hold at once (64 px RGB: 5 GB as float32)
 NICE_OVERSAMPLING = 20  # sample --nice draws this many times more and keeps the ones D likes best
-JUDGED = Option("samples to judge", 10000, bounds=Range(FEWEST_MEASURED, MAX_SAMPLES, hint=" (a Frechet distance and "
-                "the neighbourhood metrics need a sample of some size; all are held in memory)"))
+MEASURED = Option("samples to measure", 10000, bounds=Range(FEWEST_MEASURED, MAX_SAMPLES, hint=" (a Frechet distance "
+                  "and the neighbourhood metrics need a sample of some size; all are held in memory)"))
 
 
 @dataclass

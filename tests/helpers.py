@@ -76,8 +76,7 @@ def run_main(*args: str) -> subprocess.CompletedProcess:
 
     from mxgan.cli import main
 
-    # ("-m", "mxgan.cli"): tests/test_trust_boundary.py's one call still spells it so
-    assert args[0] == "run_dcgan.py" or args[:2] in (("-m", "mxgan"), ("-m", "mxgan.cli")), args
+    assert args[0] == "run_dcgan.py" or args[:2] == ("-m", "mxgan"), args
     argv, prog = (["train", *args[1:]], "run_dcgan.py") if args[0] == "run_dcgan.py" else (list(args[2:]), "mxgan")
     out, err = io.StringIO(), io.StringIO()
     saved = dict(os.environ)

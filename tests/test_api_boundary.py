@@ -288,3 +288,61 @@ def test_the_views_options_are_a_train_config_that_refuses_assignment(tmp_path):
     with pytest.raises(AttributeError, match="run.cfg.epochs is read-only"):
         view.cfg.epochs = 2
     assert cfg.epochs == view.cfg.epochs == 25
+
+
+# --- train's own arguments, and what a hook hands the checkpoint ----------------------------------------------------
+
+@pytest.mark.parametrize("cfg, announce, expected", [
+    ({"dataset": "synthetic"}, None, "train takes a TrainConfig (mxgan.TrainConfig(dataset=...)), got dict"),
+    (None, None, "train takes a TrainConfig (mxgan.TrainConfig(dataset=...)), got NoneType"),
+    ("TINY", 5, "announce must be a function of one str (or None: the mxgan logger), got int"),
+])
+def test_train_refuses_what_is_not_its_arguments_before_any_work(tmp_path, monkeypatch, cfg, announce, expected):
+    monkeypatch.chdir(tmp_path)
+    given = TrainConfig(**TINY, max_steps=1, out=str(tmp_path / "run")) if cfg == "TINY" else cfg
+    assert refused(mxgan.train, given, announce=announce) == expected
+    assert list(tmp_path.iterdir()) == []
+
+
+class Keeps(mxgan.Hook):
+    """A hook whose state is ``kept`` (what its state_dict returns), and which fails to load any saved state."""
+
+    def __init__(self, kept):
+        self.kept = kept
+
+    def state_dict(self):
+        return self.kept
+
+    def load_state_dict(self, state):
+        raise KeyError("window")
+
+
+@pytest.mark.parametrize("kept, expected", [
+    ({"when": Path("x")}, "Object of type PosixPath is not JSON serializable"),
+    ({"best": float("nan")}, "Out of range float values are not JSON compliant"),
+    ([1, 2], "a dict, got list"),
+])
+def test_a_hook_state_no_checkpoint_can_keep_is_refused_before_any_work(tmp_path, monkeypatch, kept, expected):
+    monkeypatch.chdir(tmp_path)
+    cfg = TrainConfig(**TINY, max_steps=1, out=str(tmp_path / "run"))
+    line = refused(mxgan.train, cfg, hooks=[Keeps(kept)], announce=lambda line: None)
+    assert line.startswith("hook Keeps: state_dict() must return a dict of JSON values") and expected in line, line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_hook_that_cannot_load_its_saved_state_is_one_line_naming_it(tmp_path):
+    out = tmp_path / "run"
+    mxgan.train(TrainConfig(**TINY, max_steps=2, out=str(out)), hooks=[Keeps({"window": [1]})],
+                announce=lambda line: None)
+    line = refused(mxgan.train, TrainConfig(resume=str(out), max_steps=4), hooks=[Keeps({})],
+                   announce=lambda line: None)
+    assert line.startswith("hook Keeps: load_state_dict() failed on the state its last checkpoint set kept "
+                           "(KeyError: 'window')"), line
+
+
+def test_generate_refuses_a_gpu_this_machine_cannot_run_on(generator):
+    import mxnet as mx
+
+    if mx.context.num_gpus() and mx.runtime.Features().is_enabled("CUDA"):
+        pytest.skip("a GPU is here: generate runs on it")
+    assert refused(mxgan.generate, generator, num=2, contexts=[mx.gpu(0)]).startswith("contexts [gpu(0)]: ")

@@ -27,7 +27,10 @@ SMALL = tiny(16, dataset="")
     (["--lr", "nan"], "--lr must be positive, got nan"),
     (["--lr-d", "-1"], "--lr-d must be positive, got -1.0"),
     (["--beta2", "1"], "--beta2 must be in [0, 1), got 1.0"),
-    (["--eval-samples", "3"], "--eval-samples must be 10 or more, got 3"),
+    (["--eval-samples", "3"], "--eval-samples must be in [10, 100000], got 3"),
+    (["--eval-samples", str(10**12)], "--eval-samples must be in [10, 100000], got 1000000000000"),
+    (["--out", ""], "--out is empty: name a folder or file, or leave --out out for its default"),
+    (["--data-dir", ""], "--data-dir is empty: name a folder or file, or leave --data-dir out for its default"),
     (["--seed", "-1"], "--seed must be 0 or more, got -1"),
     (["--dist-timeout", "nan"], "--dist-timeout must be positive, got nan"),
     (["--lr-g", "1e308"], None),  # finite and positive: accepted (see the dry run below)

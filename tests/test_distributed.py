@@ -126,8 +126,10 @@ def test_a_worker_refusing_its_input_ends_the_launch_with_its_line_and_code(tmp_
     result = run_cli("-m", "mxgan", "launch", "--", "--kvstore", "dist_sync", *TINY[2:], "--dataset", "folder",
                      "--data-dir", str(tmp_path / "empty"), "--out", str(tmp_path / "run"), timeout=120)
     assert result.returncode == 2
-    assert "] mxgan: error: --data-dir" in result.stdout and "holds no images" in result.stdout
-    assert re.search(r"mxgan launch: error: worker \d \(pid \d+\) exited with code 2", result.stdout), result.stdout
+    # the worker's error and the launcher's own line on the standard error, where a shell script looks for them
+    assert "] mxgan: error: --data-dir" in result.stderr and "holds no images" in result.stderr
+    assert re.search(r"mxgan launch: error: worker \d \(pid \d+\) exited with code 2", result.stderr), result.stderr
+    assert "error" not in result.stdout
 
 
 def test_dist_sync_resume_is_exact(tmp_path):

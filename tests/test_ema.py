@@ -114,7 +114,7 @@ def test_sampling_flags_refuse_what_the_checkpoint_lacks(tmp_path):
     cases = [(["--checkpoint", str(run), "--weights", "ema"], "--weights ema: ", "has no moving-average (EMA)"),
              (["--checkpoint", str(run / "synthetic_G-0000-0000002.params"), "--weights", "ema"],
               "--weights ema: no moving-average (EMA) weights", "trained without --ema-decay"),
-             (["--checkpoint", str(run), "--recalibrate-bn", "-2"], "--recalibrate-bn must be 0 or more", ""),
+             (["--checkpoint", str(run), "--recalibrate-bn", "-2"], "--recalibrate-bn must be in [0, 1000]", ""),
              (["--checkpoint", str(run), "--weights", "best"], "--weights 'best' is not one of raw, ema", "")]
     for command in ("sample", "eval", "export"):
         for flags, expected, detail in cases:

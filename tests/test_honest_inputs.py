@@ -94,6 +94,23 @@ def test_plot_says_which_grid_is_damaged_and_skips_garbage_log_lines(tmp_path):
     (run / "samples-0000002.png").write_bytes(b"not a picture")
     line = one_line(run_cli("-m", "mxgan", "plot", str(run)))
     assert f"{run / 'samples-0000002.png'} is not a readable picture" in line
+    assert not list(run.glob("*.gif")) and not (run / "losses.png").exists()  # all the pictures, or none
+
+
+def test_plot_draws_gaps_for_values_that_are_not_numbers_and_says_when_there_are_no_grids(tmp_path):
+    run = tmp_path / "run"
+    assert run_cli("run_dcgan.py", *tiny(500, "--max-steps", "4", "--log-every", "1", "--out", str(run))
+                   ).returncode == 0
+    for grid in run.glob("samples-*.png"):
+        grid.unlink()
+    with open(run / "metrics.jsonl", "a") as log:
+        log.write('{"iteration": 5, "errD": NaN, "errG": "high", "facc": [1], "D_x": null}\n'
+                  '{"iteration": "six", "errD": 1.0}\n{"iteration": 7, "errD": Infinity, "eval": {"fid": "x"}}\n')
+    result = run_cli("-m", "mxgan", "plot", str(run))
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    assert f"{run} holds no sample grids (samples-NNNNNNN.png) yet: no montage or GIF" in result.stdout
+    for name in ("losses.png", "d_accuracy.png", "fid.png"):
+        assert (run / name).read_bytes()[:4] == b"\x89PNG", name
 
 
 def test_a_plain_resume_of_a_finished_run_says_there_is_nothing_to_do(tmp_path):

@@ -152,11 +152,11 @@ def test_hooks_run_in_their_declared_order(trainer):
     assert in_order([second, first]) == [second, first]
 
 
-@pytest.mark.slow  # judges MNIST's 70000 images once for the reference (about 15 s)
+@pytest.mark.slow  # scores MNIST's 70000 images once for the reference (about 15 s)
 def test_quality_check_logs_raw_and_ema_and_the_checkpoint_keeps_the_best(trainer, mnist_dir):
     view = _ema_view(trainer)
     settings = QualitySettings(every=10, until_fid=0, z=latent(stream(0, "quality"), 200, trainer.cfg.nz))
-    evaluator = MnistEvaluator(mnist_dir.parent, 16, 3)  # the trainer's synthetic images judged as MNIST's would be
+    evaluator = MnistEvaluator(mnist_dir.parent, 16, 3)  # the trainer's synthetic images measured as MNIST's would be
     check = QualityCheck(settings, evaluator, Generators(trainer.generator, view), _runlog(trainer), trainer.pace,
                          [mx.cpu()])
     _steps(trainer, [EmaUpdate(view.ema), check, _checkpointer(trainer, view)], 10, epoch_hook=True)

@@ -43,6 +43,8 @@ def _listing(folder: Path) -> dict[str, int]:
     ("OMP_NUM_THREADS", "\u0662", f"OMP_NUM_THREADS='\u0662' in the environment is not a positive number of "
                                   f"threads; set it to 1-{CORES}"),
     ("MXNET_CPU_WORKER_NTHREADS", "1,x", "MXNET_CPU_WORKER_NTHREADS='1,x' in the environment is a list"),
+    ("OMP_NUM_THREADS", "100000", "OMP_NUM_THREADS='100000' in the environment asks for more than 1024 threads, "
+                                  "which OpenMP fails to start"),
     ("MXNET_ENGINE_TYPE", "Turbo", "MXNET_ENGINE_TYPE='Turbo' in the environment is not one of MXNet's engines, "
                                    "ThreadedEnginePerDevice, ThreadedEngine, NaiveEngine; set one of them or unset it"),
     ("MXNET_ENGINE_TYPE", "", "MXNET_ENGINE_TYPE='' in the environment is not one of MXNet's engines"),
@@ -315,6 +317,6 @@ def test_eval_all_passes_over_a_damaged_set_with_one_line_and_evaluates_the_othe
     nothing = run_main("-m", "mxgan", "eval", "--checkpoint", str(run), "--all", "--num", "10")
     assert nothing.returncode == 2 and len(nothing.stderr.strip().splitlines()) == 4, nothing.stderr
     assert nothing.stderr.strip().splitlines()[-1] == (f"mxgan: error: --all {run}: none of its 3 checkpoint sets "
-                                                       "could be judged (each said above); resume the run or train "
+                                                       "could be measured (each said above); resume the run or train "
                                                        "again to write good ones")
     assert _listing(run) == {k: v for k, v in before.items() if k != sets[2].files["G_ema"]}

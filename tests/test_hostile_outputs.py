@@ -3,12 +3,14 @@ temporaries of a process that died while writing (removed) or of one still writi
 ``bench --profile``'s flags and arithmetic."""
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-from helpers import TINY_NETWORK, fixtures, one_line, run_cli, run_main
+from helpers import REPO, TINY_NETWORK, fixtures, one_line, run_cli, run_main
 
 from mxgan.bench.profile import OUTSIDE, Primitive, format_profile, summarize
 
@@ -145,6 +147,54 @@ def test_export_without_onnx_may_leave_an_older_onnx_beside_it(tmp_path):
     _old(tmp_path / "gen.onnx")
     assert _export(tmp_path / "gen").returncode == 0
     _untouched(tmp_path, tmp_path / "gen.onnx")
+
+
+def _immutable(path: Path) -> None:
+    done = subprocess.run(["chattr", "+i", str(path)], capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"chattr +i does not work here ({done.stderr.strip() or 'no chattr'}): needs root on ext4, xfs or "
+                    "btrfs")
+
+
+def test_export_force_onto_an_immutable_file_is_one_line_and_writes_none_of_its_files(tmp_path):
+    prefix = tmp_path / "gen"
+    params, symbol = _old(tmp_path / "gen-0000.params"), _old(tmp_path / "gen-symbol.json")
+    _immutable(params)
+    try:
+        line = one_line(_export(prefix, "--force"))
+    finally:
+        subprocess.run(["chattr", "-i", str(params)], check=True)
+    assert f"could not put {params} in place: it may not be replaced (chattr +i?)" in line
+    _untouched(tmp_path, params, symbol)  # the symbol file, which commits first, is the older one still
+
+
+def test_sample_npy_past_the_file_size_limit_is_one_line(tmp_path):
+    """numpy's own short write ("N requested and M written") is the file-size limit's, said so."""
+    npy = tmp_path / "g.npy"
+    command = (f"ulimit -f 64; {sys.executable} -m mxgan sample --checkpoint {_generator()} --num 16 "
+               f"--out {tmp_path / 'g.png'} --npy {npy}")
+    result = subprocess.run(["bash", "-c", command], cwd=REPO, capture_output=True, text=True, timeout=120)
+    line = one_line(result)
+    assert f"could not write {npy}: it would pass this process's file-size limit (64 KiB, ulimit -f)" in line, line
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_a_full_standard_output_is_one_line_not_a_traceback():
+    result = subprocess.run(["bash", "-c", f"{sys.executable} -m mxgan doctor > /dev/full"], cwd=REPO,
+                            capture_output=True, text=True, timeout=120)
+    assert one_line(result) == "mxgan: error: could not write the standard output (No space left on device)"
+
+
+def test_classifier_train_refuses_to_replace_an_out_file_without_force(tmp_path):
+    older = _old(tmp_path / "lenet.params")
+    line = one_line(run_main("-m", "mxgan", "classifier", "train", "--out", str(older), "--epochs", "1"))
+    assert line.endswith(f"--out {older} exists already; add --force to replace it, or choose another --out"), line
+    _untouched(tmp_path, older)
+
+
+def test_sample_recalibration_is_bounded(tmp_path):
+    line = one_line(_sample(tmp_path / "g.png", "--recalibrate-bn", "1000000"))
+    assert "--recalibrate-bn must be in [0, 1000], got 1000000" in line, line
 
 
 # --- bench --profile ---------------------------------------------------------------------------------------------

@@ -27,9 +27,9 @@ from mxgan.quality.inception import (
 from mxgan.quality.inception_metrics import (
     InceptionStatistics,
     fid,
-    judge_features,
     kid,
     load_statistics,
+    measure_features,
     save_statistics,
     statistics_of,
 )
@@ -387,7 +387,7 @@ def test_statistics_files_are_pytorch_fids(tmp_path):
     np.savez(tmp_path / "theirs.npz", mu=stats.mu, sigma=stats.sigma)  # as pytorch-fid --save-stats writes it
     theirs = load_statistics(tmp_path / "theirs.npz")
     assert theirs.features is None and fid(theirs, back) == pytest.approx(0.0, abs=1e-9)
-    report = judge_features(features, back)
+    report = measure_features(features, back)
     assert report.fid == pytest.approx(0.0, abs=1e-6) and report.precision == 1.0
     with pytest.raises(MxganError) as exc:
         save_statistics(tmp_path / "ref.txt", stats)

@@ -1,5 +1,5 @@
 """The package's layers: every import inside mxgan points downward (cli > commands > bench > training > quality >
-inference > checkpoints > model > data > runtime > config, constants, errors; entry and __main__ above all),
+inference > checkpoints > model > data > runtime > config, constants, errors, jsontext; entry and __main__ above all),
 and no module imports itself back round a circle, whether at its top or inside a function."""
 
 import ast
@@ -7,7 +7,7 @@ import ast
 import pytest
 from helpers import REPO
 
-RANK = {"constants": 0, "errors": 0, "config": 0, "runtime": 1, "data": 2, "model": 3, "checkpoints": 4,
+RANK = {"constants": 0, "errors": 0, "jsontext": 0, "config": 0, "runtime": 1, "data": 2, "model": 3, "checkpoints": 4,
         "inference": 5, "quality": 6, "training": 7, "bench": 8, "commands": 9, "cli": 10, "entry": 11,
         "__main__": 12, "__init__": 13}
 MODULES = sorted((REPO / "mxgan").rglob("*.py"))

@@ -66,7 +66,7 @@ def test_a_folder_run_checks_inception_fid_and_keeps_the_best(folder_run):
 
 @pytest.mark.slow
 @needs_weights
-def test_eval_of_a_folder_run_judges_against_its_data_with_the_kept_reference(folder_run, tmp_path):
+def test_eval_of_a_folder_run_measures_against_its_data_with_the_kept_reference(folder_run, tmp_path):
     run, _ = folder_run
     kept = (run / "inception-reference-16px-3ch-5000.npz").stat().st_mtime_ns
     out = tmp_path / "report.json"
@@ -123,4 +123,4 @@ def test_eval_metric_mnist_of_a_folder_run_says_it_is_no_mnist_model(tmp_path, p
                      "--out", str(run))
     assert result.returncode == 0, result.stderr
     line = one_line(run_main("-m", "mxgan", "eval", "--checkpoint", str(run), "--metric", "mnist"))
-    assert "--metric mnist judges MNIST generators; this one was trained on --dataset folder" in line
+    assert "--metric mnist measures MNIST generators; this one was trained on --dataset folder" in line

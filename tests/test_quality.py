@@ -11,7 +11,7 @@ from mxgan.checkpoints.params_file import read_params
 from mxgan.errors import MxganError
 from mxgan.model.symbols import make_dcgan_sym
 from mxgan.quality.classifier import load_classifier, load_mnist
-from mxgan.quality.metrics import as_training_data, frechet_distance, judge, mnist_reference, to_classifier_input
+from mxgan.quality.metrics import as_training_data, frechet_distance, measure, mnist_reference, to_classifier_input
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +59,7 @@ def _mnist_as_generator_output(images: np.ndarray, size: int, channels: int) -> 
 @pytest.mark.parametrize("size, channels", [(16, 1), (32, 3), (64, 3)])
 def test_real_digits_score_the_floor(classifier, references, size, channels):
     images, labels = load_mnist(mnist_data_dir(), "train")  # the floor used the first 10000: these are others
-    report = judge(_mnist_as_generator_output(images[-10000:], size, channels), classifier, references[size])
+    report = measure(_mnist_as_generator_output(images[-10000:], size, channels), classifier, references[size])
     assert report.fid < 1.5 * report.fid_floor
     assert report.rare_digits == [] and report.mean_confidence > 0.9
     true_share = np.bincount(labels[-10000:], minlength=10) / 10000
@@ -69,7 +69,7 @@ def test_real_digits_score_the_floor(classifier, references, size, channels):
 def test_a_collapsed_generator_is_obvious(classifier, references):
     images, labels = load_mnist(mnist_data_dir(), "test")
     one_digit = images[labels == 3][:1].repeat(500, axis=0)  # a generator that only ever draws one 3
-    report = judge(_mnist_as_generator_output(one_digit, 32, 1), classifier, references[32])
+    report = measure(_mnist_as_generator_output(one_digit, 32, 1), classifier, references[32])
     assert report.rare_digits == [0, 1, 2, 4, 5, 6, 7, 8, 9]
     assert report.kl_to_uniform == pytest.approx(np.log(10), abs=0.01)
     assert report.fid > 50 * report.fid_floor
@@ -104,7 +104,7 @@ def test_eval_refuses_what_the_classifier_cannot_take(tmp_path):
     _save_generator(tmp_path / "big.params", 128, nc=3, ngf=4)
     result = run_cli("-m", "mxgan", "eval", "--checkpoint", str(tmp_path / "big.params"))
     assert result.returncode == 2 and len(result.stderr.splitlines()) == 1
-    assert "eval judges MNIST-like generators (1 or 3 channels, 16, 32 or 64 px)" in result.stderr
+    assert "eval measures MNIST-like generators (1 or 3 channels, 16, 32 or 64 px)" in result.stderr
     assert "3-channel 128 px" in result.stderr
 
 

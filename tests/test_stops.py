@@ -298,5 +298,5 @@ def test_launch_exits_with_the_code_of_the_signal_that_stopped_it(tmp_path, sign
     finally:
         launcher.kill()
     assert launcher.returncode == code, output + stderr
-    assert f"mxgan launch: stopped by {name}; stopping every process" in output
+    assert f"mxgan launch: stopped by {name}; stopping every process" in stderr
     wait_for(lambda: all(_gone(pid) for pid in pids), timeout=10, what="every process of the launch to end")

@@ -91,7 +91,7 @@ def test_run_best_that_links_into_another_run_is_refused(run, tmp_path):
     _edit_state(run, lambda state: state.update(best={"epoch": 0, "iteration": 6, "fid": 1.0, "files": files}))
     (run / files["G_ema"]).unlink()
     os.symlink(other, run / files["G_ema"])
-    line = one_line(run_main("-m", "mxgan.cli", "sample", "--checkpoint", f"{run}:best", "--out",
+    line = one_line(run_main("-m", "mxgan", "sample", "--checkpoint", f"{run}:best", "--out",
                              str(tmp_path / "s.png")))
     assert "the run's best checkpoint set cannot be read" in line and "leads outside the run folder" in line
     assert not (tmp_path / "s.png").exists()
@@ -229,12 +229,140 @@ def test_training_goes_on_when_its_output_is_cut_short(tmp_path):
     """``mxgan train ... | head -n 1``: the reader goes away; the run ends as asked, its lines in train.log."""
     run = tmp_path / "run"
     command = " ".join([sys.executable, "run_dcgan.py", *TINY, "--max-steps", "6", "--out", str(run)])
-    result = subprocess.run(["bash", "-c", f"set -o pipefail; {command} | head -n 1"], cwd=REPO, capture_output=True,
-                            text=True, env={**os.environ, "MXGAN_DATA_DIR": str(data_dir())}, timeout=300)
+    result = _shell(f"set -o pipefail; {command} | head -n 1")
     assert result.returncode == 0, result.stderr
     assert "the standard output's reader went away; training goes on" in result.stderr
     assert read_run_state(run).progress.iteration == 6
     assert "steps left end in about" in (run / "train.log").read_text()  # the forecast, after the first line
+
+
+def _shell(script, timeout=300):
+    return subprocess.run(["bash", "-c", script], cwd=REPO, capture_output=True, text=True,
+                          env={**os.environ, "MXGAN_DATA_DIR": str(data_dir())}, timeout=timeout)
+
+
+@pytest.mark.parametrize("redirect, said", [(">&-", "there is no standard output"),
+                                            ("> /dev/full", "the standard output failed (No space left on device)")])
+def test_training_goes_on_without_a_standard_output_or_with_a_full_one(tmp_path, redirect, said):
+    run = tmp_path / "run"
+    command = " ".join([sys.executable, "run_dcgan.py", *TINY, "--max-steps", "4", "--out", str(run)])
+    result = _shell(f"{command} {redirect}")
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    assert said in result.stderr
+    assert read_run_state(run).progress.iteration == 4 and "steps left end in" in (run / "train.log").read_text()
+
+
+def test_a_run_whose_reader_went_away_before_it_claimed_its_folder_goes_on_and_can_be_retried(tmp_path):
+    """``mxgan train ... | true``: the reader is gone before the run claimed its new folder, so train.log is there
+    first; the run is no foreign file to itself, nor to the same command again."""
+    run = tmp_path / "run"
+    command = " ".join([sys.executable, "run_dcgan.py", *TINY, "--max-steps", "2", "--out", str(run)])
+    result = _shell(f"{command} | true")
+    assert result.returncode == 0, result.stderr
+    assert read_run_state(run).progress.iteration == 2 and "steps left end in" in (run / "train.log").read_text()
+    again = tmp_path / "again"
+    again.mkdir()
+    (again / "train.log").write_text("mxgan: the standard output's reader went away; ...\n")  # a run refused later
+    retried = run_cli("run_dcgan.py", *TINY, "--max-steps", "2", "--out", str(again))
+    assert retried.returncode == 0, retried.stderr
+
+
+# --- links and names in the folder never lead a write outside it ------------------------------------------------
+
+def test_a_lock_file_that_links_outside_is_refused_and_its_target_untouched(run):
+    victim = run.parent / "victim.txt"
+    victim.write_text("someone else's file")
+    (run / ".lock").unlink(missing_ok=True)
+    os.symlink(victim, run / ".lock")
+    before = _contents(run)
+    line = one_line(run_main("run_dcgan.py", "--resume", str(run), "--max-steps", "8"))
+    assert "its .lock is a symbolic link, which mxgan will not write through; remove it" in line
+    assert victim.read_text() == "someone else's file" and _contents(run) == before
+
+
+def test_a_train_log_that_links_outside_is_replaced_by_the_run_s_own(run):
+    victim = run.parent / "victim.txt"
+    victim.write_text("someone else's file")
+    os.symlink(victim, run / "train.log")
+    command = " ".join([sys.executable, "run_dcgan.py", "--resume", str(run), "--max-steps", "8"])
+    result = _shell(f"{command} | true")
+    assert result.returncode == 0, result.stderr
+    assert victim.read_text() == "someone else's file"
+    assert read_run_state(run).progress.iteration == 8
+    assert not (run / "train.log").is_symlink() and "resuming" in (run / "train.log").read_text()
+
+
+def test_a_tensorboard_folder_outside_the_run_named_by_run_json_is_not_written(run, tmp_path):
+    outside = tmp_path / "elsewhere"
+    options = json.loads((run / "run.json").read_text())
+    (run / "run.json").write_text(json.dumps({**options, "tensorboard": str(outside)}))
+    result = run_cli("run_dcgan.py", "--resume", str(run), "--max-steps", "8", "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert f"its run.json asks for TensorBoard logs in {outside}, outside the run folder" in result.stderr
+    assert not outside.exists() and read_run_state(run).progress.iteration == 8
+
+
+def test_a_dangling_link_as_out_is_one_line(tmp_path):
+    os.symlink(tmp_path / "nowhere", tmp_path / "run")
+    line = one_line(run_main("run_dcgan.py", *TINY, "--out", str(tmp_path / "run")))
+    assert f"--out {tmp_path / 'run'} is a symbolic link to {tmp_path / 'nowhere'}, which does not exist" in line
+    assert not (tmp_path / "nowhere").exists()
+
+
+# --- what a resume reads is loaded before anything is changed -----------------------------------------------------
+
+def _vouch_for(run, role, content):
+    """``content`` as the newest set's ``role`` file, with both state files vouching for it (restamped)."""
+    files = read_run_state(run).files
+    (run / files[role]).write_bytes(content)
+
+    def restamp(state):
+        state["checkpoints"][-1]["sizes"][role] = len(content)
+        state["checkpoints"][-1]["sha256"][role] = hashlib.sha256(content).hexdigest()
+
+    _edit_state(run, restamp)
+
+
+def test_a_generator_file_that_is_not_this_run_s_g_is_one_line_and_changes_nothing(run):
+    files = read_run_state(run).files
+    _vouch_for(run, "G", (run / files["D"]).read_bytes())
+    before = _contents(run)
+    line = one_line(run_main("run_dcgan.py", "--resume", str(run), "--max-steps", "8", "--keep", "1"))
+    assert f"{files['G']} does not load into this run's G" in line and "nothing in the folder was changed" in line
+    assert _contents(run) == before  # state.json and its previous copy too
+
+
+def test_a_moving_average_that_does_not_load_restarts_from_g_with_a_line(run):
+    _vouch_for(run, "G_ema.states", b"\x12\x01" + os.urandom(300))
+    result = run_cli("run_dcgan.py", "--resume", str(run), "--max-steps", "8", "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert "does not load into this G" in result.stdout and "moving average starts again from G" in result.stdout
+    assert read_run_state(run).progress.iteration == 8
+
+
+@pytest.mark.parametrize("damage", ["nested", "binary"])
+def test_damaged_logs_and_hook_states_never_stop_a_resume(run, damage):
+    """metrics.jsonl of binary garbage, a hooks file nested too deep for Python's JSON parser: the run goes on."""
+    files = read_run_state(run).files
+    if damage == "nested":
+        _vouch_for(run, "hooks", b"[" * 100000 + b"]" * 100000)
+    else:
+        (run / "metrics.jsonl").write_bytes(os.urandom(4096) + b"\n{\"iteration\": 2}\n")
+    result = run_cli("run_dcgan.py", "--resume", str(run), "--max-steps", "8", "--no-progress")
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    if damage == "nested":
+        assert f"{files['hooks']} does not load (JSON nested too deeply): the hooks start afresh" in result.stdout
+    assert read_run_state(run).progress.iteration == 8
+
+
+def test_a_state_json_nested_too_deep_is_one_line(run):
+    before = _contents(run)
+    for name in ("state.json", "state.previous.json"):
+        (run / name).write_text("[" * 100000 + "]" * 100000)
+    line = one_line(run_main("run_dcgan.py", "--resume", str(run)))
+    assert "JSON nested too deeply" in line, line
+    assert {k: v for k, v in _contents(run).items() if not k.startswith("state")} == \
+        {k: v for k, v in before.items() if not k.startswith("state")}
 
 
 def test_train_config_resume_resumes_in_the_run_folder(run, tmp_path, monkeypatch):

@@ -19,7 +19,7 @@ Gluon's BatchNorm learns gamma, so a generator is always built with
 
 from __future__ import annotations
 
-import json
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +41,10 @@ from mxgan.checkpoints.run_folder import (
 from mxgan.config import load_run_options
 from mxgan.constants import CLASSES, D_INPUT, D_LABEL, G_INPUT, IMAGE_SIZES
 from mxgan.errors import MxganError
+from mxgan.jsontext import read_json
 from mxgan.model.symbols import COND, make_discriminator_sym, make_generator_sym
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -112,14 +115,18 @@ BEST = ":best"  # RUN_DIR:best, the evaluated checkpoint set with the lowest FID
 def _run_set(run: Path, spec: str) -> dict[str, str]:
     """The checkpoint set ``spec`` names in run folder ``run``: its newest, or (``RUN_DIR:best``) its best."""
     state = read_run_state(run)
+    if state.source_problem:
+        log.warning(f"{spec}: {state.source_problem}; read the copy it replaced, {state.source}")
     if not spec.endswith(BEST):
         for checkpoint in reversed(state.checkpoints):  # the newest set whose weights are as written
-            if checkpoint.problem(run, WEIGHT_ROLES) is None:
+            problem = checkpoint.problem(run, WEIGHT_ROLES)
+            if problem is None:
                 return checkpoint.files
+            log.warning(f"{spec}: passed over {checkpoint.describe()} ({problem})")
         raise MxganError(f"{spec}: no checkpoint set of that run is whole ({state.newest.problem(run, WEIGHT_ROLES)})")
     if state.best is None:
         raise MxganError(f"{spec}: that run never evaluated its generator (no best epoch in {STATE_FILE}); "
-                         "only MNIST runs with --eval-every check their quality")
+                         "only runs with quality checks (--eval-every) have one")
     problem = CheckpointSet(state.best["files"], None).problem(run, WEIGHT_ROLES)  # its files, inside the run
     if problem:
         raise MxganError(f"{spec}: the run's best checkpoint set cannot be read ({problem})")
@@ -246,10 +253,10 @@ def _symbol_fix_gamma(symbol_path: Path | None) -> bool | None:
     if symbol_path is None:
         return None
     try:
-        nodes = json.loads(symbol_path.read_text())["nodes"]
-    except (OSError, ValueError, KeyError) as exc:
+        nodes = read_json(symbol_path)["nodes"]
+        flags = {n.get("attrs", {}).get("fix_gamma", "True") for n in nodes if n.get("op") == "BatchNorm"}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:  # AttributeError: not a dict
         raise MxganError(f"{symbol_path}: not a symbol file ({exc})") from exc
-    flags = {n.get("attrs", {}).get("fix_gamma", "True") for n in nodes if n.get("op") == "BatchNorm"}
     return flags == {"True"} if flags else None
 
 

@@ -49,6 +49,7 @@ from mxgan.checkpoints.state_file import (
 )
 from mxgan.constants import STATE_FILE, STATE_PREVIOUS
 from mxgan.errors import MxganError
+from mxgan.jsontext import read_json
 from mxgan.model.modules import GAN, set_generator_params
 from mxgan.runtime.compat import optimizer_counts, restore_optimizer_counts
 from mxgan.runtime.fileio import write_atomic, write_bytes_atomic
@@ -295,7 +296,7 @@ def read_run_state(out: Path) -> RunState:
     for name in (STATE_FILE, STATE_PREVIOUS):
         path = Path(out) / name
         try:
-            state = _parse_state(json.loads(path.read_text()))
+            state = _parse_state(read_json(path))
         except FileNotFoundError:
             problem = problem or f"{name} is missing"
             continue
@@ -409,9 +410,20 @@ def resume_from(out: Path, state: RunState, point: ResumePoint) -> RunState:
 
 
 def restore_weights(out: Path, gan: GAN, checkpoint: CheckpointSet) -> None:
-    """Load the weights of ``checkpoint`` into ``gan`` (before its optimizers)."""
-    set_generator_params(gan.modG, *load_module_params(out / checkpoint.files["G"]))
-    gan.modD.set_params(*load_module_params(out / checkpoint.files["D"]))
+    """Load the weights of ``checkpoint`` into ``gan`` (before its optimizers); one :class:`MxganError` naming
+    the file where they are not this run's networks' (a file replaced, its digest restamped)."""
+    for role in ("G", "D"):
+        path = out / checkpoint.files[role]
+        try:
+            arg_params, aux_params = load_module_params(path)
+            if role == "G":
+                set_generator_params(gan.modG, arg_params, aux_params)
+            else:
+                gan.modD.set_params(arg_params, aux_params)
+        except (mx.MXNetError, RuntimeError, ValueError, KeyError) as exc:
+            why = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+            raise MxganError(f"--resume {out}: {path.name} does not load into this run's {role} ({why}): nothing "
+                             "in the folder was changed") from None
 
 
 def restore_optimizers(out: Path, gan: GAN, checkpoint: CheckpointSet, on_servers: bool = False) -> str:

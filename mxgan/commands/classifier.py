@@ -10,6 +10,7 @@ from pathlib import Path
 from mxgan.commands.options import add_options, check_output_file, data_dir, from_flags
 from mxgan.config import COUNT, DATA_DIR, POSITIVE, PROGRESS, SEED, Option, declared
 from mxgan.constants import CLASSIFIER_WEIGHTS
+from mxgan.runtime.fileio import check_not_replaced
 
 SUMMARY = "train the MNIST classifier that mxgan eval uses (it ships with mxgan)"
 DESCRIPTION = "Train the LeNet-style MNIST classifier shipped in mxgan/quality/weights/."
@@ -28,6 +29,8 @@ class ClassifierConfig:
                                "mxgan/quality/weights/mnist_lenet.params)", ""))
     data_dir: str = declared(DATA_DIR)
     progress: bool = declared(PROGRESS)
+    force: bool = declared(Option("replace an --out file that exists already (else refused; the default, the "
+                                  "shipped weights, is remade without it)", False))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,6 +41,8 @@ def run(args: argparse.Namespace) -> int:
     cfg = from_flags(args, ClassifierConfig)
     out = Path(cfg.out or CLASSIFIER_WEIGHTS)
     check_output_file("--out", str(out))
+    if cfg.out:
+        check_not_replaced("--out", cfg.out, [out], cfg.force)
     from mxgan.quality.classifier import train_classifier
 
     accuracy = train_classifier(data_dir(cfg.data_dir), out, cfg.epochs, cfg.seed, train_size=cfg.train_size,

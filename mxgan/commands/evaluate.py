@@ -1,4 +1,4 @@
-"""``mxgan eval``: a generator's samples judged against its data (one checkpoint, or with ``--all`` every set of a
+"""``mxgan eval``: a generator's samples measured against its data (one checkpoint, or with ``--all`` every set of a
 run folder): FID-MNIST and the digit histogram for MNIST generators, Inception FID and KID for any other."""
 
 from __future__ import annotations
@@ -9,13 +9,24 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from mxgan.commands.generator import add_generator_arguments, check_generator_arguments, load
+from mxgan.commands.generator import load
 from mxgan.commands.options import add_options, check_output_file, data_dir, from_flags
-from mxgan.config import CTX, DATA_DIR, JUDGED, SEED, Option, Range, TrainConfig, batch_size, declared
+from mxgan.config import (
+    CTX,
+    DATA_DIR,
+    MEASURED,
+    SEED,
+    GeneratorOptions,
+    Option,
+    Range,
+    TrainConfig,
+    batch_size,
+    declared,
+)
 from mxgan.errors import MxganError
 from mxgan.runtime.fileio import write_bytes_atomic
 
-SUMMARY = "judge a generator against its data: FID-MNIST and digits (MNIST), Inception FID and KID (any data)"
+SUMMARY = "measure a generator against its data: FID-MNIST and digits (MNIST), Inception FID and KID (any data)"
 DESCRIPTION = ("Quality of a generator's samples against the data it was trained on. MNIST generators: FID-MNIST, "
                "the digit histogram, mode collapse, the classifier's confidence. Any other run (a folder, a .rec, "
                "Fashion-MNIST): FID and KID in the FID Inception network's features, precision, recall, density, "
@@ -24,13 +35,13 @@ METRICS = ("auto", "mnist", "inception")  # mxgan.quality.evaluator.METRICS (tha
 
 
 @dataclass
-class EvalConfig:
-    """What ``mxgan eval`` judges, and how (the generator's own flags: :mod:`mxgan.commands.generator`)."""
+class EvalConfig(GeneratorOptions):
+    """What ``mxgan eval`` measures (the generator, as ``sample`` and ``export`` take it), and how."""
 
-    num: int = declared(JUDGED, default=10000, help="samples to judge")
+    num: int = declared(MEASURED)
     seed: int = declared(SEED, help="seed of the samples' latent vectors")
     batch_size: int = declared(batch_size("forward pass", 250))
-    data_dir: str = declared(DATA_DIR, help="the data the generator is judged against (default: the run's own, "
+    data_dir: str = declared(DATA_DIR, help="the data the generator is measured against (default: the run's own, "
                              "from run.json beside the checkpoint; else $MXGAN_DATA_DIR or ./data, holding mnist/)")
     ctx: str = declared(CTX, help="device: cpu or gpu0")
     metric: str = declared(Option("auto: FID-MNIST for MNIST generators of 16-64 px, Inception FID for any other "
@@ -45,18 +56,16 @@ class EvalConfig:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_generator_arguments(parser)
     add_options(parser, EvalConfig)
 
 
 def config(args: argparse.Namespace) -> EvalConfig:
-    """The flags checked (nothing judged, nothing written yet)."""
-    check_generator_arguments(args)
+    """The flags checked (nothing measured, nothing written yet)."""
     cfg = from_flags(args, EvalConfig)
     from mxgan.checkpoints.run_folder import has_state
 
-    if cfg.all and not has_state(Path(args.checkpoint)):
-        raise MxganError(f"--all needs a run folder of mxgan train as --checkpoint; {args.checkpoint} is not one")
+    if cfg.all and not has_state(Path(cfg.checkpoint)):
+        raise MxganError(f"--all needs a run folder of mxgan train as --checkpoint; {cfg.checkpoint} is not one")
     if cfg.json:
         check_output_file("--json", cfg.json)
     return cfg
@@ -68,58 +77,58 @@ def run(args: argparse.Namespace) -> int:
 
     contexts = parse_ctx(cfg.ctx)
     if cfg.all:
-        result: Any = _all_sets(args, cfg, contexts)
+        result: Any = _all_sets(cfg, contexts)
     else:
-        ckpt = load(args, cfg.seed, contexts)
-        result = _one(args, cfg, ckpt, contexts)
+        ckpt = load(cfg, cfg.seed, contexts)
+        result = _one(cfg, ckpt, contexts)
     if cfg.json:
         write_bytes_atomic(Path(cfg.json), json.dumps(result, indent=1, allow_nan=False).encode())
     return 0
 
 
-def _one(args: argparse.Namespace, cfg: EvalConfig, ckpt: Any, contexts: list) -> dict:
+def _one(cfg: EvalConfig, ckpt: Any, contexts: list) -> dict:
     from mxgan.quality.evaluator import evaluate
 
-    evaluator = _evaluator(args, cfg, ckpt.arch.image_size, ckpt.arch.nc, contexts)
+    evaluator = _evaluator(cfg, ckpt.arch.image_size, ckpt.arch.nc, contexts)
     report = evaluate(evaluator, ckpt, cfg.num, cfg.seed, cfg.batch_size, contexts)
     print(f"{ckpt.path} ({evaluator.metric} against {_against(evaluator)}):")
     print(report.format())
     return {"metric": evaluator.metric, **report.to_json()}
 
 
-def _all_sets(args: argparse.Namespace, cfg: EvalConfig, contexts: list) -> list[dict]:
+def _all_sets(cfg: EvalConfig, contexts: list) -> list[dict]:
     from mxgan.quality.evaluate import evaluate_run, format_run_table
 
-    run = Path(args.checkpoint)
+    run = Path(cfg.checkpoint)
     _, options = _run_of(run)
     if options is None:
-        raise MxganError(f"--all {run}: its run.json is missing or damaged: judge one set of it with --checkpoint "
+        raise MxganError(f"--all {run}: its run.json is missing or damaged: measure one set of it with --checkpoint "
                          "RUN_DIR/FILE instead")
-    evaluator = _evaluator(args, cfg, options.image_size, options.channels, contexts)
-    rows = evaluate_run(run, args.weights or None, args.recalibrate_bn, evaluator, cfg.num, cfg.seed,
+    evaluator = _evaluator(cfg, options.image_size, options.channels, contexts)
+    rows = evaluate_run(run, cfg.weights or None, cfg.recalibrate_bn, evaluator, cfg.num, cfg.seed,
                         cfg.batch_size, contexts)
     print(format_run_table(rows, evaluator.metric))
     return rows
 
 
-def _evaluator(args: argparse.Namespace, cfg: EvalConfig, image_size: int, channels: int, contexts: list) -> Any:
+def _evaluator(cfg: EvalConfig, image_size: int, channels: int, contexts: list) -> Any:
     """The evaluator for a generator of that size: the data of its run (run.json beside it), else MNIST's."""
     from mxgan.quality.evaluator import EvaluatorChoice, make_evaluator
 
-    folder, options = _run_of(Path(args.checkpoint))
+    folder, options = _run_of(Path(cfg.checkpoint))
     if options is None:
         if cfg.metric == "inception":
-            raise MxganError(f"--metric inception judges against the run's own data: {args.checkpoint} is no file "
+            raise MxganError(f"--metric inception measures against the run's own data: {cfg.checkpoint} is no file "
                              "of an mxgan run folder (no run.json beside it)")
         options = TrainConfig(dataset="mnist", data_dir=str(data_dir(cfg.data_dir or None)), image_size=image_size,
                               channels=channels)
-        cfg = replace(cfg, metric="mnist")  # a lone file: its data unknown, the MNIST classifier judges it
+        cfg = replace(cfg, metric="mnist")  # a lone file: its data unknown, the MNIST classifier measures it
     elif cfg.data_dir:
         options = replace(options, data_dir=cfg.data_dir)
     choice = EvaluatorChoice(options.dataset, image_size, channels, cfg.metric)
     if not choice.inception and options.dataset != "mnist":
-        raise MxganError(f"--metric mnist judges MNIST generators; this one was trained on --dataset "
-                         f"{options.dataset}: --metric inception judges it against its data")
+        raise MxganError(f"--metric mnist measures MNIST generators; this one was trained on --dataset "
+                         f"{options.dataset}: --metric inception measures it against its data")
     return make_evaluator(choice, options, folder, contexts=contexts, reference_images=cfg.reference_images)
 
 
@@ -130,7 +139,7 @@ def _run_of(path: Path) -> tuple[Path | None, TrainConfig | None]:
     folder = path if path.is_dir() else path.parent
     try:
         options = load_run_options(folder, flag="--checkpoint")
-    except MxganError:  # a damaged run.json: judged as a lone file
+    except MxganError:  # a damaged run.json: measured as a lone file
         options = None
     return (folder, options) if options is not None else (None, None)
 

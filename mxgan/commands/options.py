@@ -63,8 +63,14 @@ def add_options(parser: argparse.ArgumentParser, config: type) -> None:
 
 
 def given(args: argparse.Namespace, config: type) -> dict[str, Any]:
-    """The options of ``config`` given on the command line."""
-    return {name: getattr(args, name) for name, _ in options(config) if getattr(args, name, None) is not None}
+    """The options of ``config`` given on the command line (one :class:`MxganError` for an empty place, such as
+    ``--out ''``, which would otherwise mean "the default" without a word)."""
+    values = {name: getattr(args, name) for name, _ in options(config) if getattr(args, name, None) is not None}
+    for name, option in options(config):
+        if option.named and values.get(name) == "":
+            raise MxganError(f"{option.flag(name)} is empty: name a folder or file, or leave {option.flag(name)} "
+                             "out for its default")
+    return values
 
 
 Config = TypeVar("Config")

@@ -1,5 +1,5 @@
 """``mxgan train`` (= ``python run_dcgan.py``): the flags of :class:`mxgan.config.TrainConfig`, ``--lr`` and
-``--dry-run``; checked, then :func:`mxgan.training.loop.train`."""
+``--dry-run``; checked, then :func:`mxgan.training.loop.train_checked`."""
 
 from __future__ import annotations
 
@@ -56,9 +56,9 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(cfg.to_json(), indent=1))
         print(f"would {'continue' if cfg.resume else 'write'} the run folder {cfg.out}")
         return 0
-    from mxgan.training.loop import train
+    from mxgan.training.loop import train_checked
 
-    result = train(cfg)
+    result = train_checked(cfg)
     if result.stopped:
         print(f"stopped: {result.stopped}")
     if not result.steps:

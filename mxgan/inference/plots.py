@@ -5,7 +5,9 @@ Uses matplotlib's Agg backend (files only, never a window); needs the ``plot`` e
 
 from __future__ import annotations
 
-import json
+import io
+import logging
+import math
 import re
 from pathlib import Path
 
@@ -14,7 +16,10 @@ import numpy as np
 
 from mxgan.constants import METRICS_FILE
 from mxgan.errors import MxganError
-from mxgan.runtime.fileio import write_atomic, write_bytes_atomic
+from mxgan.jsontext import parse_json
+from mxgan.runtime.fileio import StagedOutputs
+
+log = logging.getLogger(__name__)
 
 GRID_NAME = re.compile(r"^samples-(\d{7})\.png$")
 MAX_FRAMES = 16
@@ -28,7 +33,7 @@ def read_metrics(run: Path) -> list[dict]:
     records = []
     for line in path.read_text(errors="replace").splitlines():
         try:
-            record = json.loads(line)
+            record = parse_json(line)
         except ValueError:
             continue  # a line cut short by a crash, or garbage: the rest of the log still plots
         if isinstance(record, dict):
@@ -47,41 +52,65 @@ def _pyplot():
     return plt
 
 
-def _save_figure(fig, path: Path) -> Path:
-    return write_atomic(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
+def _number(value: object) -> float:
+    """A logged value as a float; NaN (a gap in the curve) for one that is missing, not a number, or infinite."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return math.nan
+    return float(value)
 
 
-def plot_curves(run: Path, records: list[dict]) -> list[Path]:
-    """``losses.png``, ``d_accuracy.png`` and (when the run had quality checks) ``fid.png``."""
+def _png(fig) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    return buffer.getvalue()
+
+
+def plot_curves(run: Path, records: list[dict]) -> dict[str, bytes]:
+    """``losses.png``, ``d_accuracy.png`` and (when the run had quality checks) ``fid.png``, as PNG bytes by
+    name; a value that is not a finite number is a gap in its curve, a line without an iteration is left out."""
     plt = _pyplot()
-    logs = [r for r in records if "errD" in r]
+    logs = [r for r in records if "errD" in r and not math.isnan(_number(r.get("iteration")))]
     if not logs:
         raise MxganError(f"{run}/metrics.jsonl has no training logs yet")
-    it = [r["iteration"] for r in logs]
-    written = []
+    it = [_number(r["iteration"]) for r in logs]
+    pictures = {}
     for name, keys, ylabel in (("losses.png", ("errD", "errG"), "cross-entropy"),
                                ("d_accuracy.png", ("facc", "D_x", "D_G_z1"), "D accuracy / D(x) / D(G(z))")):
         fig, ax = plt.subplots(figsize=(7, 3.5))
         for key in keys:
-            ax.plot(it, [r[key] for r in logs], label=key, linewidth=1)
+            ax.plot(it, [_number(r.get(key)) for r in logs], label=key, linewidth=1)
         ax.set_xlabel("iteration")
         ax.set_ylabel(ylabel)
         ax.legend()
         ax.grid(alpha=0.3)
-        written.append(_save_figure(fig, run / name))
+        pictures[name] = _png(fig)
         plt.close(fig)
-    evals = [r for r in records if "eval" in r]
+    evals = [r for r in records if isinstance(r.get("eval"), dict) and not math.isnan(_number(r.get("iteration")))]
     if evals:
-        fig, ax = plt.subplots(figsize=(7, 3.5))
-        ax.plot([r["iteration"] for r in evals], [r["eval"]["fid"] for r in evals], "o-", label="FID-MNIST")
-        ax.axhline(evals[-1]["eval"]["fid_floor"], color="gray", linestyle="--", label="floor (MNIST train vs test)")
-        ax.set_yscale("log")
-        ax.set_xlabel("iteration")
-        ax.legend()
-        ax.grid(alpha=0.3)
-        written.append(_save_figure(fig, run / "fid.png"))
-        plt.close(fig)
-    return written
+        pictures["fid.png"] = _fid_curve(plt, evals)
+    return pictures
+
+
+def _fid_curve(plt, evals: list[dict]):
+    """The quality checks' FID (of the EMA where the run kept one, as ``state.json``'s best is), on a log scale;
+    FID-MNIST's floor (MNIST's training set against its test set) where the metric has one."""
+    metric = str(evals[-1].get("metric", "FID-MNIST"))
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    for key, label in (("eval", "raw G"), ("eval_ema", "EMA")):
+        shown = [r for r in evals if isinstance(r.get(key), dict)]
+        if shown:
+            ax.plot([_number(r["iteration"]) for r in shown], [_number(r[key].get("fid")) for r in shown], "o-",
+                    label=f"{metric}, {label}")
+    floor = _number(evals[-1]["eval"].get("fid_floor"))
+    if not math.isnan(floor):
+        ax.axhline(floor, color="gray", linestyle="--", label="floor (MNIST train vs test)")
+    ax.set_yscale("log")
+    ax.set_xlabel("iteration")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    picture = _png(fig)
+    plt.close(fig)
+    return picture
 
 
 def grid_frames(run: Path) -> list[tuple[int, np.ndarray]]:
@@ -105,11 +134,12 @@ def _labelled(iteration: int, image: np.ndarray) -> np.ndarray:
     return np.concatenate([band, image])
 
 
-def montage_and_gif(run: Path) -> list[Path]:
-    """``samples-montage.png`` (the grids side by side, 4 a row) and ``samples.gif`` (one per frame)."""
+def montage_and_gif(run: Path) -> dict[str, bytes]:
+    """``samples-montage.png`` (the grids side by side, 4 a row) and ``samples.gif`` (one per frame), as bytes
+    by name; none for a run without grids."""
     frames = [_labelled(it, img) for it, img in grid_frames(run)]
     if not frames:
-        return []
+        return {}
     from PIL import Image  # comes with matplotlib
 
     h, w, _ = frames[0].shape
@@ -118,18 +148,26 @@ def montage_and_gif(run: Path) -> list[Path]:
     canvas = np.zeros((rows * h, columns * w, 3), np.uint8)
     for i, frame in enumerate(frames):
         r, c = divmod(i, columns)
-        canvas[r * h:(r + 1) * h, c * w:(c + 1) * w] = frame
+        canvas[r * h:(r + 1) * h, c * w:(c + 1) * w] = cv2.resize(frame, (w, h)) if frame.shape != (h, w, 3) else frame
     ok, png = cv2.imencode(".png", cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR))
-    montage = write_bytes_atomic(run / "samples-montage.png", png.tobytes())
     images = [Image.fromarray(f) for f in frames]
-    gif = write_atomic(run / "samples.gif", lambda tmp: images[0].save(
-        tmp, format="GIF", save_all=True, append_images=images[1:], duration=600, loop=0))
-    return [montage, gif]
+    gif = io.BytesIO()
+    images[0].save(gif, format="GIF", save_all=True, append_images=images[1:], duration=600, loop=0)
+    return {"samples-montage.png": png.tobytes(), "samples.gif": gif.getvalue()}
 
 
 def plot_run(run: Path) -> list[Path]:
-    """All pictures of a run folder; returns the files written."""
+    """All pictures of a run folder, every one made before any is written, then written all together (a
+    damaged input leaves the older pictures as they were); returns the files written. A run without sample
+    grids gets its curves, and a line saying why there is no montage."""
     run = Path(run)
     if not run.is_dir():
         raise MxganError(f"{run}: no such run folder")
-    return plot_curves(run, read_metrics(run)) + montage_and_gif(run)
+    pictures = plot_curves(run, read_metrics(run))
+    montage = montage_and_gif(run)
+    if not montage:
+        log.info(f"{run} holds no sample grids (samples-NNNNNNN.png) yet: no montage or GIF")
+    with StagedOutputs() as outputs:
+        for name, content in {**pictures, **montage}.items():
+            outputs.content(run / name, content)
+        return outputs.commit()

@@ -26,7 +26,7 @@ from mxgan.inference.recalibrate import load_for_sampling
 from mxgan.model.latent import interpolation_noise, noise
 from mxgan.model.modules import one_hot
 from mxgan.model.symbols import COND
-from mxgan.runtime.devices import parse_ctx
+from mxgan.runtime.devices import check_gpus, parse_ctx
 from mxgan.runtime.fileio import StagedOutputs
 
 
@@ -134,6 +134,9 @@ def check_contexts(contexts: Any) -> list[mx.Context] | None:
     if (not isinstance(contexts, (list, tuple)) or not contexts
             or not all(isinstance(c, mx.Context) for c in contexts)):
         raise MxganError(f"contexts must be a list of devices, such as [mx.cpu()] or [mx.gpu(0)], got {contexts!r}")
+    gpus = [c for c in contexts if c.device_type == "gpu"]
+    if gpus:
+        check_gpus(f"contexts {list(contexts)!r}", gpus)
     return list(contexts)
 
 

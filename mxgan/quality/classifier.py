@@ -1,4 +1,4 @@
-"""A LeNet-style MNIST classifier in MXNet: the judge of ``mxgan eval``.
+"""A LeNet-style MNIST classifier in MXNet: what ``mxgan eval`` measures MNIST generators with.
 
 Its weights ship inside the package (``mxgan/quality/weights/mnist_lenet.params``, made
 by ``mxgan classifier train``, reproducible from ``--seed``), so evaluation needs

@@ -1,4 +1,4 @@
-"""Judging generators: one checkpoint (``mxgan eval``, the API's :func:`evaluate`), or every set of a run folder
+"""Measuring generators: one checkpoint (``mxgan eval``, the API's :func:`evaluate`), or every set of a run folder
 (``--all``), with when each was checked in training; all through one :mod:`mxgan.quality.evaluator`."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 
 from mxgan.checkpoints.formats import GeneratorCheckpoint
 from mxgan.checkpoints.run_folder import EMA_ROLE, CheckpointSet, read_run_state
-from mxgan.config import JUDGED, SEED, check_argument
+from mxgan.config import MEASURED, SEED, check_argument
 from mxgan.data.idx import default_data_dir
 from mxgan.errors import MxganError
 from mxgan.inference.recalibrate import load_for_sampling
@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 def evaluate_generator(ckpt: GeneratorCheckpoint, data_dir: Path, num: int = 10000, seed: int = 0,
                        batch_size: int = 250, contexts: list | None = None) -> QualityReport:
-    """``num`` samples of a loaded generator checkpoint judged against MNIST (FID-MNIST, the digit histogram);
+    """``num`` samples of a loaded generator checkpoint measured against MNIST (FID-MNIST, the digit histogram);
     a conditional model is asked for every digit equally often, and the report says how often it drew it."""
     evaluator = MnistEvaluator(data_dir, ckpt.arch.image_size, ckpt.arch.nc, contexts)
     report = evaluate_with(evaluator, ckpt, num, seed, batch_size, contexts)
@@ -42,7 +42,7 @@ def evaluate(generator: GeneratorCheckpoint, num: int = 10000, seed: int = 0, da
     generator : GeneratorCheckpoint
         From :func:`mxgan.load_generator` (1 or 3 channels, 16, 32 or 64 px).
     num : int
-        Samples to judge (10 or more; 10000 for figures to compare).
+        Samples to measure (10 or more; 10000 for figures to compare).
     seed : int
         Seed of their latent vectors.
     data_dir : str or Path
@@ -57,7 +57,7 @@ def evaluate(generator: GeneratorCheckpoint, num: int = 10000, seed: int = 0, da
         coverage; ``.format()`` is what ``mxgan eval`` prints.
     """
     check_generator(generator)
-    check_argument("num", num, int, JUDGED)
+    check_argument("num", num, int, MEASURED)
     check_argument("seed", seed, int, SEED)
     if not isinstance(data_dir, (str, os.PathLike)):
         raise MxganError(f"data_dir must be the folder holding mnist/ (a str or Path), got {data_dir!r}")
@@ -67,7 +67,7 @@ def evaluate(generator: GeneratorCheckpoint, num: int = 10000, seed: int = 0, da
 
 def evaluate_run(run: Path, weights: str | None, recalibrate: int, evaluator: Evaluator, num: int = 10000,
                  seed: int = 0, batch_size: int = 250, contexts: list | None = None) -> list[dict]:
-    """``mxgan eval RUN_DIR --all``: every checkpoint set a run folder holds, judged alike, oldest first; a set
+    """``mxgan eval RUN_DIR --all``: every checkpoint set a run folder holds, measured alike, oldest first; a set
     whose files are missing, changed or unreadable is said (a warning of the ``mxgan`` logger) and passed
     over; an error if none is left."""
     state = read_run_state(run)
@@ -84,7 +84,7 @@ def evaluate_run(run: Path, weights: str | None, recalibrate: int, evaluator: Ev
         rows.append({"file": ckpt.path.name, "best": each.files == best, "in_training": in_training,
                      **report.to_json()})
     if not rows:
-        raise MxganError(f"--all {run}: none of its {len(state.checkpoints)} checkpoint sets could be judged (each "
+        raise MxganError(f"--all {run}: none of its {len(state.checkpoints)} checkpoint sets could be measured (each "
                          "said above); resume the run or train again to write good ones")
     return rows
 
@@ -98,7 +98,7 @@ def _loaded(run: Path, checkpoint: CheckpointSet, weights: str | None, recalibra
         if problem:
             raise MxganError(problem)
         return load_for_sampling(str(run / checkpoint.files["G"]), weights, recalibrate, seed, contexts)
-    except MxganError as exc:  # this set only: the others are judged still
+    except MxganError as exc:  # this set only: the others are measured still
         log.warning("passed over %s: %s", checkpoint.describe(), exc)
         return None
 
@@ -109,7 +109,7 @@ def _known(value: float | None, form: str) -> str:
 
 def format_run_table(rows: list[dict], metric: str) -> str:
     """The rows of :func:`evaluate_run` as a table (``*``: the run's best, as ``RUN_DIR:best`` selects it), with
-    when and how each set was judged during training, where it was (``-``: it was not). ``metric``: the
+    when and how each set was measured during training, where it was (``-``: it was not). ``metric``: the
     evaluator's (FID-MNIST adds the rarest digit and the classifier's confidence; FID adds KID)."""
     mnist = metric == "FID-MNIST"
     extra = "rarest digit | mean confidence" if mnist else "KID (x 1e-3)"

@@ -25,12 +25,12 @@ from mxgan.quality.inception import RESIZE_MODE, InceptionFeatures
 from mxgan.quality.inception_metrics import (
     InceptionReport,
     InceptionStatistics,
-    judge_features,
     load_statistics,
+    measure_features,
     save_statistics,
     statistics_of,
 )
-from mxgan.quality.metrics import QualityReport, Reference, check_mnist_shaped, judge, mnist_reference
+from mxgan.quality.metrics import QualityReport, Reference, check_mnist_shaped, measure, mnist_reference
 
 log = logging.getLogger(__name__)
 METRICS = ("auto", "mnist", "inception")  # auto: FID-MNIST for MNIST generators, Inception FID for any other
@@ -53,7 +53,7 @@ class Report(Protocol):
 
 
 class Evaluator(Protocol):
-    """Judges samples of a generator against the data it should draw."""
+    """Measures samples of a generator against the data it should draw."""
 
     metric: str  # how its FID is named: "FID-MNIST" or "FID"
 
@@ -66,7 +66,7 @@ class Evaluator(Protocol):
 
 def evaluate_samples(evaluator: Evaluator, generator: GeneratorCheckpoint, z: np.ndarray, batch_size: int = 250,
                      contexts: list | None = None) -> Report:
-    """Draw ``generator``'s samples of ``z`` (a conditional model: every digit alike) and judge them."""
+    """Draw ``generator``'s samples of ``z`` (a conditional model: every digit alike) and measure them."""
     digits = np.arange(len(z)) % CLASSES if generator.arch.conditional else None
     images = generate_all(generator, z, "eval", batch_size, contexts, digits)
     return evaluator.report(images, digits)
@@ -74,7 +74,7 @@ def evaluate_samples(evaluator: Evaluator, generator: GeneratorCheckpoint, z: np
 
 def evaluate(evaluator: Evaluator, generator: GeneratorCheckpoint, num: int, seed: int, batch_size: int = 250,
              contexts: list | None = None) -> Report:
-    """``num`` samples of ``generator`` from ``seed``'s latent vectors, judged."""
+    """``num`` samples of ``generator`` from ``seed``'s latent vectors, measured."""
     z = noise(seed, num, generator.arch.nz, generator.arch.noise)
     return evaluate_samples(evaluator, generator, z, batch_size, contexts)
 
@@ -97,7 +97,7 @@ class MnistEvaluator:
     def report(self, images: np.ndarray, digits: np.ndarray | None) -> QualityReport:
         self.prepare()
         assert self._loaded is not None
-        return judge(images, *self._loaded, digits)
+        return measure(images, *self._loaded, digits)
 
 
 class InceptionEvaluator:
@@ -118,7 +118,7 @@ class InceptionEvaluator:
         self.reference()
 
     def report(self, images: np.ndarray, digits: np.ndarray | None) -> InceptionReport:
-        return judge_features(self.network.features(images, (-1.0, 1.0), progress=False), self.reference())
+        return measure_features(self.network.features(images, (-1.0, 1.0), progress=False), self.reference())
 
     def reference(self) -> InceptionStatistics:
         """The training data's statistics: from the cache where it describes these images, else computed."""
@@ -158,7 +158,7 @@ def _fingerprint(images: np.ndarray, weights_sha256: str) -> str:
 
 @dataclass(frozen=True)
 class EvaluatorChoice:
-    """Which evaluator judges a generator of some data, from the data and ``--metric``."""
+    """Which evaluator measures a generator of some data, from the data and ``--metric``."""
 
     dataset: str
     image_size: int

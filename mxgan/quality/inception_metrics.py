@@ -153,9 +153,10 @@ class InceptionReport:
                 "Inception features)")
 
 
-def judge_features(features: np.ndarray, reference: InceptionStatistics) -> InceptionReport:
+def measure_features(features: np.ndarray, reference: InceptionStatistics) -> InceptionReport:
     """Generated images' (N, 2048) features against a reference (KID and the rest only where it kept features;
-    as many reference features as samples for the neighbourhood metrics, as FID-MNIST's judge does)."""
+    as many reference features as samples for the neighbourhood metrics, as FID-MNIST's
+    :func:`mxgan.quality.metrics.measure` does)."""
     report = InceptionReport(num=len(features), fid=fid(statistics_of(features), reference))
     if reference.features is not None:
         report.kid, report.kid_std = kid(reference.features, features)

@@ -39,11 +39,11 @@ FLOOR_SAMPLES = 10000
 
 
 def check_mnist_shaped(nc: int, image_size: int) -> None:
-    """Refuse generators the MNIST classifier cannot judge."""
+    """Refuse generators the MNIST classifier cannot measure."""
     if nc not in (1, 3) or image_size not in EVAL_SIZES:
         raise MxganError(
-            f"eval judges MNIST-like generators (1 or 3 channels, 16, 32 or 64 px) with the MNIST classifier; "
-            f"this one makes {nc}-channel {image_size} px images: give its run folder as --checkpoint to judge it "
+            f"eval measures MNIST-like generators (1 or 3 channels, 16, 32 or 64 px) with the MNIST classifier; "
+            f"this one makes {nc}-channel {image_size} px images: give its run folder as --checkpoint to measure it "
             "against its own data (Inception FID)"
         )
 
@@ -186,8 +186,8 @@ class QualityReport:
             f"{int(np.argmin(self.digit_agreement))}: {100 * min(self.digit_agreement):.1f}%)"]))
 
 
-def judge(images: np.ndarray, classifier: Classifier, reference: Reference,
-          requested: np.ndarray | None = None) -> QualityReport:
+def measure(images: np.ndarray, classifier: Classifier, reference: Reference,
+            requested: np.ndarray | None = None) -> QualityReport:
     """Quality of (N, C, S, S) images in [-1, 1] against MNIST (and, given the digits a
     conditional model was asked for, how often it drew them)."""
     probs, features = classifier.predict(to_classifier_input(images))

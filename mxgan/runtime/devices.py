@@ -38,21 +38,22 @@ def parse_ctx(spec: str) -> list[mx.Context]:
         )
     gpus = [c for c in contexts if c.device_type == "gpu"]
     if gpus:
-        _check_gpus(spec, gpus)
+        check_gpus(f"--ctx {spec}", gpus)
     return contexts
 
 
-def _check_gpus(spec: str, gpus: list[mx.Context]) -> None:
+def check_gpus(where: str, gpus: list[mx.Context]) -> None:
+    """One :class:`MxganError` (``where``: what named them) for GPUs this MXNet build or machine cannot run on."""
     if not mx.runtime.Features().is_enabled("CUDA"):
-        raise MxganError(f"--ctx {spec}: this MXNet {mx.__version__} is a CPU-only build; {GPU_INSTALL_HINT}")
+        raise MxganError(f"{where}: this MXNet {mx.__version__} is a CPU-only build; {GPU_INSTALL_HINT}")
     by_index = {gpu.index: gpu for gpu in visible_gpus()}
     for context in gpus:  # before MXNet fails every kernel on a GPU its build has no code for
         if context.device_id in by_index and (line := problem(by_index[context.device_id])):
-            raise MxganError(f"--ctx {spec}: {line}")
+            raise MxganError(f"{where}: {line}")
     available = mx.context.num_gpus()
     missing = [str(c.device_id) for c in gpus if c.device_id >= available]
     if missing:
         raise MxganError(
-            f"--ctx {spec}: asks for GPU {', '.join(missing)} but {available} GPU(s) are visible; "
+            f"{where}: asks for GPU {', '.join(missing)} but {available} GPU(s) are visible; "
             "check nvidia-smi and CUDA_VISIBLE_DEVICES"
         )

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 
 from mxgan.errors import MxganError
 
-KVSTORES = ("local", "device", "dist_sync", "dist_async")
 LAUNCHER_VARIABLES = ("DMLC_ROLE", "DMLC_PS_ROOT_URI", "DMLC_PS_ROOT_PORT", "DMLC_NUM_WORKER", "DMLC_NUM_SERVER")
 LOST_EXIT_CODE = 4
 LAUNCH_HINT = ("start the workers with a launcher: mxgan launch --workers 2 --servers 1 -- <train flags> on this "
@@ -34,9 +33,9 @@ LAUNCH_HINT = ("start the workers with a launcher: mxgan launch --workers 2 --se
 
 
 def check_kvstore(kvstore: str, environ: Mapping[str, str] | None = None) -> None:
-    """One clear :class:`MxganError` for an unknown kvstore, or a dist_* one started without a launcher."""
-    if kvstore not in KVSTORES:
-        raise MxganError(f"--kvstore {kvstore!r} is unknown; choose one of {', '.join(KVSTORES)}")
+    """One clear :class:`MxganError` for a dist_* kvstore started without a launcher, or in a process that is no
+    worker (which kvstores there are is ``--kvstore``'s declaration, :data:`mxgan.constants.KVSTORES`, checked
+    with the other options)."""
     variables = os.environ if environ is None else environ
     if kvstore.startswith("dist"):
         missing = [name for name in LAUNCHER_VARIABLES if not variables.get(name)]

@@ -26,6 +26,7 @@ def available_cores() -> int:
 # thread counts MXNet reads at start-up, and aborts on (exit code 134) when they are not numbers
 THREAD_VARIABLES = ("OMP_NUM_THREADS", CPU_WORKERS, "MXNET_CPU_PRIORITY_NTHREADS", "MXNET_GPU_WORKER_NTHREADS",
                     "MXNET_GPU_COPY_NTHREADS", "MXNET_OMP_MAX_THREADS")
+MOST_THREADS = 1024  # a thread count OpenMP (libgomp) can start on any machine mxgan runs on; 100000 aborts it
 # MXNet 1.9.1's engines: any other MXNET_ENGINE_TYPE (even an empty one) fails MXNet's import
 ENGINES = ("ThreadedEnginePerDevice", "ThreadedEngine", "NaiveEngine")
 # the subgraph backends the pip wheels register ("NONE" or empty: none); another name fails every bind.
@@ -50,6 +51,9 @@ def check_thread_variables() -> None:
         if not (count.isascii() and count.isdigit() and int(count) > 0):  # "٢".isdigit(), but MXNet aborts
             raise MxganError(f"{name}={value!r} in the environment is not a positive number of threads; set it to "
                              f"1-{available_cores()} (the cores here) or unset it")
+        if int(count) > MOST_THREADS:
+            raise MxganError(f"{name}={value!r} in the environment asks for more than {MOST_THREADS} threads, which "
+                             f"OpenMP fails to start; set it to 1-{available_cores()} (the cores here) or unset it")
 
 
 def check_engine_variables() -> None:

@@ -10,6 +10,7 @@ import os
 import re
 import resource
 import shutil
+import stat
 import sys
 import tempfile
 from collections import deque
@@ -122,13 +123,27 @@ def _check_place(tmp: Path, final: Path) -> None:
         if any(final.iterdir()):
             raise MxganError(f"could not write {final}: a folder of that name holds files now; move it away and run "
                              "again")
+    elif final.is_file() and not final.is_symlink() and _immutable(final):
+        raise MxganError(f"could not put {final} in place: it may not be replaced (chattr +i?); make it writable and "
+                         f"run again {NOTHING_LOST}")
+
+
+def _immutable(path: Path) -> bool:
+    """A file nobody may replace, not even its owner or root (``chattr +i``, ``+a``): opening it to write is
+    refused with EPERM (an ordinary read-only file gives EACCES, and a rename replaces it still)."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW))
+    except OSError as exc:
+        return exc.errno == errno.EPERM
+    return False
 
 
 def raise_write_error(path: Path, tmp: Path, exc: BaseException) -> None:
     """Raise one :class:`MxganError` for a write of ``path`` (to ``tmp``) that failed for want of room: a full
     device, or this process's file-size limit (``ulimit -f``; EFBIG, SIGXFSZ being ignored, as Python sets it).
     Return for any other failure."""
-    short = "Write incomplete" in str(exc)  # MXNet's own word for a short write (mx.nd.save), whatever the cause
+    # MXNet's and numpy's own words for a short write (mx.nd.save, ndarray.tofile), whatever the cause
+    short = "Write incomplete" in str(exc) or ("requested and" in str(exc) and "written" in str(exc))
     code = getattr(exc, "errno", None)
     limit = file_size_limit()
     if code == errno.EFBIG or (short and limit is not None and _size(tmp) >= limit):
@@ -205,7 +220,9 @@ def write_bytes_atomic(path: Path, content: bytes) -> Path:
 
 class FolderLock:
     """An exclusive lock on a folder for one process (``fcntl.flock`` on ``.lock`` inside it), with the
-    holder's pid written in the file; the operating system releases it if the process dies."""
+    holder's pid written in the file; the operating system releases it if the process dies. Used as a context
+    manager, it is released when the block ends (:meth:`acquire` may come later within it, once the folder may
+    be created)."""
 
     NAME = ".lock"
 
@@ -214,12 +231,18 @@ class FolderLock:
         self.path = self.folder / name
         self._file: IO[str] | None = None
 
+    def __enter__(self) -> FolderLock:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.release()
+
     def acquire(self, flag: str = "--out", busy: str = "", instead: str = "another folder") -> FolderLock:
         """Create the folder if needed and lock it, or raise one :class:`MxganError` naming the holder (``busy``:
         what the message says is going on, by default another training run in the folder; ``instead``: what to
         choose then)."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        handle = open(self.path, "a+")
+        handle = self._open(flag)
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -234,6 +257,20 @@ class FolderLock:
         handle.flush()
         self._file = handle
         return self
+
+    def _open(self, flag: str) -> IO[str]:
+        """The lock file, never through a link: a ``.lock`` that points elsewhere would have mxgan write there."""
+        try:
+            descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise MxganError(f"{flag} {self.folder}: its {self.path.name} is a symbolic link, which mxgan will "
+                                 "not write through; remove it") from None
+            raise
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            os.close(descriptor)
+            raise MxganError(f"{flag} {self.folder}: its {self.path.name} is not a regular file; remove it")
+        return os.fdopen(descriptor, "r+")
 
     def release(self, remove: bool = False) -> None:
         """Unlock (``remove``: and delete the lock file, which a folder of pictures need not keep)."""
@@ -301,6 +338,9 @@ def check_writable(out: Path, flag: str = "--out", needs: int = MIN_FREE, folder
     replace or add to the files the folder holds already (a run folder), so each must be writable, and no folder
     may sit where mxgan writes a file."""
     check_name_fits(out, flag, inside=LONGEST_INSIDE if folder else 0)
+    if Path(out).is_symlink() and not Path(out).exists():
+        raise MxganError(f"{flag} {out} is a symbolic link to {os.readlink(out)}, which does not exist; create its "
+                         f"target, remove the link, or choose another {flag}")
     target = Path(out).absolute() if folder else Path(out).absolute().parent
     existing = _existing_ancestor(target)
     if not existing.is_dir():

@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from typing import IO
 
 from mxgan.runtime.distributed import LOST_EXIT_CODE
 from mxgan.runtime.env import available_cores
@@ -46,13 +47,18 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _relay(node: Node, lock: threading.Lock) -> None:
-    """Copy a process's output to ours, each line prefixed with its role."""
-    assert node.process.stdout is not None  # started with stdout=PIPE
-    for line in node.process.stdout:
+def _relay(label: str, source: IO[str], to_stderr: bool, lock: threading.Lock) -> None:
+    """Copy one of a process's outputs to ours (its standard error to our standard error), each line prefixed
+    with its role."""
+    for line in source:
+        target = sys.stderr if to_stderr else sys.stdout
         with lock:
-            sys.stdout.write(f"[{node.label}] {line}")
-            sys.stdout.flush()
+            target.write(f"[{label}] {line}")
+            target.flush()
+
+
+def _say_problem(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 def _describe_exit(code: int) -> str:
@@ -97,18 +103,19 @@ def launch(workers: int, servers: int, train_args: list[str], port: int = 0, ann
     try:
         for label, role, command in plan:
             process = subprocess.Popen(command, env={**base, "DMLC_ROLE": role}, stdout=subprocess.PIPE,
-                                       stderr=subprocess.STDOUT, text=True, bufsize=1)
+                                       stderr=subprocess.PIPE, text=True, bufsize=1)
             nodes.append(Node(label, process))
         announce(f"mxgan launch: scheduler on {LOOPBACK}:{base['DMLC_PS_ROOT_PORT']}, {servers} server(s), "
                  f"{workers} worker(s): " + ", ".join(f"{n.label} pid {n.process.pid}" for n in nodes))
         sys.stdout.flush()
         for node in nodes:  # their output waits in the pipes until this line is out
-            threading.Thread(target=_relay, args=(node, lock), daemon=True).start()
-        return _watch(nodes, announce)
+            for source, to_stderr in ((node.process.stdout, False), (node.process.stderr, True)):
+                threading.Thread(target=_relay, args=(node.label, source, to_stderr, lock), daemon=True).start()
+        return _watch(nodes)
     except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM, SIGHUP, SIGUSR1: the launcher exits with the signal's code
         stop = stopped_by(exc)
         verb = "interrupted" if stop.name == "Ctrl-C" else f"stopped by {stop.name}"
-        announce(f"mxgan launch: {verb}; stopping every process")
+        _say_problem(f"mxgan launch: {verb}; stopping every process")
         return stop.exit_code
     finally:
         with stop_signals_held():  # a second signal waits until every process is gone, rather than orphan some
@@ -123,7 +130,7 @@ def _workers_finish(nodes: list[Node], within: float) -> bool:
     return all(n.process.poll() == 0 for n in nodes if n.is_worker)
 
 
-def _watch(nodes: list[Node], announce) -> int:
+def _watch(nodes: list[Node]) -> int:
     """Wait for the workers; stop everything at the first failure."""
     workers_done_at = None
     while True:
@@ -133,7 +140,7 @@ def _watch(nodes: list[Node], announce) -> int:
         if failed is not None:
             code = failed.process.returncode  # it has ended: _first_failure polled it
             others = sum(n.process.poll() is None for n in nodes)
-            announce(f"mxgan launch: error: {failed.label} (pid {failed.process.pid}) {_describe_exit(code)}; "
+            _say_problem(f"mxgan launch: error: {failed.label} (pid {failed.process.pid}) {_describe_exit(code)}; "
                      f"stopping the other {others} process(es)")
             return code if code > 0 else LOST_EXIT_CODE
         if workers_done_at is not None:

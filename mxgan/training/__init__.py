@@ -1,1 +1,1 @@
-"""Training: the step, the loop, and the hooks that log, draw, checkpoint, judge and average around it."""
+"""Training: the step, the loop, and the hooks that log, draw, checkpoint, measure and average around it."""

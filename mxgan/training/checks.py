@@ -17,7 +17,6 @@ from mxgan.checkpoints.run_folder import has_state, read_run_state
 from mxgan.config import (
     RESUME_OVERRIDES,
     TrainConfig,
-    check_options,
     load_run_options,
     options,
     run_options_from,
@@ -46,12 +45,20 @@ def resume_config(run: Path, **changes: Any) -> TrainConfig:
     if run.exists() and not run.is_dir():
         raise MxganError(f"--resume {run} is a file; pass the run's folder (the --out it was started with)")
     saved = _saved_options(run)
-    for name, value in changes.items():
-        flags[name].check(name, value)
+    resumed = replace(saved, **changes, out=str(run), resume=str(run))  # the changes checked as declared
     if "data_dir" not in changes and saved.dataset != "synthetic" and not Path(saved.data_dir).exists():
         raise MxganError(f"--resume {run}: the run's data, {saved.data_dir}, is gone (moved?); pass --data-dir "
                          "where the same images are now")
-    return replace(saved, **changes, out=str(run), resume=str(run))
+    if "tensorboard" not in changes and saved.tensorboard and not _inside(Path(saved.tensorboard), run):
+        log.warning(f"--resume {run}: its run.json asks for TensorBoard logs in {saved.tensorboard}, outside the run "
+                    f"folder, which a run folder may not direct: none are written; give --tensorboard "
+                    f"{saved.tensorboard} to go on writing there")
+        resumed = replace(resumed, tensorboard="")
+    return resumed
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path.resolve().is_relative_to(folder.resolve())
 
 
 def resumed_config(cfg: TrainConfig) -> TrainConfig:
@@ -94,7 +101,7 @@ def _saved_options(run: Path) -> TrainConfig:
 def check_train_config(cfg: TrainConfig) -> TrainConfig:
     """``cfg`` with its folders filled in (``--out``: ``runs/<dataset>-<timestamp>``, ``--data-dir``: the
     default one), after every check that can be made before data loads or MXNet binds."""
-    check_options(cfg)
+    # replace() builds the config again: every field checked as declared (one set after construction too)
     cfg = replace(cfg, data_dir=cfg.data_dir or str(default_data_dir()))
     if not cfg.resume:
         cfg = replace(cfg, out=cfg.out or str(Path("runs") / f"{cfg.dataset}-{time.strftime('%Y%m%d-%H%M%S')}"))

@@ -10,6 +10,7 @@ order of their :attr:`Hook.order` (then as listed); a hook that keeps state acro
 from __future__ import annotations
 
 import inspect
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,6 +140,8 @@ def check_hooks(hooks: Any) -> list[Hook]:
         raise MxganError(f"hooks must be a list of mxgan.Hook instances, got {_kind(hooks)}")
     for i, hook in enumerate(hooks):
         _check_hook(f"hooks[{i}]", hook)
+    for key, hook in zip(hook_keys(hooks), hooks):
+        hook_state(key, hook)  # kept with every checkpoint: refused now, not at the first one
     return list(hooks)
 
 
@@ -166,6 +169,30 @@ def _check_hook(where: str, hook: Any) -> None:
                              f"are {', '.join(HOOK_METHODS)}")
     if not isinstance(getattr(hook, "order", None), (int, float)) or isinstance(hook.order, bool):
         raise MxganError(f"{where} ({name}): order must be a number, got {hook.order!r}")
+
+
+def hook_state(key: str, hook: Hook) -> dict:
+    """``hook.state_dict()``, checked to be what a checkpoint set can keep (a dict that is JSON, no NaN or
+    infinity); else one :class:`MxganError` naming the hook (``key``)."""
+    state = hook.state_dict()
+    try:
+        if not isinstance(state, dict):
+            raise TypeError(f"a dict, got {type(state).__name__}")
+        json.dumps(state, allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise MxganError(f"hook {key}: state_dict() must return a dict of JSON values (numbers, strings, lists, "
+                         f"dicts; no NaN or infinity), which the checkpoint set keeps ({exc})") from None
+    return state
+
+
+def load_hook_state(key: str, hook: Hook, state: dict) -> None:
+    """``hook.load_state_dict(state)``; a hook that cannot take its saved state is one :class:`MxganError`
+    naming it (and the set it came from is kept as it is)."""
+    try:
+        hook.load_state_dict(state)
+    except Exception as exc:  # the hook's own code: any error of it is the user's to fix, said in one line
+        raise MxganError(f"hook {key}: load_state_dict() failed on the state its last checkpoint set kept "
+                         f"({type(exc).__name__}: {exc}); make it accept that state (or ignore unknown keys)") from exc
 
 
 def hook_keys(hooks: Sequence[Hook]) -> list[str]:

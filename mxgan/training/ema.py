@@ -86,7 +86,12 @@ class GeneratorEMA:
             average += scaled
 
     def restore(self, arg_params: dict[str, mx.nd.NDArray], updates: int) -> None:
-        """Continue from saved averages (``--resume``), in the module's parameter shapes."""
+        """Continue from saved averages (``--resume``), in the module's parameter shapes; a ValueError, the
+        average left as it was, where they are not this G's."""
+        wrong = [name for name, average in self.averages.items()
+                 if name not in arg_params or arg_params[name].shape != average.shape]
+        if wrong:
+            raise ValueError(f"no average of this G's {', '.join(wrong[:3])} (shape or name)")
         for name, average in self.averages.items():
             average[:] = arg_params[name].as_in_context(average.context)
         self.updates = updates

@@ -7,6 +7,7 @@ builds it, reads the run through the :class:`RunView`, and reports what it found
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -303,7 +304,7 @@ class QualityCheck(Hook):
         return evaluate_samples(self.evaluator, generator, self.settings.z, 250, self.contexts)
 
     def state_dict(self) -> dict:
-        return {"best": self.best}
+        return {"best": self.best if self.best is not None and math.isfinite(self.best) else None}
 
     def load_state_dict(self, state: dict) -> None:
         best = state.get("best")

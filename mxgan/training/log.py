@@ -56,7 +56,7 @@ class JsonlLog:
     def write(self, record: dict) -> None:
         if self.path is None:
             return
-        with open(self.path, "a") as f:
+        with open_in_folder(self.path) as f:
             f.write(json.dumps(record) + "\n")
 
 
@@ -83,46 +83,70 @@ class TensorboardLog:
 
 class OutputAfterReader(io.TextIOBase):
     """The standard output of a training run, which outlives its reader: when the reader goes away
-    (``mxgan train | head -n 2``, a closed terminal log), the run goes on and its lines go to the run folder's
-    ``train.log`` from then on, said once on the standard error. A run stopped by a closed pipe would be a
-    run lost without a word."""
+    (``mxgan train | head -n 2``, a closed terminal log, a full disk behind a redirection, no standard output at
+    all), the run goes on and its lines go to the run folder's ``train.log`` from then on, said once on the
+    standard error. A run stopped by its output would be a run lost without a word."""
 
-    def __init__(self, stdout: TextIO, log_path: Path) -> None:
+    def __init__(self, stdout: TextIO | None, log_path: Path) -> None:
         self.stdout, self.log_path = stdout, log_path
         self._log: TextIO | None = None
 
     def write(self, text: str) -> int:
-        if self._log is None:
+        if self._log is None and self.stdout is not None:
             try:
                 self.stdout.write(text)
                 self.stdout.flush()
                 return len(text)
-            except BrokenPipeError:
-                self._switch()
+            except (OSError, ValueError) as exc:  # a closed pipe, a full disk, a closed stream
+                self._switch(exc)
+        if self._log is None:
+            self._switch(None)
         assert self._log is not None
         self._log.write(text)
         self._log.flush()
         return len(text)
 
     def flush(self) -> None:
-        if self._log is None:
+        if self._log is None and self.stdout is not None:
             try:
                 self.stdout.flush()
-            except BrokenPipeError:
-                self._switch()
+            except (OSError, ValueError) as exc:
+                self._switch(exc)
 
-    def _switch(self) -> None:
-        # what stays in the old stream's buffer goes nowhere, rather than failing again at the exit
-        os.dup2(os.open(os.devnull, os.O_WRONLY), self.stdout.fileno())
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = open(self.log_path, "a", encoding="utf-8")
-        print(f"mxgan: the standard output's reader went away; training goes on, its lines go to {self.log_path}",
-              file=sys.stderr, flush=True)
+    def _switch(self, why: Exception | None) -> None:
+        if self.stdout is not None:
+            # what stays in the old stream's buffer goes nowhere, rather than failing again at the exit
+            try:
+                os.dup2(os.open(os.devnull, os.O_WRONLY), self.stdout.fileno())
+            except (OSError, ValueError):
+                pass
+        self.stdout = None
+        self._log = open_in_folder(self.log_path)
+        if why is None:
+            gone = "there is no standard output"
+        elif isinstance(why, BrokenPipeError):
+            gone = "the standard output's reader went away"
+        else:
+            gone = f"the standard output failed ({getattr(why, 'strerror', None) or why})"
+        try:
+            print(f"mxgan: {gone}; training goes on, its lines go to {self.log_path}", file=sys.stderr, flush=True)
+        except (OSError, ValueError, AttributeError):  # no standard error either: the log still says it all
+            pass
 
     def close(self) -> None:
         if self._log is not None:
             self._log.close()
         super().close()
+
+
+def open_in_folder(path: Path) -> TextIO:
+    """``path`` opened to append, never through a symbolic link (one there is replaced by the file itself:
+    a run folder's names must not lead mxgan to write elsewhere)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_symlink():
+        path.unlink()
+    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    return os.fdopen(descriptor, "a", encoding="utf-8")
 
 
 @contextmanager

@@ -13,6 +13,7 @@ from mxgan.config import TrainConfig
 from mxgan.constants import METRICS_FILE, TRAIN_LOG
 from mxgan.data.folder import FolderBatches
 from mxgan.data.idx import IDX_DATASETS
+from mxgan.errors import MxganError
 from mxgan.model.latent import fixed_noise, latent
 from mxgan.model.modules import GAN
 from mxgan.quality.evaluator import TRAINING_REFERENCE_IMAGES, EvaluatorChoice, make_evaluator
@@ -125,14 +126,23 @@ def train(cfg: TrainConfig, hooks: Sequence[Hook] = (), announce: Callable[[str]
     Interrupted
         Ctrl-C, SIGTERM, SIGHUP or SIGUSR1: a checkpoint was saved; the message says how to resume.
     """
+    if not isinstance(cfg, TrainConfig):
+        raise MxganError(f"train takes a TrainConfig (mxgan.TrainConfig(dataset=...)), got {type(cfg).__name__}")
+    if announce is not None and not callable(announce):
+        raise MxganError(f"announce must be a function of one str (or None: the mxgan logger), got "
+                         f"{type(announce).__name__}")
     hooks = check_hooks(hooks)  # before any work: a hook the trainer could not call is one line naming its place
-    cfg = check_train_config(resumed_config(cfg) if cfg.resume else cfg)
-    lock = FolderLock(Path(cfg.out))
-    try:
-        with output_outlives_reader(Path(cfg.out) / TRAIN_LOG), console_messages():
-            return _train(cfg, hooks, announce or log.info, lock)
-    finally:
-        lock.release()
+    return train_checked(check_train_config(resumed_config(cfg) if cfg.resume else cfg), hooks, announce)
+
+
+def train_checked(cfg: TrainConfig, hooks: Sequence[Hook] = (), announce: Callable[[str], object] | None = None,
+                  ) -> TrainResult:
+    """:func:`train` with ``cfg`` as it stands: already checked, and on a resume already the run's own options
+    with their changes (what ``mxgan train --resume RUN`` made of its flags, where ``--until-fid 0`` is a change,
+    not "the default")."""
+    hooks = check_hooks(hooks)
+    with FolderLock(Path(cfg.out)) as lock, output_outlives_reader(Path(cfg.out) / TRAIN_LOG), console_messages():
+        return _train(cfg, hooks, announce or log.info, lock)
 
 
 def _train(cfg: TrainConfig, hooks: list[Hook], announce: Callable[[str], object], lock: FolderLock) -> TrainResult:
@@ -143,7 +153,7 @@ def _train(cfg: TrainConfig, hooks: list[Hook], announce: Callable[[str], object
     if cfg.ema_decay:
         ema = GeneratorEMA(gan.modG, cfg.ema_decay)
         if progress.iteration:
-            restore_ema(trainer.out, gan, ema)
+            restore_ema(trainer.out, gan, ema, announce)
         ema_view = EmaView(ema, gan.modG, trainer.architecture, trainer.out, cfg.seed, contexts)
     states = restore_hook_states(trainer.out, announce) if progress.iteration else {}
     if not cluster.distributed:

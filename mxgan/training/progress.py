@@ -32,7 +32,7 @@ class Pace:
     counted: int = 0  # steps finished in this process
     in_steps: float = 0.0  # seconds those steps took
     started: float | None = None  # when the first of them began (time.perf_counter)
-    once: float = 0.0  # seconds spent on what is done once only (loading the quality check's judge)
+    once: float = 0.0  # seconds spent on what is done once only (making the quality check's reference)
 
     def add(self, began: float, seconds: float) -> None:
         """A step that began at ``began`` (``time.perf_counter``) finished after ``seconds``."""

@@ -27,8 +27,9 @@ from mxgan.checkpoints.run_folder import (
 )
 from mxgan.checkpoints.state_file import file_name_problem
 from mxgan.config import TrainConfig, load_run_options
-from mxgan.constants import METRICS_FILE, RUN_OPTIONS_FILE, STATE_FILE, STATE_PREVIOUS
+from mxgan.constants import METRICS_FILE, RUN_OPTIONS_FILE, STATE_FILE, STATE_PREVIOUS, TRAIN_LOG
 from mxgan.errors import MxganError
+from mxgan.jsontext import parse_json, read_json
 from mxgan.runtime.fileio import FolderLock, write_bytes_atomic
 
 
@@ -73,10 +74,11 @@ def _listed(names: set[str] | list[str]) -> str:
 
 
 def _present(out: Path) -> set[str]:
-    """What ``out`` holds besides its lock and the temporaries of killed writers (nothing: no such folder)."""
+    """What ``out`` holds besides its lock, the temporaries of killed writers, and the ``train.log`` a run whose
+    standard output went away writes from its start on (nothing: no such folder)."""
     if not out.is_dir():
         return set()
-    return {p.name for p in out.iterdir() if p.name != FolderLock.NAME and not is_temporary(p.name)}
+    return {p.name for p in out.iterdir() if p.name not in (FolderLock.NAME, TRAIN_LOG) and not is_temporary(p.name)}
 
 
 def _readable_state(out: Path) -> tuple[RunState | None, str]:
@@ -142,7 +144,7 @@ def cut_back(out: Path, cfg: TrainConfig, state: RunState, point: ResumePoint, d
     iteration = state.progress.iteration
     log = out / METRICS_FILE
     if log.is_file():
-        lines = log.read_text().splitlines()
+        lines = log.read_bytes().decode("utf-8", errors="replace").splitlines()
         kept = [line for line in lines if _logged_at(line) <= iteration]
         if len(kept) != len(lines):
             write_bytes_atomic(log, "".join(f"{line}\n" for line in kept).encode())
@@ -151,14 +153,17 @@ def cut_back(out: Path, cfg: TrainConfig, state: RunState, point: ResumePoint, d
 
 def _run_options_on_disk(out: Path) -> dict:
     try:
-        saved = json.loads((out / RUN_OPTIONS_FILE).read_text())
+        saved = read_json(out / RUN_OPTIONS_FILE)
     except (OSError, ValueError):
         return {}
     return saved if isinstance(saved, dict) else {}
 
 
 def _logged_at(line: str) -> float:
+    """The iteration a metrics line was logged at; infinity for a line cut short by a crash, or garbage, which
+    goes too."""
     try:
-        return json.loads(line).get("iteration", 0)
+        iteration = parse_json(line).get("iteration", 0)
     except (ValueError, AttributeError):
-        return float("inf")  # a line cut short by a crash goes too
+        return float("inf")
+    return iteration if isinstance(iteration, (int, float)) and not isinstance(iteration, bool) else float("inf")

@@ -4,7 +4,6 @@ cut back. Nothing is written before every check passed; the lead worker alone wr
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -37,6 +36,7 @@ from mxgan.constants import D_INPUT, D_LABEL
 from mxgan.data.batches import Shard
 from mxgan.data.sources import Batches, data_identity, training_batches
 from mxgan.errors import MxganError
+from mxgan.jsontext import read_json
 from mxgan.model.modules import GAN, GanSpec, build_gan, set_generator_params
 from mxgan.model.symbols import make_discriminator_sym, pad_single_filter_params
 from mxgan.runtime.distributed import Cluster, connect
@@ -106,14 +106,22 @@ def _start_from(gan: GAN, starting: StartingPoints) -> str:
     return f"{whence_g}, {whence_d}"
 
 
-def restore_ema(out: Path, gan: GAN, ema: GeneratorEMA) -> None:
-    """Continue G's moving average from the set the run resumed from (a run that had none starts it from G)."""
+def restore_ema(out: Path, gan: GAN, ema: GeneratorEMA, announce: Callable[[str], object]) -> None:
+    """Continue G's moving average from the set the run resumed from (a run that had none, or whose average
+    does not load into this G, starts it from G: said)."""
     state = read_run_state(out)  # cut back to that set by now
-    if EMA_RUNNING in state.files:  # the average between its folds: the run goes on as if never stopped
-        ema.restore(mx.nd.load(str(out / state.files[EMA_RUNNING])), state.ema_updates)
-    elif EMA_ROLE in state.files:  # an older mxgan's set: the saved average
-        arg_params, _ = load_module_params(out / state.files[EMA_ROLE])
-        ema.restore(pad_single_filter_params(gan.modG.symbol, arg_params), state.ema_updates)
+    role = EMA_RUNNING if EMA_RUNNING in state.files else EMA_ROLE if EMA_ROLE in state.files else None
+    if role is None:
+        return
+    try:
+        if role == EMA_RUNNING:  # the average between its folds: the run goes on as if never stopped
+            averages = mx.nd.load(str(inside(out, state.files[role])))
+        else:  # an older mxgan's set: the saved average
+            averages = pad_single_filter_params(gan.modG.symbol, load_module_params(out / state.files[role])[0])
+        ema.restore(averages, state.ema_updates)
+    except (mx.MXNetError, MxganError, ValueError, TypeError, OSError) as exc:  # the average is G's weights still
+        announce(f"{out}: {state.files[role]} does not load into this G ({type(exc).__name__}): its moving average "
+                 "starts again from G")
 
 
 def restore_hook_states(out: Path, announce: Callable[[str], object]) -> dict[str, dict]:
@@ -124,7 +132,7 @@ def restore_hook_states(out: Path, announce: Callable[[str], object]) -> dict[st
                  "afresh")
         return {}
     try:
-        saved = json.loads(inside(out, state.files[HOOKS]).read_text())
+        saved = read_json(inside(out, state.files[HOOKS]))
     except (OSError, ValueError) as exc:  # the set's weights verified, this file need not (Adam's fallback)
         announce(f"{out}: {state.files[HOOKS]} does not load ({exc}): the hooks start afresh")
         return {}
@@ -190,9 +198,10 @@ def prepare(cfg: TrainConfig, contexts: list[mx.Context], announce: Callable[[st
                          f"with --resume {out}, or choose a new --out")
     state, point = claim
     check_same_data(cfg, state.data, ground.data, _position(point.checkpoint.progress))
-    if cluster.lead:
+    start = _resume(cfg, contexts, announce, point, ground)  # loaded before the folder is cut back: a set that
+    if cluster.lead:                                          # does not load leaves every file as it was
         cut_back(out, cfg, state, point, ground.data)
-    return _resume(cfg, contexts, announce, point, ground)
+    return start
 
 
 def _begin(cfg: TrainConfig, contexts: list[mx.Context], announce: Callable[[str], object], ground: Ground,

@@ -78,13 +78,14 @@ class Labels:
                    real_for_D=ones if real_label == 1.0 else mx.nd.full((batch_size,), real_label, dtype=dtype))
 
 
-def _update_generator(modG: mx.mod.Module, judge: mx.mod.Module, fake: list, target: mx.nd.NDArray) -> mx.nd.NDArray:
-    """Push ``fake`` (G's latest training-mode output) through D toward ``target``; update G only."""
-    judge.forward(mx.io.DataBatch(fake, [target]), is_train=True)
-    judge.backward()
-    modG.backward(judge.get_input_grads()[:1])  # the image's gradient (not the class input's)
+def _update_generator(modG: mx.mod.Module, d_for_g: mx.mod.Module, fake: list, target: mx.nd.NDArray) -> mx.nd.NDArray:
+    """Push ``fake`` (G's latest training-mode output) through ``d_for_g`` (D, as bound for G's update) toward
+    ``target``; update G only."""
+    d_for_g.forward(mx.io.DataBatch(fake, [target]), is_train=True)
+    d_for_g.backward()
+    modG.backward(d_for_g.get_input_grads()[:1])  # the image's gradient (not the class input's)
     modG.update()
-    return judge.get_outputs()[0].copy()
+    return d_for_g.get_outputs()[0].copy()
 
 
 EXAMPLE_PHASES = ("D", "G")  # the example's step: one D update, then one G update
@@ -158,12 +159,12 @@ def train_step(modG: mx.mod.Module, modD: mx.mod.Module, inputs: StepInputs, lab
     # D hands back for its input is G's output gradient. D is not updated here.
     # A further G phase draws a fresh fake batch first.
     ############################
-    judge = modD_G or modD
+    d_for_g = modD_G or modD
     D_G_z2 = D_G_z = None
     for number in range(1, len(phases)):
         if number > 1:
             modG.forward(mx.io.DataBatch([inputs.noise[number - 1], *fake_class]), is_train=True)
             fake = modG.get_outputs() + fake_class
-        D_G_z = _update_generator(modG, judge, fake, labels.real)
+        D_G_z = _update_generator(modG, d_for_g, fake, labels.real)
         D_G_z2 = D_G_z if D_G_z2 is None else D_G_z2  # the first G phase's, as PyTorch's example reports
     return StepOutputs(D_x=D_x, D_G_z1=D_G_z1, D_G_z2=D_G_z2, last=D_G_z)

@@ -25,7 +25,7 @@ from mxgan.model.modules import GAN, one_hot
 from mxgan.runtime.distributed import LOCAL, Cluster
 from mxgan.runtime.signals import Stopped, StopRequests
 from mxgan.runtime.streams import stream
-from mxgan.training.contract import Hook, RunRecord, RunView, hook_keys, in_order
+from mxgan.training.contract import Hook, RunRecord, RunView, hook_keys, hook_state, in_order, load_hook_state
 from mxgan.training.progress import Pace
 from mxgan.training.step import Labels, StepInputs, StepOutputs, schedule, train_step
 
@@ -186,12 +186,12 @@ class Trainer:
         return self.seconds_before + (0.0 if began is None else time.perf_counter() - began)
 
     def generator(self) -> GeneratorCheckpoint:
-        """The training G as a checkpoint object (standard shapes), for sampling and judging."""
+        """The training G as a checkpoint object (standard shapes), for sampling and measuring."""
         return GeneratorCheckpoint(self.out, "module", *standard_params(self.gan.modG), self.architecture)
 
     def hook_states(self) -> dict[str, dict]:
         """Every hook's state, by its key (what a checkpoint set keeps)."""
-        return {key: hook.state_dict() for key, hook in zip(hook_keys(self.hooks), self.hooks)}
+        return {key: hook_state(key, hook) for key, hook in zip(hook_keys(self.hooks), self.hooks)}
 
     def _z(self, index: int = 0) -> mx.nd.NDArray:
         cfg = self.cfg
@@ -229,7 +229,7 @@ class Trainer:
         self.hooks = in_order(hooks)
         for key, hook in zip(hook_keys(self.hooks), self.hooks):
             if states and key in states:
-                hook.load_state_dict(states[key])
+                load_hook_state(key, hook, states[key])
         view, began = ReadOnlyRun(self), self.progress.iteration
         try:
             for hook in self.hooks:
