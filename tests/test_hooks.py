@@ -131,6 +131,24 @@ def test_checkpointer_every_checkpoint_every_steps_and_after_each_epoch(trainer)
         "synthetic_G-0000-0000005.params", "synthetic_G-0000.params"]  # step 10 ends the epoch: one set, not two
 
 
+def test_keeping_every_set_warns_once_with_the_set_s_size_and_the_run_s_total(trainer, monkeypatch, caplog):
+    """``--keep 0`` over a long run fills a disk: the first set says what it takes and what the run will."""
+    from mxgan.training import hooks
+    with caplog.at_level(logging.WARNING, logger="mxgan"):
+        _steps(trainer, _checkpointer(trainer), 5)  # a set of 5 steps: a tiny G, too small to say anything
+        assert "--keep 0" not in caplog.text
+        monkeypatch.setattr(hooks, "KEEP_ALL_WARNING", 1)  # as though each set were as large as a 64 px one
+        checkpointer = _checkpointer(trainer)
+        _steps(trainer, checkpointer, 5, epoch_hook=True)  # the set of the epoch's end: the warning
+        checkpointer.after_epoch(ReadOnlyRun(trainer))  # a second set from the same run: no second warning
+    (warning,) = [r.getMessage() for r in caplog.records if "--keep 0" in r.getMessage()]
+    set_bytes = sum(p.stat().st_size for p in trainer.out.glob("synthetic_*-0000.*"))  # the set of epoch 0's end
+    sets_left = (trainer.total - 10) // 10 * 2  # two sets an epoch of 10 steps: at its step 5 and at its end
+    assert warning == (f"--keep 0 keeps every checkpoint set: this one takes {hooks.size(set_bytes)}, and about "
+                       f"{sets_left} more come, {hooks.size(set_bytes * (sets_left + 1))} in all; --keep N keeps "
+                       f"the newest N and the best"), warning
+
+
 def test_heartbeat_waits_for_the_step_and_beats(trainer):
     with Watchdog(60, "test") as watchdog:
         watchdog.last = 0.0

@@ -13,7 +13,8 @@ from mxgan.config import Option, TrainConfig, declaration, declared
 from mxgan.errors import MxganError
 
 SUMMARY = "train a DCGAN"
-DESCRIPTION = "Train the DCGAN of MXNet's example/gan on MNIST-format data."
+DESCRIPTION = ("Train the DCGAN of MXNet's example/gan on MNIST or Fashion-MNIST (IDX files), a folder of your own "
+               "pictures, a RecordIO file from mxgan pack, or synthetic images.")
 
 
 

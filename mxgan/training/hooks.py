@@ -25,7 +25,7 @@ from mxgan.model.modules import GAN
 from mxgan.quality.evaluator import Evaluator, Report, evaluate_samples
 from mxgan.quality.metrics import QualityReport
 from mxgan.runtime.distributed import Watchdog
-from mxgan.runtime.humanize import duration
+from mxgan.runtime.humanize import duration, size
 from mxgan.training.alarms import OverpoweringAlarm, collapse_warning
 from mxgan.training.contract import Hook, RunView
 from mxgan.training.ema import EmaView, GeneratorEMA
@@ -34,6 +34,7 @@ from mxgan.training.progress import Pace, ProgressDisplay, forecast
 
 log = logging.getLogger(__name__)
 GRID_SAMPLES = 64
+KEEP_ALL_WARNING = 500_000_000  # bytes: what --keep 0 may fill over a run before it is worth a warning
 
 
 @dataclass
@@ -333,6 +334,7 @@ class Checkpointer(Hook):
     def __init__(self, settings: CheckpointSettings, gan: GAN, ema_view: EmaView | None,
                  hook_states: Callable[[], dict[str, dict]]) -> None:
         self.settings, self.gan, self.ema_view, self.hook_states = settings, gan, ema_view, hook_states
+        self.disk_said = False  # the --keep 0 warning, once a process
 
     def after_step(self, run: RunView) -> None:
         every, iteration = self.settings.every, run.progress.iteration
@@ -345,11 +347,38 @@ class Checkpointer(Hook):
 
     def save(self, run: RunView, epoch_end: bool) -> None:
         settings, evaluation = self.settings, run.evaluation
-        run.wrote(save_run_checkpoint(
+        written = save_run_checkpoint(
             settings.out, settings.dataset, self.gan, run.progress, epoch_end, settings.keep,
             optimizer_states=settings.optimizer_states, ema=self.ema_view.snapshot() if self.ema_view else None,
             seconds=run.elapsed(), data=settings.data, hooks=self.hook_states(),
-            evaluation=evaluation if evaluation and evaluation.iteration == run.progress.iteration else None))
+            evaluation=evaluation if evaluation and evaluation.iteration == run.progress.iteration else None)
+        run.wrote(written)
+        if not settings.keep and not self.disk_said:
+            self.disk_said = True
+            sets_left = (run.total_steps - run.progress.iteration) / run.steps_per_epoch * self.sets_per_epoch(run)
+            warning = keep_all_warning(_set_bytes(written, settings.dataset), round(sets_left))
+            if warning:
+                log.warning(warning)
+
+    def sets_per_epoch(self, run: RunView) -> float:
+        """About how many sets an epoch writes: its end, the --checkpoint-every ones and one per quality check."""
+        steps, every, eval_every = run.steps_per_epoch, self.settings.every, run.cfg.eval_every or 0.0
+        return 1 + (steps - 1) // every if every else 1 + (1 / eval_every - 1 if 0 < eval_every < 1 else 0)
+
+
+def _set_bytes(g_params: Path, dataset: str) -> int:
+    """The bytes of the set whose G file is ``g_params`` (every file of a set ends in its epoch and iteration)."""
+    tag = g_params.stem.removeprefix(f"{dataset}_G")
+    return sum(path.stat().st_size for path in g_params.parent.glob(f"{dataset}_*{tag}.*"))
+
+
+def keep_all_warning(set_bytes: int, sets_left: int) -> str | None:
+    """The warning of a run that keeps every set (``--keep 0``), where they come to more than KEEP_ALL_WARNING."""
+    total = set_bytes * (sets_left + 1)
+    if total < KEEP_ALL_WARNING:
+        return None
+    return (f"--keep 0 keeps every checkpoint set: this one takes {size(set_bytes)}, and about {sets_left} more "
+            f"come, {size(total)} in all; --keep N keeps the newest N and the best")
 
 
 class ProgressReport(Hook):
