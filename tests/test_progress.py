@@ -23,6 +23,14 @@ def test_the_rate_is_the_median_of_recent_steps_and_ignores_one_slow_step():
     assert pace.seconds_per_step() == 2.0  # recent steps only: a run that slows down says so
 
 
+def test_the_first_forecast_leaves_out_the_set_up_of_the_first_step():
+    pace = Pace()
+    pace.add(0.0, 40.0)  # binding, caches: the first step of a process
+    assert not pace.known
+    pace.add(40.0, 1.0)
+    assert pace.known and pace.seconds_per_step() == 1.0 and pace.in_steps == 41.0
+
+
 def test_the_end_counts_the_time_between_steps_too():
     pace = Pace()
     for _ in range(10):

@@ -3,7 +3,7 @@
 MXNet's engine is asynchronous: Python queues a step's work and returns long before it is done. The
 trainer waits for each step's last output (:meth:`mxgan.training.step.StepOutputs.wait`), so a step is
 counted, and timed, when it has finished. The rate shown is the median of the recent steps' times,
-which a slow step (the first one, a checkpoint) does not swing; the time spent between steps
+which a slow step (a checkpoint) does not swing and the first one of a process (set-up) is left out of; the time spent between steps
 (checkpoints, sample grids, quality checks) is added to the estimate of the end, spread over the steps.
 """
 
@@ -37,7 +37,8 @@ class Pace:
     def add(self, began: float, seconds: float) -> None:
         """A step that began at ``began`` (``time.perf_counter``) finished after ``seconds``."""
         self.started = began if self.started is None else self.started
-        self.steps.append(seconds)
+        if self.counted:  # the first step of a process sets up (binds, warms the caches): no step's pace
+            self.steps.append(seconds)
         self.counted += 1
         self.in_steps += seconds
 
@@ -46,7 +47,7 @@ class Pace:
         return self.counted >= 2
 
     def seconds_per_step(self) -> float:
-        """The median time of the recent steps (the first one, slowed by set-up, weighs nothing)."""
+        """The median time of the recent steps (never the process's first, slowed by set-up)."""
         return statistics.median(self.steps)
 
     def set_aside(self, seconds: float) -> None:
