@@ -16,9 +16,6 @@ REPO = Path(__file__).resolve().parent.parent
 # CI's machine keeps checkpoints written by stock MXNet beside the checkout; a clone anywhere else has none, so
 # the tests make their own (fixtures()) and check this copy only in addition, where it exists
 SHARED_FIXTURES = REPO.parent / "shared" / "fixtures" / "checkpoints"
-# the old name, still read directly by tests not yet moved to fixtures() (test_resume.py, test_stops.py; and
-# test_sample_export.py spells the same path out): those need CI's layout until they move
-FIXTURES = SHARED_FIXTURES
 # where fixtures() keeps the sets it makes: pytest's cache folder (.pytest_cache/d/NAME is its layout for a
 # plugin's folder), so later sessions reuse them and `pytest --cache-clear` drops them
 FIXTURE_CACHE = REPO / ".pytest_cache" / "d" / "stock-checkpoints"

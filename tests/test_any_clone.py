@@ -1,6 +1,8 @@
-"""A clone anywhere passes: the checkpoint tests need nothing outside the repository (no ../shared beside it)."""
+"""A clone anywhere passes: the tests on checkpoints need nothing outside the repository (no ../shared beside it),
+and no test reads CI's shared folder but through helpers.py, which checks it only in addition where it exists."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -8,7 +10,15 @@ from pathlib import Path
 import pytest
 from helpers import REPO
 
-CHECKPOINT_TESTS = ["tests/test_checkpoints.py", "tests/test_gluon_checkpoints.py"]
+CHECKPOINT_TESTS = ["tests/test_checkpoints.py", "tests/test_gluon_checkpoints.py", "tests/test_sample_export.py"]
+
+
+def test_no_test_reads_ci_s_shared_folder_by_its_own_path():
+    """A path to ../shared spelled out in a test fails in every clone outside CI's layout."""
+    spelled = [path.name for path in sorted((REPO / "tests").glob("*.py"))
+               if path.name not in ("helpers.py", "test_any_clone.py") and re.search(r'/ *"shared"', path.read_text())]
+    assert not spelled, f"{spelled} name ../shared themselves: use helpers.fixtures() (or SHARED_FIXTURES, skipped " \
+                        "where it is missing)"
 
 
 @pytest.mark.slow  # a clone and a second pytest session: about half a minute

@@ -1,16 +1,16 @@
-"""mxgan sample and mxgan export, as users run them, on the shared fixture checkpoints."""
+"""mxgan sample and mxgan export, as users run them, on checkpoints stock MXNet code writes."""
 
 import cv2
 import mxnet as mx
 import numpy as np
 import pytest
-from helpers import REPO, one_line, run_cli, run_main
+from helpers import fixtures, one_line, run_cli, run_main
 
 from mxgan.checkpoints.formats import load_discriminator, load_generator
 from mxgan.inference.sampling import discriminator_scores, generate_all
 from mxgan.model.latent import noise
 
-FIXTURES = REPO.parent / "shared" / "fixtures" / "checkpoints"
+FIXTURES = fixtures()  # made by stock MXNet on first use (CI's shared copy is checked against them elsewhere)
 MODULE_G = FIXTURES / "module_save_params" / "mnist_G_2017_10_09-10_00-0000.params"
 MODULE_D = FIXTURES / "module_save_params" / "mnist_D_2017_10_09-10_00-0000.params"
 GLUON_G = FIXTURES / "gluon_save_parameters" / "generator_epoch_0.params"

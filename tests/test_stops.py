@@ -13,13 +13,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from helpers import FIXTURES, REPO, data_dir, has_checkpoint, one_line, run_cli, run_main, tiny, wait_for
+from helpers import REPO, data_dir, fixtures, has_checkpoint, one_line, run_cli, run_main, tiny, wait_for
 
 from mxgan.checkpoints.run_folder import read_run_state
 from mxgan.runtime.fileio import StagedOutputs
 
 TINY = tiny(1000)
-G64 = str(FIXTURES / "module_save_params")  # the example's own 64 px generator
+G64 = str(fixtures(64) / "module_save_params")  # the example's own 64 px generator, made by stock MXNet
 
 
 def _start(*args, cwd=REPO, **popen):
@@ -182,7 +182,7 @@ def test_names_too_long_for_the_file_system_are_refused_before_any_work(tmp_path
 
 
 def test_a_long_pack_name_is_refused_before_any_work(tmp_path):
-    line = one_line(run_main("-m", "mxgan", "pack", str(FIXTURES), str(tmp_path / f"{LONG}.rec")))
+    line = one_line(run_main("-m", "mxgan", "pack", str(fixtures()), str(tmp_path / f"{LONG}.rec")))
     assert "OUT.rec" in line and "choose a shorter OUT.rec" in line
     assert not list(tmp_path.iterdir())
 
@@ -214,7 +214,7 @@ def _writing_commands(folder):
         "eval": (["-m", "mxgan", "eval", "--checkpoint", G64, "--json", str(folder / "q.json")], "--json"),
         "classifier": (["-m", "mxgan", "classifier", "train", "--out", str(folder / "c.params")], "--out"),
         "bench": (["-m", "mxgan", "bench", "--json", str(folder / "b.json")], "--json"),
-        "pack": (["-m", "mxgan", "pack", str(FIXTURES), str(folder / "p.rec")], "OUT.rec"),
+        "pack": (["-m", "mxgan", "pack", str(fixtures()), str(folder / "p.rec")], "OUT.rec"),
         "download": (["-m", "mxgan", "download", "mnist", "--data-dir", str(folder)], "--data-dir"),
     }
 
