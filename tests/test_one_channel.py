@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from helpers import REPO, run_cli
 
+import mxgan
 from mxgan.checkpoints.module_format import load_module_params, module_params
 from mxgan.constants import G_INPUT
 from mxgan.inference.sampling import bind_generator, forward
@@ -74,3 +75,17 @@ def test_padding_is_only_for_one_channel(nc):
     shapes = dict(zip(symG.list_arguments(), symG.infer_shape(rand=(2, 10, 1, 1))[0]))
     assert shapes["g3_weight"] == (8, 2 if nc == 1 else 3, 4, 4)
     assert symG.infer_shape(rand=(2, 10, 1, 1))[1] == [(2, nc, 16, 16)]
+
+
+def test_a_padded_one_channel_g_saved_as_trained_loads_with_a_warning_that_names_the_way(tmp_path, caplog):
+    """Your own loop with pad_single_filter=True saves a last layer of 2 filters: it is not taken silently for a
+    2-channel generator."""
+    symG = make_generator_sym(8, 1, image_size=16, pad_single_filter=True)
+    mod = mx.mod.Module(symG, data_names=(G_INPUT,), label_names=None)
+    mod.bind(data_shapes=[(G_INPUT, (2, 100, 1, 1))])
+    mod.init_params(mx.init.Normal(0.02))
+    mod.save_params(str(tmp_path / "padded_G.params"))
+    with caplog.at_level("WARNING", logger="mxgan"):
+        mxgan.load_generator(str(tmp_path / "padded_G.params"))
+    assert "g3_weight draws 2 channels, which no picture has" in caplog.text
+    assert "unpad_single_filter_params(symG, arg_params)" in caplog.text

@@ -220,6 +220,10 @@ def _infer_architecture(params: dict[str, np.ndarray], path: Path) -> Architectu
         raise MxganError(f"{path}: {layers} generator layers means {image_size} px, which is not supported")
     options = load_run_options(path.parent, flag="--checkpoint")  # its run's, or None for another program's
     conditional = bool(options and options.conditional)
+    if last.shape[1] not in (1, 3):
+        log.warning(f"{path}: g{layers}_weight draws {last.shape[1]} channels, which no picture has; if it is a "
+                    f"1-channel G trained with pad_single_filter=True, save "
+                    f"mxgan.model.symbols.unpad_single_filter_params(symG, arg_params) instead")
     return Architecture(
         nz=int(first.shape[0]) - (CLASSES if conditional else 0), ngf=int(last.shape[0]), nc=int(last.shape[1]),
         image_size=image_size, no_bias=not any(k.endswith("_bias") for k in params),

@@ -2,9 +2,10 @@
 
 MXNet's engine is asynchronous: Python queues a step's work and returns long before it is done. The
 trainer waits for each step's last output (:meth:`mxgan.training.step.StepOutputs.wait`), so a step is
-counted, and timed, when it has finished. The rate shown is the median of the recent steps' times,
-which a slow step (a checkpoint) does not swing and the first one of a process (set-up) is left out of; the time spent between steps
-(checkpoints, sample grids, quality checks) is added to the estimate of the end, spread over the steps.
+counted, and timed, when it has finished. The rate shown is the median of the recent steps' times, which
+a slow step (a checkpoint) does not swing; the first step of a process (set-up) is left out. The time spent
+between steps (checkpoints, sample grids, quality checks) is added to the estimate of the end, spread over
+the steps.
 """
 
 from __future__ import annotations
