@@ -64,6 +64,7 @@ def test_mnist_run_keeps_its_best_epoch_and_eval_all_rows_each_set(mnist_run):
     raw = run_cli("-m", "mxgan", "eval", "--checkpoint", f"{run}:best", "--weights", "raw", "--num", "500")
     assert raw.returncode == 0 and f"mnist_G-{best['epoch']:04d}.params" in raw.stdout, raw.stderr
     assert "precision" in raw.stdout and "coverage" in raw.stdout
+    assert "no run.json beside it" not in raw.stdout  # a run's own set: its data is known
 
 
 def test_best_of_a_run_that_never_evaluated_is_one_line(tmp_path):

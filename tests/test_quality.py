@@ -95,6 +95,7 @@ def test_eval_cli_prints_and_writes_the_report(tmp_path):
                      "--json", str(tmp_path / "q.json"))
     assert result.returncode == 0, result.stderr
     assert "FID-MNIST" in result.stdout and "digits below 2%" in result.stdout
+    assert "no run.json beside it says what it was trained on: measured as an MNIST generator" in result.stdout
     report = json.loads((tmp_path / "q.json").read_text())
     assert report["num"] == 300 and sum(report["histogram"]) == pytest.approx(1.0)
     assert report["fid"] > report["fid_floor"] > 0

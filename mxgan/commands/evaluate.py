@@ -92,6 +92,9 @@ def _one(cfg: EvalConfig, ckpt: Any, contexts: list) -> dict:
     evaluator = _evaluator(cfg, ckpt.arch.image_size, ckpt.arch.nc, contexts)
     report = evaluate(evaluator, ckpt, cfg.num, cfg.seed, cfg.batch_size, contexts)
     print(f"{ckpt.path} ({evaluator.metric} against {_against(evaluator)}):")
+    if _run_of(Path(ckpt.path))[1] is None:
+        print("  (no run.json beside it says what it was trained on: measured as an MNIST generator, by MNIST's "
+              "digit classifier; a model of other pictures is no MNIST model and scores badly here)")
     print(report.format())
     return {"metric": evaluator.metric, **report.to_json()}
 
