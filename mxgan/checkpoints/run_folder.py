@@ -22,7 +22,6 @@ skipped any newer one.
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import io
 import json
 import pickle
@@ -52,7 +51,7 @@ from mxgan.errors import MxganError
 from mxgan.jsontext import read_json
 from mxgan.model.modules import GAN, set_generator_params
 from mxgan.runtime.compat import optimizer_counts, restore_optimizer_counts
-from mxgan.runtime.fileio import write_atomic, write_bytes_atomic
+from mxgan.runtime.fileio import sha256_of, write_atomic, write_bytes_atomic
 
 ROLES = ("G", "D")
 EMA_ROLE = "G_ema"  # G's moving average, in sets of runs with --ema-decay
@@ -68,14 +67,6 @@ class Progress:
     epoch: int = 0
     batch: int = 0
     iteration: int = 0
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass

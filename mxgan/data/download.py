@@ -7,6 +7,7 @@ import os
 import urllib.error
 import urllib.request
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
@@ -17,6 +18,7 @@ from mxgan.runtime.fileio import StagedOutputs, check_writable, raise_write_erro
 
 CHUNK = 1 << 16
 TIMEOUT_S = 30
+DIGEST_NAMES = {"md5": "md5", "sha256": "SHA-256"}  # as the files' sources write them
 
 
 def mirrors_for(dataset: IdxDataset) -> tuple[str, ...]:
@@ -25,20 +27,62 @@ def mirrors_for(dataset: IdxDataset) -> tuple[str, ...]:
     return (override,) if override else dataset.mirrors
 
 
-def _fetch_gz(url: str, tmp: Path, spec: IdxFile, progress: bool) -> str:
-    """Stream ``url`` (a .gz) into ``tmp``; return the md5 of the uncompressed content."""
-    md5 = hashlib.md5()
-    inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)  # gzip container
+@dataclass(frozen=True)
+class Expected:
+    """What a download must be: a digest (``algorithm``) of its content, uncompressed for a ``.gz`` (``gzip``);
+    a prefix of the digest will do (a torch hub file's name promises 8 hexadecimal digits)."""
+
+    algorithm: str
+    digest: str
+    gzip: bool = False
+
+    def matches(self, got: str) -> bool:
+        return got.startswith(self.digest)
+
+    def mismatch(self, got: str) -> str:
+        return f"{DIGEST_NAMES[self.algorithm]} {got} != expected {self.digest}"
+
+
+def _stream(url: str, tmp: Path, expected: Expected, progress: bool) -> str:
+    """Stream ``url`` into ``tmp``; return the digest ``expected`` names of what came (uncompressed, for a .gz)."""
+    digest = hashlib.new(expected.algorithm)
+    inflate = zlib.decompressobj(16 + zlib.MAX_WBITS) if expected.gzip else None  # gzip container
     with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response, open(tmp, "wb") as out:
         total = int(response.headers.get("Content-Length") or 0) or None
         # a bar on a terminal only (disable=None): a log or a pipe gets no carriage-return lines
-        with tqdm(total=total, unit="B", unit_scale=True, desc=spec.name, disable=None if progress else True) as bar:
+        with tqdm(total=total, unit="B", unit_scale=True, desc=url.rsplit("/", 1)[-1],
+                  disable=None if progress else True) as bar:
             while chunk := response.read(CHUNK):
                 out.write(chunk)
-                md5.update(inflate.decompress(chunk))
+                digest.update(inflate.decompress(chunk) if inflate else chunk)
                 bar.update(len(chunk))
-        md5.update(inflate.flush())
-    return md5.hexdigest()
+        if inflate:
+            digest.update(inflate.flush())
+    return digest.hexdigest()
+
+
+def _from_first_mirror(final: Path, mirrors: tuple[str, ...], expected: Expected,
+                       progress: bool) -> tuple[Path | None, list[str]]:
+    """``final`` from the first mirror that serves it as ``expected``, written under a temporary name that goes
+    on any exit (an error, Ctrl-C, SIGTERM); None and every mirror's answer where none did."""
+    problems = []
+    with StagedOutputs() as outputs:
+        tmp = outputs.reserve(final)
+        for mirror in mirrors:
+            url = mirror.rstrip("/") + f"/{final.name}"
+            try:
+                got = _stream(url, tmp, expected, progress)
+            except urllib.error.HTTPError as exc:
+                problems.append(f"{url}: HTTP {exc.code} {exc.reason}")
+                continue
+            except (urllib.error.URLError, OSError, zlib.error, ValueError) as exc:
+                raise_write_error(final, tmp, exc)  # a full disk or the file-size limit: no mirror helps
+                problems.append(f"{url}: {getattr(exc, 'reason', exc)}")
+                continue
+            if expected.matches(got):
+                return outputs.commit()[0], problems
+            problems.append(f"{url}: {expected.mismatch(got)}")
+    return None, problems
 
 
 def download_file(spec: IdxFile, folder: Path, mirrors: tuple[str, ...], progress: bool = True) -> Path:
@@ -48,28 +92,12 @@ def download_file(spec: IdxFile, folder: Path, mirrors: tuple[str, ...], progres
     temporary goes on any exit (an error, Ctrl-C, SIGTERM), so an interrupted or bad download leaves nothing.
     """
     folder.mkdir(parents=True, exist_ok=True)
-    final = folder / f"{spec.name}.gz"
-    problems = []
-    with StagedOutputs() as outputs:
-        tmp = outputs.reserve(final)
-        for mirror in mirrors:
-            url = mirror.rstrip("/") + f"/{spec.name}.gz"
-            try:
-                digest = _fetch_gz(url, tmp, spec, progress)
-            except urllib.error.HTTPError as exc:
-                problems.append(f"{url}: HTTP {exc.code} {exc.reason}")
-                continue
-            except (urllib.error.URLError, OSError, zlib.error, ValueError) as exc:
-                raise_write_error(final, tmp, exc)  # a full disk or the file-size limit: no mirror helps
-                problems.append(f"{url}: {getattr(exc, 'reason', exc)}")
-                continue
-            if digest == spec.md5:
-                return outputs.commit()[0]
-            problems.append(f"{url}: md5 {digest} != expected {spec.md5}")
-    raise MxganError(
-        f"could not download {spec.name}.gz ({'; '.join(problems)}); "
-        f"offline? copy the file into {folder}/ (see data/README.md for sources and checksums)"
-    )
+    fetched, problems = _from_first_mirror(folder / f"{spec.name}.gz", mirrors, Expected("md5", spec.md5, gzip=True),
+                                           progress)
+    if fetched is None:
+        raise MxganError(f"could not download {spec.name}.gz ({'; '.join(problems)}); offline? copy the file into "
+                         f"{folder}/ (see data/README.md for sources and checksums)")
+    return fetched
 
 
 def fetch_verified(name: str, folder: Path, mirrors: tuple[str, ...], sha256: str,
@@ -79,37 +107,10 @@ def fetch_verified(name: str, folder: Path, mirrors: tuple[str, ...], sha256: st
     a temporary name that goes on any exit; one :class:`MxganError` naming every mirror's answer otherwise."""
     check_writable(folder, "--data-dir", needs=1 << 27)  # the FID Inception network: about 90 MB
     folder.mkdir(parents=True, exist_ok=True)
-    final, problems = folder / name, []
-    with StagedOutputs() as outputs:
-        tmp = outputs.reserve(final)
-        for mirror in mirrors:
-            url = mirror.rstrip("/") + f"/{name}"
-            try:
-                digest = _fetch(url, tmp, name, progress)
-            except urllib.error.HTTPError as exc:
-                problems.append(f"{url}: HTTP {exc.code} {exc.reason}")
-                continue
-            except (urllib.error.URLError, OSError, ValueError) as exc:
-                raise_write_error(final, tmp, exc)
-                problems.append(f"{url}: {getattr(exc, 'reason', exc)}")
-                continue
-            if digest.startswith(sha256):
-                return outputs.commit()[0]
-            problems.append(f"{url}: SHA-256 {digest[:16]}... is not the file's ({sha256[:16]}...)")
-    raise MxganError(f"could not download {name} ({'; '.join(problems)})")
-
-
-def _fetch(url: str, tmp: Path, name: str, progress: bool) -> str:
-    """Stream ``url`` into ``tmp``; return the SHA-256 of what came."""
-    digest = hashlib.sha256()
-    with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response, open(tmp, "wb") as out:
-        total = int(response.headers.get("Content-Length") or 0) or None
-        with tqdm(total=total, unit="B", unit_scale=True, desc=name, disable=None if progress else True) as bar:
-            while chunk := response.read(CHUNK):
-                out.write(chunk)
-                digest.update(chunk)
-                bar.update(len(chunk))
-    return digest.hexdigest()
+    fetched, problems = _from_first_mirror(folder / name, mirrors, Expected("sha256", sha256), progress)
+    if fetched is None:
+        raise MxganError(f"could not download {name} ({'; '.join(problems)})")
+    return fetched
 
 
 def ensure_dataset(

@@ -17,7 +17,6 @@ objects as plain attribute holders) and refuses every other: a weights file runs
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import logging
 import os
@@ -36,6 +35,7 @@ from mxgan.constants import INCEPTION_FOLDER, INCEPTION_WEIGHTS_ENV
 from mxgan.data.download import fetch_verified
 from mxgan.data.idx import default_data_dir
 from mxgan.errors import MxganError
+from mxgan.runtime.fileio import sha256_of
 
 log = logging.getLogger(__name__)
 
@@ -174,14 +174,6 @@ def inception_weights_found(path: str | Path | None = None) -> bool:
     except MxganError:
         return False
     return True
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def check_digest(path: Path) -> tuple[str, bool]:
