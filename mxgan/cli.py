@@ -61,7 +61,10 @@ def _devices(args: argparse.Namespace) -> str:
     if getattr(args, "ctx", None):
         return args.ctx
     if getattr(args, "resume", None) and Path(args.resume).is_dir():
-        saved = load_run_options(Path(args.resume))
+        try:
+            saved = load_run_options(Path(args.resume))
+        except MxganError:  # a damaged run.json: the resume takes state.json's copy of the options, and says so
+            return "cpu"
         return saved.ctx if saved else "cpu"
     return "cpu"
 

@@ -99,6 +99,9 @@ def test_without_a_launcher_a_lost_peer_ends_the_worker_within_its_timeout(tmp_p
     (["train", "--kvstore", "nccl"], ["--kvstore 'nccl' is not one of local, device, dist_sync, dist_async"]),
     (["launch", "--", "--dataset", "synthetic"], ["add --kvstore dist_sync"]),
     (["launch", "--workers", "0", "--", "--kvstore", "dist_sync"], ["--workers must be positive"]),
+    # the workers' train flags, checked before any process starts
+    (["launch", "--", "--kvstore", "dist_sync", "--batch-size", "0"], ["--batch-size must be positive, got 0"]),
+    (["launch", "--", "--kvstore", "dist_sync", "--bogus"], ["the train flags after --: unrecognized arguments"]),
 ])
 def test_distributed_mistakes_are_one_line(tmp_path, args, words):
     result = run_cli("-m", "mxgan", *args, "--out", str(tmp_path / "r")) if args[0] == "train" else \

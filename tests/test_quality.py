@@ -1,11 +1,12 @@
 """The shipped MNIST classifier and mxgan eval: accuracy, FID-MNIST, histograms, mode collapse."""
 
 import json
+import os
 
 import mxnet as mx
 import numpy as np
 import pytest
-from helpers import mnist_data_dir, run_cli
+from helpers import mnist_data_dir, one_line, run_cli, run_main
 
 from mxgan.checkpoints.params_file import read_params
 from mxgan.errors import MxganError
@@ -99,6 +100,22 @@ def test_eval_cli_prints_and_writes_the_report(tmp_path):
     report = json.loads((tmp_path / "q.json").read_text())
     assert report["num"] == 300 and sum(report["histogram"]) == pytest.approx(1.0)
     assert report["fid"] > report["fid_floor"] > 0
+
+
+def test_eval_json_never_replaces_a_file_unasked_nor_a_device(tmp_path):
+    _save_generator(tmp_path / "g.params", 16)
+    report = tmp_path / "q.json"
+    report.write_text("someone's report")
+    eval_to = ["-m", "mxgan", "eval", "--checkpoint", str(tmp_path / "g.params"), "--num", "100", "--json"]
+    line = one_line(run_main(*eval_to, str(report)))
+    assert line.endswith(f"--json {report} exists already; add --force to replace it, or choose another --json")
+    assert report.read_text() == "someone's report"
+    os.mkfifo(tmp_path / "pipe")
+    assert one_line(run_main(*eval_to, str(tmp_path / "pipe"), "--force")).endswith(
+        f"--json {tmp_path / 'pipe'} is a device or a pipe, not a file; give a file name")
+    assert (tmp_path / "pipe").is_fifo()
+    assert run_cli(*eval_to, str(report), "--force").returncode == 0
+    assert json.loads(report.read_text())["num"] == 100
 
 
 def test_eval_refuses_what_the_classifier_cannot_take(tmp_path):

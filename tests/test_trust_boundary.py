@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import mxnet as mx
 import numpy as np
 import pytest
 from helpers import REPO, data_dir, final_params, one_line, run_cli, run_main, tiny
@@ -151,12 +152,17 @@ def test_a_wrong_value_in_state_json_is_one_line_naming_the_field(run, edit, fie
     assert _contents(run) == before
 
 
-def test_a_lost_run_json_is_taken_from_state_json_and_written_again(run, finished):
+@pytest.mark.parametrize("loss", ["deleted", "truncated"])
+def test_a_lost_run_json_is_taken_from_state_json_and_written_again(run, finished, loss):
     options = (run / "run.json").read_bytes()
-    (run / "run.json").unlink()
+    if loss == "deleted":
+        (run / "run.json").unlink()
+    else:
+        (run / "run.json").write_bytes(options[:100])
     result = run_cli("run_dcgan.py", "--resume", str(run), "--max-steps", "8", "--no-progress")
     assert result.returncode == 0, result.stderr
-    assert "no run.json there; the options are state.json's copy" in result.stderr
+    said = "no run.json there" if loss == "deleted" else "run.json is damaged ("
+    assert said in result.stderr and "; the options are state.json's copy" in result.stderr, result.stderr
     assert json.loads((run / "run.json").read_bytes()) == json.loads(options)
     assert read_run_state(run).progress.iteration == 8
 
@@ -330,6 +336,17 @@ def test_a_generator_file_that_is_not_this_run_s_g_is_one_line_and_changes_nothi
     line = one_line(run_main("run_dcgan.py", "--resume", str(run), "--max-steps", "8", "--keep", "1"))
     assert f"{files['G']} does not load into this run's G" in line and "nothing in the folder was changed" in line
     assert _contents(run) == before  # state.json and its previous copy too
+
+
+def test_a_generator_of_nan_weights_vouched_for_is_one_line_and_changes_nothing(run, tmp_path):
+    files = read_run_state(run).files
+    weights = mx.nd.load(str(run / files["G"]))
+    mx.nd.save(str(tmp_path / "nan.params"), {name: value * np.nan for name, value in weights.items()})
+    _vouch_for(run, "G", (tmp_path / "nan.params").read_bytes())
+    before = _contents(run)
+    line = one_line(run_main("run_dcgan.py", "--resume", str(run), "--max-steps", "8"))
+    assert f"{files['G']} holds NaN or Inf weights (" in line and "the set is damaged" in line, line
+    assert _contents(run) == before
 
 
 def test_a_moving_average_that_does_not_load_restarts_from_g_with_a_line(run):

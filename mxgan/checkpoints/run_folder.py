@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import mxnet as mx
+import numpy as np
 
 from mxgan.checkpoints.module_format import keyed_params, load_module_params, save_module_params, save_params
 from mxgan.checkpoints.state_file import (
@@ -407,6 +408,7 @@ def restore_weights(out: Path, gan: GAN, checkpoint: CheckpointSet) -> None:
         path = out / checkpoint.files[role]
         try:
             arg_params, aux_params = load_module_params(path)
+            _check_finite(out, path, {**arg_params, **aux_params})
             if role == "G":
                 set_generator_params(gan.modG, arg_params, aux_params)
             else:
@@ -415,6 +417,14 @@ def restore_weights(out: Path, gan: GAN, checkpoint: CheckpointSet) -> None:
             why = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
             raise MxganError(f"--resume {out}: {path.name} does not load into this run's {role} ({why}): nothing "
                              "in the folder was changed") from None
+
+
+def _check_finite(out: Path, path: Path, params: dict) -> None:
+    """A set whose weights hold NaN or Inf is damaged (a set mxgan writes never does: it refuses to save one)."""
+    bad = [name for name, value in params.items() if not np.isfinite(value.asnumpy()).all()]
+    if bad:
+        raise MxganError(f"--resume {out}: {path.name} holds NaN or Inf weights ({', '.join(bad[:3])}), which "
+                         "mxgan never saves: the set is damaged; nothing in the folder was changed")
 
 
 def restore_optimizers(out: Path, gan: GAN, checkpoint: CheckpointSet, on_servers: bool = False) -> str:

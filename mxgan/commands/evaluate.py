@@ -24,7 +24,7 @@ from mxgan.config import (
     declared,
 )
 from mxgan.errors import MxganError
-from mxgan.runtime.fileio import write_bytes_atomic
+from mxgan.runtime.fileio import check_not_replaced, write_bytes_atomic
 
 SUMMARY = "measure a generator against its data: FID-MNIST and digits (MNIST), Inception FID and KID (any data)"
 DESCRIPTION = ("Quality of a generator's samples against the data it was trained on. MNIST generators: FID-MNIST, "
@@ -55,8 +55,16 @@ class EvalConfig(GeneratorOptions):
     json: str = declared(Option("also write the report to this JSON file", "", metavar="FILE"))
 
 
+@dataclass
+class EvalCommand:
+    """The flags of ``mxgan eval`` beyond :class:`EvalConfig`'s: what the command does around the measuring."""
+
+    force: bool = declared(Option("replace --json where it exists already (else refused)", False))
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_options(parser, EvalConfig)
+    add_options(parser, EvalCommand)
 
 
 def config(args: argparse.Namespace) -> EvalConfig:
@@ -68,6 +76,7 @@ def config(args: argparse.Namespace) -> EvalConfig:
         raise MxganError(f"--all needs a run folder of mxgan train as --checkpoint; {cfg.checkpoint} is not one")
     if cfg.json:
         check_output_file("--json", cfg.json)
+        check_not_replaced("--json", cfg.json, [Path(cfg.json)], from_flags(args, EvalCommand).force)
     return cfg
 
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import os
 import socket
 from dataclasses import dataclass, replace
+from typing import NoReturn
 
 from mxgan.commands.options import add_options, from_flags
 from mxgan.config import POSITIVE, Option, Range, declared
 from mxgan.errors import MxganError
+from mxgan.runtime.distributed import LAUNCHER_VARIABLES
 
 SUMMARY = "run mxgan train in W workers and S parameter servers on this machine (--kvstore dist_*)"
 DESCRIPTION = ("Start MXNet's scheduler, S servers and W workers running `mxgan train TRAIN_FLAGS` on this machine, "
@@ -46,7 +49,26 @@ def config(args: argparse.Namespace) -> LaunchConfig:
     if not kvstores or not kvstores[-1].startswith("dist"):
         raise MxganError("mxgan launch runs distributed training: add --kvstore dist_sync (or dist_async) to the "
                          "train flags after --, e.g. mxgan launch --workers 2 -- --kvstore dist_sync --dataset mnist")
+    _check_train_flags(flags)
     return replace(cfg, train_args=flags)
+
+
+class _TrainFlags(argparse.ArgumentParser):
+    """The parser of the workers' train flags: a usage error is an MxganError, said before any process starts."""
+
+    def error(self, message: str) -> NoReturn:
+        raise MxganError(f"the train flags after --: {message}")
+
+
+def _check_train_flags(flags: list[str]) -> None:
+    """Every check of ``mxgan train`` on the workers' flags, here, before a scheduler, server or worker starts:
+    a flag each worker would refuse is one line, not processes started and stopped."""
+    from mxgan.commands import train
+
+    parser = _TrainFlags(prog="mxgan train", add_help=False)
+    train.add_arguments(parser)
+    worker = {**os.environ, **{name: "set by mxgan launch" for name in LAUNCHER_VARIABLES}, "DMLC_ROLE": "worker"}
+    train.config(parser.parse_args(flags), worker)
 
 
 def run(args: argparse.Namespace) -> int:

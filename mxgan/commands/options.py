@@ -92,6 +92,8 @@ def check_output_file(flag: str, path: str, image: bool = False) -> None:
     check_name_fits(target, flag)
     if target.is_dir():
         raise MxganError(f"{flag} {path} is a folder; give a file name")
+    if target.exists() and not target.is_file():  # a device or a pipe: mxgan writes files by renaming over them
+        raise MxganError(f"{flag} {path} is a device or a pipe, not a file; give a file name")
     if folder.exists() and not folder.is_dir():
         raise MxganError(f"{flag} {path}: {folder} is a file, not a folder; choose another {flag}")
     if not folder.is_dir():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,8 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_options(parser, TrainCommand)
 
 
-def config(args: argparse.Namespace) -> TrainConfig:
-    """The run the flags ask for, every check passed (nothing created yet)."""
+def config(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> TrainConfig:
+    """The run the flags ask for, every check passed (nothing created yet); ``environ``: the run's environment,
+    where it is not this process's."""
     from mxgan.training.checks import check_train_config, resume_config
 
     lr = from_flags(args, TrainCommand).lr
@@ -44,10 +46,10 @@ def config(args: argparse.Namespace) -> TrainConfig:
         if lr is not None:
             raise MxganError("--resume keeps the run's own --lr-g and --lr-d; --lr may not change")
         resumed = {name: value for name, value in values.items() if name != "resume"}
-        return check_train_config(resume_config(Path(args.resume), **resumed))
+        return check_train_config(resume_config(Path(args.resume), **resumed), environ)
     if lr is not None:
         values = {"lr_g": lr, "lr_d": lr} | values
-    return check_train_config(TrainConfig(**values))
+    return check_train_config(TrainConfig(**values), environ)
 
 
 def run(args: argparse.Namespace) -> int:

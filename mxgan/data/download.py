@@ -7,6 +7,8 @@ import os
 import urllib.error
 import urllib.request
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,10 +108,11 @@ def fetch_verified(name: str, folder: Path, mirrors: tuple[str, ...], sha256: st
     is ``sha256`` (or, given 8 hexadecimal digits, begins so, as a torch hub file's name promises). Written under
     a temporary name that goes on any exit; one :class:`MxganError` naming every mirror's answer otherwise."""
     check_writable(folder, "--data-dir", needs=1 << 27)  # the FID Inception network: about 90 MB
-    folder.mkdir(parents=True, exist_ok=True)
-    fetched, problems = _from_first_mirror(folder / name, mirrors, Expected("sha256", sha256), progress)
-    if fetched is None:
-        raise MxganError(f"could not download {name} ({'; '.join(problems)})")
+    with folders_made_go_on_failure(folder):
+        folder.mkdir(parents=True, exist_ok=True)
+        fetched, problems = _from_first_mirror(folder / name, mirrors, Expected("sha256", sha256), progress)
+        if fetched is None:
+            raise MxganError(f"could not download {name} ({'; '.join(problems)})")
     return fetched
 
 
@@ -124,16 +127,24 @@ def ensure_dataset(
     # gzip halves them at least; the files there already are only read
     check_writable(folder, "--data-dir", needs=sum(spec.size for spec in missing) // 2, rewrites=False)
     remove_dead_temporaries(*(folder / f"{spec.name}.gz" for spec in missing))
-    made = [p for p in (folder, *folder.parents) if not p.exists()]  # innermost first
-    try:
+    with folders_made_go_on_failure(folder):
         for spec in missing:
             download_file(spec, folder, mirrors or mirrors_for(dataset), progress)
+    return folder
+
+
+@contextmanager
+def folders_made_go_on_failure(folder: Path) -> Iterator[None]:
+    """Within the block, ``folder`` and its missing parents may be made; a failure (or Ctrl-C) removes those
+    still empty, so a download that fails leaves no folder behind."""
+    made = [p for p in (folder, *folder.parents) if not p.exists()]  # innermost first
+    try:
+        yield
     except BaseException:
         for empty in made:
             if empty.is_dir() and not any(empty.iterdir()):
                 empty.rmdir()
         raise
-    return folder
 
 
 def verify_dataset(dataset: IdxDataset, folder: Path) -> None:

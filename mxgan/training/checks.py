@@ -8,6 +8,7 @@ import logging
 import math
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -98,14 +99,15 @@ def _saved_options(run: Path) -> TrainConfig:
     return options
 
 
-def check_train_config(cfg: TrainConfig) -> TrainConfig:
+def check_train_config(cfg: TrainConfig, environ: Mapping[str, str] | None = None) -> TrainConfig:
     """``cfg`` with its folders filled in (``--out``: ``runs/<dataset>-<timestamp>``, ``--data-dir``: the
-    default one), after every check that can be made before data loads or MXNet binds."""
+    default one), after every check that can be made before data loads or MXNet binds. ``environ``: the
+    environment the run will have (``mxgan launch`` checks its workers' flags before it starts them)."""
     # replace() builds the config again: every field checked as declared (one set after construction too)
     cfg = replace(cfg, data_dir=cfg.data_dir or str(default_data_dir()))
     if not cfg.resume:
         cfg = replace(cfg, out=cfg.out or str(Path("runs") / f"{cfg.dataset}-{time.strftime('%Y%m%d-%H%M%S')}"))
-    _check_combinations(cfg)
+    _check_combinations(cfg, environ)
     out = Path(cfg.out)
     if cfg.resume:
         _check_resumed_run(out, cfg)
@@ -140,7 +142,7 @@ def _check_resumed_run(run: Path, cfg: TrainConfig) -> None:
                          f"{saved.image_size}")
 
 
-def _check_combinations(cfg: TrainConfig) -> None:
+def _check_combinations(cfg: TrainConfig, environ: Mapping[str, str] | None) -> None:
     """The checks that involve more than one option, the devices or an installed extra."""
     dataset = cfg.dataset
     if cfg.conditional and dataset not in GRAY_DATASETS:
@@ -153,7 +155,7 @@ def _check_combinations(cfg: TrainConfig) -> None:
             raise MxganError("--until-fid needs quality checks: --eval-every 0 turns them off")
         if EvaluatorChoice(dataset, cfg.image_size, cfg.channels).inception:
             find_weights()  # FID on any data but MNIST needs the Inception network: one line, where to get it
-    check_kvstore(cfg.kvstore)
+    check_kvstore(cfg.kvstore, environ)
     if cfg.tensorboard:
         try:
             import tensorboardX  # noqa: F401

@@ -65,8 +65,8 @@ def default_hooks(trainer: Trainer, ema_view: EmaView | None, watchdog: Watchdog
     hooks += [MetricsLog(runlog.jsonl, cfg.log_every, cfg.batch_size),
               OverpoweringWarning(OverpoweringAlarm(GRAY_AS_RGB_HINT if gray_as_rgb else GENERIC_HINT), runlog)]
     hooks += [TensorboardScalars(runlog.board)] if runlog.board else []
-    hooks += [UnreadablePictures(trainer.batches.unreadable, runlog)] if isinstance(trainer.batches, FolderBatches) \
-        else []
+    if isinstance(trainer.batches, FolderBatches):
+        hooks += [UnreadablePictures(trainer.batches.unreadable, runlog)]
     if lead:
         z = fixed_noise(cfg.seed, cfg.batch_size, cfg.nz, cfg.noise)
         hooks += [SampleGrids(z, cfg.sample_every, generators, cfg.conditional, runlog, trainer.contexts)]
