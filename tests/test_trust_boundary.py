@@ -357,6 +357,15 @@ def test_a_moving_average_that_does_not_load_restarts_from_g_with_a_line(run):
     assert read_run_state(run).progress.iteration == 8
 
 
+def test_a_built_in_hook_s_state_of_wrong_types_vouched_for_starts_afresh_with_a_line(run):
+    _vouch_for(run, "hooks", json.dumps({"MetricsLog": {"window": "x"}, "OverpoweringWarning": {"streak": 5}}).encode())
+    result = run_cli("run_dcgan.py", "--resume", str(run), "--max-steps", "8", "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert "hook MetricsLog: the state its last checkpoint set kept does not load (" in result.stdout + result.stderr
+    assert "it starts afresh" in result.stdout + result.stderr
+    assert read_run_state(run).progress.iteration == 8
+
+
 @pytest.mark.parametrize("damage", ["nested", "binary"])
 def test_damaged_logs_and_hook_states_never_stop_a_resume(run, damage):
     """metrics.jsonl of binary garbage, a hooks file nested too deep for Python's JSON parser: the run goes on."""

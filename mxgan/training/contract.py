@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,8 @@ from mxgan.checkpoints.run_folder import Evaluation, Progress
 from mxgan.config import TrainConfig
 from mxgan.errors import MxganError
 from mxgan.training.step import StepOutputs
+
+log = logging.getLogger(__name__)
 
 
 class RunView(Protocol):
@@ -191,6 +194,10 @@ def load_hook_state(key: str, hook: Hook, state: dict) -> None:
     try:
         hook.load_state_dict(state)
     except Exception as exc:  # the hook's own code: any error of it is the user's to fix, said in one line
+        if type(hook).__module__.startswith("mxgan."):  # mxgan's own hooks: a damaged state is only lost
+            log.warning(f"hook {key}: the state its last checkpoint set kept does not load ({type(exc).__name__}: "
+                        f"{exc}); it starts afresh")
+            return
         raise MxganError(f"hook {key}: load_state_dict() failed on the state its last checkpoint set kept "
                          f"({type(exc).__name__}: {exc}); make it accept that state (or ignore unknown keys)") from exc
 
