@@ -63,12 +63,13 @@ class _TrainFlags(argparse.ArgumentParser):
 def _check_train_flags(flags: list[str]) -> None:
     """Every check of ``mxgan train`` on the workers' flags, here, before a scheduler, server or worker starts:
     a flag each worker would refuse is one line, not processes started and stopped."""
-    from mxgan.commands import train
+    from mxgan.commands.train import add_arguments as add_train_arguments
+    from mxgan.commands.train import config as train_config
 
     parser = _TrainFlags(prog="mxgan train", add_help=False)
-    train.add_arguments(parser)
+    add_train_arguments(parser)
     worker = {**os.environ, **{name: "set by mxgan launch" for name in LAUNCHER_VARIABLES}, "DMLC_ROLE": "worker"}
-    train.config(parser.parse_args(flags), worker)
+    train_config(parser.parse_args(flags), worker)
 
 
 def run(args: argparse.Namespace) -> int:
