@@ -77,6 +77,9 @@ def test_eval_of_a_folder_run_measures_against_its_data_with_the_kept_reference(
     report = json.loads(out.read_text())
     assert report["metric"] == "FID" and report["num"] == 20 and report["fid"] > 0
     assert (run / "inception-reference-16px-3ch-5000.npz").stat().st_mtime_ns == kept  # the reference, reused
+    best = run_cli("-m", "mxgan", "eval", "--checkpoint", f"{run}:best", "--num", "20", "--reference-images", "5000")
+    assert best.returncode == 0, best.stderr  # RUN_DIR:best is the run's too: measured against its data
+    assert "FID against folder in" in best.stdout and "no run.json beside it" not in best.stdout
 
 
 @pytest.mark.slow

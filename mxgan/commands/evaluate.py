@@ -98,10 +98,11 @@ def run(args: argparse.Namespace) -> int:
 def _one(cfg: EvalConfig, ckpt: Any, contexts: list) -> dict:
     from mxgan.quality.evaluator import evaluate
 
-    evaluator = _evaluator(cfg, ckpt.arch.image_size, ckpt.arch.nc, contexts)
+    folder, options = _run_of(Path(ckpt.path))  # the file --checkpoint resolved to (RUN_DIR:best too)
+    evaluator = _evaluator(cfg, folder, options, ckpt.arch.image_size, ckpt.arch.nc, contexts)
     report = evaluate(evaluator, ckpt, cfg.num, cfg.seed, cfg.batch_size, contexts)
     print(f"{ckpt.path} ({evaluator.metric} against {_against(evaluator)}):")
-    if _run_of(Path(ckpt.path))[1] is None:
+    if options is None:
         print("  (no run.json beside it says what it was trained on: measured as an MNIST generator, by MNIST's "
               "digit classifier; a model of other pictures is no MNIST model and scores badly here)")
     print(report.format())
@@ -112,22 +113,23 @@ def _all_sets(cfg: EvalConfig, contexts: list) -> list[dict]:
     from mxgan.quality.evaluate import evaluate_run, format_run_table
 
     run = Path(cfg.checkpoint)
-    _, options = _run_of(run)
+    folder, options = _run_of(run)
     if options is None:
         raise MxganError(f"--all {run}: its run.json is missing or damaged: measure one set of it with --checkpoint "
                          "RUN_DIR/FILE instead")
-    evaluator = _evaluator(cfg, options.image_size, options.channels, contexts)
+    evaluator = _evaluator(cfg, folder, options, options.image_size, options.channels, contexts)
     rows = evaluate_run(run, cfg.weights or None, cfg.recalibrate_bn, evaluator, cfg.num, cfg.seed,
                         cfg.batch_size, contexts)
     print(format_run_table(rows, evaluator.metric))
     return rows
 
 
-def _evaluator(cfg: EvalConfig, image_size: int, channels: int, contexts: list) -> Any:
-    """The evaluator for a generator of that size: the data of its run (run.json beside it), else MNIST's."""
+def _evaluator(cfg: EvalConfig, folder: Path | None, options: TrainConfig | None, image_size: int, channels: int,
+               contexts: list) -> Any:
+    """The evaluator for a generator of that size: the data of its run (``folder``, whose run.json gave
+    ``options``), else, for a lone file (both None), MNIST's."""
     from mxgan.quality.evaluator import EvaluatorChoice, make_evaluator
 
-    folder, options = _run_of(Path(cfg.checkpoint))
     if options is None:
         if cfg.metric == "inception":
             raise MxganError(f"--metric inception measures against the run's own data: {cfg.checkpoint} is no file "
