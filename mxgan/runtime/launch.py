@@ -141,7 +141,7 @@ def _watch(nodes: list[Node]) -> int:
             code = failed.process.returncode  # it has ended: _first_failure polled it
             others = sum(n.process.poll() is None for n in nodes)
             _say_problem(f"mxgan launch: error: {failed.label} (pid {failed.process.pid}) {_describe_exit(code)}; "
-                     f"stopping the other {others} process(es)")
+                         f"stopping the other {others} process(es)")
             return code if code > 0 else LOST_EXIT_CODE
         if workers_done_at is not None:
             if all(n.process.poll() is not None for n in nodes):
