@@ -131,8 +131,8 @@ def train(cfg: TrainConfig, hooks: Sequence[Hook] = (), announce: Callable[[str]
     if announce is not None and not callable(announce):
         raise MxganError(f"announce must be a function of one str (or None: the mxgan logger), got "
                          f"{type(announce).__name__}")
-    hooks = check_hooks(hooks)  # before any work: a hook the trainer could not call is one line naming its place
-    return train_checked(check_train_config(resumed_config(cfg) if cfg.resume else cfg), hooks, announce)
+    checked = check_hooks(hooks)  # before any work: a hook the trainer could not call is one line naming its place
+    return _train_in_folder(check_train_config(resumed_config(cfg) if cfg.resume else cfg), checked, announce)
 
 
 def train_checked(cfg: TrainConfig, hooks: Sequence[Hook] = (), announce: Callable[[str], object] | None = None,
@@ -140,7 +140,11 @@ def train_checked(cfg: TrainConfig, hooks: Sequence[Hook] = (), announce: Callab
     """:func:`train` with ``cfg`` as it stands: already checked, and on a resume already the run's own options
     with their changes (what ``mxgan train --resume RUN`` made of its flags, where ``--until-fid 0`` is a change,
     not "the default")."""
-    hooks = check_hooks(hooks)
+    return _train_in_folder(cfg, check_hooks(hooks), announce)
+
+
+def _train_in_folder(cfg: TrainConfig, hooks: list[Hook], announce: Callable[[str], object] | None) -> TrainResult:
+    """The run, with its folder locked and its standard output outliving its reader."""
     with FolderLock(Path(cfg.out)) as lock, output_outlives_reader(Path(cfg.out) / TRAIN_LOG), console_messages():
         return _train(cfg, hooks, announce or log.info, lock)
 
