@@ -58,7 +58,8 @@ def main() -> int:
     parser.add_argument("--every", type=float, default=0.25, help="--time-to-fid: epochs between quality checks")
     parser.add_argument("--name", default="default", help="--time-to-fid: the runs' name (with --flags: yours)")
     parser.add_argument("--flags", nargs=argparse.REMAINDER, default=[],
-                        help="--time-to-fid: more train flags, last on the line (a recipe to confirm)")
+                        help="more train flags for every run, last on the line (a recipe to confirm, --dtype "
+                             "bfloat16)")
     args = parser.parse_args()
     epochs = args.epochs * len(args.runs) if len(args.epochs) == 1 else args.epochs
     if len(epochs) != len(args.runs) or min(epochs) < 1:
@@ -71,7 +72,7 @@ def main() -> int:
         return 0
     results = []
     for name, n in zip(args.runs, epochs):
-        run = Path(args.out) / name if args.summarize_only else train_run(name, n, Path(args.out), data_dir, [])
+        run = Path(args.out) / name if args.summarize_only else train_run(name, n, Path(args.out), data_dir, args.flags)
         results.append(summarize(name, run, data_dir))
     print(format_results(results))
     if args.json:

@@ -25,6 +25,7 @@ from mxgan.constants import (
     CLASSES,
     DATASET_CHANNELS,
     DATASETS,
+    DTYPES,
     FEWEST_MEASURED,
     IMAGE_SIZES,
     KVSTORES,
@@ -230,6 +231,10 @@ CHECKPOINT = Option("generator checkpoint: a file, a prefix or a run folder, in 
                     "is a run's evaluated checkpoint with the lowest FID-MNIST", "", required=True)
 WEIGHTS_OPTION = Option("raw: G's weights at the checkpoint; ema: their moving average (--ema-decay runs; default: "
                         "ema where a run folder has it, else the file given)", "", choices=WEIGHTS)
+DTYPE = Option("arithmetic: float32; bfloat16 (CPUs with AMX or avx512_bf16): D's convolutions in bfloat16 on "
+               "float32 weights; auto: bfloat16 where AMX is granted and measured no worse, else float32; float16 "
+               "(GPU only): half-precision weights and activations, Adam on float32 master copies", "float32",
+               choices=DTYPES)
 MOST_RECALIBRATION_BATCHES = 1000  # the moving statistics settle within tens of batches; more is only waiting
 RECALIBRATE_BN = Option("re-estimate BatchNorm's moving statistics over K training-mode batches of fresh z first "
                         "(precise BN; 0: use the saved ones)", 0, bounds=Range(0, MOST_RECALIBRATION_BATCHES),
@@ -321,8 +326,7 @@ class TrainConfig:
                                         "7 then draws sevens", False))
     tensorboard: str = declared(Option("also log scalars and sample grids for TensorBoard into DIR (the "
                                        "tensorboard extra)", "", metavar="DIR", resume=True))
-    dtype: str = declared(Option("float16 (GPU only): half-precision weights and activations, Adam on float32 "
-                                 "master copies", "float32", choices=("float32", "float16")))
+    dtype: str = declared(DTYPE)
     cudnn_tune: str = declared(Option("cuDNN convolution algorithm search (GPU only; default: MXNet's, "
                                       "limited_workspace)", "", choices=("off", "limited_workspace", "fastest")))
     checkpoint: str = declared(Option("start from this generator checkpoint (a file, a prefix or a run folder; 4 "
@@ -490,6 +494,8 @@ class BenchConfig:
                                      "settings", False))
     g_steps: int = declared(declaration(TrainConfig, "g_steps"), help="G updates per step (the default recipe: 2; "
                             "PyTorch's example: 1)", default=1, recipe=False)
+    dtype: str = declared(DTYPE, help="the step's arithmetic, as train's --dtype (bfloat16: PyTorch races under "
+                          "autocast(bfloat16))")
     profile: bool = declared(Option("instead, where one training step's time goes: each operator's share of the "
                                     "step, and the (de)convolutions' speed against this machine's matrix product "
                                     "(oneDNN's own timings)", False))

@@ -27,3 +27,4 @@ DATASETS = (*GRAY_DATASETS, "synthetic", "folder", "rec")
 DATASET_CHANNELS = {name: 1 for name in GRAY_DATASETS} | {"synthetic": 3, "folder": 3, "rec": 3}
 INCEPTION_FOLDER = "inception"  # <data dir>/inception/: where `mxgan download inception` puts the FID Inception weights
 INCEPTION_WEIGHTS_ENV = "MXGAN_INCEPTION_WEIGHTS"  # a FID Inception weights file, wherever it is
+DTYPES = ("float32", "bfloat16", "auto", "float16")  # --dtype: what G and D compute in (see mxgan.runtime.precision)

@@ -4,8 +4,10 @@ import json
 
 import pytest
 from helpers import TINY_NETWORK, run_cli
+from test_bfloat16 import needs_amx
 
-from mxgan.bench.throughput import flops_per_training_image
+from mxgan.bench.profile import kernel_family, parse_line
+from mxgan.bench.throughput import BFLOAT16_GEMM, flops_per_training_image
 from mxgan.config import BenchConfig
 
 TINY = [*TINY_NETWORK, "--batch-size", "8", "--repeats", "1", "--steps", "1", "--gemm-size", "512", "--rss-steps", "2",
@@ -63,6 +65,7 @@ def test_profile_splits_a_real_step_by_operator(tmp_path):
                  "BatchNorm forward", "outside oneDNN (Adam, loss, copies, engine)"):
         assert name in operators and name in result.stdout, name
     assert sum(row["ms"] for row in operators.values()) == pytest.approx(profile["step_ms"], rel=0.01)
+    assert operators["D Convolution forward"]["kernels"] and "kernels" in result.stdout  # which unit ran each
     # D's forward ran 4 times a step (fake, real, and once per G update), each over its 4 convolutions
     d_forward = 2 * 8 * (8 * 8 * 8 * 1 + 4 * 4 * 16 * 8 + 1 * 1 * 1 * 16) * 16 / 2  # MACs of one pass, batch 8
     assert operators["D Convolution forward"]["macs"] == 4 * d_forward
@@ -77,3 +80,24 @@ def test_race_times_each_contender_in_a_process_of_its_own():
     seconds = race([MXGAN], config, 8, repeats=2)
     assert set(seconds[MXGAN]) == {"train", "train, queued", "train+EMA", "infer"}
     assert all(s > 0 for s in seconds[MXGAN].values())
+
+
+def test_the_profile_names_the_unit_each_kernel_ran_on():
+    amx = ("dnnl_verbose,exec,cpu,convolution,brgconv:avx512_core_amx_bf16,forward_training,src_bf16::blocked:acdb:f0 "
+           "wei_bf16::blocked:AcdB16b16a2b:f0 dst_bf16::blocked:acdb:f0,,alg:convolution_direct,"
+           "mb64_ic64oc128_ih32oh16kh4sh2dh0ph1_iw32ow16kw4sw2dw0pw1,1.25")
+    primitive = parse_line(amx)
+    assert primitive is not None and primitive.kernel == "AMX bf16" and primitive.macs == 64 * 128 * 16 * 16 * 64 * 16
+    assert kernel_family("jit:avx512_core", "diff_src_f32::blocked:aBcd16b:f0 wei_f32") == "AVX-512 f32"
+    assert kernel_family("gemm:jit", "src_f32::blocked:abcd:f0") == "GEMM f32"
+
+
+@needs_amx
+def test_a_bfloat16_bench_writes_its_step_in_the_same_field_with_the_bfloat16_peak(tmp_path):
+    result = run_cli("bench/throughput.py", *TINY[:10], "--gemm-size", "512", "--rss-steps", "0", "--dtype",
+                     "bfloat16", "--json", str(tmp_path / "b.json"))
+    assert result.returncode == 0, result.stderr
+    data = json.loads((tmp_path / "b.json").read_text())
+    assert data["config"]["dtype"] == "bfloat16" and data["gemm_gflops"][BFLOAT16_GEMM] > 0
+    assert data["rows"][0]["mxgan_train"] > 0 and data["rows"][0]["train_vs_bfloat16_gemm"] > 0
+    assert "dtype bfloat16" in result.stdout

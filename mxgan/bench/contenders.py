@@ -23,7 +23,7 @@ def training_step(cfg: BenchConfig, batch: int, d_input_gradient: bool = False,
     and the networks it trains. The step returns once it is queued: wait on its outputs."""
     contexts = parse_ctx(cfg.ctx)
     mx.random.seed(0)
-    gan = build_gan(GanSpec(batch, cfg.nz, cfg.ngf, cfg.ndf, cfg.channels, cfg.image_size,
+    gan = build_gan(GanSpec(batch, cfg.nz, cfg.ngf, cfg.ndf, cfg.channels, cfg.image_size, dtype=cfg.dtype,
                             d_input_gradient=d_input_gradient), contexts)
     gan.attach_optimizers()
     rng = np.random.default_rng(0)

@@ -47,6 +47,7 @@ class Primitive:
     operator: str
     milliseconds: float
     macs: int  # multiply-accumulates of a (de)convolution (0 for the others)
+    kernel: str = ""  # the kernel family and data type: "AMX bf16", "AVX-512 f32", "GEMM f32", ...
 
 
 def parse_line(line: str) -> Primitive | None:
@@ -56,7 +57,19 @@ def parse_line(line: str) -> Primitive | None:
         return None
     kind, direction = fields[3], fields[5]
     operator = OPERATORS.get((kind, direction), f"{kind} {direction}")
-    return Primitive(operator, float(fields[-1]), _macs(kind, fields[-2]))
+    return Primitive(operator, float(fields[-1]), _macs(kind, fields[-2]), kernel_family(fields[4], fields[6]))
+
+
+# oneDNN's implementation names (``brgconv:avx512_core_amx_bf16``, ``jit:avx512_core``, ``gemm:jit``), by the
+# unit they run on: whether the matrix units are used
+_FAMILIES = (("amx", "AMX"), ("gemm", "GEMM"), ("avx512", "AVX-512"), ("avx2", "AVX2"), ("ref", "reference"))
+
+
+def kernel_family(implementation: str, memory: str) -> str:
+    """The unit a primitive ran on and its source data type, e.g. "AMX bf16", from its verbose fields."""
+    family = next((name for key, name in _FAMILIES if key in implementation), implementation)
+    dtype = re.search(r"src_(\w+?)::", memory) or re.search(r"^\w+?_(\w+?)::", memory)
+    return f"{family} {dtype.group(1)}" if dtype else family
 
 
 def _macs(kind: str, shape: str) -> int:
@@ -91,14 +104,15 @@ def summarize(steps: list[tuple[float, list[Primitive]]]) -> dict:
     step's median wall time, and what the shares are of (``basis_ms``): the wall time, or the operators' own
     sum where that is more (several devices, or the engine's threads, run operators at once)."""
     operators = sorted({p.operator for _, primitives in steps for p in primitives})
-    rows = {}
+    rows: dict[str, dict] = {}
     for operator in operators:
         ms = [sum(p.milliseconds for p in primitives if p.operator == operator) for _, primitives in steps]
         macs = [sum(p.macs for p in primitives if p.operator == operator) for _, primitives in steps]
-        rows[operator] = {"ms": statistics.median(ms), "macs": statistics.median(macs)}
+        kernels = sorted({p.kernel for _, primitives in steps for p in primitives if p.operator == operator})
+        rows[operator] = {"ms": statistics.median(ms), "macs": statistics.median(macs), "kernels": kernels}
     wall = statistics.median(1000 * seconds for seconds, _ in steps)
     busy = sum(r["ms"] for r in rows.values())
-    rows[OUTSIDE] = {"ms": max(0.0, wall - busy), "macs": 0}
+    rows[OUTSIDE] = {"ms": max(0.0, wall - busy), "macs": 0, "kernels": []}
     return {"step_ms": wall, "basis_ms": max(wall, busy), "steps": len(steps), "operators": rows}
 
 
@@ -116,11 +130,12 @@ def format_profile(summary: dict, gemm_gflops: float, title: str) -> str:
     100%), and the (de)convolutions' speed against the machine's float32 matrix product."""
     step = summary["step_ms"]
     basis = summary.get("basis_ms", step) or 1.0  # an older --json result has no basis: the wall time
-    lines = [title, f"{'operator':<44} {'ms/step':>8} {'share':>6} {'GFLOP/s':>8} {'x GEMM':>7}"]
+    lines = [title, f"{'operator':<44} {'ms/step':>8} {'share':>6} {'GFLOP/s':>8} {'x GEMM':>7}  kernels"]
     rows = sorted(summary["operators"].items(), key=lambda item: -item[1]["ms"])
     for name, row in rows:
         speed = _speed(row["macs"], row["ms"], gemm_gflops)
-        lines.append(f"{name:<44} {row['ms']:8.1f} {row['ms'] / basis:6.1%} {speed}")
+        kernels = ", ".join(row.get("kernels", []))  # an older --json result names none
+        lines.append(f"{name:<44} {row['ms']:8.1f} {row['ms'] / basis:6.1%} {speed}  {kernels}".rstrip())
     macs = sum(row["macs"] for row in summary["operators"].values())
     lines.append(f"{'the whole step (wall time)':<44} {step:8.1f} {step / basis:6.1%} "
                  f"{_speed(macs, step, gemm_gflops)}")

@@ -95,7 +95,8 @@ def _child_contenders(name: str, config: dict, batch: int) -> tuple[dict, dict]:
     from mxgan.bench import torch_twin
 
     blocks = torch_twin.contenders(config["nz"], config["ngf"], config["ndf"], config["channels"],
-                                   config["image_size"], batch, config["steps"], _VARIANTS[name])
+                                   config["image_size"], batch, config["steps"], _VARIANTS[name],
+                                   bfloat16=config.get("dtype") == "bfloat16")
     return blocks, dict.fromkeys(blocks, lambda: None)  # PyTorch on the CPU returns when the work is done
 
 

@@ -28,6 +28,7 @@ from mxgan.config import RECIPES, BenchConfig
 from mxgan.constants import DATASET_CHANNELS
 from mxgan.data.batches import ImageBatches, load_images, prefetch
 from mxgan.model.modules import GAN, GanSpec, build_gan
+from mxgan.model.precision import in_bfloat16
 from mxgan.model.symbols import make_dcgan_sym
 from mxgan.runtime.devices import parse_ctx
 from mxgan.runtime.env import available_cores
@@ -35,6 +36,7 @@ from mxgan.training.ema import GeneratorEMA
 from mxgan.training.step import Labels, StepInputs, schedule, train_step
 
 REPO = Path(__file__).resolve().parent.parent
+BFLOAT16_GEMM = "mxnet bfloat16"
 
 
 def layer_macs(symbol: mx.sym.Symbol, **inputs) -> int:
@@ -72,15 +74,20 @@ def flops_per_training_image(cfg: BenchConfig) -> float:
     return 3 * cfg.g_steps * g + 3 * (2 + cfg.g_steps) * d
 
 
-def gemm_gflops(n: int, repeats: int) -> dict[str, float]:
-    """float32 n x n matrix product speed of numpy and of MXNet, GFLOP/s (median)."""
+def gemm_gflops(n: int, repeats: int, bfloat16: bool = False) -> dict[str, float]:
+    """float32 n x n matrix product speed of numpy and of MXNet, GFLOP/s (median); ``bfloat16``: also MXNet's
+    bfloat16 product (a FullyConnected as AMP runs it, on AMX where granted), the peak a bfloat16 step aims at."""
     a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
     b = np.random.default_rng(1).standard_normal((n, n), dtype=np.float32)
     ma, mb = mx.nd.array(a), mx.nd.array(b)
-    seconds = interleaved(
-        {"numpy": lambda: np.dot(a, b), "mxnet": lambda: mx.nd.dot(ma, mb)},
-        {"numpy": lambda: None, "mxnet": mx.nd.waitall}, repeats,
-    )
+    products = {"numpy": lambda: np.dot(a, b), "mxnet": lambda: mx.nd.dot(ma, mb)}
+    syncs = {"numpy": lambda: None, "mxnet": mx.nd.waitall}
+    if bfloat16:
+        product = in_bfloat16(mx.sym.FullyConnected(mx.sym.Variable("a"), num_hidden=n, no_bias=True, name="b"))
+        executor = product.bind(mx.cpu(), {"a": ma, "b_weight": mb})
+        products[BFLOAT16_GEMM] = lambda: executor.forward(is_train=False)
+        syncs[BFLOAT16_GEMM] = mx.nd.waitall
+    seconds = interleaved(products, syncs, repeats)
     return {k: 2 * n**3 / s / 1e9 for k, s in seconds.items()}
 
 
@@ -221,8 +228,8 @@ def step_speeds(cfg: BenchConfig, batch: int) -> dict[str, dict[str, float]]:
 def run_throughput(cfg: BenchConfig) -> dict:
     """All measurements; a dict that ``print_table`` shows and ``--json`` saves."""
     flops = flops_per_training_image(cfg)
-    gemm = gemm_gflops(cfg.gemm_size, cfg.repeats)
-    peak = max(gemm.values())
+    gemm = gemm_gflops(cfg.gemm_size, cfg.repeats, bfloat16=cfg.dtype == "bfloat16")
+    peak = max(v for k, v in gemm.items() if k != BFLOAT16_GEMM)
     rows = []
     for batch in cfg.batch_sizes:
         speeds = step_speeds(cfg, batch)
@@ -231,6 +238,8 @@ def run_throughput(cfg: BenchConfig) -> dict:
                "wait_vs_queued": mine["train"] / mine["train, queued"],
                "ema_vs_train": mine["train+EMA"] / mine["train"], "train_gflops": mine["train"] * flops / 1e9}
         row["train_vs_gemm_peak"] = row["train_gflops"] / peak
+        if BFLOAT16_GEMM in gemm:
+            row["train_vs_bfloat16_gemm"] = row["train_gflops"] / gemm[BFLOAT16_GEMM]
         for name in TORCH if cfg.compare == "torch" else ():
             key = name.replace("torch.", "torch ").replace(" ", "_")
             row[key] = speeds[name]["train"]
@@ -287,6 +296,7 @@ COLUMNS = [  # (key, header, format)
     ("torch_channels_last", "channels_last", "{:.1f}"), ("train_vs_torch_channels_last", "x", "{:.2f}"),
     ("torch_compile", "torch.compile", "{:.1f}"), ("train_vs_torch_compile", "x", "{:.2f}"),
     ("train_gflops", "GFLOP/s", "{:.1f}"), ("train_vs_gemm_peak", "x GEMM", "{:.2f}"),
+    ("train_vs_bfloat16_gemm", "x bf16 GEMM", "{:.3f}"),
     ("mxgan_infer", "G img/s", "{:.1f}"), ("torch_eager_infer", "torch G", "{:.1f}"),
     ("infer_vs_torch_eager", "x torch", "{:.2f}"), ("data", "data img/s", "{:.0f}"),
     ("data_vs_train", "x train", "{:.1f}"),
@@ -295,11 +305,14 @@ COLUMNS = [  # (key, header, format)
 
 def format_table(result: dict) -> str:
     cfg = result["config"]
+    dtype = cfg.get("dtype", "float32")  # older results: float32
+    torch_dtype = " (PyTorch under autocast bfloat16)" if dtype == "bfloat16" else ""
     lines = [
         f"mxgan throughput on {result['cpu']}: ctx {cfg['ctx']}, OMP_NUM_THREADS={result['threads']}, "
         f"{cfg['image_size']}x{cfg['image_size']}x{cfg['channels']}, nz {cfg['nz']}, "
-        f"ngf {cfg['ngf']}, ndf {cfg['ndf']}, median of {cfg['repeats']} x {cfg['steps']} steps",
-        f"training FLOPs per image: {result['gflop_per_training_image']:.2f} GFLOP; float32 GEMM "
+        f"ngf {cfg['ngf']}, ndf {cfg['ndf']}, median of {cfg['repeats']} x {cfg['steps']} steps, dtype "
+        f"{dtype}{torch_dtype}",
+        f"training FLOPs per image: {result['gflop_per_training_image']:.2f} GFLOP; GEMM "
         f"{cfg['gemm_size']}^3: " + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in result["gemm_gflops"].items()),
     ]
     columns = [c for c in COLUMNS if c[0] in result["rows"][0]]

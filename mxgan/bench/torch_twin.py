@@ -77,9 +77,11 @@ def train_step(netG, netD, optG, optD, loss, real, noise) -> None:
 
 
 def contenders(nz: int, ngf: int, ndf: int, nc: int, image_size: int, batch: int, steps: int, variant: str = "eager",
-               ) -> dict:
+               bfloat16: bool = False) -> dict:
     """``{"train": ..., "infer": ...}``: ``steps`` training steps, and ``steps`` generator forwards in eval mode,
-    of PyTorch's example run as ``variant``, on the cores ``OMP_NUM_THREADS`` names."""
+    of PyTorch's example run as ``variant``, on the cores ``OMP_NUM_THREADS`` names; ``bfloat16``: under
+    ``torch.autocast("cpu", torch.bfloat16)``, the one line a PyTorch user adds for the matrix units."""
+    import contextlib
     import os
 
     import torch
@@ -92,15 +94,19 @@ def contenders(nz: int, ngf: int, ndf: int, nc: int, image_size: int, batch: int
         real = real.contiguous(memory_format=torch.channels_last)
     z = torch.randn(batch, nz, 1, 1)
 
+    def precision() -> contextlib.AbstractContextManager:
+        return torch.autocast("cpu", dtype=torch.bfloat16) if bfloat16 else contextlib.nullcontext()
+
     def train() -> None:
         netG.train()
         netD.train()
-        for _ in range(steps):
-            train_step(netG, netD, optG, optD, loss, real, z)
+        with precision():
+            for _ in range(steps):
+                train_step(netG, netD, optG, optD, loss, real, z)
 
     def infer() -> None:
         netG.eval()
-        with torch.no_grad():
+        with torch.no_grad(), precision():
             for _ in range(steps):
                 netG(z)
 

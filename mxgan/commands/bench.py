@@ -46,10 +46,10 @@ def config(args: argparse.Namespace) -> tuple[BenchConfig, BenchCommand]:
             raise MxganError("--compare torch needs PyTorch: pip install '.[bench]' (torch==2.13.0, CPU)") from exc
     if own.json:
         check_output_file("--json", own.json)
-    from mxgan.runtime.devices import parse_ctx
+    from mxgan.runtime.devices import on_gpu
+    from mxgan.runtime.precision import resolve_dtype
 
-    parse_ctx(cfg.ctx)
-    return replace(cfg, data_dir=str(data_dir(cfg.data_dir))), own
+    return replace(cfg, data_dir=str(data_dir(cfg.data_dir)), dtype=resolve_dtype(cfg.dtype, on_gpu(cfg.ctx))), own
 
 
 def check_profile(cfg: BenchConfig) -> None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import mxnet as mx
 
 from mxgan.constants import CLASSES, D_INPUT, D_LABEL, G_INPUT
+from mxgan.model.precision import in_bfloat16
 from mxgan.model.symbols import (
     COND,
     make_discriminator_sym,
@@ -15,6 +16,7 @@ from mxgan.model.symbols import (
     unpad_single_filter_params,
 )
 from mxgan.runtime.compat import adam_in_kvstore
+from mxgan.runtime.precision import array_dtype
 
 
 def one_hot(classes, dtype: str = "float32") -> mx.nd.NDArray:
@@ -24,12 +26,13 @@ def one_hot(classes, dtype: str = "float32") -> mx.nd.NDArray:
 
 def bind_discriminator(
     symD: mx.sym.Symbol, batch_shape: tuple[int, ...], contexts: list[mx.Context], dtype: str = "float32",
-    conditional: bool = False, input_gradient: bool = False,
+    conditional: bool = False, input_gradient: bool = False, bfloat16: bool = False,
 ) -> mx.mod.Module:
     """D bound for training, its parameter gradients summed over several passes.
 
     Parameter gradients use ``grad_req='add'`` so that several backward passes
-    sum (see :func:`accumulate_gradients`). D's own update needs no gradient of
+    sum (see :func:`accumulate_gradients`), except in a bfloat16 D (``bfloat16``), whose
+    ``amp_cast`` nodes ignore ``'add'`` in MXNet 1.9.1: ``'write'``, summed by hand. D's own update needs no gradient of
     its input: G's update gets it from :func:`bind_input_gradient_module`'s view.
     ``input_gradient`` computes it here too (``'write'``: the last pass's alone),
     for a step that pushes G through this module itself.
@@ -42,7 +45,7 @@ def bind_discriminator(
         data_shapes=[mx.io.DataDesc(D_INPUT, batch_shape, dtype=dtype), *cond_shape],
         label_shapes=[mx.io.DataDesc(D_LABEL, (batch_shape[0],), dtype=dtype)],
         inputs_need_grad=input_gradient,
-        grad_req={name: "add" for name in params},
+        grad_req={name: "write" if bfloat16 else "add" for name in params},
     )
     return modD
 
@@ -142,15 +145,19 @@ def build_gan(spec: GanSpec, contexts: list[mx.Context]) -> GAN:
     :func:`mxgan.model.symbols.pad_single_filter_params`): its second filter starts,
     and stays, at zero. ``dtype='float16'`` (GPU) makes the inputs, convolution
     weights and activations half precision; BatchNorm's parameters stay float32
-    (MXNet's type inference) and Adam keeps float32 master weights. On several
-    devices BatchNorm is synchronized across them, so the split does not change the result.
+    (MXNet's type inference) and Adam keeps float32 master weights. ``dtype='bfloat16'`` (CPU) computes D's
+    convolutions in bfloat16 on float32 weights (:func:`mxgan.model.precision.in_bfloat16`); G stays float32
+    (docs/traps.md says why). On several devices BatchNorm is synchronized across them, so the split does not
+    change the result.
     """
     symG = make_generator_sym(spec.ngf, spec.channels, fix_gamma=spec.fix_gamma_G, image_size=spec.image_size,
                               pad_single_filter=True, cudnn_tune=spec.cudnn_tune, conditional=spec.conditional,
                               devices=len(contexts))
     symD = make_discriminator_sym(spec.ndf, fix_gamma=spec.fix_gamma_D, image_size=spec.image_size,
                                   cudnn_tune=spec.cudnn_tune, conditional=spec.conditional, devices=len(contexts))
-    init, batch_size, dtype = mx.init.Normal(spec.init_sigma), spec.batch_size, spec.dtype
+    if spec.dtype == "bfloat16":
+        symD = in_bfloat16(symD)
+    init, batch_size, dtype = mx.init.Normal(spec.init_sigma), spec.batch_size, array_dtype(spec.dtype)
 
     cond = [mx.io.DataDesc(COND, (batch_size, CLASSES, 1, 1), dtype=dtype)] if spec.conditional else []
     modG = mx.mod.Module(symG, data_names=[G_INPUT] + [d.name for d in cond], label_names=None, context=contexts)
@@ -159,7 +166,7 @@ def build_gan(spec: GanSpec, contexts: list[mx.Context]) -> GAN:
     set_generator_params(modG, *modG.get_params())
 
     modD = bind_discriminator(symD, (batch_size, spec.channels, spec.image_size, spec.image_size), contexts, dtype,
-                              spec.conditional, spec.d_input_gradient)
+                              spec.conditional, spec.d_input_gradient, bfloat16=spec.dtype == "bfloat16")
     modD.init_params(initializer=init)
     optG = adam(spec.lr_g, spec.beta1, spec.wd, batch_size, dtype, spec.beta2)
     optD = adam(spec.lr_d, spec.beta1, spec.wd, batch_size, dtype, spec.beta2)

@@ -22,6 +22,11 @@ def gradient_arrays(mod: mx.mod.Module) -> list[list[mx.nd.NDArray]]:
     return mod._exec_group.grad_arrays
 
 
+def gradients_summed_in_place(mod: mx.mod.Module) -> bool:
+    """Whether ``mod`` was bound with ``grad_req='add'`` on its parameters (its backward passes sum)."""
+    return all(mod._exec_group.grad_req.get(name) == "add" for name in mod._exec_group.param_names)
+
+
 def live_parameters(mod: mx.mod.Module) -> dict[str, mx.nd.NDArray]:
     """``mod``'s parameters as its first device's executor holds them (no copy; updated in place by
     ``update()``). ``Module.get_params()`` copies every parameter to the host instead, and returns stale

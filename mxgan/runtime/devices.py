@@ -42,6 +42,11 @@ def parse_ctx(spec: str) -> list[mx.Context]:
     return contexts
 
 
+def on_gpu(spec: str) -> bool:
+    """Whether ``--ctx spec`` names GPUs (checked as :func:`parse_ctx` checks it)."""
+    return parse_ctx(spec)[0].device_type == "gpu"
+
+
 def check_gpus(where: str, gpus: list[mx.Context]) -> None:
     """One :class:`MxganError` (``where``: what named them) for GPUs this MXNet build or machine cannot run on."""
     if not mx.runtime.Features().is_enabled("CUDA"):

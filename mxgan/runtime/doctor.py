@@ -7,9 +7,12 @@ import os
 import platform
 from pathlib import Path
 
+from mxgan.runtime.amx import ISA_VARIABLE
+from mxgan.runtime.amx import prepare as prepare_amx
 from mxgan.runtime.cuda import DRIVER_LIBRARY, GPU_PACKAGE, driver_found, find_all, gpu_build_installed
 from mxgan.runtime.env import available_cores
 from mxgan.runtime.gpu_arch import Gpu, problem, visible_gpus
+from mxgan.runtime.precision import resolve_dtype
 
 FEATURES = ("CUDA", "CUDNN", "NCCL", "CUDA_RTC", "MKLDNN", "BLAS_OPEN", "OPENCV", "DIST_KVSTORE", "SIGNAL_HANDLER")
 
@@ -65,6 +68,9 @@ def diagnose(roots: list[Path] | None = None, gpu_build: bool | None = None) -> 
         version = "not installed (run from a checkout)"
     lines = [f"mxgan {version}, python {platform.python_version()} on {platform.machine()}, "
              f"{available_cores()} cores, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}"]
+    units = prepare_amx()
+    lines.append(f"bfloat16 units: {units.describe()}; {ISA_VARIABLE}={os.environ.get(ISA_VARIABLE, 'unset')} "
+                 f"(--dtype auto: {resolve_dtype('auto', on_gpu=False, units=units)} on the CPU)")
     mxnet_lines, problems = _mxnet_lines()
     lines += mxnet_lines
     needed = gpu_build_installed() if gpu_build is None else gpu_build

@@ -83,12 +83,15 @@ def tolerate_library_warnings() -> None:
 
 def prepare_mxnet(ctx: str = "cpu") -> None:
     """Everything to do before ``import mxnet``: the environment's settings checked, thread settings for ``ctx``,
-    and, for the GPU build, loading the CUDA libraries of NVIDIA's pip wheels (see :mod:`mxgan.runtime.cuda`)."""
+    AMX requested and oneDNN allowed onto it where Linux grants it (see :mod:`mxgan.runtime.amx`), and, for the
+    GPU build, loading the CUDA libraries of NVIDIA's pip wheels (see :mod:`mxgan.runtime.cuda`)."""
     check_environment()
     tolerate_library_warnings()
     configure_threads(ctx)
+    from mxgan.runtime.amx import prepare
     from mxgan.runtime.cuda import preload
 
+    prepare()  # oneDNN reads its ISA ceiling as libmxnet loads, and AMX needs Linux's permission first
     preload()
 
 

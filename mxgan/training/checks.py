@@ -27,9 +27,10 @@ from mxgan.data.idx import default_data_dir
 from mxgan.errors import MxganError
 from mxgan.quality.evaluator import EvaluatorChoice
 from mxgan.quality.inception_weights import find_weights
-from mxgan.runtime.devices import parse_ctx
+from mxgan.runtime.devices import on_gpu
 from mxgan.runtime.distributed import check_kvstore
 from mxgan.runtime.fileio import LONGEST_INSIDE, check_name_fits, check_writable
+from mxgan.runtime.precision import resolve_dtype
 from mxgan.training.resume import claim_folder
 
 log = logging.getLogger(__name__)
@@ -108,6 +109,7 @@ def check_train_config(cfg: TrainConfig, environ: Mapping[str, str] | None = Non
     if not cfg.resume:
         cfg = replace(cfg, out=cfg.out or str(Path("runs") / f"{cfg.dataset}-{time.strftime('%Y%m%d-%H%M%S')}"))
     _check_combinations(cfg, environ)
+    cfg = replace(cfg, dtype=resolve_dtype(cfg.dtype, on_gpu(cfg.ctx)))  # auto resolved: a resume keeps the choice
     out = Path(cfg.out)
     if cfg.resume:
         _check_resumed_run(out, cfg)
@@ -162,10 +164,7 @@ def _check_combinations(cfg: TrainConfig, environ: Mapping[str, str] | None) -> 
         except ImportError as exc:
             raise MxganError("--tensorboard needs tensorboardX: pip install '.[tensorboard]'") from exc
         check_writable(Path(cfg.tensorboard), "--tensorboard")
-    contexts = parse_ctx(cfg.ctx)
     _check_memory(cfg)
-    if cfg.dtype == "float16" and any(c.device_type == "cpu" for c in contexts):
-        raise MxganError("--dtype float16 needs a GPU (--ctx gpu0): MXNet 1.9.1 has no float16 GEMM on CPU")
 
 
 def _check_memory(cfg: TrainConfig) -> None:

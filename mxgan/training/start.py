@@ -41,6 +41,7 @@ from mxgan.model.modules import GAN, GanSpec, build_gan, set_generator_params
 from mxgan.model.symbols import make_discriminator_sym, pad_single_filter_params
 from mxgan.runtime.distributed import Cluster, connect
 from mxgan.runtime.fileio import FolderLock
+from mxgan.runtime.precision import describe_dtype
 from mxgan.training.ema import GeneratorEMA
 from mxgan.training.resume import begin_run_folder, check_same_data, claim_folder, cut_back
 
@@ -184,6 +185,8 @@ def prepare(cfg: TrainConfig, contexts: list[mx.Context], announce: Callable[[st
     starting = StartingPoints() if cfg.resume else _starting_points(cfg)
     batches, described = training_batches(cfg, Shard(cluster.rank, cluster.workers))
     announce(described)
+    if cfg.dtype != "float32":
+        announce(describe_dtype(cfg.dtype))
     ground = Ground(batches, cluster, data_identity(cfg, batches))
     if not cfg.resume and cluster.lead:
         lock.acquire(flag)  # a new folder is created only now, once the data has loaded

@@ -3,7 +3,7 @@
 D is bound with ``grad_req='add'`` on its parameters (see
 :func:`mxgan.model.modules.bind_discriminator`):
 its fake-batch and real-batch gradients then sum in place, where the example
-copies the fake-batch gradients out and adds them back by hand.
+copies the fake-batch gradients out and adds them back by hand (as a bfloat16 D still does).
 """
 
 from __future__ import annotations
@@ -13,17 +13,19 @@ from dataclasses import dataclass
 
 import mxnet as mx
 
-from mxgan.runtime.compat import gradient_arrays
+from mxgan.runtime.compat import gradient_arrays, gradients_summed_in_place
 
 
 def accumulate_gradients(modD: mx.mod.Module, batches: list[mx.io.DataBatch]) -> list[mx.nd.NDArray]:
     """Run forward/backward on each batch, leaving the SUM of their gradients in ``modD``.
 
     This is the example's "gradients from the fake batch and the real batch are
-    summed before one ``update()``", without copies: ``modD`` must be bound by
-    :func:`bind_discriminator` (``grad_req='add'``), and this helper first zeroes
-    the gradient buffers, which also drops what other passes (the G step's pass
-    through D) added since the last update.
+    summed before one ``update()``". Bound by :func:`bind_discriminator` with
+    ``grad_req='add'``, ``modD`` sums them in place, without copies: this helper
+    first zeroes the gradient buffers, which also drops what other passes (the G
+    step's pass through D) added since the last update. A bfloat16 D is bound with
+    ``'write'`` (MXNet 1.9.1's ``amp_cast`` ignores ``'add'``): its earlier passes'
+    gradients are copied out and added back by hand, as the example does.
 
     The Module API has no call to clear accumulated gradients, so the buffers
     come from :func:`mxgan.runtime.compat.gradient_arrays`.
@@ -33,14 +35,22 @@ def accumulate_gradients(modD: mx.mod.Module, batches: list[mx.io.DataBatch]) ->
     list of NDArray
         D's output, P(real), for each batch (copies: D's output buffer is reused).
     """
-    for per_param in gradient_arrays(modD):
-        for grad in per_param:
-            grad[:] = 0
-    outputs = []
+    in_place = gradients_summed_in_place(modD)
+    if in_place:
+        for per_param in gradient_arrays(modD):
+            for grad in per_param:
+                grad[:] = 0
+    outputs: list[mx.nd.NDArray] = []
+    earlier: list[mx.nd.NDArray] = []  # 'write': the sum of the earlier passes' gradients
     for batch in batches:
         modD.forward(batch, is_train=True)
         modD.backward()
         outputs.append(modD.get_outputs()[0].copy())
+        if not in_place:
+            grads = [grad for per_param in gradient_arrays(modD) for grad in per_param]
+            for grad, before in zip(grads, earlier):
+                grad += before
+            earlier = [grad.copy() for grad in grads] if len(outputs) < len(batches) else []
     return outputs
 
 

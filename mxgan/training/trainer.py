@@ -23,6 +23,7 @@ from mxgan.errors import DivergenceError, Interrupted, MxganError
 from mxgan.model.latent import noise_batch
 from mxgan.model.modules import GAN, one_hot
 from mxgan.runtime.distributed import LOCAL, Cluster
+from mxgan.runtime.precision import array_dtype
 from mxgan.runtime.signals import Stopped, StopRequests
 from mxgan.runtime.streams import stream
 from mxgan.training.contract import Hook, RunRecord, RunView, hook_keys, hook_state, in_order, load_hook_state
@@ -166,7 +167,8 @@ class Trainer:
         self.total = min(every_step, cfg.max_steps or every_step)
         self.pace = Pace()  # the times of the steps finished in this process
         self.seconds_before = seconds  # the run's training time in earlier processes (--resume)
-        self.labels = Labels.create(cfg.batch_size, cfg.dtype, cfg.real_label)
+        self.arrays = array_dtype(cfg.dtype)  # the inputs' dtype (bfloat16 computes on float32 arrays)
+        self.labels = Labels.create(cfg.batch_size, self.arrays, cfg.real_label)
         self.record = RunRecord(metrics={})
         self.hooks: list[Hook] = []
         self.outputs: StepOutputs | None = None
@@ -196,7 +198,7 @@ class Trainer:
     def _z(self, index: int = 0) -> mx.nd.NDArray:
         cfg = self.cfg
         z = noise_batch(cfg.seed, self.progress.iteration, cfg.batch_size, cfg.nz, cfg.noise, index, self.cluster.rank)
-        return mx.nd.array(z, dtype=cfg.dtype)
+        return mx.nd.array(z, dtype=self.arrays)
 
     def _classes(self) -> dict:
         """Conditional models: the real batch's digits, and random digits for G to draw."""
@@ -205,7 +207,7 @@ class Trainer:
             return {}
         asked = stream(cfg.seed, "digits", progress.iteration, self.cluster.rank).integers(0, CLASSES, cfg.batch_size)
         labels = self.batches.labels_of(progress.epoch, progress.batch)  # type: ignore[attr-defined]  # IDX data
-        return {"real_cond": one_hot(labels, cfg.dtype), "fake_cond": one_hot(asked, cfg.dtype)}
+        return {"real_cond": one_hot(labels, self.arrays), "fake_cond": one_hot(asked, self.arrays)}
 
     def run_step(self, real: np.ndarray) -> None:
         """The phases :func:`schedule` gives this iteration (D, then G's), on ``real`` and fresh z; wait for it
@@ -215,7 +217,7 @@ class Trainer:
         phases = schedule(self.progress.iteration, cfg.d_steps, cfg.g_steps, cfg.pretrain_d)
         self.g_updated = "G" in phases
         # one host array per input; each is copied to the device once, by its single forward
-        inputs = StepInputs(mx.nd.array(real, dtype=cfg.dtype), [self._z(i) for i in range(max(1, len(phases) - 1))],
+        inputs = StepInputs(mx.nd.array(real, dtype=self.arrays), [self._z(i) for i in range(max(1, len(phases) - 1))],
                             **self._classes())
         self.outputs = train_step(gan.modG, gan.modD, inputs, self.labels, phases, gan.modD_G)
         self.outputs.wait()  # Python queued the step; count it once it has run
