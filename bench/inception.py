@@ -6,7 +6,9 @@ Prints, and writes to bench/results/inception.json with the machine named:
    default_1.pt, needs torch), on the same resized photographs, relative to the features' scale;
 2. throughput: images/s of the network (float32), and with the resize from 28 px;
 3. the floor: FID (and KID, precision, recall, density, coverage) of --count Fashion-MNIST training images
-   against --count test images, and the same FID by pytorch-fid's formula (scipy's sqrtm) on the same features.
+   against --count test images, and the same FID by pytorch-fid's formula (scipy's sqrtm) on the same features;
+4. where the CPU has AMX: the same network in bfloat16 (``mxgan eval --dtype bfloat16``): its throughput, its
+   features' agreement with float32's on the photographs, and the floor's FID from bfloat16 features.
 
 Features are kept in --cache, so a second run computes only what is missing.
 """
@@ -32,6 +34,7 @@ from mxgan.data.idx import IDX_DATASETS, default_data_dir, load_idx_split, locat
 from mxgan.quality.inception import InceptionFeatures, inception_input  # noqa: E402
 from mxgan.quality.inception_metrics import fid, kid, statistics_of  # noqa: E402
 from mxgan.quality.metrics import neighbourhood_metrics  # noqa: E402
+from mxgan.runtime.amx import prepare  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "inception.json"
 
@@ -130,8 +133,9 @@ def floor(network: InceptionFeatures, count: int, cache: Path) -> dict:
         return {"skipped": "Fashion-MNIST not found: apt-get install dataset-fashion-mnist, or mxgan download"}
     train, _ = load_idx_split(folder, spec, "train")
     test, _ = load_idx_split(folder, spec, "test")
-    a, seconds_a = cached_features(network, train[:count], cache / f"fashion-train-{count}.npz")
-    b, seconds_b = cached_features(network, test[:count], cache / f"fashion-test-{count}.npz")
+    computed = "-bfloat16" if network.dtype == "bfloat16" else ""
+    a, seconds_a = cached_features(network, train[:count], cache / f"fashion-train-{count}{computed}.npz")
+    b, seconds_b = cached_features(network, test[:count], cache / f"fashion-test-{count}{computed}.npz")
     start = time.perf_counter()
     ours = fid(statistics_of(a), statistics_of(b))
     ours_seconds = time.perf_counter() - start
@@ -143,6 +147,27 @@ def floor(network: InceptionFeatures, count: int, cache: Path) -> dict:
             "fid_difference": abs(ours - theirs), "fid_seconds": ours_seconds, "sqrtm_seconds": theirs_seconds,
             "kid": kid_mean, "kid_std": kid_std, **neighbourhood_metrics(a, b),
             "extraction_seconds": seconds_a + seconds_b, "extraction_images_per_s": 2 * count / (seconds_a + seconds_b)}
+
+
+def bfloat16_figures(float32: InceptionFeatures, images: int) -> tuple[InceptionFeatures, dict]:
+    """The network in bfloat16: its throughput, and its features' agreement with float32's on the photographs."""
+    network = InceptionFeatures(float32.weights.path, batch_size=float32.batch_size, dtype="bfloat16")
+    inputs = inception_input(photos())
+    exact, rounded = float32.network_features(inputs), network.network_features(inputs)
+    cosine = (exact * rounded).sum(1) / np.linalg.norm(exact, axis=1) / np.linalg.norm(rounded, axis=1)
+    return network, {"throughput": throughput(network, images), "photos_min_cosine": float(cosine.min()),
+                     "photos_relative_l2": float(np.linalg.norm(exact - rounded) / np.linalg.norm(exact))}
+
+
+def bfloat16_report(b: dict, float32: dict) -> list[str]:
+    t, t32 = b["throughput"]["network_images_per_s"], float32["network_images_per_s"]
+    lines = [f"bfloat16 (AMX): network {t:.1f} images/s, {t / t32:.2f}x float32; features on the photographs: "
+             f"min cosine {b['photos_min_cosine']:.4f}, relative L2 {b['photos_relative_l2']:.3f}"]
+    if "fid" in b.get("floor", {}):
+        f = b["floor"]
+        lines.append(f"bfloat16 floor: FID {f['fid']:.4f} against float32's {b['floor_float32_fid']:.4f} "
+                     f"({f['fid'] / b['floor_float32_fid'] - 1:+.2%}), {f['train_images']} vs {f['test_images']}")
+    return lines
 
 
 def report(results: dict) -> str:
@@ -164,6 +189,8 @@ def report(results: dict) -> str:
                   f"{f['extraction_seconds'] / 60:.1f} min ({f['extraction_images_per_s']:.1f} images/s)"]
     elif f:
         lines.append(f"floor: {f['skipped']}")
+    if "bfloat16" in results:
+        lines += bfloat16_report(results["bfloat16"], t)
     return "\n".join(lines)
 
 
@@ -188,6 +215,12 @@ def main() -> int:
     if args.count:
         results["floor"] = floor(network, args.count, Path(args.cache))
         print("\n".join(report(results).splitlines()[-2:]), flush=True)
+    if prepare().granted:
+        network16, results["bfloat16"] = bfloat16_figures(network, args.throughput_images)
+        if args.count and "fid" in results["floor"]:
+            results["bfloat16"]["floor"] = floor(network16, args.count, Path(args.cache))
+            results["bfloat16"]["floor_float32_fid"] = results["floor"]["fid"]
+        print("\n".join(bfloat16_report(results["bfloat16"], results["throughput"])), flush=True)
     results["printed"] = [{"command": results["commands"][0], "output": report(results).splitlines()}]
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(results, indent=2) + "\n")

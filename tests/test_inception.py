@@ -41,6 +41,7 @@ from mxgan.quality.inception_weights import (
     load_weights,
     read_torch_file,
 )
+from mxgan.runtime.amx import cpu_flags
 
 # --- PyTorch's file formats, written without PyTorch ------------------------------------------------------
 
@@ -437,3 +438,12 @@ def test_torch_save_files_read_as_torch_wrote_them(tmp_path, published):
         assert read.layout.startswith("state dict")
         for name, value in published.weights.tensors.items():
             np.testing.assert_array_equal(read.tensors[name], value)
+
+
+@pytest.mark.skipif(not {"amx_bf16", "amx_tile"} <= cpu_flags(), reason="this CPU has no AMX (amx_bf16, amx_tile)")
+def test_bfloat16_features_point_where_float32_s_do(published):
+    inputs = inception_input(photos(4))
+    rounded = InceptionFeatures(published.weights.path, batch_size=4, dtype="bfloat16").network_features(inputs)
+    exact = published.network_features(inputs)
+    cosine = (exact * rounded).sum(1) / np.linalg.norm(exact, axis=1) / np.linalg.norm(rounded, axis=1)
+    assert cosine.min() > 0.99 and not np.array_equal(exact, rounded)  # rounded, and close

@@ -13,6 +13,7 @@ from mxgan.errors import MxganError
 from mxgan.model.symbols import make_dcgan_sym
 from mxgan.quality.classifier import load_classifier, load_mnist
 from mxgan.quality.metrics import as_training_data, frechet_distance, measure, mnist_reference, to_classifier_input
+from mxgan.runtime.amx import cpu_flags
 
 
 @pytest.fixture(scope="module")
@@ -134,6 +135,7 @@ def test_missing_classifier_weights(tmp_path):
 @pytest.mark.parametrize("argv, expected", [
     (["eval", "--checkpoint", "x.params", "--num", "3"], "--num must be in [10, 100000], got 3"),
     (["eval", "--checkpoint", "x.params", "--batch-size", "0"], "--batch-size must be positive"),
+    (["eval", "--checkpoint", "x.params", "--dtype", "float16"], "--dtype 'float16' is not one of float32, bfloat16"),
     (["classifier", "train", "--epochs", "0"], "--epochs must be positive"),
     (["classifier", "train", "--train-size", "-5"], "--train-size must be 0 or more"),
     (["classifier", "fit"], "action 'fit' is not one of train"),
@@ -141,3 +143,17 @@ def test_missing_classifier_weights(tmp_path):
 def test_bad_eval_and_classifier_flags(argv, expected):
     result = run_cli("-m", "mxgan", *argv)
     assert result.returncode == 2 and expected in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+@pytest.mark.skipif(not {"amx_bf16", "amx_tile"} <= cpu_flags(), reason="this CPU has no AMX (amx_bf16, amx_tile)")
+def test_eval_in_bfloat16_agrees_with_float32(tmp_path):
+    _save_generator(tmp_path / "g.params", 16)
+    reports = {}
+    for dtype in ("float32", "bfloat16"):
+        result = run_cli("-m", "mxgan", "eval", "--checkpoint", str(tmp_path / "g.params"), "--num", "300",
+                         "--dtype", dtype, "--json", str(tmp_path / f"{dtype}.json"))
+        assert result.returncode == 0, result.stderr
+        reports[dtype] = json.loads((tmp_path / f"{dtype}.json").read_text())
+    assert "features in bfloat16" in result.stdout and reports["bfloat16"]["dtype"] == "bfloat16"
+    assert reports["bfloat16"]["fid"] == pytest.approx(reports["float32"]["fid"], rel=0.05)
+    assert np.abs(np.subtract(reports["bfloat16"]["histogram"], reports["float32"]["histogram"])).sum() < 0.05

@@ -14,6 +14,7 @@ from mxgan.commands.options import add_options, check_output_file, data_dir, fro
 from mxgan.config import (
     CTX,
     DATA_DIR,
+    DTYPE,
     MEASURED,
     SEED,
     GeneratorOptions,
@@ -53,6 +54,9 @@ class EvalConfig(GeneratorOptions):
     all: bool = declared(Option("--checkpoint RUN_DIR: a row for every checkpoint set the run folder holds, the "
                                 "best one marked, with when it was checked in training", False))
     json: str = declared(Option("also write the report to this JSON file", "", metavar="FILE"))
+    dtype: str = declared(DTYPE, choices=("float32", "bfloat16"), help="the measuring network's arithmetic: "
+                          "float32; bfloat16 (CPUs with AMX): about 1.9x faster Inception features, FID within "
+                          "about 1.5%% of float32's (docs/quality.md); training's checks stay float32")
 
 
 @dataclass
@@ -77,7 +81,10 @@ def config(args: argparse.Namespace) -> EvalConfig:
     if cfg.json:
         check_output_file("--json", cfg.json)
         check_not_replaced("--json", cfg.json, [Path(cfg.json)], from_flags(args, EvalCommand).force)
-    return cfg
+    from mxgan.runtime.devices import on_gpu
+    from mxgan.runtime.precision import resolve_dtype
+
+    return replace(cfg, dtype=resolve_dtype(cfg.dtype, on_gpu(cfg.ctx)))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -101,12 +108,12 @@ def _one(cfg: EvalConfig, ckpt: Any, contexts: list) -> dict:
     folder, options = _run_of(Path(ckpt.path))  # the file --checkpoint resolved to (RUN_DIR:best too)
     evaluator = _evaluator(cfg, folder, options, ckpt.arch.image_size, ckpt.arch.nc, contexts)
     report = evaluate(evaluator, ckpt, cfg.num, cfg.seed, cfg.batch_size, contexts)
-    print(f"{ckpt.path} ({evaluator.metric} against {_against(evaluator)}):")
+    print(f"{ckpt.path} ({evaluator.metric} against {_against(evaluator)}{_in(cfg.dtype)}):")
     if options is None:
         print("  (no run.json beside it says what it was trained on: measured as an MNIST generator, by MNIST's "
               "digit classifier; a model of other pictures is no MNIST model and scores badly here)")
     print(report.format())
-    return {"metric": evaluator.metric, **report.to_json()}
+    return {"metric": evaluator.metric, "dtype": cfg.dtype, **report.to_json()}
 
 
 def _all_sets(cfg: EvalConfig, contexts: list) -> list[dict]:
@@ -120,7 +127,7 @@ def _all_sets(cfg: EvalConfig, contexts: list) -> list[dict]:
     evaluator = _evaluator(cfg, folder, options, options.image_size, options.channels, contexts)
     rows = evaluate_run(run, cfg.weights or None, cfg.recalibrate_bn, evaluator, cfg.num, cfg.seed,
                         cfg.batch_size, contexts)
-    print(format_run_table(rows, evaluator.metric))
+    print(format_run_table(rows, evaluator.metric) + ("\n(features in bfloat16)" if cfg.dtype == "bfloat16" else ""))
     return rows
 
 
@@ -143,7 +150,8 @@ def _evaluator(cfg: EvalConfig, folder: Path | None, options: TrainConfig | None
     if not choice.inception and options.dataset != "mnist":
         raise MxganError(f"--metric mnist measures MNIST generators; this one was trained on --dataset "
                          f"{options.dataset}: --metric inception measures it against its data")
-    return make_evaluator(choice, options, folder, contexts=contexts, reference_images=cfg.reference_images)
+    return make_evaluator(choice, options, folder, contexts=contexts, reference_images=cfg.reference_images,
+                          dtype=cfg.dtype)
 
 
 def _run_of(path: Path) -> tuple[Path | None, TrainConfig | None]:
@@ -156,6 +164,10 @@ def _run_of(path: Path) -> tuple[Path | None, TrainConfig | None]:
     except MxganError:  # a damaged run.json: measured as a lone file
         options = None
     return (folder, options) if options is not None else (None, None)
+
+
+def _in(dtype: str) -> str:
+    return ", features in bfloat16" if dtype == "bfloat16" else ""
 
 
 def _against(evaluator: Any) -> str:

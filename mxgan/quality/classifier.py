@@ -19,6 +19,7 @@ from mxgan.constants import CLASSIFIER_WEIGHTS
 from mxgan.data.download import dataset_folder
 from mxgan.data.idx import IDX_DATASETS, load_idx_split
 from mxgan.errors import MxganError
+from mxgan.model.precision import in_bfloat16
 from mxgan.runtime.streams import stream
 
 FEATURES = 128
@@ -72,11 +73,14 @@ class Classifier:
         return np.concatenate(probs), np.concatenate(feats)
 
 
-def load_classifier(path: Path = CLASSIFIER_WEIGHTS, batch_size: int = 500, contexts: list | None = None) -> Classifier:
-    """The shipped (or given) classifier weights, bound for inference."""
+def load_classifier(path: Path = CLASSIFIER_WEIGHTS, batch_size: int = 500, contexts: list | None = None,
+                    dtype: str = "float32") -> Classifier:
+    """The shipped (or given) classifier weights, bound for inference (``dtype="bfloat16"``: its convolutions and
+    dense layers in bfloat16)."""
     if not Path(path).is_file():
         raise MxganError(f"{path}: no classifier weights; make them with: mxgan classifier train")
     _, symbol = lenet_symbols()
+    symbol = in_bfloat16(symbol) if dtype == "bfloat16" else symbol
     module = mx.mod.Module(symbol, data_names=(INPUT,), label_names=None, context=contexts or [mx.cpu()])
     module.bind(data_shapes=[(INPUT, (batch_size, 1, 28, 28))], for_training=False)
     module.set_params(*load_module_params(path))

@@ -36,7 +36,8 @@ log = logging.getLogger(__name__)
 METRICS = ("auto", "mnist", "inception")  # auto: FID-MNIST for MNIST generators, Inception FID for any other
 REFERENCE_IMAGES = 10000  # training images in mxgan eval's Inception reference (all, for a smaller set)
 TRAINING_REFERENCE_IMAGES = 5000  # the in-training check's: about 7 min once, on 2 CPU cores at 12 images/s
-REFERENCE_FILE = "inception-reference-{size}px-{channels}ch-{count}.npz"  # in the run folder: pytorch-fid reads it
+# in the run folder, where pytorch-fid reads it; {dtype}: "-bfloat16" for mxgan eval --dtype bfloat16's
+REFERENCE_FILE = "inception-reference-{size}px-{channels}ch-{count}{dtype}.npz"
 
 
 class Report(Protocol):
@@ -84,14 +85,15 @@ class MnistEvaluator:
 
     metric = "FID-MNIST"
 
-    def __init__(self, data_dir: Path, image_size: int, channels: int, contexts: list | None = None) -> None:
+    def __init__(self, data_dir: Path, image_size: int, channels: int, contexts: list | None = None,
+                 dtype: str = "float32") -> None:
         check_mnist_shaped(channels, image_size)
-        self.data_dir, self.image_size, self.contexts = Path(data_dir), image_size, contexts
+        self.data_dir, self.image_size, self.contexts, self.dtype = Path(data_dir), image_size, contexts, dtype
         self._loaded: tuple[Classifier, Reference] | None = None
 
     def prepare(self) -> None:
         if self._loaded is None:
-            classifier = load_classifier(contexts=self.contexts)
+            classifier = load_classifier(contexts=self.contexts, dtype=self.dtype)
             self._loaded = classifier, mnist_reference(classifier, self.data_dir, self.image_size)
 
     def report(self, images: np.ndarray, digits: np.ndarray | None) -> QualityReport:
@@ -109,8 +111,9 @@ class InceptionEvaluator:
     metric = "FID"
 
     def __init__(self, data: BatchOptions, cache: Path | None, weights: str | None = None,
-                 contexts: list | None = None, reference_images: int = REFERENCE_IMAGES) -> None:
-        self.network = InceptionFeatures(weights, contexts=contexts)  # no weights: one line, before any work
+                 contexts: list | None = None, reference_images: int = REFERENCE_IMAGES, dtype: str = "float32",
+                 ) -> None:
+        self.network = InceptionFeatures(weights, contexts=contexts, dtype=dtype)  # no weights: one line, now
         self.data, self.cache, self.count = data, cache, reference_images
         self._reference: InceptionStatistics | None = None
 
@@ -124,7 +127,7 @@ class InceptionEvaluator:
         """The training data's statistics: from the cache where it describes these images, else computed."""
         if self._reference is None:
             images = reference_images(self.data, self.count)
-            fingerprint = _fingerprint(images, self.network.weights.sha256)
+            fingerprint = _fingerprint(images, self.network.weights.sha256, self.network.dtype)
             self._reference = self._cached(fingerprint) or self._computed(images, fingerprint)
         return self._reference
 
@@ -150,10 +153,12 @@ class InceptionEvaluator:
         return stats
 
 
-def _fingerprint(images: np.ndarray, weights_sha256: str) -> str:
+def _fingerprint(images: np.ndarray, weights_sha256: str, dtype: str = "float32") -> str:
+    """What a cached reference was made of: the images, the weights, the resizing (and bfloat16 features)."""
     from mxgan.quality.inception_metrics import image_fingerprint
 
-    return f"{image_fingerprint(images)}:{weights_sha256}:{RESIZE_MODE}"
+    computed = ":bfloat16" if dtype == "bfloat16" else ""  # float32 references keep their fingerprint
+    return f"{image_fingerprint(images)}:{weights_sha256}:{RESIZE_MODE}{computed}"
 
 
 @dataclass(frozen=True)
@@ -173,12 +178,15 @@ class EvaluatorChoice:
 
 
 def make_evaluator(choice: EvaluatorChoice, data: Any, cache_dir: Path | None, weights: str | None = None,
-                   contexts: list | None = None, reference_images: int = REFERENCE_IMAGES) -> Evaluator:
+                   contexts: list | None = None, reference_images: int = REFERENCE_IMAGES, dtype: str = "float32",
+                   ) -> Evaluator:
     """The evaluator ``choice`` names, for generators of ``data`` (options with the data's dataset, folder, size,
-    channels and seed: a run's TrainConfig); the Inception reference is kept in ``cache_dir`` (None: not kept)."""
+    channels and seed: a run's TrainConfig); the Inception reference is kept in ``cache_dir`` (None: not kept).
+    ``dtype``: the feature network's arithmetic (``mxgan eval --dtype``; training's checks stay float32)."""
     if not choice.inception:
-        return MnistEvaluator(Path(data.data_dir), choice.image_size, choice.channels, contexts)
+        return MnistEvaluator(Path(data.data_dir), choice.image_size, choice.channels, contexts, dtype)
     unaugmented = replace(data, rand_crop=False, rand_mirror=False) if hasattr(data, "rand_crop") else data
-    name = REFERENCE_FILE.format(size=choice.image_size, channels=choice.channels, count=reference_images)
+    name = REFERENCE_FILE.format(size=choice.image_size, channels=choice.channels, count=reference_images,
+                                 dtype="-bfloat16" if dtype == "bfloat16" else "")
     cache = cache_dir / name if cache_dir else None
-    return InceptionEvaluator(unaugmented, cache, weights, contexts, reference_images)
+    return InceptionEvaluator(unaugmented, cache, weights, contexts, reference_images, dtype)

@@ -22,6 +22,7 @@ import mxnet as mx
 import numpy as np
 
 from mxgan.errors import MxganError
+from mxgan.model.precision import in_bfloat16
 from mxgan.quality.inception_weights import InceptionWeights, load_weights
 
 log = logging.getLogger(__name__)
@@ -179,16 +180,19 @@ class InceptionFeatures:
 
     ``weights``: a file (default: ``$MXGAN_INCEPTION_WEIGHTS``, else the usual places, see
     :func:`mxgan.quality.inception_weights.find_weights`); ``batch_size``: images a forward pass;
-    ``contexts``: where to run (default: the CPU).
+    ``contexts``: where to run (default: the CPU); ``dtype``: ``"bfloat16"`` runs the convolutions in bfloat16
+    (about 1.9x faster on AMX; FID within about 1.5% of float32's, see docs/quality.md).
     """
 
-    def __init__(self, weights: str | Path | None = None, batch_size: int = 50, contexts: list | None = None) -> None:
+    def __init__(self, weights: str | Path | None = None, batch_size: int = 50, contexts: list | None = None,
+                 dtype: str = "float32") -> None:
         if not isinstance(batch_size, int) or batch_size < 1:
             raise MxganError(f"batch_size must be a positive whole number of images, got {batch_size!r}")
         self.weights = load_weights(weights)
-        self.batch_size = batch_size
+        self.batch_size, self.dtype = batch_size, dtype
         symbol = inception_symbol()
-        self.module = mx.mod.Module(symbol, data_names=(INPUT,), label_names=None, context=contexts or [mx.cpu()])
+        computed = in_bfloat16(symbol) if dtype == "bfloat16" else symbol
+        self.module = mx.mod.Module(computed, data_names=(INPUT,), label_names=None, context=contexts or [mx.cpu()])
         self.module.bind(data_shapes=[(INPUT, (batch_size, 3, SIZE, SIZE))], for_training=False)
         self.module.set_params(*module_params(self.weights, symbol))
 
