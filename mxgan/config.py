@@ -231,8 +231,8 @@ CHECKPOINT = Option("generator checkpoint: a file, a prefix or a run folder, in 
                     "is a run's evaluated checkpoint with the lowest FID-MNIST", "", required=True)
 WEIGHTS_OPTION = Option("raw: G's weights at the checkpoint; ema: their moving average (--ema-decay runs; default: "
                         "ema where a run folder has it, else the file given)", "", choices=WEIGHTS)
-DTYPE = Option("arithmetic: float32; bfloat16 (CPUs with AMX or avx512_bf16): D's convolutions in bfloat16 on "
-               "float32 weights; auto: bfloat16 where AMX is granted and measured no worse, else float32; float16 "
+DTYPE = Option("arithmetic: float32; bfloat16 (CPUs with AMX): D's convolutions in bfloat16 on float32 weights, "
+               "G in float32; auto: bfloat16 where AMX is granted and measured no worse, else float32; float16 "
                "(GPU only): half-precision weights and activations, Adam on float32 master copies", "float32",
                choices=DTYPES)
 MOST_RECALIBRATION_BATCHES = 1000  # the moving statistics settle within tens of batches; more is only waiting

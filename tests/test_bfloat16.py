@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from helpers import REPO, final_params, one_line, run_cli, tiny
 
+from mxgan.bench.g_layers import deconvolution_layer, subpixel_layer, subpixel_weight
 from mxgan.errors import MxganError
 from mxgan.model.modules import GanSpec, build_gan
 from mxgan.model.precision import in_bfloat16
@@ -176,3 +177,28 @@ def test_a_bfloat16_d_sums_its_fake_and_real_batch_gradients_before_the_update()
     for summed, fake, real in zip(gradient_arrays(gan.modD), *alone):
         np.testing.assert_allclose(summed[0].asnumpy(), fake + real, rtol=1e-5, atol=1e-7)
     assert any(np.abs(fake).sum() > 0 for fake in alone[0])
+
+
+def _layer_outputs(symbol: mx.sym.Symbol, inputs: np.ndarray, weight: np.ndarray, head: np.ndarray) -> tuple:
+    executor = symbol.simple_bind(mx.cpu(), x=inputs.shape, grad_req="write")
+    executor.arg_dict["x"][:] = inputs
+    executor.arg_dict["g_weight"][:] = weight
+    executor.forward(is_train=True)
+    executor.backward([mx.nd.array(head)])
+    return (executor.outputs[0].asnumpy(), executor.grad_dict["x"].asnumpy(), executor.grad_dict["g_weight"].asnumpy())
+
+
+def test_g_s_stride_2_layer_as_a_subpixel_convolution_is_the_example_s_in_float32():
+    """bench/g_layers.py's re-expressed layer (the one a bfloat16 G would use) computes the Deconvolution: its
+    output and every gradient within 1e-5, with the example's weight mapped and the gradient mapped back."""
+    rng = np.random.default_rng(0)
+    inputs = rng.normal(size=(4, 16, 5, 5)).astype(np.float32)
+    weight = rng.normal(0, 0.1, (16, 8, 4, 4)).astype(np.float32)
+    head = rng.normal(size=(4, 8, 10, 10)).astype(np.float32)
+    out, grad_x, grad_w = _layer_outputs(deconvolution_layer(8), inputs, weight, head)
+    sub_out, sub_grad_x, sub_grad_w = _layer_outputs(subpixel_layer(8), inputs, subpixel_weight(weight), head)
+    np.testing.assert_allclose(sub_out, out, atol=1e-5)
+    np.testing.assert_allclose(sub_grad_x, grad_x, atol=1e-5)
+    taps = subpixel_weight(np.ones_like(weight)) != 0  # each Deconvolution tap once; the others stay zero
+    assert taps.sum() == weight.size
+    np.testing.assert_allclose(sub_grad_w[taps], subpixel_weight(grad_w)[taps], atol=1e-5)

@@ -10,9 +10,11 @@ import ast
 import functools
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -278,7 +280,8 @@ def format_profile_result(result: dict) -> str:
 
 
 def cpu_model() -> str:
-    """The processor's name and its widest vector unit (the ratios follow it: see bench/README.md)."""
+    """The processor's name, its widest vector unit and its matrix unit (the ratios follow them: see
+    bench/README.md)."""
     try:
         info = Path("/proc/cpuinfo").read_text()
     except OSError:
@@ -286,7 +289,16 @@ def cpu_model() -> str:
     name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "?")
     flags = next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), [])
     vector = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
-    return f"{name}, {vector}"
+    return f"{name}, {vector}" + (" + AMX" if "amx_bf16" in flags else "")
+
+
+def provenance(printed: str, source: str = "mxgan bench (bench/throughput.py)") -> dict:
+    """What makes a ``--json`` result a source of the figures quoted from it: the machine, the date, the command
+    and what it printed (see tests/test_docs.py)."""
+    command = shlex.join(["python", *sys.argv] if sys.argv[0].endswith(".py") else ["mxgan", *sys.argv[1:]])
+    return {"machine": f"{cpu_model()}, {available_cores()} cores", "date": time.strftime("%Y-%m-%d"),
+            "source": source, "commands": [command],
+            "printed": [{"command": command, "output": printed.splitlines()}]}
 
 
 COLUMNS = [  # (key, header, format)

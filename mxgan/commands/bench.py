@@ -67,10 +67,12 @@ def check_profile(cfg: BenchConfig) -> None:
 
 def run(args: argparse.Namespace) -> int:
     cfg, own = config(args)
-    from mxgan.bench.throughput import format_profile_result, format_table, run_profile, run_throughput
+    from mxgan.bench.throughput import format_profile_result, format_table, provenance, run_profile, run_throughput
 
     result = run_profile(cfg) if cfg.profile else run_throughput(cfg)
-    print(format_profile_result(result) if cfg.profile else format_table(result))
+    printed = format_profile_result(result) if cfg.profile else format_table(result)
+    print(printed)
     if own.json:
+        result = {**result, **provenance(printed)}
         write_bytes_atomic(Path(own.json), json.dumps(result, indent=1, allow_nan=False).encode())
     return 0
