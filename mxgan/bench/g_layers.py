@@ -1,4 +1,4 @@
-"""Does G pay in bfloat16? ``python bench/g_layers.py``: each stride-2 layer of G, as the example's float32
+"""Does G pay in bfloat16? (``python bench/g_layers.py``): each stride-2 layer of G, as the example's float32
 Deconvolution and as the same layer re-expressed with a bfloat16-capable Convolution, timed side by side.
 
 MXNet 1.9.1's AMP keeps Deconvolution in float32 (a bfloat16 one segfaults). A stride-2, 4x4, pad-1 transposed
@@ -10,17 +10,12 @@ BatchNorm and ReLU, at the batch the trainer uses.
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
-import sys
 from collections.abc import Callable
-from pathlib import Path
 
 import mxnet as mx
 import numpy as np
 
-from mxgan.bench.throughput import provenance
 from mxgan.bench.timing import interleaved
 from mxgan.model.precision import in_bfloat16
 
@@ -117,22 +112,3 @@ def format_rows(rows: list[dict], batch: int) -> str:
         speedup = row[FORMS[0]] / row[FORMS[2]]
         lines.append(" | ".join([row["layer"], *(f"{row[form]:.1f}" for form in FORMS), f"{speedup:.2f}"]))
     return "\n".join(lines)
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--repeats", type=int, default=5, help="timed blocks per form (the median is kept)")
-    parser.add_argument("--json", default="", help="also write the results here")
-    args = parser.parse_args()
-    rows = time_layers(args.batch_size, args.repeats)
-    printed = format_rows(rows, args.batch_size)
-    print(printed)
-    if args.json:
-        result = {"question": "Does G pay in bfloat16?", "rows": rows, **provenance(printed, "bench/g_layers.py")}
-        Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

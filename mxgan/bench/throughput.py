@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import importlib.metadata
 import json
 import os
 import shlex
@@ -258,6 +259,7 @@ def run_throughput(cfg: BenchConfig) -> dict:
         variants = {**step_variants(cfg, batch), **thread_variants(cfg, batch), **recipe_steps(cfg, batch)}
     return {
         "config": asdict(cfg), "threads": os.environ.get("OMP_NUM_THREADS"), "mxnet": mx.__version__,
+        "torch": importlib.metadata.version("torch") if cfg.compare == "torch" else None,
         "cpu": cpu_model(), "variants": variants,
         "gflop_per_training_image": flops / 1e9, "gemm_gflops": gemm, "rows": rows,
         "peak_rss_mb_mnist_training": peak_rss_mb(cfg) if cfg.data_dir and cfg.rss_steps else None,
