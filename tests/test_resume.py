@@ -9,7 +9,18 @@ import time
 
 import numpy as np
 import pytest
-from helpers import REPO, data_dir, final_params, fixtures, has_checkpoint, run_cli, run_main, tiny, wait_for
+from helpers import (
+    REPO,
+    data_dir,
+    final_params,
+    fixtures,
+    has_checkpoint,
+    mnist_data_dir,
+    run_cli,
+    run_main,
+    tiny,
+    wait_for,
+)
 
 from mxgan.checkpoints.params_file import read_params
 from mxgan.checkpoints.run_folder import read_run_state
@@ -27,6 +38,8 @@ TRICKS = ["--d-steps", "2", "--g-steps", "2", "--pretrain-d", "1", "--real-label
     ("cpu", ["--dataset", "mnist", "--conditional"], "epoch 0, batch 6"),
 ], ids=["cpu", "two-devices", "tricks", "conditional"])  # two devices: Adam runs in the kvstore
 def test_n_steps_then_resume_n_more_equals_2n_straight(tmp_path, ctx, flags, position):
+    if "mnist" in flags:
+        mnist_data_dir()  # skipped, with how to get it, where MNIST is missing
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
     tiny = [*TINY, "--ctx", ctx, *flags]
     assert run_cli("run_dcgan.py", *tiny, "--max-steps", "12", "--out", str(straight)).returncode == 0

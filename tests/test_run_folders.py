@@ -9,7 +9,7 @@ import shutil
 import cv2
 import numpy as np
 import pytest
-from helpers import data_dir, final_params, one_line, run_cli, run_main, tiny
+from helpers import data_dir, final_params, mnist_data_dir, one_line, run_cli, run_main, tiny
 
 from mxgan.checkpoints.run_folder import Progress, RunState, read_run_state, save_run_checkpoint, write_state
 from mxgan.config import TrainConfig
@@ -145,7 +145,7 @@ def test_resume_on_moved_changed_or_other_data(tmp_path):
 def test_mnist_elsewhere_is_the_same_data(tmp_path):
     run, elsewhere = tmp_path / "run", tmp_path / "elsewhere"
     (elsewhere / "mnist").mkdir(parents=True)
-    for file in (data_dir() / "mnist").iterdir():
+    for file in (mnist_data_dir() / "mnist").iterdir():
         (elsewhere / "mnist" / file.name).symlink_to(file)
     flags = tiny(500, dataset="mnist")
     assert run_cli("run_dcgan.py", *flags, "--max-steps", "1", "--out", str(run)).returncode == 0

@@ -5,7 +5,7 @@ import math
 
 import cv2
 import numpy as np
-from helpers import run_cli, tiny
+from helpers import mnist_data_dir, run_cli, tiny
 
 from mxgan.checkpoints.formats import load_generator
 from mxgan.checkpoints.module_format import load_module_params
@@ -16,6 +16,7 @@ from mxgan.training.hooks import GRID_SAMPLES
 
 
 def test_short_mnist_run_learns_and_its_checkpoint_reproduces_its_samples(tmp_path):
+    mnist_data_dir()  # skipped, with how to get it, where MNIST is missing
     run = tmp_path / "run"
     result = run_cli("run_dcgan.py", "--dataset", "mnist", "--image-size", "32", "--ngf", "16", "--ndf", "16",
                      "--max-steps", "200", "--sample-every", "100", "--seed", "3", "--out", str(run), "--no-progress")

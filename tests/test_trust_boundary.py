@@ -12,7 +12,7 @@ import time
 import mxnet as mx
 import numpy as np
 import pytest
-from helpers import REPO, data_dir, final_params, one_line, run_cli, run_main, tiny
+from helpers import REPO, data_dir, final_params, mnist_data_dir, one_line, run_cli, run_main, tiny
 
 from mxgan.checkpoints.run_folder import read_run_state
 
@@ -174,7 +174,7 @@ def test_two_trainers_on_one_new_folder_never_overwrite_each_other(tmp_path, slo
     """A slow start (MNIST loads for seconds) and a fast one (synthetic) on one new --out, 0.3 s apart: one
     run is written, whole; the other is one line, and changes nothing."""
     out = tmp_path / "run"
-    env = {**os.environ, "MXGAN_DATA_DIR": str(data_dir())}
+    env = {**os.environ, "MXGAN_DATA_DIR": str(mnist_data_dir())}
     slow = [*tiny(500, dataset="mnist"), "--max-steps", "2"]
     fast = [*tiny(1000), "--max-steps", "2"]
     procs = []
