@@ -202,3 +202,13 @@ def test_g_s_stride_2_layer_as_a_subpixel_convolution_is_the_example_s_in_float3
     taps = subpixel_weight(np.ones_like(weight)) != 0  # each Deconvolution tap once; the others stay zero
     assert taps.sum() == weight.size
     np.testing.assert_allclose(sub_grad_w[taps], subpixel_weight(grad_w)[taps], atol=1e-5)
+
+
+def test_import_mxgan_asks_for_amx_before_mxnet_loads_as_the_cli_does():
+    code = ("import os, sys, mxgan; mxgan.make_dcgan_sym; "
+            "print(os.environ.get('DNNL_MAX_CPU_ISA'), 'mxnet' in sys.modules)")
+    granted = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120,
+                             env={k: v for k, v in os.environ.items() if k != ISA_VARIABLE})
+    assert granted.stdout.split() == [AMX_ISA if AMX_CPU else "None", "True"], granted.stderr
+    refused = _refused_process("-c", code)
+    assert refused.stdout.split() == ["None", "True"], refused.stderr
