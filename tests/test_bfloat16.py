@@ -51,6 +51,9 @@ def test_amx_is_asked_for_only_where_the_cpu_has_it():
     assert asked == []
     units = detect({"amx_bf16", "amx_tile", "avx512_bf16"}, request=granted)
     assert units.granted and resolve_dtype("bfloat16", on_gpu=False, units=units) == "bfloat16"
+    # auto: bfloat16 where AMX is granted (measured no worse, docs/quality.md), float32 on a GPU
+    assert resolve_dtype("auto", on_gpu=False, units=units) == "bfloat16"
+    assert resolve_dtype("auto", on_gpu=True, units=units) == "float32"
     with pytest.raises(MxganError, match="--dtype bfloat16 runs on CPUs only"):
         resolve_dtype("bfloat16", on_gpu=True, units=units)
 

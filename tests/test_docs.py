@@ -237,8 +237,14 @@ def command_problem(command: str) -> str | None:
             return f"{words[1]} does not exist"
         if script.name == "throughput.py":
             return parse_mxgan(["bench", *words[2:]])
-        unknown = [w.split("=")[0] for w in words[2:] if w.startswith("-") and w.split("=")[0] not in
-                   script_flags(script)]
+        own = words[2:]
+        if "--flags" in own:  # bench/quality.py --flags ...: the rest of the line is train's flags
+            at = own.index("--flags") + 1
+            own, passed_on = own[:at], own[at:]
+            problem = parse_mxgan(["train", *passed_on])
+            if problem:
+                return problem
+        unknown = [w.split("=")[0] for w in own if w.startswith("-") and w.split("=")[0] not in script_flags(script)]
         return f"{words[1]} has no {', '.join(unknown)}" if unknown else None
     if words[:2] == ["pip", "install"]:
         declared = extras()
