@@ -55,8 +55,8 @@ class EvalConfig(GeneratorOptions):
                                 "best one marked, with when it was checked in training", False))
     json: str = declared(Option("also write the report to this JSON file", "", metavar="FILE"))
     dtype: str = declared(DTYPE, choices=("float32", "bfloat16"), help="the measuring network's arithmetic: "
-                          "float32; bfloat16 (CPUs with AMX): about 1.9x faster Inception features, FID within "
-                          "about 1.5%% of float32's (docs/quality.md); training's checks stay float32")
+                          "float32; bfloat16 (CPUs with AMX): faster Inception features, FID within about 1%% of "
+                          "float32's (measured in docs/quality.md); training's checks stay float32")
 
 
 @dataclass

@@ -181,7 +181,7 @@ class InceptionFeatures:
     ``weights``: a file (default: ``$MXGAN_INCEPTION_WEIGHTS``, else the usual places, see
     :func:`mxgan.quality.inception_weights.find_weights`); ``batch_size``: images a forward pass;
     ``contexts``: where to run (default: the CPU); ``dtype``: ``"bfloat16"`` runs the convolutions in bfloat16
-    (about 1.9x faster on AMX; FID within about 1.5% of float32's, see docs/quality.md).
+    (faster on AMX; FID within about 1% of float32's, measured in docs/quality.md).
     """
 
     def __init__(self, weights: str | Path | None = None, batch_size: int = 50, contexts: list | None = None,
