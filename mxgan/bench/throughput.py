@@ -33,6 +33,7 @@ from mxgan.data.batches import ImageBatches, load_images, prefetch
 from mxgan.model.modules import GAN, GanSpec, build_gan
 from mxgan.model.precision import in_bfloat16
 from mxgan.model.symbols import make_dcgan_sym
+from mxgan.runtime.amx import CPUINFO, cpu_flags
 from mxgan.runtime.devices import parse_ctx
 from mxgan.runtime.env import available_cores
 from mxgan.training.ema import GeneratorEMA
@@ -285,11 +286,11 @@ def cpu_model() -> str:
     """The processor's name, its widest vector unit and its matrix unit (the ratios follow them: see
     bench/README.md)."""
     try:
-        info = Path("/proc/cpuinfo").read_text()
+        info = CPUINFO.read_text()
     except OSError:
         return "unknown"
     name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "?")
-    flags = next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), [])
+    flags = cpu_flags()
     vector = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
     return f"{name}, {vector}" + (" + AMX" if "amx_bf16" in flags else "")
 

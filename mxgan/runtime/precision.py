@@ -32,10 +32,9 @@ def array_dtype(dtype: str) -> str:
     return "float16" if dtype == "float16" else "float32"
 
 
-def describe_dtype(dtype: str, units: Bfloat16Units | None = None) -> str:
-    """The start line of a run that does not compute in float32 alone."""
+def describe_dtype(dtype: str) -> str:
+    """The start line of a run that does not compute in float32 alone (bfloat16: resolved, so on AMX)."""
     if dtype == "bfloat16":
-        units = prepare() if units is None else units
-        return (f"dtype bfloat16: D's convolutions in bfloat16 ({'on AMX' if units.granted else 'without AMX'}); "
-                "weights, Adam, G, BatchNorm statistics and the loss in float32")
+        return ("dtype bfloat16: D's convolutions in bfloat16 (on AMX); weights, Adam, G, BatchNorm statistics and "
+                "the loss in float32")
     return f"dtype {dtype}" + (": half-precision weights, Adam on float32 master copies" if dtype == "float16" else "")
