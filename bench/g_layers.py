@@ -2,7 +2,6 @@
 of G as the example's float32 Deconvolution and as a bfloat16 sub-pixel Convolution, side by side."""
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -13,7 +12,8 @@ from mxgan.runtime.env import prepare_mxnet  # noqa: E402
 prepare_mxnet()
 
 from mxgan.bench.g_layers import format_rows, time_layers  # noqa: E402
-from mxgan.bench.throughput import provenance  # noqa: E402
+from mxgan.bench.throughput import provenance, write_results  # noqa: E402
+from mxgan.commands.options import refuse_unwritable  # noqa: E402
 
 
 def main() -> int:
@@ -22,12 +22,14 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=5, help="timed blocks per form (the median is kept)")
     parser.add_argument("--json", default="", help="also write the results here")
     args = parser.parse_args()
+    if args.json:
+        refuse_unwritable("--json", args.json, parser)
     rows = time_layers(args.batch_size, args.repeats)
     printed = format_rows(rows, args.batch_size)
     print(printed)
     if args.json:
         result = {"question": "Does G pay in bfloat16?", "rows": rows, **provenance(printed, "bench/g_layers.py")}
-        Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
+        write_results(args.json, result)
     return 0
 
 

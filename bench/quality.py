@@ -8,7 +8,6 @@ average's and the raw weights' FID at every check. Results and targets: bench/RE
 """
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -28,7 +27,8 @@ from mxgan.bench.quality_runs import (  # noqa: E402
     train_run,
     train_until,
 )
-from mxgan.bench.throughput import provenance  # noqa: E402
+from mxgan.bench.throughput import provenance, write_results  # noqa: E402
+from mxgan.commands.options import refuse_unwritable  # noqa: E402
 from mxgan.data.idx import default_data_dir  # noqa: E402
 
 
@@ -65,6 +65,8 @@ def main() -> int:
                         help="more train flags for every run, last on the line (a recipe to confirm, --dtype "
                              "bfloat16)")
     args = parser.parse_args()
+    if args.json:
+        refuse_unwritable("--json", args.json, parser)
     epochs = args.epochs * len(args.runs) if len(args.epochs) == 1 else args.epochs
     if len(epochs) != len(args.runs) or min(epochs) < 1:
         parser.error("--epochs: one positive value, or one per run")
@@ -74,7 +76,7 @@ def main() -> int:
         if args.json:
             question = "How long does the default command take to FID-MNIST 10 and 5?"
             written = {"question": question, "runs": results, **provenance("\n".join(printed), "bench/quality.py")}
-            Path(args.json).write_text(json.dumps(written, indent=1))
+            write_results(args.json, written)
         return 0
     results = []
     for name, n in zip(args.runs, epochs):
@@ -85,7 +87,7 @@ def main() -> int:
     if args.json:
         written = {"question": "How good are MNIST DCGANs trained as users would?", "runs": results,
                    **provenance(printed, "bench/quality.py")}
-        Path(args.json).write_text(json.dumps(written, indent=1))
+        write_results(args.json, written)
     return 0
 
 

@@ -82,6 +82,7 @@ def _shown(bound: float | None) -> str:
 
 
 POSITIVE = Range(0, low_open=True)
+LEARNING_RATE = Range(0, 1e30, low_open=True)  # MXNet's Adam takes the rate as a float32: far above any sane rate
 MAX_SAMPLES = 100_000  # images sample and eval hold at once (64 px RGB: 5 GB as float32)
 MOST_EPOCHS = 10**6  # far beyond any run; a float of epochs times steps stays exact below it
 COUNT = Range(0)  # 0 or more
@@ -273,9 +274,9 @@ class TrainConfig:
     ngf: int = declared(Option("generator width", 64, bounds=POSITIVE))
     ndf: int = declared(Option("discriminator width", 64, bounds=POSITIVE))
     lr_g: float = declared(Option("G's Adam learning rate (default: --lr, else the recipe's; the default recipe "
-                                  "with --conditional: 4e-4)", bounds=POSITIVE, recipe=True))
+                                  "with --conditional: 4e-4)", bounds=LEARNING_RATE, recipe=True))
     lr_d: float = declared(Option("D's Adam learning rate (default: --lr, else the recipe's; the default recipe "
-                                  "with --conditional: 2e-4)", bounds=POSITIVE, recipe=True))
+                                  "with --conditional: 2e-4)", bounds=LEARNING_RATE, recipe=True))
     beta1: float = declared(Option("Adam beta1", bounds=UNIT, recipe=True))
     beta2: float = declared(Option("Adam beta2", bounds=UNIT, recipe=True))
     wd: float = declared(Option("weight decay", 0.0, bounds=COUNT))

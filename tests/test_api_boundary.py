@@ -37,7 +37,7 @@ def refused(call, *args, **kwargs) -> str:
     ({"dataset": ["mnist"]}, "TrainConfig.dataset must be a string, got ['mnist'] (list)"),
     ({"image_size": 17}, "--image-size 17 is not one of 16, 32, 64, 128"),
     ({"batch_size": 0}, "--batch-size must be positive, got 0"),
-    ({"lr_d": float("nan")}, "--lr-d must be positive, got nan"),
+    ({"lr_d": float("nan")}, "--lr-d must be in (0, 1e+30], got nan"),
     ({"noise": ""}, "--noise '' is not one of normal, uniform"),
     ({"recipe": "fast"}, "--recipe 'fast' is not one of default, example"),
 ])

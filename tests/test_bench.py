@@ -1,9 +1,10 @@
 """bench/throughput.py: a smoke run of one tiny configuration (timings belong in bench/, not here)."""
 
 import json
+import time
 
 import pytest
-from helpers import TINY_NETWORK, run_cli
+from helpers import TINY_NETWORK, one_line, run_cli
 from test_bfloat16 import needs_amx
 
 from mxgan.bench.profile import kernel_family, parse_line
@@ -101,3 +102,13 @@ def test_a_bfloat16_bench_writes_its_step_in_the_same_field_with_the_bfloat16_pe
     assert data["config"]["dtype"] == "bfloat16" and data["gemm_gflops"][BFLOAT16_GEMM] > 0
     assert data["rows"][0]["mxgan_train"] > 0 and data["rows"][0]["train_vs_bfloat16_gemm"] > 0
     assert "dtype bfloat16" in result.stdout
+
+
+@pytest.mark.parametrize("script", ["bench/quality.py", "bench/g_layers.py"])
+def test_a_bench_script_refuses_a_results_file_it_cannot_write_before_any_work(script, tmp_path):
+    started = time.monotonic()
+    result = run_cli(script, "--json", str(tmp_path / "missing" / "results.json"))
+    assert time.monotonic() - started < 60  # refused at once: no run trained, no layer timed
+    line = one_line(result)
+    assert f"--json {tmp_path / 'missing' / 'results.json'}: the folder {tmp_path / 'missing'} does not exist" in line
+    assert not (tmp_path / "missing").exists()

@@ -133,3 +133,33 @@ def test_bench_reads_the_rate_and_time_left_off_either_bar():
     assert [(s.step, s.seconds_left, s.end) for s in b] == [(20, 104531, 104543), (21, 10931, 10956)]
     assert b[0].seconds_per_step == pytest.approx(1 / 2.01) and b[1].seconds_per_step == 13.0
     assert steadiness(b, 20, 21)["rate_spread"] == pytest.approx(13.0 * 2.01)
+
+
+def test_a_dry_run_counts_the_run_and_times_its_step_as_the_run_then_measures_it(tmp_path):
+    run = tmp_path / "run"
+    flags = tiny(64, "--image-size", "32", "--ngf", "16", "--ndf", "16", "--max-steps", "40", "--log-every", "10",
+                 "--out", str(run))
+    dry = run_cli("run_dcgan.py", *flags, "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "the run: 40 steps (156 an epoch), no quality checks" in dry.stdout  # 10000 synthetic images
+    assert not run.exists()
+    timed = re.search(r"timed on .+, \d+ cores: a step ([\d.]+) s \(([\d.]+) images/s\)\n"
+                      r"so about .+ an epoch of steps, and .+ for the run \(sample grids and checkpoints add a "
+                      r"little\)", dry.stdout)
+    assert timed, dry.stdout
+    trained = run_cli("run_dcgan.py", *flags)
+    assert trained.returncode == 0, trained.stderr
+    measured = re.search(r"measured [\d.]+ s a step \(([\d.]+) images/s\)", trained.stdout)
+    assert measured, trained.stdout
+    assert 0.4 < float(timed[2]) / float(measured[1]) < 2.5  # the same step, timed in two processes of a busy CPU
+
+    resumed = run_cli("run_dcgan.py", "--resume", str(run), "--max-steps", "100", "--dry-run")
+    assert "the run: 60 steps left of 100 (156 an epoch)" in resumed.stdout, resumed.stdout
+
+
+def test_a_dry_run_counts_the_quality_checks_of_the_steps_left():
+    mnist_data_dir()  # skipped, with how to get it, where MNIST is missing
+    dry = run_main("run_dcgan.py", *MNIST_16, "--epochs", "2", "--eval-every", "0.5", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "the run: 240 steps (120 an epoch), 4 quality checks of 500 samples" in dry.stdout, dry.stdout
+    assert re.search(r"images/s\), a quality check \d+ s \(its reference, once: \d+ s\)\n", dry.stdout), dry.stdout

@@ -33,9 +33,10 @@ from mxgan.data.batches import ImageBatches, load_images, prefetch
 from mxgan.model.modules import GAN, GanSpec, build_gan
 from mxgan.model.precision import in_bfloat16
 from mxgan.model.symbols import make_dcgan_sym
-from mxgan.runtime.amx import CPUINFO, cpu_flags
+from mxgan.runtime.amx import cpu_model
 from mxgan.runtime.devices import parse_ctx
 from mxgan.runtime.env import available_cores
+from mxgan.runtime.fileio import write_bytes_atomic
 from mxgan.training.ema import GeneratorEMA
 from mxgan.training.step import Labels, StepInputs, schedule, train_step
 
@@ -282,17 +283,9 @@ def format_profile_result(result: dict) -> str:
     return format_profile(result["profile"], max(result["gemm_gflops"].values()), title)
 
 
-def cpu_model() -> str:
-    """The processor's name, its widest vector unit and its matrix unit (the ratios follow them: see
-    bench/README.md)."""
-    try:
-        info = CPUINFO.read_text()
-    except OSError:
-        return "unknown"
-    name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "?")
-    flags = cpu_flags()
-    vector = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
-    return f"{name}, {vector}" + (" + AMX" if "amx_bf16" in flags else "")
+def write_results(path: str, result: dict) -> None:
+    """A results file (``--json``): written whole or not at all (a temporary file, then renamed)."""
+    write_bytes_atomic(Path(path), (json.dumps(result, indent=1, allow_nan=False) + "\n").encode())
 
 
 def provenance(printed: str, source: str = "mxgan bench (bench/throughput.py)") -> dict:

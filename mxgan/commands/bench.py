@@ -4,14 +4,11 @@ the step's throughput next to PyTorch's, or (``--profile``) where its time goes.
 from __future__ import annotations
 
 import argparse
-import json
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 from mxgan.commands.options import add_options, check_output_file, data_dir, from_flags
 from mxgan.config import BenchConfig, Option, declared
 from mxgan.errors import MxganError
-from mxgan.runtime.fileio import write_bytes_atomic
 
 SUMMARY = "images/s of the training step, the generator and the data pipeline (vs PyTorch); --profile"
 DESCRIPTION = "Throughput of mxgan next to PyTorch's DCGAN example; see bench/README.md."
@@ -67,12 +64,18 @@ def check_profile(cfg: BenchConfig) -> None:
 
 def run(args: argparse.Namespace) -> int:
     cfg, own = config(args)
-    from mxgan.bench.throughput import format_profile_result, format_table, provenance, run_profile, run_throughput
+    from mxgan.bench.throughput import (
+        format_profile_result,
+        format_table,
+        provenance,
+        run_profile,
+        run_throughput,
+        write_results,
+    )
 
     result = run_profile(cfg) if cfg.profile else run_throughput(cfg)
     printed = format_profile_result(result) if cfg.profile else format_table(result)
     print(printed)
     if own.json:
-        result = {**result, **provenance(printed)}
-        write_bytes_atomic(Path(own.json), json.dumps(result, indent=1, allow_nan=False).encode())
+        write_results(own.json, {**result, **provenance(printed)})
     return 0

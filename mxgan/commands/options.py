@@ -104,6 +104,14 @@ def check_output_file(flag: str, path: str, image: bool = False) -> None:
                          "name it .png (or .jpg, .bmp, .webp)")
 
 
+
+def refuse_unwritable(flag: str, path: str, parser: argparse.ArgumentParser) -> None:
+    """For a script's own parser (``bench/*.py``): :func:`check_output_file`, a refusal being one line and exit 2."""
+    try:
+        check_output_file(flag, path)
+    except MxganError as exc:
+        parser.exit(2, f"{parser.prog}: error: {exc}\n")
+
 def _writes_pictures(target: Path) -> bool:
     import cv2  # here, not at the top: `mxgan --help` and every refusal before any work load no OpenCV
 

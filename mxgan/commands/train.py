@@ -26,8 +26,9 @@ class TrainCommand:
 
     lr: float = declared(declaration(TrainConfig, "lr_g"), help="Adam learning rate of G and D (sets --lr-g and "
                          "--lr-d)", recipe=False)  # the range of both rates
-    dry_run: bool = declared(Option("check the flags, print the resolved options and the run folder, and stop",
-                                    False))
+    dry_run: bool = declared(Option("check the flags, print the resolved options, the run folder and the run's "
+                                    "length (its steps, and their time on this machine: a few steps timed), and "
+                                    "stop", False))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -58,6 +59,9 @@ def run(args: argparse.Namespace) -> int:
     if dry_run:
         print(json.dumps(cfg.to_json(), indent=1))
         print(f"would {'continue' if cfg.resume else 'write'} the run folder {cfg.out}")
+        from mxgan.training.estimate import run_length
+
+        print(run_length(cfg).format())
         return 0
     from mxgan.training.loop import train_checked
 

@@ -30,11 +30,21 @@ from mxgan.quality.inception_metrics import (
     save_statistics,
     statistics_of,
 )
-from mxgan.quality.metrics import QualityReport, Reference, check_mnist_shaped, measure, mnist_reference
+from mxgan.quality.metrics import (
+    FLOOR_SAMPLES,
+    MNIST_TEST_IMAGES,
+    QualityReport,
+    Reference,
+    check_mnist_shaped,
+    measure,
+    mnist_reference,
+    to_classifier_input,
+)
 
 log = logging.getLogger(__name__)
 METRICS = ("auto", "mnist", "inception")  # auto: FID-MNIST for MNIST generators, Inception FID for any other
 REFERENCE_IMAGES = 10000  # training images in mxgan eval's Inception reference (all, for a smaller set)
+DRAW_BATCH = 250  # samples drawn at once to be measured
 TRAINING_REFERENCE_IMAGES = 5000  # the in-training check's: about 7 min once, on 2 CPU cores at 12 images/s
 # in the run folder, where pytorch-fid reads it; {dtype}: "-bfloat16" for mxgan eval --dtype bfloat16's
 REFERENCE_FILE = "inception-reference-{size}px-{channels}ch-{count}{dtype}.npz"
@@ -57,6 +67,14 @@ class Evaluator(Protocol):
     """Measures samples of a generator against the data it should draw."""
 
     metric: str  # how its FID is named: "FID-MNIST" or "FID"
+    reference_count: int  # the images its reference is made of (what :meth:`prepare` measures)
+
+    @property
+    def batch_size(self) -> int:
+        """The images its network measures at once."""
+
+    def features(self, images: np.ndarray) -> np.ndarray:
+        """The features a report compares, of (N, C, S, S) samples in [-1, 1] (no reference needed)."""
 
     def prepare(self) -> None:
         """Make the reference now (else the first report does): once, and it takes a while."""
@@ -65,7 +83,8 @@ class Evaluator(Protocol):
         """(N, C, S, S) samples in [-1, 1] (``digits``: what a conditional model was asked for)."""
 
 
-def evaluate_samples(evaluator: Evaluator, generator: GeneratorCheckpoint, z: np.ndarray, batch_size: int = 250,
+def evaluate_samples(evaluator: Evaluator, generator: GeneratorCheckpoint, z: np.ndarray,
+                     batch_size: int = DRAW_BATCH,
                      contexts: list | None = None) -> Report:
     """Draw ``generator``'s samples of ``z`` (a conditional model: every digit alike) and measure them."""
     digits = np.arange(len(z)) % CLASSES if generator.arch.conditional else None
@@ -73,7 +92,8 @@ def evaluate_samples(evaluator: Evaluator, generator: GeneratorCheckpoint, z: np
     return evaluator.report(images, digits)
 
 
-def evaluate(evaluator: Evaluator, generator: GeneratorCheckpoint, num: int, seed: int, batch_size: int = 250,
+def evaluate(evaluator: Evaluator, generator: GeneratorCheckpoint, num: int, seed: int,
+             batch_size: int = DRAW_BATCH,
              contexts: list | None = None) -> Report:
     """``num`` samples of ``generator`` from ``seed``'s latent vectors, measured."""
     z = noise(seed, num, generator.arch.nz, generator.arch.noise)
@@ -84,17 +104,30 @@ class MnistEvaluator:
     """FID-MNIST and the digit histogram, by the classifier that ships with mxgan (loaded on first use)."""
 
     metric = "FID-MNIST"
+    reference_count = MNIST_TEST_IMAGES + FLOOR_SAMPLES  # the test set, and training images for the floor
 
     def __init__(self, data_dir: Path, image_size: int, channels: int, contexts: list | None = None,
                  dtype: str = "float32") -> None:
         check_mnist_shaped(channels, image_size)
         self.data_dir, self.image_size, self.contexts, self.dtype = Path(data_dir), image_size, contexts, dtype
+        self._classifier: Classifier | None = None
         self._loaded: tuple[Classifier, Reference] | None = None
+
+    @property
+    def batch_size(self) -> int:
+        return self.classifier().batch_size
+
+    def classifier(self) -> Classifier:
+        if self._classifier is None:
+            self._classifier = load_classifier(contexts=self.contexts, dtype=self.dtype)
+        return self._classifier
+
+    def features(self, images: np.ndarray) -> np.ndarray:
+        return self.classifier().predict(to_classifier_input(images))[1]
 
     def prepare(self) -> None:
         if self._loaded is None:
-            classifier = load_classifier(contexts=self.contexts, dtype=self.dtype)
-            self._loaded = classifier, mnist_reference(classifier, self.data_dir, self.image_size)
+            self._loaded = self.classifier(), mnist_reference(self.classifier(), self.data_dir, self.image_size)
 
     def report(self, images: np.ndarray, digits: np.ndarray | None) -> QualityReport:
         self.prepare()
@@ -114,19 +147,26 @@ class InceptionEvaluator:
                  contexts: list | None = None, reference_images: int = REFERENCE_IMAGES, dtype: str = "float32",
                  ) -> None:
         self.network = InceptionFeatures(weights, contexts=contexts, dtype=dtype)  # no weights: one line, now
-        self.data, self.cache, self.count = data, cache, reference_images
+        self.data, self.cache, self.reference_count = data, cache, reference_images
         self._reference: InceptionStatistics | None = None
+
+    @property
+    def batch_size(self) -> int:
+        return self.network.batch_size
+
+    def features(self, images: np.ndarray) -> np.ndarray:
+        return self.network.features(images, (-1.0, 1.0), progress=False)
 
     def prepare(self) -> None:
         self.reference()
 
     def report(self, images: np.ndarray, digits: np.ndarray | None) -> InceptionReport:
-        return measure_features(self.network.features(images, (-1.0, 1.0), progress=False), self.reference())
+        return measure_features(self.features(images), self.reference())
 
     def reference(self) -> InceptionStatistics:
         """The training data's statistics: from the cache where it describes these images, else computed."""
         if self._reference is None:
-            images = reference_images(self.data, self.count)
+            images = reference_images(self.data, self.reference_count)
             fingerprint = _fingerprint(images, self.network.weights.sha256, self.network.dtype)
             self._reference = self._cached(fingerprint) or self._computed(images, fingerprint)
         return self._reference

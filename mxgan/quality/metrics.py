@@ -36,6 +36,7 @@ RARE_SHARE = 0.02
 NEIGHBOURS = 5  # k of the k-nearest-neighbour balls (Naeem et al.'s choice)
 MANIFOLD_REALS = 10000  # test images the neighbourhood metrics compare against, at most
 FLOOR_SAMPLES = 10000
+MNIST_TEST_IMAGES = 10000  # the images of the MNIST test set, the reference of FID-MNIST
 
 
 def check_mnist_shaped(nc: int, image_size: int) -> None:

@@ -60,6 +60,19 @@ def cpu_flags(cpuinfo: Path = CPUINFO) -> set[str]:
     return set()
 
 
+def cpu_model(cpuinfo: Path = CPUINFO) -> str:
+    """The processor's name, its widest vector unit and its matrix unit (the ratios follow them: see
+    bench/README.md); "unknown" where ``/proc/cpuinfo`` is unreadable."""
+    try:
+        info = cpuinfo.read_text(errors="replace")
+    except OSError:
+        return "unknown"
+    name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "?")
+    flags = cpu_flags(cpuinfo)
+    vector = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
+    return f"{name}, {vector}" + (" + AMX" if "amx_bf16" in flags else "")
+
+
 def _arch_prctl(code: int, feature: int) -> tuple[int, int]:
     """The raw ``arch_prctl`` system call: its result and errno."""
     libc = ctypes.CDLL(None, use_errno=True)

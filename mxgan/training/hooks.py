@@ -229,6 +229,11 @@ class QualitySettings:
     z: np.ndarray  # the samples' latent vectors, the same at every check
 
 
+def steps_between_checks(eval_every: float, steps_per_epoch: int) -> int:
+    """``--eval-every`` epochs in steps: a fraction of an epoch rounds to whole steps (one at least)."""
+    return max(1, round(eval_every * steps_per_epoch))
+
+
 class QualityCheck(Hook):
     """Every ``--eval-every`` epochs (or fraction of one): the evaluator's figures (FID-MNIST and the digit
     histogram for MNIST generators; Inception FID, KID, precision/recall for any other) of the raw G and of its

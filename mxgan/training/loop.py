@@ -42,6 +42,7 @@ from mxgan.training.hooks import (
     SampleGrids,
     TensorboardScalars,
     UnreadablePictures,
+    steps_between_checks,
 )
 from mxgan.training.log import JsonlLog, TensorboardLog, output_outlives_reader
 from mxgan.training.progress import ProgressDisplay
@@ -90,7 +91,7 @@ def _quality_check(trainer: Trainer, generators: Generators, runlog: RunLog) -> 
         log.warning("no quality checks: no FID Inception weights; `mxgan download inception` fetches them "
                     "(--eval-every 0 says you want none)")
         return []
-    settings = QualitySettings(every=max(1, round(cfg.eval_every * trainer.batches.batches_per_epoch)),
+    settings = QualitySettings(every=steps_between_checks(cfg.eval_every, trainer.batches.batches_per_epoch),
                                until_fid=cfg.until_fid,
                                z=latent(stream(cfg.seed, "quality"), cfg.eval_samples, cfg.nz, cfg.noise))
     evaluator = make_evaluator(choice, cfg, trainer.out, contexts=trainer.contexts,

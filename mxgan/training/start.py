@@ -165,7 +165,8 @@ class Start(NamedTuple):
     seconds: float = 0.0  # training time already spent (a resumed run)
 
 
-def _build_gan(spec: GanSpec, seed: int, contexts: list[mx.Context]) -> GAN:
+def build_seeded_gan(spec: GanSpec, seed: int, contexts: list[mx.Context]) -> GAN:
+    """The networks of ``spec``, their weights drawn from ``seed``."""
     mx.random.seed(seed)
     return build_gan(spec, contexts)
 
@@ -213,7 +214,7 @@ def _begin(cfg: TrainConfig, contexts: list[mx.Context], announce: Callable[[str
     if ground.cluster.lead:
         begin_run_folder(Path(cfg.out), cfg, ground.data)
     spec = gan_spec(cfg)
-    gan = _build_gan(spec, cfg.seed, contexts)
+    gan = build_seeded_gan(spec, cfg.seed, contexts)
     if starting.G or starting.D:
         announce(_start_from(gan, starting))
     gan.attach_optimizers(ground.cluster.kvstore, ground.cluster.workers)
@@ -224,7 +225,7 @@ def _resume(cfg: TrainConfig, contexts: list[mx.Context], announce: Callable[[st
             ground: Ground) -> Start:
     """A run from ``point``, its newest complete set: weights, Adam's state, and the position after it."""
     out, checkpoint, cluster, spec = Path(cfg.out), point.checkpoint, ground.cluster, gan_spec(cfg)
-    gan = _build_gan(spec, cfg.seed, contexts)
+    gan = build_seeded_gan(spec, cfg.seed, contexts)
     restore_weights(out, gan, checkpoint)
     gan.attach_optimizers(cluster.kvstore, cluster.workers)
     restarted = restore_optimizers(out, gan, checkpoint, cluster.updates_on_servers) if point.adam else ""
