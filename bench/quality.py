@@ -20,12 +20,14 @@ prepare_mxnet()
 from mxgan.bench.quality_runs import (  # noqa: E402
     GOALS,
     RUNS,
+    dry_run,
     format_results,
     format_time_to_fid,
     summarize,
     time_to_fid,
     train_run,
     train_until,
+    until_flags,
 )
 from mxgan.bench.throughput import provenance, write_results  # noqa: E402
 from mxgan.commands.options import refuse_unwritable  # noqa: E402
@@ -38,8 +40,12 @@ def time_to_good(args: argparse.Namespace, data_dir: Path) -> tuple[list[dict], 
     results, printed = [], []
     for seed in args.seeds:
         run = Path(args.out) / f"time-{args.name}-seed{seed}"
-        train_until(run, data_dir, ["--seed", str(seed), *args.flags], args.every, min(GOALS), args.epochs[0])
-        result = {"name": args.name, "seed": seed, "flags": args.flags, **time_to_fid(run)}
+        flags = ["--seed", str(seed), *args.flags]
+        # what the run was said to take, beside what it took (a run continued has no forecast of its own)
+        forecast = [] if run.exists() else dry_run(run, data_dir, until_flags(flags, args.every, min(GOALS),
+                                                                               args.epochs[0]))
+        train_until(run, data_dir, flags, args.every, min(GOALS), args.epochs[0])
+        result = {"name": args.name, "seed": seed, "flags": args.flags, "dry_run": forecast, **time_to_fid(run)}
         lines = format_time_to_fid(f"{args.name}, seed {seed}", result)
         print(lines, flush=True)
         results.append(result)

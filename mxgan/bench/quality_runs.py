@@ -52,10 +52,24 @@ CANDIDATES = {
 
 def train_flags(run: Path, data_dir: Path, flags: list[str]) -> Path:
     """Train an MNIST run with ``flags`` in its own process; return its run folder."""
-    env = {**os.environ, "MXGAN_DATA_DIR": str(data_dir)}
-    subprocess.run([sys.executable, "-m", "mxgan", "train", "--dataset", "mnist", "--out", str(run),
-                    "--no-progress", *flags], env=env, check=True)
+    subprocess.run(_train_command(run, flags), env=_environment(data_dir), check=True)
     return run
+
+
+def dry_run(run: Path, data_dir: Path, flags: list[str]) -> list[str]:
+    """What ``--dry-run`` says, in its own process, of the MNIST run :func:`train_flags` would train: its last
+    three lines (the run counted, then timed on this machine)."""
+    result = subprocess.run([*_train_command(run, flags), "--dry-run"], env=_environment(data_dir), check=True,
+                            capture_output=True, text=True)
+    return result.stdout.strip().splitlines()[-3:]
+
+
+def _train_command(run: Path, flags: list[str]) -> list[str]:
+    return [sys.executable, "-m", "mxgan", "train", "--dataset", "mnist", "--out", str(run), "--no-progress", *flags]
+
+
+def _environment(data_dir: Path) -> dict[str, str]:
+    return {**os.environ, "MXGAN_DATA_DIR": str(data_dir)}
 
 
 def train_run(name: str, epochs: int, out: Path, data_dir: Path, extra: list[str]) -> Path:
@@ -145,6 +159,11 @@ TIME_CANDIDATES = {
 GOALS = (10.0, 5.0)
 
 
+def until_flags(flags: list[str], every: float, goal: float, epochs: int) -> list[str]:
+    """``flags`` for a run that checks every ``every`` epochs and stops at FID-MNIST ``goal`` or ``epochs``."""
+    return ["--eval-every", str(every), "--until-fid", str(goal), "--epochs", str(epochs), *flags]
+
+
 def train_until(run: Path, data_dir: Path, flags: list[str], every: float, goal: float, epochs: int) -> Path:
     """Train (unless ``run`` already finished) until FID-MNIST ``goal`` or ``epochs``, checking every ``every``
     epochs; return the run folder. A folder left by an interrupted run continues with --resume."""
@@ -152,12 +171,10 @@ def train_until(run: Path, data_dir: Path, flags: list[str], every: float, goal:
         state = read_run_state(run)
         if state.evaluations and (state.evaluations[-1]["fid"] <= goal or state.progress.epoch >= epochs):
             return run
-        env = {**os.environ, "MXGAN_DATA_DIR": str(data_dir)}
         subprocess.run([sys.executable, "-m", "mxgan", "train", "--resume", str(run), "--no-progress"],
-                       env=env, check=True)
+                       env=_environment(data_dir), check=True)
         return run
-    return train_flags(run, data_dir, ["--eval-every", str(every), "--until-fid", str(goal), "--epochs",
-                                       str(epochs), *flags])
+    return train_flags(run, data_dir, until_flags(flags, every, goal, epochs))
 
 
 def time_to_fid(run: Path, goals: tuple[float, ...] = GOALS) -> dict:
@@ -197,6 +214,7 @@ def format_time_to_fid(name: str, result: dict, checks: bool = True) -> str:
              f"{result['check_share']:.1%} of the run"]
     lines += [f"  FID-MNIST <= {goal} ({weights} weights): {_when(check)}"
               for key, check in result["reached"].items() for goal, weights in [key.split()]]
+    lines += [f"  --dry-run before it: {line}" for line in result.get("dry_run", [])]
     if checks:
         lines.append("  iteration | epochs | training time | FID-MNIST EMA | raw | the check took")
         lines += [f"  {c['iteration']} | {c['epochs']:.2f} | {duration(c['seconds'])} | {c['fid']:.2f} | "
