@@ -14,7 +14,6 @@ Features are kept in --cache, so a second run computes only what is missing.
 """
 
 import argparse
-import json
 import platform
 import sys
 import time
@@ -30,6 +29,8 @@ prepare_mxnet()
 
 import mxnet as mx  # noqa: E402
 
+from mxgan.bench.throughput import write_results  # noqa: E402
+from mxgan.commands.options import refuse_unwritable  # noqa: E402
 from mxgan.data.idx import IDX_DATASETS, default_data_dir, load_idx_split, locate_dataset  # noqa: E402
 from mxgan.quality.inception import InceptionFeatures, inception_input  # noqa: E402
 from mxgan.quality.inception_metrics import fid, kid, statistics_of  # noqa: E402
@@ -204,6 +205,7 @@ def main() -> int:
     parser.add_argument("--cache", default="runs/inception-cache", help="folder keeping the extracted features")
     parser.add_argument("--json", default=str(RESULTS), help="write the results here")
     args = parser.parse_args()
+    refuse_unwritable("--json", args.json, parser)
     network = InceptionFeatures(args.weights, batch_size=args.batch_size)
     details = machine()
     results = {"machine": f"{details['cpu']}, {details['cores']} cores", "machine_detail": details,
@@ -222,8 +224,7 @@ def main() -> int:
             results["bfloat16"]["floor_float32_fid"] = results["floor"]["fid"]
         print("\n".join(bfloat16_report(results["bfloat16"], results["throughput"])), flush=True)
     results["printed"] = [{"command": results["commands"][0], "output": report(results).splitlines()}]
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+    write_results(args.json, results)
     return 0
 
 

@@ -1,6 +1,6 @@
 """Images/s of the picture-folder and RecordIO pipelines next to the training step they feed.
 
-``python bench/pipelines.py [--pictures N]``: cuts N small JPEG pictures from scikit-image's
+``python bench/pipelines.py [--pictures N] [--json FILE]``: cuts N small JPEG pictures from scikit-image's
 photographs (the test extra), packs them, and times both pipelines and the step side by side.
 """
 
@@ -16,8 +16,19 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pictures", type=int, default=2000, help="pictures in the generated folder")
     parser.add_argument("--repeats", type=int, default=5, help="timed blocks per pipeline (median reported)")
+    parser.add_argument("--json", default="", help="also write the results here")
     args = parser.parse_args()
     prepare_mxnet()
     from mxgan.bench.pipelines import format_rows, run
+    from mxgan.bench.throughput import provenance, write_results
+    from mxgan.commands.options import refuse_unwritable
 
-    print(format_rows(run(count=args.pictures, repeats=args.repeats)))
+    if args.json:
+        refuse_unwritable("--json", args.json, parser)
+    rows = run(count=args.pictures, repeats=args.repeats)
+    printed = format_rows(rows)
+    print(printed)
+    if args.json:
+        write_results(args.json, {"question": "Do the picture pipelines keep up with the training step?",
+                                  "rows": [{"what": name, "images_per_sec": rate} for name, rate in rows],
+                                  **provenance(printed, "bench/pipelines.py")})

@@ -31,6 +31,7 @@ from mxgan.bench.quality_runs import (  # noqa: E402
     time_to_fid,
     train_until,
 )
+from mxgan.commands.options import refuse_unwritable  # noqa: E402
 from mxgan.data.idx import default_data_dir  # noqa: E402
 
 SIZES = {"small": ["--image-size", "32", "--ngf", "32", "--ndf", "32"], "full": []}
@@ -53,6 +54,8 @@ def main() -> int:
     parser.add_argument("--summarize", metavar="JSONL", default=None,
                         help="--time: print the table of the results in this file (from --json); train nothing")
     args = parser.parse_args()
+    if args.json:
+        refuse_unwritable("--json", args.json, parser)
     if args.summarize:
         print(format_time_search([json.loads(line) for line in Path(args.summarize).read_text().splitlines()]))
         return 0
