@@ -1,7 +1,6 @@
 """Does G pay in bfloat16? ``python bench/g_layers.py --json bench/results/g-layers.json``: each stride-2 layer
 of G as the example's float32 Deconvolution and as a bfloat16 sub-pixel Convolution, side by side."""
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -12,26 +11,19 @@ from mxgan.runtime.env import prepare_mxnet  # noqa: E402
 prepare_mxnet()
 
 from mxgan.bench.g_layers import format_rows, time_layers  # noqa: E402
-from mxgan.bench.throughput import provenance, write_results  # noqa: E402
-from mxgan.commands.options import refuse_unwritable  # noqa: E402
+from mxgan.bench.results import parse_results_args, report, results_parser, run_script  # noqa: E402
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = results_parser(__doc__)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=5, help="timed blocks per form (the median is kept)")
-    parser.add_argument("--json", default="", help="also write the results here")
-    args = parser.parse_args()
-    if args.json:
-        refuse_unwritable("--json", args.json, parser)
+    args = parse_results_args(parser)
     rows = time_layers(args.batch_size, args.repeats)
-    printed = format_rows(rows, args.batch_size)
-    print(printed)
-    if args.json:
-        result = {"question": "Does G pay in bfloat16?", "rows": rows, **provenance(printed, "bench/g_layers.py")}
-        write_results(args.json, result)
+    report(format_rows(rows, args.batch_size), args.json, "bench/g_layers.py", question="Does G pay in bfloat16?",
+           rows=rows)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

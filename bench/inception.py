@@ -29,8 +29,7 @@ prepare_mxnet()
 
 import mxnet as mx  # noqa: E402
 
-from mxgan.bench.throughput import write_results  # noqa: E402
-from mxgan.commands.options import refuse_unwritable  # noqa: E402
+from mxgan.bench.results import parse_results_args, run_script, write_results  # noqa: E402
 from mxgan.data.idx import IDX_DATASETS, default_data_dir, load_idx_split, locate_dataset  # noqa: E402
 from mxgan.quality.inception import InceptionFeatures, inception_input  # noqa: E402
 from mxgan.quality.inception_metrics import fid, kid, statistics_of  # noqa: E402
@@ -204,8 +203,7 @@ def main() -> int:
     parser.add_argument("--throughput-images", type=int, default=200, help="images timed for the throughput")
     parser.add_argument("--cache", default="runs/inception-cache", help="folder keeping the extracted features")
     parser.add_argument("--json", default=str(RESULTS), help="write the results here")
-    args = parser.parse_args()
-    refuse_unwritable("--json", args.json, parser)
+    args = parse_results_args(parser)
     network = InceptionFeatures(args.weights, batch_size=args.batch_size)
     details = machine()
     results = {"machine": f"{details['cpu']}, {details['cores']} cores", "machine_detail": details,
@@ -229,4 +227,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

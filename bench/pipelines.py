@@ -4,7 +4,6 @@
 photographs (the test extra), packs them, and times both pipelines and the step side by side.
 """
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -13,22 +12,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a ch
 from mxgan.runtime.env import prepare_mxnet  # noqa: E402
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pictures", type=int, default=2000, help="pictures in the generated folder")
-    parser.add_argument("--repeats", type=int, default=5, help="timed blocks per pipeline (median reported)")
-    parser.add_argument("--json", default="", help="also write the results here")
-    args = parser.parse_args()
     prepare_mxnet()
     from mxgan.bench.pipelines import format_rows, run
-    from mxgan.bench.throughput import provenance, write_results
-    from mxgan.commands.options import refuse_unwritable
+    from mxgan.bench.results import parse_results_args, report, results_parser
 
-    if args.json:
-        refuse_unwritable("--json", args.json, parser)
+    parser = results_parser(__doc__)
+    parser.add_argument("--pictures", type=int, default=2000, help="pictures in the generated folder")
+    parser.add_argument("--repeats", type=int, default=5, help="timed blocks per pipeline (median reported)")
+    args = parse_results_args(parser)
     rows = run(count=args.pictures, repeats=args.repeats)
-    printed = format_rows(rows)
-    print(printed)
-    if args.json:
-        write_results(args.json, {"question": "Do the picture pipelines keep up with the training step?",
-                                  "rows": [{"what": name, "images_per_sec": rate} for name, rate in rows],
-                                  **provenance(printed, "bench/pipelines.py")})
+    report(format_rows(rows), args.json, "bench/pipelines.py",
+           question="Do the picture pipelines keep up with the training step?",
+           rows=[{"what": name, "images_per_sec": rate} for name, rate in rows])

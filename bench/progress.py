@@ -14,6 +14,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
 
 from mxgan.bench.bar import steadiness, watch_training  # noqa: E402
+from mxgan.bench.results import run_script  # noqa: E402
 from mxgan.runtime.humanize import duration  # noqa: E402
 
 
@@ -37,4 +38,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

@@ -29,8 +29,7 @@ from mxgan.bench.quality_runs import (  # noqa: E402
     train_until,
     until_flags,
 )
-from mxgan.bench.throughput import provenance, write_results  # noqa: E402
-from mxgan.commands.options import refuse_unwritable  # noqa: E402
+from mxgan.bench.results import parse_results_args, provenance, results_parser, run_script, write_results  # noqa: E402
 from mxgan.data.idx import default_data_dir  # noqa: E402
 
 
@@ -54,13 +53,12 @@ def time_to_good(args: argparse.Namespace, data_dir: Path) -> tuple[list[dict], 
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = results_parser(__doc__)
+    parser.formatter_class = argparse.ArgumentDefaultsHelpFormatter
     parser.add_argument("--runs", nargs="+", choices=sorted(RUNS), default=sorted(RUNS), help="which runs")
     parser.add_argument("--epochs", type=int, nargs="+", default=[1], help="epochs per run (one value, or one per run)")
     parser.add_argument("--out", default="runs/quality", help="folder for the run folders")
     parser.add_argument("--data-dir", default=None, help="folder holding mnist/ (default: $MXGAN_DATA_DIR or ./data)")
-    parser.add_argument("--json", default=None, help="also write the results here")
     parser.add_argument("--summarize-only", action="store_true", help="measure existing run folders, train nothing")
     parser.add_argument("--time-to-fid", action="store_true",
                         help="instead, time to FID-MNIST 10 and 5 of the default command (at most --epochs)")
@@ -70,9 +68,7 @@ def main() -> int:
     parser.add_argument("--flags", nargs=argparse.REMAINDER, default=[],
                         help="more train flags for every run, last on the line (a recipe to confirm, --dtype "
                              "bfloat16)")
-    args = parser.parse_args()
-    if args.json:
-        refuse_unwritable("--json", args.json, parser)
+    args = parse_results_args(parser)
     epochs = args.epochs * len(args.runs) if len(args.epochs) == 1 else args.epochs
     if len(epochs) != len(args.runs) or min(epochs) < 1:
         parser.error("--epochs: one positive value, or one per run")
@@ -98,4 +94,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

@@ -31,7 +31,7 @@ from mxgan.bench.quality_runs import (  # noqa: E402
     time_to_fid,
     train_until,
 )
-from mxgan.commands.options import refuse_unwritable  # noqa: E402
+from mxgan.bench.results import parse_results_args, run_script  # noqa: E402
 from mxgan.data.idx import default_data_dir  # noqa: E402
 
 SIZES = {"small": ["--image-size", "32", "--ngf", "32", "--ndf", "32"], "full": []}
@@ -53,9 +53,7 @@ def main() -> int:
     parser.add_argument("--json", default=None, help="also append each result to this JSONL file")
     parser.add_argument("--summarize", metavar="JSONL", default=None,
                         help="--time: print the table of the results in this file (from --json); train nothing")
-    args = parser.parse_args()
-    if args.json:
-        refuse_unwritable("--json", args.json, parser)
+    args = parse_results_args(parser)
     if args.summarize:
         print(format_time_search([json.loads(line) for line in Path(args.summarize).read_text().splitlines()]))
         return 0
@@ -87,4 +85,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

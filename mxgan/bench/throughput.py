@@ -11,11 +11,9 @@ import functools
 import importlib.metadata
 import json
 import os
-import shlex
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -36,7 +34,6 @@ from mxgan.model.symbols import make_dcgan_sym
 from mxgan.runtime.amx import cpu_model
 from mxgan.runtime.devices import parse_ctx
 from mxgan.runtime.env import available_cores
-from mxgan.runtime.fileio import write_bytes_atomic
 from mxgan.training.ema import GeneratorEMA
 from mxgan.training.step import Labels, StepInputs, schedule, train_step
 
@@ -281,20 +278,6 @@ def format_profile_result(result: dict) -> str:
              f"{cfg['image_size']}x{cfg['image_size']}x{cfg['channels']}, batch {cfg['batch_sizes'][0]}, ngf "
              f"{cfg['ngf']}, ndf {cfg['ndf']}, {cfg['g_steps']} G update{'s' if cfg['g_steps'] > 1 else ''} a step")
     return format_profile(result["profile"], max(result["gemm_gflops"].values()), title)
-
-
-def write_results(path: str, result: dict) -> None:
-    """A results file (``--json``): written whole or not at all (a temporary file, then renamed)."""
-    write_bytes_atomic(Path(path), (json.dumps(result, indent=1, allow_nan=False) + "\n").encode())
-
-
-def provenance(printed: str, source: str = "mxgan bench (bench/throughput.py)") -> dict:
-    """What makes a ``--json`` result a source of the figures quoted from it: the machine, the date, the command
-    and what it printed (see tests/test_docs.py)."""
-    command = shlex.join(["python", *sys.argv] if sys.argv[0].endswith(".py") else ["mxgan", *sys.argv[1:]])
-    return {"machine": f"{cpu_model()}, {available_cores()} cores", "date": time.strftime("%Y-%m-%d"),
-            "source": source, "commands": [command],
-            "printed": [{"command": command, "output": printed.splitlines()}]}
 
 
 COLUMNS = [  # (key, header, format)

@@ -6,9 +6,10 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass, replace
 
-from mxgan.commands.options import add_options, check_output_file, data_dir, from_flags
+from mxgan.commands.options import add_options, data_dir, from_flags
 from mxgan.config import BenchConfig, Option, declared
 from mxgan.errors import MxganError
+from mxgan.runtime.fileio import check_output_file
 
 SUMMARY = "images/s of the training step, the generator and the data pipeline (vs PyTorch); --profile"
 DESCRIPTION = "Throughput of mxgan next to PyTorch's DCGAN example; see bench/README.md."
@@ -64,13 +65,12 @@ def check_profile(cfg: BenchConfig) -> None:
 
 def run(args: argparse.Namespace) -> int:
     cfg, own = config(args)
+    from mxgan.bench.results import provenance, write_results
     from mxgan.bench.throughput import (
         format_profile_result,
         format_table,
-        provenance,
         run_profile,
         run_throughput,
-        write_results,
     )
 
     result = run_profile(cfg) if cfg.profile else run_throughput(cfg)

@@ -7,10 +7,10 @@ import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
-from mxgan.commands.options import add_options, check_output_file, data_dir, from_flags
+from mxgan.commands.options import add_options, data_dir, from_flags
 from mxgan.config import COUNT, DATA_DIR, POSITIVE, PROGRESS, SEED, Option, declared
 from mxgan.constants import CLASSIFIER_WEIGHTS
-from mxgan.runtime.fileio import check_not_replaced
+from mxgan.runtime.fileio import check_not_replaced, check_output_file
 
 SUMMARY = "train the MNIST classifier that mxgan eval uses (it ships with mxgan)"
 DESCRIPTION = "Train the LeNet-style MNIST classifier shipped in mxgan/quality/weights/."

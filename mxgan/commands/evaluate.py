@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from mxgan.commands.generator import load
-from mxgan.commands.options import add_options, check_output_file, data_dir, from_flags
+from mxgan.commands.options import add_options, data_dir, from_flags
 from mxgan.config import (
     CTX,
     DATA_DIR,
@@ -25,7 +25,7 @@ from mxgan.config import (
     declared,
 )
 from mxgan.errors import MxganError
-from mxgan.runtime.fileio import check_not_replaced, write_bytes_atomic
+from mxgan.runtime.fileio import check_not_replaced, check_output_file, write_bytes_atomic
 
 SUMMARY = "measure a generator against its data: FID-MNIST and digits (MNIST), Inception FID and KID (any data)"
 DESCRIPTION = ("Quality of a generator's samples against the data it was trained on. MNIST generators: FID-MNIST, "

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mxgan.commands.generator import load
-from mxgan.commands.options import add_options, check_output_file, from_flags
+from mxgan.commands.options import add_options, from_flags
 from mxgan.config import GeneratorOptions, Option, declared
 from mxgan.errors import MxganError
-from mxgan.runtime.fileio import check_not_replaced, remove_dead_temporaries, sole_writer
+from mxgan.runtime.fileio import check_not_replaced, check_output_file, remove_dead_temporaries, sole_writer
 
 SUMMARY = "write an inference generator for stock MXNet (and ONNX)"
 DESCRIPTION = "Write PREFIX-symbol.json + PREFIX-0000.params (and PREFIX.onnx) of an inference generator."

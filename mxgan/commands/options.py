@@ -16,7 +16,6 @@ from typing import Any, TypeVar
 
 from mxgan.config import Option, check_options, options
 from mxgan.errors import MxganError
-from mxgan.runtime.fileio import check_name_fits, check_writable
 
 
 def _add_option(parser: argparse.ArgumentParser, name: str, option: Option, kind: Any) -> None:
@@ -82,40 +81,6 @@ def from_flags(args: argparse.Namespace, config: type[Config]) -> Config:
     made = config(**given(args, config))
     check_options(made)
     return made
-
-
-def check_output_file(flag: str, path: str, image: bool = False) -> None:
-    """A file ``flag`` will write: its name fits, its folder exists and takes files (``image``: OpenCV can encode
-    its type)."""
-    target = Path(path)
-    folder = target.parent if str(target.parent) else Path(".")
-    check_name_fits(target, flag)
-    if target.is_dir():
-        raise MxganError(f"{flag} {path} is a folder; give a file name")
-    if target.exists() and not target.is_file():  # a device or a pipe: mxgan writes files by renaming over them
-        raise MxganError(f"{flag} {path} is a device or a pipe, not a file; give a file name")
-    if folder.exists() and not folder.is_dir():
-        raise MxganError(f"{flag} {path}: {folder} is a file, not a folder; choose another {flag}")
-    if not folder.is_dir():
-        raise MxganError(f"{flag} {path}: the folder {folder} does not exist; create it or choose another {flag}")
-    check_writable(target, flag, folder=False)
-    if image and not _writes_pictures(target):
-        raise MxganError(f"{flag} {path}: OpenCV cannot write a {target.suffix or 'suffix-less'} picture; "
-                         "name it .png (or .jpg, .bmp, .webp)")
-
-
-
-def refuse_unwritable(flag: str, path: str, parser: argparse.ArgumentParser) -> None:
-    """For a script's own parser (``bench/*.py``): :func:`check_output_file`, a refusal being one line and exit 2."""
-    try:
-        check_output_file(flag, path)
-    except MxganError as exc:
-        parser.exit(2, f"{parser.prog}: error: {exc}\n")
-
-def _writes_pictures(target: Path) -> bool:
-    import cv2  # here, not at the top: `mxgan --help` and every refusal before any work load no OpenCV
-
-    return bool(cv2.haveImageWriter(str(target)))
 
 
 def data_dir(value: str | None) -> Path:

@@ -6,11 +6,11 @@ import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
-from mxgan.commands.options import add_options, check_output_file, from_flags
+from mxgan.commands.options import add_options, from_flags
 from mxgan.config import PROGRESS, Option, Range, declared
 from mxgan.constants import IMAGE_SIZES
 from mxgan.errors import MxganError
-from mxgan.runtime.fileio import check_not_replaced, remove_dead_temporaries, sole_writer
+from mxgan.runtime.fileio import check_not_replaced, check_output_file, remove_dead_temporaries, sole_writer
 
 SUMMARY = "pack a folder of pictures into MXNet RecordIO (.rec + .idx) for --dataset rec"
 DESCRIPTION = "Pack every image under DIR (centre square, --size px) into OUT.rec and OUT.idx."

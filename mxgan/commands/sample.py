@@ -7,10 +7,16 @@ import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
-from mxgan.commands.options import add_options, check_output_file, from_flags
+from mxgan.commands.options import add_options, from_flags
 from mxgan.config import Option, SampleConfig, declared
 from mxgan.errors import MxganError
-from mxgan.runtime.fileio import check_not_replaced, check_writable, remove_dead_temporaries, sole_writer
+from mxgan.runtime.fileio import (
+    check_not_replaced,
+    check_output_file,
+    check_writable,
+    remove_dead_temporaries,
+    sole_writer,
+)
 
 SUMMARY = "draw images from a generator checkpoint (any of 4 MXNet formats)"
 DESCRIPTION = "Draw images from a generator checkpoint, without training."

@@ -403,3 +403,30 @@ def sha256_of(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def check_output_file(flag: str, path: str, image: bool = False) -> None:
+    """A file ``flag`` will write: its name fits, its folder exists and takes files (``image``: OpenCV can encode
+    its type)."""
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    check_name_fits(target, flag)
+    if target.is_dir():
+        raise MxganError(f"{flag} {path} is a folder; give a file name")
+    if target.exists() and not target.is_file():  # a device or a pipe: mxgan writes files by renaming over them
+        raise MxganError(f"{flag} {path} is a device or a pipe, not a file; give a file name")
+    if folder.exists() and not folder.is_dir():
+        raise MxganError(f"{flag} {path}: {folder} is a file, not a folder; choose another {flag}")
+    if not folder.is_dir():
+        raise MxganError(f"{flag} {path}: the folder {folder} does not exist; create it or choose another {flag}")
+    check_writable(target, flag, folder=False)
+    if image and not _writes_pictures(target):
+        raise MxganError(f"{flag} {path}: OpenCV cannot write a {target.suffix or 'suffix-less'} picture; "
+                         "name it .png (or .jpg, .bmp, .webp)")
+
+
+
+def _writes_pictures(target: Path) -> bool:
+    import cv2  # here, not at the top: `mxgan --help` and every refusal before any work load no OpenCV
+
+    return bool(cv2.haveImageWriter(str(target)))
