@@ -1,6 +1,7 @@
 """bench/throughput.py: a smoke run of one tiny configuration (timings belong in bench/, not here)."""
 
 import json
+import socket
 import time
 
 import pytest
@@ -113,3 +114,12 @@ def test_a_bench_script_refuses_a_results_file_it_cannot_write_before_any_work(s
     line = one_line(result)
     assert f"--json {tmp_path / 'missing' / 'results.json'}: the folder {tmp_path / 'missing'} does not exist" in line
     assert not (tmp_path / "missing").exists()
+
+
+def test_a_bench_script_without_its_data_says_so_in_one_line(tmp_path):
+    with socket.socket() as closed:  # a port nothing listens on: the download is refused at once
+        closed.bind(("127.0.0.1", 0))
+        mirror = f"http://127.0.0.1:{closed.getsockname()[1]}/"
+    result = run_cli("bench/classifier.py", env={"MXGAN_DATA_DIR": str(tmp_path), "MXGAN_MIRROR": mirror})
+    line = one_line(result)
+    assert line.startswith("classifier.py: error: could not download ") and "offline?" in line
