@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 from helpers import REPO, run_main
 
+from mxgan.bench.results import RESULTS_FLAGS
+
 # the pages a newcomer reads; docs/options.md is generated from --help (tests/test_readme.py keeps it whole)
 PAGES = sorted({REPO / "README.md", REPO / "CONTRIBUTING.md", REPO / "bench" / "README.md",
                 REPO / "data" / "README.md", *(REPO / "docs").glob("*.md")})
@@ -130,11 +132,14 @@ def mxgan_flags() -> dict[str, set[str]]:
 
 
 def script_flags(script: Path) -> set[str]:
-    """The flags a bench script declares (``add_argument("--x", ...)``), read from its source, not by running it."""
+    """The flags a bench script declares (``add_argument("--x", ...)``, and ``--json`` where its parser is
+    :func:`mxgan.bench.results.results_parser`'s), read from its source, not by running it."""
     flags = {"-h", "--help"}
     for node in ast.walk(ast.parse(script.read_text())):
         if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "add_argument":
             flags |= {a.value for a in node.args if isinstance(a, ast.Constant) and str(a.value).startswith("-")}
+        if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "results_parser":
+            flags |= set(RESULTS_FLAGS)
     return flags
 
 

@@ -163,3 +163,12 @@ def test_a_dry_run_counts_the_quality_checks_of_the_steps_left():
     assert dry.returncode == 0, dry.stderr
     assert "the run: 240 steps (120 an epoch), 4 quality checks of 500 samples" in dry.stdout, dry.stdout
     assert re.search(r"images/s\), a quality check \d+ s \(its reference, once: \d+ s\)\n", dry.stdout), dry.stdout
+
+
+def test_a_dry_run_without_mnist_downloads_nothing_and_counts_the_run_all_the_same(tmp_path):
+    dry = run_main("run_dcgan.py", *MNIST_16, "--epochs", "2", "--eval-every", "0.5", "--data-dir", str(tmp_path),
+                   "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "the run: 240 steps (120 an epoch), 4 quality checks of 500 samples" in dry.stdout, dry.stdout
+    assert f"mnist is not in {tmp_path} yet (the run downloads it first)" in dry.stdout
+    assert list(tmp_path.iterdir()) == []

@@ -18,6 +18,8 @@ from mxgan.runtime.amx import cpu_model
 from mxgan.runtime.env import available_cores
 from mxgan.runtime.fileio import check_output_file, write_bytes_atomic
 
+RESULTS_FLAGS = ("--json",)  # the flag of a bench script's results file
+
 
 def run_script(main: Callable[[], int]) -> NoReturn:
     """Run a bench script's ``main``; a problem it can name (no data, no weights) is one line and exit 2."""
@@ -32,7 +34,7 @@ def run_script(main: Callable[[], int]) -> NoReturn:
 def results_parser(doc: str) -> argparse.ArgumentParser:
     """A bench script's parser, described by the first line of ``doc``, with ``--json FILE``."""
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
-    parser.add_argument("--json", default="", help="also write the results here")
+    parser.add_argument(*RESULTS_FLAGS, default="", help="also write the results here")
     return parser
 
 

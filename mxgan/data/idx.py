@@ -21,6 +21,7 @@ from mxgan.errors import MxganError
 # IDX magic numbers: 0x08 = unsigned byte data, last byte = number of dimensions.
 IDX_IMAGES_MAGIC = 0x00000803
 IDX_LABELS_MAGIC = 0x00000801
+IDX_LABELS_HEADER = 8  # bytes before a labels file's first label: its magic number and count
 
 
 @dataclass(frozen=True)

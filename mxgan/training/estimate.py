@@ -16,6 +16,8 @@ import numpy as np
 from mxgan.checkpoints.run_folder import Progress, read_run_state
 from mxgan.config import TrainConfig
 from mxgan.constants import CLASSES
+from mxgan.data.batches import ImageBatches
+from mxgan.data.idx import IDX_DATASETS, IDX_LABELS_HEADER, locate_dataset
 from mxgan.data.sources import Batches, training_batches
 from mxgan.inference.sampling import generate_all
 from mxgan.model.latent import noise
@@ -54,6 +56,7 @@ class RunLength:
     check: CheckCost | None  # None: the run makes no checks
     batch_size: int
     machine: str
+    stand_in: str = ""  # what the steps were timed on, where the run's data is not here yet
 
     def seconds(self) -> float:
         """The steps left and their checks (sample grids and checkpoints take a little more)."""
@@ -72,7 +75,8 @@ class RunLength:
                       f"{duration(self.check.once)})")
         epoch = self.seconds_per_step * self.steps_per_epoch
         return (f"the run: {steps} ({self.steps_per_epoch} an epoch), {checks}\n"
-                f"timed on {self.machine}: {timed}\n"
+                + (f"{self.stand_in}\n" if self.stand_in else "")
+                + f"timed on {self.machine}: {timed}\n"
                 f"so about {duration(epoch)} an epoch of steps, and {duration(self.seconds())} for the "
                 f"{'rest of the ' if self.done else ''}run (sample grids and checkpoints add a little)")
 
@@ -80,8 +84,7 @@ class RunLength:
 def run_length(cfg: TrainConfig) -> RunLength:
     """``cfg``'s run (checked) counted, and timed on a few of its own batches: fresh networks, in this process
     (a distributed run's workers each take their share of the steps)."""
-    batches, _ = training_batches(cfg)
-    per_epoch = batches.batches_per_epoch
+    batches, per_epoch, stand_in = _batches(cfg)
     total = min(cfg.epochs * per_epoch, cfg.max_steps or cfg.epochs * per_epoch)
     done = read_run_state(Path(cfg.out)).progress.iteration if cfg.resume else 0
     every = steps_between_checks(cfg.eval_every, per_epoch) if checks_run(cfg) else 0
@@ -93,7 +96,23 @@ def run_length(cfg: TrainConfig) -> RunLength:
     trainer.gan.attach_optimizers()
     machine = f"{cpu_model()}, {available_cores()} cores" if "gpu" not in cfg.ctx else cfg.ctx
     return RunLength(per_epoch, done, total, checks, cfg.eval_samples, seconds_per_step(trainer),
-                     check_cost(trainer) if checks else None, cfg.batch_size, machine)
+                     check_cost(trainer) if checks else None, cfg.batch_size, machine, stand_in)
+
+
+def _batches(cfg: TrainConfig) -> tuple[Batches, int, str]:
+    """The batches to time the step on, the steps of an epoch, and, where the data is not here yet (MNIST-format
+    data the run downloads first: a dry run downloads nothing), what stands in for it."""
+    spec = IDX_DATASETS.get(cfg.dataset)
+    if spec is None or locate_dataset(spec, Path(cfg.data_dir)) is not None:
+        batches, _ = training_batches(cfg)
+        return batches, batches.batches_per_epoch, ""
+    images = spec.files["train-labels"].size - IDX_LABELS_HEADER  # one byte a label
+    rng = np.random.default_rng(cfg.seed)
+    timed = TIMED_STEPS * cfg.batch_size
+    stand_in = ImageBatches(rng.integers(0, 256, (timed, cfg.image_size, cfg.image_size), np.uint8), cfg.batch_size,
+                            cfg.channels, cfg.seed, rng.integers(0, CLASSES, timed))
+    return stand_in, images // cfg.batch_size, (f"{spec.name} is not in {cfg.data_dir} yet (the run downloads it "
+                                                "first): its steps timed on random images of its size")
 
 
 def checks_run(cfg: TrainConfig) -> bool:
