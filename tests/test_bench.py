@@ -106,7 +106,8 @@ def test_a_bfloat16_bench_writes_its_step_in_the_same_field_with_the_bfloat16_pe
 
 
 @pytest.mark.parametrize("script", ["bench/quality.py", "bench/g_layers.py", "bench/pipelines.py", "bench/launch.py",
-                                    "bench/classifier.py", "bench/inception.py", "bench/recipe_search.py"])
+                                    "bench/classifier.py", "bench/inception.py", "bench/recipe_search.py",
+                                    "bench/progress.py", "bench/step_ideas.py"])
 def test_a_bench_script_refuses_a_results_file_it_cannot_write_before_any_work(script, tmp_path):
     started = time.monotonic()
     result = run_cli(script, "--json", str(tmp_path / "missing" / "results.json"))

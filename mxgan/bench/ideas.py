@@ -91,17 +91,15 @@ def run(cfg: BenchConfig, batch: int) -> list[tuple[str, float, float]]:
     return [(what, images / before, images / after) for what, before, after in pairs]
 
 
-def main() -> None:
-    cfg = BenchConfig(channels=1, g_steps=2, steps=3, repeats=5)
-    batch = 64
-    print(f"step ideas, 64x64x1, batch {batch}, 2 G updates, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}, "
-          f"{available_cores()} cores; images/s, median of {cfg.repeats} blocks of {cfg.steps} steps")
-    print(f"Python's share of a step spent queueing it: {host_share(cfg, batch):.1%}")
-    print(f"subnormal numbers among weights, gradients and Adam's moments after 100 steps: "
-          f"{denormal_share(cfg, batch):.2e}")
+def measure_ideas(cfg: BenchConfig, batch: int) -> str:
+    """The table of every idea, as printed (each line printed as soon as it is measured)."""
+    lines = [f"step ideas, 64x64x1, batch {batch}, 2 G updates, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}, "
+             f"{available_cores()} cores; images/s, median of {cfg.repeats} blocks of {cfg.steps} steps",
+             f"Python's share of a step spent queueing it: {host_share(cfg, batch):.1%}",
+             f"subnormal numbers among weights, gradients and Adam's moments after 100 steps: "
+             f"{denormal_share(cfg, batch):.2e}"]
+    print("\n".join(lines), flush=True)
     for what, base, idea in run(cfg, batch):
-        print(f"{idea / base:6.3f}x  {base:6.1f} -> {idea:6.1f}  {what}")
-
-
-if __name__ == "__main__":
-    main()
+        lines.append(f"{idea / base:6.3f}x  {base:6.1f} -> {idea:6.1f}  {what}")
+        print(lines[-1], flush=True)
+    return "\n".join(lines)
