@@ -300,3 +300,24 @@ def test_launch_exits_with_the_code_of_the_signal_that_stopped_it(tmp_path, sign
     assert launcher.returncode == code, output + stderr
     assert f"mxgan launch: stopped by {name}; stopping every process" in stderr
     wait_for(lambda: all(_gone(pid) for pid in pids), timeout=10, what="every process of the launch to end")
+
+
+def test_a_stop_signal_that_lands_in_a_finalizer_is_not_lost():
+    """MXNet frees arrays in ``__del__``; an exception a signal handler raises there is printed and dropped."""
+    from mxgan.runtime.signals import STOP_SIGNALS, Stopped, interrupt_on_stop_signals
+
+    class Freed:
+        def __del__(self):
+            os.kill(os.getpid(), signal.SIGTERM)  # its handler runs here, inside the finalizer
+            sum(range(1000))
+
+    previous = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
+    try:
+        interrupt_on_stop_signals()
+        with pytest.raises(Stopped) as stopped:
+            Freed()  # freed at once
+            time.sleep(5)  # the stop arrives again a moment later, outside the finalizer
+        assert stopped.value.signum == signal.SIGTERM
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

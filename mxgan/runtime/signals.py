@@ -14,6 +14,7 @@ next job continues it (without ``--signal``, Slurm's SIGTERM at the limit does t
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ from typing import Any
 # signal: (how a message names it, the exit code it ends a command with)
 STOP_SIGNALS = {signal.SIGINT: ("Ctrl-C", 130), signal.SIGTERM: ("SIGTERM", 143), signal.SIGHUP: ("SIGHUP", 129),
                 signal.SIGUSR1: ("SIGUSR1", 138)}
+FINALIZER_RETRY = 0.01  # seconds: a signal that came during a finalizer is sent again this much later
 
 
 class Stopped(KeyboardInterrupt):
@@ -47,7 +49,20 @@ def stopped_by(exc: KeyboardInterrupt) -> Stopped:
 
 
 def _raise_stopped(signum: int, frame: Any) -> None:
+    if _in_finalizer(frame):  # Python would print the exception and drop it: the stop would be lost
+        threading.Timer(FINALIZER_RETRY, os.kill, (os.getpid(), signum)).start()
+        return
     raise Stopped(signum)
+
+
+def _in_finalizer(frame: Any) -> bool:
+    """Whether the interrupted code runs inside a ``__del__`` (MXNet frees its arrays there), where an exception
+    raised by a signal handler is printed as "Exception ignored" and dropped."""
+    while frame is not None:
+        if frame.f_code.co_name == "__del__":
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _heeded(signum: int) -> bool:
@@ -76,6 +91,9 @@ class StopRequests:
         return self.signum is not None
 
     def _handle(self, signum: int, frame: Any) -> None:
+        if self.signum is not None and _in_finalizer(frame):
+            threading.Timer(FINALIZER_RETRY, os.kill, (os.getpid(), signum)).start()
+            return
         if self.signum is not None:
             raise StoppedTwice(signum)
         self.signum = signum
