@@ -50,9 +50,14 @@ def stopped_by(exc: KeyboardInterrupt) -> Stopped:
 
 def _raise_stopped(signum: int, frame: Any) -> None:
     if _in_finalizer(frame):  # Python would print the exception and drop it: the stop would be lost
-        threading.Timer(FINALIZER_RETRY, os.kill, (os.getpid(), signum)).start()
+        _send_again_soon(signum)
         return
     raise Stopped(signum)
+
+
+def _send_again_soon(signum: int) -> None:
+    """Deliver ``signum`` to this process once more, :data:`FINALIZER_RETRY` seconds from now."""
+    threading.Timer(FINALIZER_RETRY, os.kill, (os.getpid(), signum)).start()
 
 
 def _in_finalizer(frame: Any) -> bool:
@@ -92,7 +97,7 @@ class StopRequests:
 
     def _handle(self, signum: int, frame: Any) -> None:
         if self.signum is not None and _in_finalizer(frame):
-            threading.Timer(FINALIZER_RETRY, os.kill, (os.getpid(), signum)).start()
+            _send_again_soon(signum)
             return
         if self.signum is not None:
             raise StoppedTwice(signum)
