@@ -30,7 +30,7 @@ from mxgan.runtime.humanize import duration
 from mxgan.training.ema import GeneratorEMA
 from mxgan.training.hooks import steps_between_checks
 from mxgan.training.start import architecture, build_seeded_gan, gan_spec
-from mxgan.training.trainer import Trainer
+from mxgan.training.trainer import Trainer, total_steps
 
 TIMED_STEPS = 4  # the first sets up (binds, warms the caches); the pace is the median of the rest
 
@@ -85,7 +85,7 @@ def run_length(cfg: TrainConfig) -> RunLength:
     """``cfg``'s run (checked) counted, and timed on a few of its own batches: fresh networks, in this process
     (a distributed run's workers each take their share of the steps)."""
     batches, per_epoch, stand_in = _batches(cfg)
-    total = min(cfg.epochs * per_epoch, cfg.max_steps or cfg.epochs * per_epoch)
+    total = total_steps(cfg, per_epoch)
     done = read_run_state(Path(cfg.out)).progress.iteration if cfg.resume else 0
     every = steps_between_checks(cfg.eval_every, per_epoch) if checks_run(cfg) else 0
     checks = total // every - done // every if every else 0

@@ -151,6 +151,12 @@ class TrainResult:
     steps: int = 0  # steps this process trained
 
 
+def total_steps(cfg: TrainConfig, steps_per_epoch: int) -> int:
+    """The iteration a run ends at: its ``--epochs``, or its ``--max-steps`` where that comes first."""
+    every_step = cfg.epochs * steps_per_epoch
+    return min(every_step, cfg.max_steps or every_step)
+
+
 class Trainer:
     """One run between steps: the modules, the data, where the run is and what its hooks reported.
 
@@ -163,8 +169,7 @@ class Trainer:
         self.cfg, self.gan, self.architecture, self.batches, self.progress = cfg, gan, architecture, batches, progress
         self.contexts, self.cluster = contexts, cluster
         self.out = Path(cfg.out)
-        every_step = cfg.epochs * batches.batches_per_epoch
-        self.total = min(every_step, cfg.max_steps or every_step)
+        self.total = total_steps(cfg, batches.batches_per_epoch)
         self.pace = Pace()  # the times of the steps finished in this process
         self.seconds_before = seconds  # the run's training time in earlier processes (--resume)
         self.arrays = array_dtype(cfg.dtype)  # the inputs' dtype (bfloat16 computes on float32 arrays)
