@@ -14,9 +14,10 @@ def run(argv: list[str] | None = None, prog: str = "mxgan") -> int:
     interrupt_on_stop_signals()
     try:
         from mxgan.cli import main  # numpy, OpenCV, ...: a quarter of a second to import
-    except KeyboardInterrupt as exc:
+
+        return main(argv, prog)  # it answers stops itself once it has read its command line
+    except KeyboardInterrupt as exc:  # a stop during the imports arrives as they end (see runtime.signals)
         stop = stopped_by(exc)
         command = (sys.argv[1:] if argv is None else argv)[:1]
         print(f"{prog}: {interruption_line(command[0] if command else '', stop, [])}", file=sys.stderr)
         return stop.exit_code
-    return main(argv, prog)

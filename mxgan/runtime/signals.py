@@ -24,7 +24,7 @@ from typing import Any
 # signal: (how a message names it, the exit code it ends a command with)
 STOP_SIGNALS = {signal.SIGINT: ("Ctrl-C", 130), signal.SIGTERM: ("SIGTERM", 143), signal.SIGHUP: ("SIGHUP", 129),
                 signal.SIGUSR1: ("SIGUSR1", 138)}
-FINALIZER_RETRY = 0.01  # seconds: a signal that came during a finalizer is sent again this much later
+RETRY_DELAY = 0.01  # seconds: a signal that came where raising would lose it is sent again this much later
 
 
 class Stopped(KeyboardInterrupt):
@@ -49,22 +49,26 @@ def stopped_by(exc: KeyboardInterrupt) -> Stopped:
 
 
 def _raise_stopped(signum: int, frame: Any) -> None:
-    if _in_finalizer(frame):  # Python would print the exception and drop it: the stop would be lost
+    if _raising_may_lose_it(frame):
         _send_again_soon(signum)
         return
     raise Stopped(signum)
 
 
 def _send_again_soon(signum: int) -> None:
-    """Deliver ``signum`` to this process once more, :data:`FINALIZER_RETRY` seconds from now."""
-    threading.Timer(FINALIZER_RETRY, os.kill, (os.getpid(), signum)).start()
+    """Deliver ``signum`` to this process once more, :data:`RETRY_DELAY` seconds from now."""
+    threading.Timer(RETRY_DELAY, os.kill, (os.getpid(), signum)).start()
 
 
-def _in_finalizer(frame: Any) -> bool:
-    """Whether the interrupted code runs inside a ``__del__`` (MXNet frees its arrays there), where an exception
-    raised by a signal handler is printed as "Exception ignored" and dropped."""
+def _raising_may_lose_it(frame: Any) -> bool:
+    """Whether an exception raised in the interrupted code may be printed and dropped, so the stop would be lost:
+    - inside a ``__del__`` (MXNet frees its arrays there), Python prints "Exception ignored";
+    - inside an import, compiled modules import from C, and some print the exception and go on. OpenCV built for
+      numpy 2 asks for ``numpy._core`` first; numpy's check prints the exception as an ImportError, and MXNet's
+      ``try: import cv2`` then swallows it, leaving ``mxnet.image`` without OpenCV.
+    The signal is sent again a moment later, outside; an import or a finalizer takes a second at most."""
     while frame is not None:
-        if frame.f_code.co_name == "__del__":
+        if frame.f_code.co_name == "__del__" or frame.f_code.co_filename.startswith("<frozen importlib"):
             return True
         frame = frame.f_back
     return False
@@ -96,7 +100,7 @@ class StopRequests:
         return self.signum is not None
 
     def _handle(self, signum: int, frame: Any) -> None:
-        if self.signum is not None and _in_finalizer(frame):
+        if self.signum is not None and _raising_may_lose_it(frame):
             _send_again_soon(signum)
             return
         if self.signum is not None:
